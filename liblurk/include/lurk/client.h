@@ -1,0 +1,78 @@
+/*
+ * LURK client transport, shared by the provider and lurkctl: one blocking
+ * connection to lurkd over unix, tcp or tls, with deadlines, length-based
+ * framing and id-matched request/response.
+ *
+ * Nothing here uses global state. The TLS context is built by the caller's
+ * choice of library context, so the provider can keep its link to lurkd in a
+ * private OSSL_LIB_CTX that only holds the default provider.
+ */
+#ifndef LURK_CLIENT_H
+#define LURK_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "lurk/address.h"
+#include "lurk/header.h"
+
+/* Largest response the client accepts (a capabilities response lists certificates). */
+#define LURK_CLIENT_MAX_FRAME (1024 * 1024)
+
+/*
+ * A TLS 1.3 client context for tls:// addresses: verifies lurkd's certificate
+ * against ca_file and presents cert_file/key_file (PEM). libctx may be NULL
+ * for the default library context.
+ */
+SSL_CTX *lurk_client_tls_ctx_new(OSSL_LIB_CTX *libctx, const char *ca_file,
+                                 const char *cert_file, const char *key_file, char *err,
+                                 size_t errlen);
+
+struct lurk_conn;
+
+/* Connects (and completes the TLS handshake) within timeout_ms. */
+struct lurk_conn *lurk_conn_open(const struct lurk_address *addr, SSL_CTX *tls_ctx,
+                                 int timeout_ms, char *err, size_t errlen);
+/* Closes politely (TLS close_notify) and frees. NULL is fine. */
+void lurk_conn_close(struct lurk_conn *conn);
+/*
+ * Frees without writing anything: for a connection inherited across fork(),
+ * whose TLS state belongs to the parent. Only the fd copy is closed.
+ */
+void lurk_conn_abandon(struct lurk_conn *conn);
+int lurk_conn_fd(const struct lurk_conn *conn);
+const struct lurk_address *lurk_conn_address(const struct lurk_conn *conn);
+
+/* Sends one whole message. */
+bool lurk_conn_send(struct lurk_conn *conn, const uint8_t *msg, size_t len, int timeout_ms,
+                    char *err, size_t errlen);
+/* Receives one whole message into a malloc'd buffer (the caller frees it). */
+bool lurk_conn_recv(struct lurk_conn *conn, uint8_t **msg, size_t *len, int timeout_ms, char *err,
+                    size_t errlen);
+
+/* A received response: the raw bytes and a parsed view into them. */
+struct lurk_response {
+    uint8_t *buf;
+    size_t len;
+    struct lurk_message msg;
+};
+void lurk_response_free(struct lurk_response *resp);
+
+/*
+ * One request/response: builds the header (random id, status request),
+ * sends, and waits until a response with the same id arrives, discarding
+ * others (late answers to earlier requests that timed out). False on
+ * transport failure or timeout; true when a response arrived, whatever its
+ * status: the caller reads resp->msg.hdr.status.
+ */
+bool lurk_conn_call(struct lurk_conn *conn, uint8_t designation, uint8_t type,
+                    const uint8_t *payload, size_t payload_len, struct lurk_response *resp,
+                    int timeout_ms, char *err, size_t errlen);
+
+/* An unpredictable 64-bit request id (lurk-lurk §5.2). */
+uint64_t lurk_random_id(void);
+
+#endif
