@@ -279,6 +279,14 @@ bool lurk_cbb_add_space(lurk_cbb *cbb, uint8_t **out, size_t n)
     return true;
 }
 
+bool lurk_cbb_truncate(lurk_cbb *cbb, size_t len)
+{
+    if (cbb->failed || len > cbb->len)
+        return false;
+    cbb->len = len;
+    return true;
+}
+
 static bool cbb_add_uint(lurk_cbb *cbb, uint64_t v, size_t n)
 {
     uint8_t *p;

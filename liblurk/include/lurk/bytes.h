@@ -104,6 +104,8 @@ bool lurk_cbb_add_bytes(lurk_cbb *cbb, const uint8_t *data, size_t len);
 bool lurk_cbb_add_cbs(lurk_cbb *cbb, const lurk_cbs *cbs);
 /* Reserves n bytes and returns where to write them. */
 bool lurk_cbb_add_space(lurk_cbb *cbb, uint8_t **out, size_t n);
+/* Drops what was written after the first len bytes (e.g. unused reserved space). */
+bool lurk_cbb_truncate(lurk_cbb *cbb, size_t len);
 
 /*
  * Length-prefixed blocks: begin writes a zero prefix of prefix_len bytes and

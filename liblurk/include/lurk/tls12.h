@@ -7,6 +7,9 @@
  * parts are views into that payload (no allocation). They return
  * LURK_STATUS_SUCCESS or the TLS12Status the server must answer with.
  * Encoders append to a lurk_cbb and return false if it failed.
+ * An encoder also refuses (returns false and leaves the builder failed) a
+ * struct its decoder would not accept, so whatever it writes decodes back to
+ * the same struct.
  */
 #ifndef LURK_TLS12_H
 #define LURK_TLS12_H
@@ -86,6 +89,10 @@ enum lurk_certificate_type {
 #define LURK_PREMASTER_LEN 48
 #define LURK_FINISHED_LEN  12
 
+/* handshake_messages<2..2^16-2> of types 3, 4 and 5 (-05 §4.1, §5.1). */
+#define LURK_TLS12_HANDSHAKE_MESSAGES_MIN 2
+#define LURK_TLS12_HANDSHAKE_MESSAGES_MAX 0xfffe
+
 /* KeyPairID: type(1) + data whose length the type gives (4 for sha256_32). */
 struct lurk_key_id {
     uint8_t type;
@@ -135,12 +142,20 @@ struct lurk_tls12_ecdhe_request {
     uint8_t freshness_funct;
     uint8_t client_random[LURK_RANDOM_LEN];
     uint8_t server_random[LURK_RANDOM_LEN];
-    uint16_t sig_and_hash; /* SignatureAndHashAlgorithm: hash << 8 | signature */
+    uint16_t sig_and_hash;       /* SignatureAndHashAlgorithm: hash << 8 | signature */
     lurk_cbs ecdhe_params_bytes; /* the ServerECDHParams exactly as sent (they are signed) */
+    /*
+     * Encoding writes ecdhe_params; ecdhe_params_bytes may be left empty, and
+     * if it is set it must equal that encoding (else the encoder refuses).
+     */
     struct lurk_tls12_ecdh_params ecdhe_params;
     uint8_t poo_prf;
     lurk_cbs poo_vg; /* ECPoint vG (1-byte length), Schnorr PoO only */
-    lurk_cbs poo_r;  /* r, 16 or 32 bytes, Schnorr PoO only */
+    /*
+     * r, Schnorr PoO only: the rest of the payload, as long as the curve
+     * order (pinned in protocol.md; the draft's R[16]/R[32] cannot hold it).
+     */
+    lurk_cbs poo_r;
 };
 
 /* ecdhe response (-05 §6.2, pinned): opaque signature<0..2^16-1>. */
@@ -198,7 +213,12 @@ struct lurk_tls12_typed_certificate {
     uint8_t certificate_type;
     lurk_cbs data;
 };
-/* Iterates a typed_certificate_list; false at the end or on malformed input. */
+/*
+ * Iterates a typed_certificate_list; false at the end or on malformed input
+ * (then list is left at the entry that failed, so a non-empty list after the
+ * last call means malformed). Certificate types other than X509 and
+ * RawPublicKey, and empty data, are malformed.
+ */
 bool lurk_tls12_typed_certificate_next(lurk_cbs *list, struct lurk_tls12_typed_certificate *out);
 bool lurk_tls12_typed_certificate_encode(lurk_cbb *cbb,
                                          const struct lurk_tls12_typed_certificate *in);
@@ -212,7 +232,11 @@ uint8_t lurk_tls12_rsa_master_request_decode(const lurk_cbs *payload,
                                              struct lurk_tls12_rsa_master_request *out);
 bool lurk_tls12_rsa_master_request_encode(lurk_cbb *cbb,
                                           const struct lurk_tls12_rsa_master_request *in);
-/* type is 3, 4 or 5; it says whether a Finished follows. */
+/*
+ * type is 3, 4 or 5; it says whether a Finished follows (any other type is
+ * the caller's error: LURK_TLS12_STATUS_UNDEFINED_ERROR). The encoder writes
+ * the Finished when has_finished is set.
+ */
 uint8_t lurk_tls12_handshake_request_decode(uint8_t type, const lurk_cbs *payload,
                                             struct lurk_tls12_handshake_request *out);
 bool lurk_tls12_handshake_request_encode(lurk_cbb *cbb,
