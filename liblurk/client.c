@@ -1,0 +1,571 @@
+/*
+ * Client transport; see client.h.
+ *
+ * The socket is non-blocking and every wait is a poll() bounded by the
+ * caller's deadline. For TLS the SSL object talks to memory BIOs and this
+ * file moves the bytes with send(MSG_NOSIGNAL)/recv, so a lurkd that goes
+ * away never raises SIGPIPE in the host application (nginx, haproxy) and
+ * every byte on the wire is subject to the same deadline.
+ *
+ * OpenSSL errors raised here are turned into the err string and removed
+ * from the thread's error queue (mark/pop), so the host application's queue
+ * is left as it was.
+ */
+#include "lurk/client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "lurk/lurk.h"
+
+struct lurk_conn {
+    int fd;
+    SSL *ssl; /* NULL for unix and tcp */
+    BIO *rbio, *wbio;
+    struct lurk_address addr;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int remaining_ms(int64_t deadline)
+{
+    int64_t left = deadline - now_ms();
+
+    return left < 0 ? 0 : (int)left;
+}
+
+/* Appends the newest OpenSSL error reason (if any) to a message. */
+static void set_err(char *err, size_t errlen, const char *what)
+{
+    unsigned long e = ERR_peek_last_error();
+
+    if (e != 0) {
+        char buf[256];
+        ERR_error_string_n(e, buf, sizeof(buf));
+        snprintf(err, errlen, "%s: %s", what, buf);
+    } else {
+        snprintf(err, errlen, "%s", what);
+    }
+}
+
+static bool wait_fd(int fd, short events, int64_t deadline, char *err, size_t errlen)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+
+    for (;;) {
+        int n = poll(&p, 1, remaining_ms(deadline));
+        if (n > 0)
+            return true;
+        if (n == 0) {
+            snprintf(err, errlen, "timed out");
+            return false;
+        }
+        if (errno != EINTR) {
+            snprintf(err, errlen, "poll: %s", strerror(errno));
+            return false;
+        }
+    }
+}
+
+/* Socket I/O of exactly len bytes, or failure at the deadline. */
+static bool sock_write_all(int fd, const uint8_t *buf, size_t len, int64_t deadline, char *err,
+                           size_t errlen)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!wait_fd(fd, POLLOUT, deadline, err, errlen))
+                return false;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            snprintf(err, errlen, "send: %s", n < 0 ? strerror(errno) : "connection closed");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Reads what is available (at least one byte) within the deadline. */
+static ssize_t sock_read_some(int fd, uint8_t *buf, size_t len, int64_t deadline, char *err,
+                              size_t errlen)
+{
+    for (;;) {
+        ssize_t n = recv(fd, buf, len, 0);
+        if (n > 0)
+            return n;
+        if (n == 0) {
+            snprintf(err, errlen, "connection closed by lurkd");
+            return -1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            snprintf(err, errlen, "recv: %s", strerror(errno));
+            return -1;
+        }
+        if (!wait_fd(fd, POLLIN, deadline, err, errlen))
+            return -1;
+    }
+}
+
+/* Moves whatever TLS produced into the socket. */
+static bool tls_flush(struct lurk_conn *c, int64_t deadline, char *err, size_t errlen)
+{
+    uint8_t buf[16384];
+    int n;
+
+    while ((n = BIO_read(c->wbio, buf, sizeof(buf))) > 0) {
+        if (!sock_write_all(c->fd, buf, (size_t)n, deadline, err, errlen))
+            return false;
+    }
+    return true;
+}
+
+/* Feeds TLS with bytes from the socket. */
+static bool tls_fill(struct lurk_conn *c, int64_t deadline, char *err, size_t errlen)
+{
+    uint8_t buf[16384];
+    ssize_t n = sock_read_some(c->fd, buf, sizeof(buf), deadline, err, errlen);
+
+    if (n < 0)
+        return false;
+    return BIO_write(c->rbio, buf, (int)n) == (int)n;
+}
+
+/*
+ * Drives one SSL call (handshake, read or write) to completion: the op is
+ * retried after flushing output and reading input as OpenSSL asks.
+ */
+typedef int (*tls_op)(SSL *ssl, void *buf, int len);
+
+static int op_handshake(SSL *ssl, void *buf, int len)
+{
+    (void)buf;
+    (void)len;
+    return SSL_do_handshake(ssl);
+}
+
+static int op_read(SSL *ssl, void *buf, int len)
+{
+    return SSL_read(ssl, buf, len);
+}
+
+static int op_write(SSL *ssl, void *buf, int len)
+{
+    return SSL_write(ssl, buf, len);
+}
+
+static int tls_run(struct lurk_conn *c, tls_op op, void *buf, int len, int64_t deadline, char *err,
+                   size_t errlen, const char *what)
+{
+    for (;;) {
+        int r = op(c->ssl, buf, len);
+        int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+        if (!tls_flush(c, deadline, err, errlen))
+            return -1;
+        switch (e) {
+        case SSL_ERROR_NONE:
+            return r;
+        case SSL_ERROR_WANT_READ:
+            if (!tls_fill(c, deadline, err, errlen))
+                return -1;
+            break;
+        case SSL_ERROR_WANT_WRITE:
+            break;
+        case SSL_ERROR_ZERO_RETURN:
+            snprintf(err, errlen, "%s: lurkd closed the TLS connection", what);
+            return -1;
+        default:
+            set_err(err, errlen, what);
+            return -1;
+        }
+    }
+}
+
+SSL_CTX *lurk_client_tls_ctx_new(OSSL_LIB_CTX *libctx, const char *ca_file,
+                                 const char *cert_file, const char *key_file, char *err,
+                                 size_t errlen)
+{
+    SSL_CTX *ctx;
+
+    ERR_set_mark();
+    ctx = SSL_CTX_new_ex(libctx, NULL, TLS_client_method());
+    if (ctx == NULL) {
+        set_err(err, errlen, "SSL_CTX_new");
+        goto fail;
+    }
+    /* DESIGN.md §3: the link to lurkd is TLS 1.3 with mutual authentication. */
+    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (ca_file == NULL || SSL_CTX_load_verify_file(ctx, ca_file) != 1) {
+        snprintf(err, errlen, "cannot load CA file %s", ca_file ? ca_file : "(not set)");
+        goto fail;
+    }
+    if (cert_file != NULL && SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+        set_err(err, errlen, "cannot load client certificate");
+        goto fail;
+    }
+    if (key_file != NULL && (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+                             SSL_CTX_check_private_key(ctx) != 1)) {
+        set_err(err, errlen, "cannot load client key");
+        goto fail;
+    }
+    ERR_pop_to_mark();
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    ERR_pop_to_mark();
+    return NULL;
+}
+
+static int connect_unix(const struct lurk_address *a, int64_t deadline, char *err, size_t errlen)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    memcpy(sun.sun_path, a->path, strlen(a->path) + 1);
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+        return fd;
+    if (errno == EAGAIN || errno == EINPROGRESS) {
+        /* A full listen backlog: wait for room like TCP does. */
+        if (wait_fd(fd, POLLOUT, deadline, err, errlen))
+            return fd;
+    } else {
+        snprintf(err, errlen, "connect %s: %s", a->path, strerror(errno));
+    }
+    close(fd);
+    return -1;
+}
+
+static int connect_inet(const struct lurk_address *a, int64_t deadline, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res, *ai;
+    int rc = getaddrinfo(a->host, a->port, &hints, &res);
+
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", a->host, gai_strerror(rc));
+        return -1;
+    }
+    snprintf(err, errlen, "no address for %s", a->host);
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                        ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+            snprintf(err, errlen, "connect: %s", strerror(errno));
+            close(fd);
+            continue;
+        }
+        if (wait_fd(fd, POLLOUT, deadline, err, errlen)) {
+            int soerr = 0;
+            socklen_t sl = sizeof(soerr);
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+            if (soerr == 0) {
+                freeaddrinfo(res);
+                return fd;
+            }
+            snprintf(err, errlen, "connect: %s", strerror(soerr));
+        }
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return -1;
+}
+
+static bool tls_start(struct lurk_conn *c, SSL_CTX *ctx, int64_t deadline, char *err,
+                      size_t errlen)
+{
+    struct in6_addr ip;
+    bool is_ip = inet_pton(AF_INET, c->addr.host, &ip) == 1 ||
+                 inet_pton(AF_INET6, c->addr.host, &ip) == 1;
+
+    if (ctx == NULL) {
+        snprintf(err, errlen, "tls:// needs a CA, a client certificate and key");
+        return false;
+    }
+    c->ssl = SSL_new(ctx);
+    c->rbio = BIO_new(BIO_s_mem());
+    c->wbio = BIO_new(BIO_s_mem());
+    if (c->ssl == NULL || c->rbio == NULL || c->wbio == NULL) {
+        BIO_free(c->rbio);
+        BIO_free(c->wbio);
+        c->rbio = c->wbio = NULL;
+        set_err(err, errlen, "SSL_new");
+        return false;
+    }
+    BIO_up_ref(c->rbio);
+    BIO_up_ref(c->wbio);
+    SSL_set_bio(c->ssl, c->rbio, c->wbio);
+    /* lurkd's certificate must name the host we dialled (RFC 6125). */
+    X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+    if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, c->addr.host) != 1
+              : (SSL_set1_host(c->ssl, c->addr.host) != 1 ||
+                 SSL_set_tlsext_host_name(c->ssl, c->addr.host) != 1)) {
+        set_err(err, errlen, "setting the expected server name");
+        return false;
+    }
+    SSL_set_connect_state(c->ssl);
+    return tls_run(c, op_handshake, NULL, 0, deadline, err, errlen, "TLS handshake with lurkd") >
+           0;
+}
+
+struct lurk_conn *lurk_conn_open(const struct lurk_address *addr, SSL_CTX *tls_ctx,
+                                 int timeout_ms, char *err, size_t errlen)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    struct lurk_conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    ERR_set_mark();
+    c->addr = *addr;
+    c->fd = addr->kind == LURK_ADDRESS_UNIX ? connect_unix(addr, deadline, err, errlen)
+                                            : connect_inet(addr, deadline, err, errlen);
+    if (c->fd < 0 ||
+        (addr->kind == LURK_ADDRESS_TLS && !tls_start(c, tls_ctx, deadline, err, errlen))) {
+        ERR_pop_to_mark();
+        lurk_conn_abandon(c);
+        return NULL;
+    }
+    ERR_pop_to_mark();
+    return c;
+}
+
+static void conn_free(struct lurk_conn *c)
+{
+    SSL_free(c->ssl);
+    BIO_free(c->rbio);
+    BIO_free(c->wbio);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+}
+
+void lurk_conn_close(struct lurk_conn *c)
+{
+    if (c == NULL)
+        return;
+    if (c->ssl != NULL) {
+        char err[64];
+        ERR_set_mark();
+        /* Best effort close_notify; lurkd does not wait for it. */
+        if (SSL_shutdown(c->ssl) >= 0)
+            tls_flush(c, now_ms() + 100, err, sizeof(err));
+        ERR_pop_to_mark();
+    }
+    conn_free(c);
+}
+
+void lurk_conn_abandon(struct lurk_conn *c)
+{
+    if (c == NULL)
+        return;
+    /* SSL_free writes nothing; closing our copy of the fd leaves the parent's open. */
+    conn_free(c);
+}
+
+int lurk_conn_fd(const struct lurk_conn *c)
+{
+    return c->fd;
+}
+
+const struct lurk_address *lurk_conn_address(const struct lurk_conn *c)
+{
+    return &c->addr;
+}
+
+static bool conn_write(struct lurk_conn *c, const uint8_t *buf, size_t len, int64_t deadline,
+                       char *err, size_t errlen)
+{
+    if (c->ssl == NULL)
+        return sock_write_all(c->fd, buf, len, deadline, err, errlen);
+    while (len > 0) {
+        int chunk = len > INT32_MAX ? INT32_MAX : (int)len;
+        int n = tls_run(c, op_write, (void *)buf, chunk, deadline, err, errlen, "TLS write");
+        if (n <= 0)
+            return false;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+static bool conn_read_exact(struct lurk_conn *c, uint8_t *buf, size_t len, int64_t deadline,
+                            char *err, size_t errlen)
+{
+    while (len > 0) {
+        ssize_t n;
+        int chunk = len > INT32_MAX ? INT32_MAX : (int)len;
+        if (c->ssl == NULL)
+            n = sock_read_some(c->fd, buf, (size_t)chunk, deadline, err, errlen);
+        else
+            n = tls_run(c, op_read, buf, chunk, deadline, err, errlen, "TLS read");
+        if (n <= 0)
+            return false;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+bool lurk_conn_send(struct lurk_conn *c, const uint8_t *msg, size_t len, int timeout_ms,
+                    char *err, size_t errlen)
+{
+    bool ok;
+
+    ERR_set_mark();
+    ok = conn_write(c, msg, len, now_ms() + timeout_ms, err, errlen);
+    ERR_pop_to_mark();
+    return ok;
+}
+
+static bool conn_recv(struct lurk_conn *c, uint8_t **msg, size_t *len, int64_t deadline,
+                      char *err, size_t errlen)
+{
+    uint8_t hdr_bytes[LURK_HEADER_LEN], *buf;
+    struct lurk_header hdr;
+    lurk_cbs cbs;
+
+    if (!conn_read_exact(c, hdr_bytes, sizeof(hdr_bytes), deadline, err, errlen))
+        return false;
+    lurk_cbs_init(&cbs, hdr_bytes, sizeof(hdr_bytes));
+    lurk_header_parse(&cbs, &hdr);
+    if (lurk_frame_check(&hdr, LURK_CLIENT_MAX_FRAME) != LURK_FRAME_OK) {
+        snprintf(err, errlen, "lurkd sent a frame of bad length %u", (unsigned)hdr.length);
+        return false;
+    }
+    buf = malloc(hdr.length);
+    if (buf == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    memcpy(buf, hdr_bytes, sizeof(hdr_bytes));
+    if (!conn_read_exact(c, buf + LURK_HEADER_LEN, hdr.length - LURK_HEADER_LEN, deadline, err,
+                         errlen)) {
+        free(buf);
+        return false;
+    }
+    *msg = buf;
+    *len = hdr.length;
+    return true;
+}
+
+bool lurk_conn_recv(struct lurk_conn *c, uint8_t **msg, size_t *len, int timeout_ms, char *err,
+                    size_t errlen)
+{
+    bool ok;
+
+    ERR_set_mark();
+    ok = conn_recv(c, msg, len, now_ms() + timeout_ms, err, errlen);
+    ERR_pop_to_mark();
+    return ok;
+}
+
+void lurk_response_free(struct lurk_response *resp)
+{
+    if (resp->buf != NULL) {
+        /* Responses carry master secrets and premasters. */
+        OPENSSL_cleanse(resp->buf, resp->len);
+        free(resp->buf);
+    }
+    memset(resp, 0, sizeof(*resp));
+}
+
+uint64_t lurk_random_id(void)
+{
+    uint64_t id = 0;
+
+    if (RAND_bytes((unsigned char *)&id, sizeof(id)) != 1) {
+        /* Only a broken RNG lands here; ids need not be secret, only unlikely to repeat. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        id = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16);
+    }
+    return id;
+}
+
+bool lurk_conn_call(struct lurk_conn *c, uint8_t designation, uint8_t type,
+                    const uint8_t *payload, size_t payload_len, struct lurk_response *resp,
+                    int timeout_ms, char *err, size_t errlen)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    struct lurk_header hdr = {
+        .designation = designation,
+        .version = LURK_VERSION,
+        .type = type,
+        .status = LURK_STATUS_REQUEST,
+        .id = lurk_random_id(),
+    };
+    lurk_cbb cbb;
+    size_t start;
+    bool ok = false;
+
+    memset(resp, 0, sizeof(*resp));
+    ERR_set_mark();
+    if (!lurk_cbb_init(&cbb, LURK_HEADER_LEN + payload_len, LURK_HEADER_LEN + payload_len) ||
+        !lurk_message_begin(&cbb, &start, &hdr) ||
+        !lurk_cbb_add_bytes(&cbb, payload, payload_len) || !lurk_message_end(&cbb, start)) {
+        snprintf(err, errlen, "cannot build the request");
+        goto out;
+    }
+    if (!conn_write(c, lurk_cbb_data(&cbb), lurk_cbb_len(&cbb), deadline, err, errlen))
+        goto out;
+    for (;;) {
+        if (!conn_recv(c, &resp->buf, &resp->len, deadline, err, errlen))
+            goto out;
+        lurk_message_parse(resp->buf, resp->len, &resp->msg);
+        /* lurk-lurk §5.2: drop responses to other requests and anything that is a request. */
+        if (resp->msg.hdr.id == hdr.id && resp->msg.hdr.status != LURK_STATUS_REQUEST)
+            break;
+        lurk_response_free(resp);
+    }
+    if (resp->msg.hdr.status == LURK_STATUS_SUCCESS &&
+        (resp->msg.hdr.designation != designation || resp->msg.hdr.type != type)) {
+        snprintf(err, errlen, "lurkd answered %s/%s to a %s/%s request",
+                 lurk_designation_name(resp->msg.hdr.designation),
+                 lurk_type_name(resp->msg.hdr.designation, resp->msg.hdr.type),
+                 lurk_designation_name(designation), lurk_type_name(designation, type));
+        lurk_response_free(resp);
+        goto out;
+    }
+    ok = true;
+out:
+    lurk_cbb_cleanup(&cbb);
+    ERR_pop_to_mark();
+    return ok;
+}

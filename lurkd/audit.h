@@ -1,0 +1,33 @@
+/*
+ * Audit log: one JSON line per private-key operation (DESIGN.md §5):
+ *   {"time":"...","peer":"...","client":"...","key_id":"...","key":"...",
+ *    "exchange":"tls12/ecdhe","status":"success","us":123,"id":"...","note":"..."}
+ * Lines are buffered and written by lurkd_audit_flush (the main loop calls
+ * it several times a second) so signing threads do not wait on the disk.
+ */
+#ifndef LURKD_AUDIT_H
+#define LURKD_AUDIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct lurkd_audit_event {
+    const char *peer;
+    const char *client;  /* NULL when the peer matches no [client.NAME] */
+    const char *key_id;  /* hex, as requested */
+    const char *key;     /* key section name, NULL when unknown */
+    uint8_t designation;
+    uint8_t type;
+    uint8_t status;
+    uint64_t request_id;
+    uint64_t micros;
+    const char *note; /* why access was refused, or NULL */
+};
+
+/* NULL path turns auditing off. False (errno set) when the file cannot be opened. */
+bool lurkd_audit_open(const char *path);
+void lurkd_audit_log(const struct lurkd_audit_event *ev);
+void lurkd_audit_flush(void);
+void lurkd_audit_close(void);
+
+#endif

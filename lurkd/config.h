@@ -1,0 +1,121 @@
+/*
+ * lurkd configuration: OpenSSL config syntax (NCONF), one section per
+ * listener, key and client, plus command-line additions (--listen, --key).
+ * Every error names the file and line. docs/lurkd.conf.example is the
+ * reference and is used by the tests.
+ */
+#ifndef LURKD_CONFIG_H
+#define LURKD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "log.h"
+#include "lurk/address.h"
+
+/* The private-key exchanges a key may be used for (per-key "exchanges"). */
+enum lurkd_exchange {
+    LURKD_EX_RSA_MASTER = 1u << 0,
+    LURKD_EX_RSA_MASTER_WITH_POH = 1u << 1,
+    LURKD_EX_RSA_EXTENDED_MASTER = 1u << 2,
+    LURKD_EX_RSA_EXTENDED_MASTER_WITH_POH = 1u << 3,
+    LURKD_EX_ECDHE = 1u << 4,
+    LURKD_EX_RSA_PREMASTER = 1u << 5,
+    LURKD_EX_SIGN_CERTIFICATE_VERIFY = 1u << 6,
+    LURKD_EX_TLS13 = 1u << 7, /* the tls13 key-schedule exchanges that sign */
+};
+#define LURKD_EX_ALL 0xffu
+
+/* Config name of one exchange bit ("rsa_master", ...). */
+const char *lurkd_exchange_name(enum lurkd_exchange ex);
+
+enum lurkd_identity_kind {
+    LURKD_IDENTITY_SPKI_SHA256, /* a tls:// peer: SHA-256 of its certificate's SPKI */
+    LURKD_IDENTITY_UID,         /* a unix: peer: its uid (SO_PEERCRED) */
+    LURKD_IDENTITY_TCP,         /* any peer of a plain tcp:// listener */
+};
+
+struct lurkd_identity {
+    enum lurkd_identity_kind kind;
+    uint8_t spki_sha256[32];
+    uid_t uid;
+};
+
+struct lurkd_client_conf {
+    char *name;
+    struct lurkd_identity *ids;
+    size_t n_ids;
+};
+
+struct lurkd_listener_conf {
+    char *name;
+    struct lurk_address addr;
+    char *certificate; /* tls: server certificate chain (PEM) */
+    char *private_key; /* tls: server key */
+    char *client_ca;   /* tls: CA that issued the client certificates */
+    bool insecure;     /* tcp: allow a non-loopback address */
+    unsigned mode;     /* unix: socket file mode */
+    char *where;       /* "file:line" of the section, for later messages */
+};
+
+struct lurkd_key_conf {
+    char *name;
+    char *source;      /* path or OSSL_STORE URI of the private key */
+    char *certificate; /* optional: announced in capabilities, matched by tls13 */
+    uint32_t exchanges;
+    bool any_client;
+    char **clients; /* names of [client.NAME] sections */
+    size_t n_clients;
+    bool null_freshness; /* accept freshness null (255); the provider needs it */
+    bool check_time;     /* check gmt_unix_time of the tls12 server random */
+    unsigned time_window;
+    char *where;
+};
+
+struct lurkd_config {
+    char *path; /* NULL when everything came from the command line */
+    unsigned workers;
+    unsigned io_threads;
+    size_t max_frame;
+    unsigned queue_limit;      /* requests queued for the workers, all connections */
+    unsigned connection_limit; /* requests in flight per connection */
+    unsigned max_connections;
+    unsigned idle_timeout; /* seconds without a request before a connection is closed */
+    unsigned drain_timeout; /* seconds SIGTERM waits for in-flight work */
+    char *audit_log;
+    char *error_log;
+    enum lurkd_log_level log_level;
+    char *pid_file;
+    /* Defaults for tls:// listeners that do not set their own. */
+    char *certificate, *private_key, *client_ca;
+
+    struct lurkd_listener_conf *listeners;
+    size_t n_listeners;
+    struct lurkd_key_conf *keys;
+    size_t n_keys;
+    struct lurkd_client_conf *clients;
+    size_t n_clients;
+};
+
+/*
+ * Loads and checks a config file. On error returns NULL and writes
+ * "FILE:LINE: message" (or "FILE: message") into err.
+ */
+struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errlen);
+/* An empty config with the defaults, for command-line-only runs. */
+struct lurkd_config *lurkd_config_new(void);
+/* --listen ADDR and --key PATH_OR_URI (which allows every exchange and client). */
+bool lurkd_config_add_listener(struct lurkd_config *cfg, const char *address, char *err,
+                               size_t errlen);
+bool lurkd_config_add_key(struct lurkd_config *cfg, const char *source, char *err,
+                          size_t errlen);
+/* Checks that need the whole config (listeners exist, tls credentials present, ...). */
+bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen);
+void lurkd_config_free(struct lurkd_config *cfg);
+
+const struct lurkd_client_conf *lurkd_config_find_client(const struct lurkd_config *cfg,
+                                                         const char *name);
+
+#endif

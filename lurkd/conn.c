@@ -1,0 +1,114 @@
+/* Connection objects and their output buffer; see conn.h. */
+#include "conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "io_loop.h"
+
+/* Output kept allocated between bursts; beyond this it is freed when drained. */
+#define OUT_KEEP 16384
+
+static atomic_size_t pending_total;
+
+struct lurkd_conn *lurkd_conn_new(int fd, struct lurkd_loop *loop)
+{
+    struct lurkd_conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->fd = fd;
+    c->loop = loop;
+    pthread_mutex_init(&c->out_lock, NULL);
+    atomic_init(&c->inflight, 0);
+    atomic_init(&c->closed, false);
+    atomic_init(&c->refs, 1);
+    return c;
+}
+
+void lurkd_conn_ref(struct lurkd_conn *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+}
+
+void lurkd_conn_unref(struct lurkd_conn *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    /* Responses may hold master secrets: wipe before freeing. */
+    if (c->out != NULL)
+        OPENSSL_cleanse(c->out, c->out_cap);
+    free(c->out);
+    free(c->rbuf);
+    pthread_mutex_destroy(&c->out_lock);
+    free(c);
+}
+
+void lurkd_conn_send(struct lurkd_conn *c, const uint8_t *msg, size_t len)
+{
+    bool schedule = false;
+
+    pthread_mutex_lock(&c->out_lock);
+    if (atomic_load(&c->closed))
+        goto out;
+    if (c->out_cap - c->out_len < len) {
+        size_t live = c->out_len - c->out_off, cap = c->out_cap ? c->out_cap : 4096;
+        while (cap < live + len)
+            cap *= 2;
+        uint8_t *n = malloc(cap);
+        if (n == NULL)
+            goto out; /* The client will time out this request. */
+        if (live > 0)
+            memcpy(n, c->out + c->out_off, live);
+        if (c->out != NULL)
+            OPENSSL_cleanse(c->out, c->out_cap);
+        free(c->out);
+        c->out = n;
+        c->out_cap = cap;
+        c->out_off = 0;
+        c->out_len = live;
+    }
+    memcpy(c->out + c->out_len, msg, len);
+    c->out_len += len;
+    atomic_fetch_add(&pending_total, len);
+    if (!c->flush_queued) {
+        c->flush_queued = true;
+        schedule = true;
+    }
+out:
+    pthread_mutex_unlock(&c->out_lock);
+    if (schedule)
+        lurkd_loop_schedule_flush(c->loop, c);
+}
+
+size_t lurkd_conn_pending_output(struct lurkd_conn *c)
+{
+    size_t n;
+
+    pthread_mutex_lock(&c->out_lock);
+    n = c->out_len - c->out_off;
+    pthread_mutex_unlock(&c->out_lock);
+    return n;
+}
+
+size_t lurkd_conn_pending_total(void)
+{
+    return atomic_load(&pending_total);
+}
+
+void lurkd_conn_output_consumed(struct lurkd_conn *c, size_t n)
+{
+    c->out_off += n;
+    atomic_fetch_sub(&pending_total, n);
+    if (c->out_off < c->out_len)
+        return;
+    c->out_off = c->out_len = 0;
+    if (c->out_cap > OUT_KEEP) {
+        OPENSSL_cleanse(c->out, c->out_cap);
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = 0;
+    }
+}

@@ -1,0 +1,26 @@
+/*
+ * From a request message to a response message: the server behaviour of
+ * lurk-lurk §5.3 (extension, then status, then type, then the payload) and
+ * the routing of each (designation, type) to its exchange handler.
+ */
+#ifndef LURKD_DISPATCH_H
+#define LURKD_DISPATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lurk/bytes.h"
+#include "policy.h"
+#include "runtime.h"
+
+/* Processes one whole request frame and appends the whole response to out. */
+void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
+                    const uint8_t *frame, size_t len, lurk_cbb *out);
+/*
+ * An answer decided before the payload is looked at (e.g. temporary_failure
+ * when the queues are full): designation lurk, the request's type and id.
+ */
+void lurkd_dispatch_reject(const struct lurkd_runtime *rt, const uint8_t *frame, size_t len,
+                           uint8_t lurk_status, lurk_cbb *out);
+
+#endif

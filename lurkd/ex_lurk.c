@@ -1,0 +1,22 @@
+/* Designation lurk: capabilities (lurk-lurk §6); ping is lurkd_ex_ping. */
+#include "exchange.h"
+
+#include <string.h>
+
+#include "lurk/lurk.h"
+
+uint8_t lurkd_ex_lurk_capabilities(struct lurkd_request *req, lurk_cbb *out)
+{
+    struct lurk_capabilities_response caps = {
+        .extensions = {{LURK_DESIGNATION_LURK, LURK_VERSION},
+                       {LURK_DESIGNATION_TLS12, LURK_VERSION},
+                       {LURK_DESIGNATION_TLS13, LURK_VERSION}},
+        .n_extensions = 3,
+    };
+
+    if (lurk_empty_payload_decode(&req->payload) != LURK_STATUS_SUCCESS)
+        return LURK_STATUS_INVALID_FORMAT;
+    memcpy(caps.state, req->rt->state, LURK_STATE_LEN);
+    return lurk_capabilities_response_encode(out, &caps) ? LURK_STATUS_SUCCESS
+                                                         : LURK_STATUS_UNDEFINED_ERROR;
+}

@@ -1,0 +1,106 @@
+/* Error log; see log.h. */
+#include "log.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+static atomic_int log_level = LURKD_LOG_INFO;
+static atomic_int log_fd = STDERR_FILENO;
+
+static const char *const level_names[] = {"error", "warn", "notice", "info", "debug"};
+
+bool lurkd_log_level_parse(const char *name, enum lurkd_log_level *out)
+{
+    for (int i = 0; i <= LURKD_LOG_DEBUG; i++) {
+        if (strcmp(name, level_names[i]) == 0) {
+            *out = (enum lurkd_log_level)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void lurkd_log_set_level(enum lurkd_log_level level)
+{
+    atomic_store(&log_level, level);
+}
+
+bool lurkd_log_open(const char *path)
+{
+    int fd = STDERR_FILENO, old;
+
+    if (path != NULL && strcmp(path, "stderr") != 0) {
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0)
+            return false;
+    }
+    old = atomic_exchange(&log_fd, fd);
+    if (old != STDERR_FILENO && old != fd)
+        close(old);
+    return true;
+}
+
+static void log_write(enum lurkd_log_level level, const char *msg)
+{
+    char line[2048];
+    struct timespec ts;
+    struct tm tm;
+    int n;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02dZ lurkd[%d] [%s] %s\n",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)getpid(), level_names[level], msg);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(line)) {
+        n = sizeof(line) - 1;
+        line[n - 1] = '\n';
+    }
+    /* One write per line: lines from several threads never interleave. */
+    if (write(atomic_load(&log_fd), line, (size_t)n) < 0) {
+        /* Nowhere left to report it. */
+    }
+}
+
+void lurkd_log(enum lurkd_log_level level, const char *fmt, ...)
+{
+    char msg[1536];
+    va_list ap;
+
+    if ((int)level > atomic_load(&log_level))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_write(level, msg);
+}
+
+void lurkd_log_openssl(const char *fmt, ...)
+{
+    char msg[1536];
+    size_t off;
+    unsigned long e;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    off = strlen(msg);
+    while ((e = ERR_get_error()) != 0 && off + 4 < sizeof(msg)) {
+        msg[off++] = ':';
+        msg[off++] = ' ';
+        ERR_error_string_n(e, msg + off, sizeof(msg) - off);
+        off = strlen(msg);
+    }
+    ERR_clear_error();
+    log_write(LURKD_LOG_ERROR, msg);
+}

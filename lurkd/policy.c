@@ -1,0 +1,65 @@
+/* Access policy; see policy.h. */
+#include "policy.h"
+
+#include <string.h>
+
+static bool identity_matches(const struct lurkd_identity *id, const struct lurkd_peer *peer)
+{
+    switch (id->kind) {
+    case LURKD_IDENTITY_SPKI_SHA256:
+        return peer->kind == LURKD_PEER_TLS &&
+               memcmp(id->spki_sha256, peer->spki_sha256, sizeof(id->spki_sha256)) == 0;
+    case LURKD_IDENTITY_UID:
+        return peer->kind == LURKD_PEER_UNIX && peer->uid == id->uid;
+    case LURKD_IDENTITY_TCP:
+        return peer->kind == LURKD_PEER_TCP;
+    }
+    return false;
+}
+
+const struct lurkd_client_conf *lurkd_policy_client(const struct lurkd_config *cfg,
+                                                    const struct lurkd_peer *peer)
+{
+    for (size_t i = 0; i < cfg->n_clients; i++)
+        for (size_t k = 0; k < cfg->clients[i].n_ids; k++)
+            if (identity_matches(&cfg->clients[i].ids[k], peer))
+                return &cfg->clients[i];
+    return NULL;
+}
+
+static bool client_listed(const struct lurkd_config *cfg, const struct lurkd_key_conf *kc,
+                          const struct lurkd_peer *peer)
+{
+    if (kc->any_client)
+        return true;
+    /* A peer may match several client names; any listed one grants access. */
+    for (size_t c = 0; c < kc->n_clients; c++) {
+        const struct lurkd_client_conf *client = lurkd_config_find_client(cfg, kc->clients[c]);
+        for (size_t k = 0; client != NULL && k < client->n_ids; k++)
+            if (identity_matches(&client->ids[k], peer))
+                return true;
+    }
+    return false;
+}
+
+bool lurkd_policy_allows(const struct lurkd_config *cfg, const struct lurkd_key *key,
+                         const struct lurkd_peer *peer, enum lurkd_exchange ex,
+                         const char **reason)
+{
+    if (!client_listed(cfg, key->conf, peer)) {
+        *reason = "client not allowed to use this key";
+        return false;
+    }
+    if ((key->exchanges & ex) == 0) {
+        *reason = "exchange not allowed for this key";
+        return false;
+    }
+    *reason = NULL;
+    return true;
+}
+
+bool lurkd_policy_visible(const struct lurkd_config *cfg, const struct lurkd_key *key,
+                          const struct lurkd_peer *peer)
+{
+    return key->exchanges != 0 && client_listed(cfg, key->conf, peer);
+}

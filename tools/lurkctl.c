@@ -1,0 +1,336 @@
+/*
+ * lurkctl: the operator's client for lurkd.
+ *
+ *   lurkctl [-s ADDR] [--ca F --cert F --key F] [--timeout MS] ping [DESIGNATION...]
+ *   lurkctl ... capabilities [DESIGNATION...]
+ *   lurkctl keyref --cert CERT | --pubkey PUB [--server ADDR] [-o OUT]
+ *
+ * Exit status: 0 when every request succeeded, 1 when lurkd answered an
+ * error or could not be reached, 2 on a usage error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "lurk/client.h"
+#include "lurk/hex.h"
+#include "lurk/keyid.h"
+#include "lurk/lurk.h"
+#include "lurk/tls12.h"
+#include "lurk/tls13.h"
+#include "lurkctl.h"
+
+struct ctl {
+    struct lurk_address addr;
+    SSL_CTX *tls;
+    struct lurk_conn *conn;
+    int timeout_ms;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lurkctl [-s ADDR] [--ca FILE --cert FILE --key FILE] [--timeout MS] COMMAND\n"
+            "\n"
+            "commands:\n"
+            "  ping [lurk|tls12|tls13]...          check that lurkd answers (default: all)\n"
+            "  capabilities [lurk|tls12|tls13]...  what lurkd offers this client\n"
+            "  keyref --cert CERT|--pubkey PUB [--server ADDR] [-o OUT]\n"
+            "                                      write a key reference for the lurk provider\n"
+            "\n"
+            "  -s, --server ADDR   unix:/path, tcp://host:port or tls://host:port\n"
+            "                      (default: $LURK_SERVER)\n"
+            "      --ca FILE       CA of lurkd's certificate (tls://)\n"
+            "      --cert FILE     client certificate (tls://)\n"
+            "      --key FILE      client key (tls://)\n"
+            "      --timeout MS    per request (default 5000)\n");
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static bool designation_parse(const char *name, uint8_t *out)
+{
+    static const char *const names[] = {"lurk", "tls12", "tls13"};
+
+    for (uint8_t i = 0; i < 3; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One request; prints transport failures and error statuses. */
+static bool call(struct ctl *ctl, uint8_t designation, uint8_t type, struct lurk_response *resp,
+                 double *ms)
+{
+    char err[256];
+    struct timespec t0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (!lurk_conn_call(ctl->conn, designation, type, NULL, 0, resp, ctl->timeout_ms, err,
+                        sizeof(err))) {
+        fprintf(stderr, "lurkctl: %s %s: %s\n", lurk_designation_name(designation),
+                lurk_type_name(designation, type), err);
+        return false;
+    }
+    *ms = ms_since(&t0);
+    if (resp->msg.hdr.status != LURK_STATUS_SUCCESS) {
+        printf("%s %s: error %s (%s/%u)\n", lurk_designation_name(designation),
+               lurk_type_name(designation, type),
+               lurk_status_name(resp->msg.hdr.designation, resp->msg.hdr.status),
+               lurk_designation_name(resp->msg.hdr.designation), resp->msg.hdr.status);
+        lurk_response_free(resp);
+        return false;
+    }
+    return true;
+}
+
+static bool cmd_ping(struct ctl *ctl, uint8_t designation)
+{
+    struct lurk_response resp;
+    double ms;
+
+    if (!call(ctl, designation, LURK_TYPE_PING, &resp, &ms))
+        return false;
+    printf("%s ping: ok (%.3f ms)\n", lurk_designation_name(designation), ms);
+    lurk_response_free(&resp);
+    return true;
+}
+
+static void print_u8_list(const char *label, const lurk_cbs *list,
+                          const char *(*name)(uint8_t))
+{
+    lurk_cbs l = *list;
+    uint8_t v;
+
+    printf("    %s:", label);
+    while (lurk_cbs_get_u8(&l, &v))
+        if (name != NULL)
+            printf(" %s", name(v));
+        else
+            printf(" %u", v);
+    printf("\n");
+}
+
+static void print_u16_list(const char *label, const lurk_cbs *list)
+{
+    lurk_cbs l = *list;
+    uint16_t v;
+
+    printf("    %s:", label);
+    while (lurk_cbs_get_u16(&l, &v))
+        printf(" 0x%04x", v);
+    printf("\n");
+}
+
+static const char *freshness_name(uint8_t v)
+{
+    return v == LURK_FRESHNESS_SHA256 ? "sha256" : v == LURK_FRESHNESS_NULL ? "null" : "?";
+}
+
+static const char *prf_name(uint8_t v)
+{
+    const char *n = lurk_tls12_prf_hash_md_name(v);
+    return n ? n : "?";
+}
+
+static const char *poo_name(uint8_t v)
+{
+    static const char *const names[] = {"null", "sha256_128", "sha256_256"};
+    return v < 3 ? names[v] : "?";
+}
+
+/* One line per certificate: its key id, type and subject. */
+static void print_certificates(const lurk_cbs *list)
+{
+    lurk_cbs l = *list;
+    struct lurk_tls12_typed_certificate tc;
+
+    printf("    certificates:%s\n", lurk_cbs_len(&l) == 0 ? " none for this client" : "");
+    while (lurk_tls12_typed_certificate_next(&l, &tc)) {
+        const unsigned char *p = lurk_cbs_data(&tc.data);
+        uint8_t id[LURK_KEY_ID_LEN];
+        char hex[9] = "????????", subject[256] = "raw public key";
+        EVP_PKEY *pub = NULL;
+        if (tc.certificate_type == LURK_CERTIFICATE_TYPE_X509) {
+            X509 *x = d2i_X509(NULL, &p, (long)lurk_cbs_len(&tc.data));
+            if (x != NULL) {
+                X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+                pub = X509_get_pubkey(x);
+                X509_free(x);
+            }
+        } else {
+            pub = d2i_PUBKEY(NULL, &p, (long)lurk_cbs_len(&tc.data));
+        }
+        if (pub != NULL && lurk_keyid_from_pkey(NULL, pub, id))
+            lurk_hex_encode(id, sizeof(id), hex);
+        printf("      key id %s  %s-%d  %s\n", hex, pub ? EVP_PKEY_get0_type_name(pub) : "?",
+               pub ? EVP_PKEY_get_bits(pub) : 0, subject);
+        EVP_PKEY_free(pub);
+    }
+    ERR_clear_error();
+}
+
+static bool print_tls12_capabilities(const lurk_cbs *payload)
+{
+    struct lurk_tls12_capabilities_response caps;
+    uint8_t st = lurk_tls12_capabilities_response_decode(payload, &caps);
+
+    if (st != LURK_STATUS_SUCCESS) {
+        printf("tls12 capabilities: malformed response (%s)\n", lurk_tls12_status_name(st));
+        return false;
+    }
+    printf("tls12 capabilities (state %02x%02x%02x%02x):\n", caps.state[0], caps.state[1],
+           caps.state[2], caps.state[3]);
+    for (size_t i = 0; i < caps.n_caps; i++) {
+        const struct lurk_tls12_capability *c = &caps.caps[i];
+        printf("  %s\n", lurk_tls12_type_name(c->type));
+        print_u8_list("freshness", &c->freshness_funct_list, freshness_name);
+        if (lurk_cbs_len(&c->cipher_suite_list) > 0)
+            print_u16_list("cipher suites", &c->cipher_suite_list);
+        if (c->type == LURK_TLS12_TYPE_ECDHE) {
+            print_u16_list("sig_and_hash", &c->sig_and_hash_list);
+            print_u16_list("ecdsa curves", &c->ecdsa_curves_list);
+            print_u16_list("ecdhe curves", &c->ecdhe_curves_list);
+            print_u8_list("poo", &c->poo_prf_list, poo_name);
+        } else if (lurk_cbs_len(&c->prf_hash_list) > 0) {
+            print_u8_list("prf hash", &c->prf_hash_list, prf_name);
+        }
+        print_certificates(&c->typed_certificate_list);
+    }
+    return true;
+}
+
+static bool cmd_capabilities(struct ctl *ctl, uint8_t designation)
+{
+    struct lurk_response resp;
+    double ms;
+    bool ok = true;
+
+    if (!call(ctl, designation, LURK_TYPE_CAPABILITIES, &resp, &ms))
+        return false;
+    if (designation == LURK_DESIGNATION_LURK) {
+        struct lurk_capabilities_response caps;
+        if (lurk_capabilities_response_decode(&resp.msg.payload, &caps) != LURK_STATUS_SUCCESS) {
+            printf("lurk capabilities: malformed response\n");
+            ok = false;
+        } else {
+            printf("lurk capabilities: extensions");
+            for (size_t i = 0; i < caps.n_extensions; i++)
+                printf(" %s/%u", lurk_designation_name(caps.extensions[i].designation),
+                       caps.extensions[i].version);
+            printf(", lurk_state %02x%02x%02x%02x\n", caps.state[0], caps.state[1],
+                   caps.state[2], caps.state[3]);
+        }
+    } else if (designation == LURK_DESIGNATION_TLS12) {
+        ok = print_tls12_capabilities(&resp.msg.payload);
+    } else {
+        ok = lurkctl_print_tls13_capabilities(&resp.msg.payload);
+    }
+    lurk_response_free(&resp);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"server", required_argument, NULL, 's'}, {"ca", required_argument, NULL, 'a'},
+        {"cert", required_argument, NULL, 'c'},   {"key", required_argument, NULL, 'k'},
+        {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *server = getenv("LURK_SERVER"), *ca = NULL, *cert = NULL, *key = NULL;
+    struct ctl ctl = {.timeout_ms = 5000};
+    char err[512];
+    int ch;
+
+    /* keyref works offline and has its own options. */
+    if (argc > 1 && strcmp(argv[1], "keyref") == 0)
+        return lurkctl_keyref_main(argc - 1, argv + 1);
+    while ((ch = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            server = optarg;
+            break;
+        case 'a':
+            ca = optarg;
+            break;
+        case 'c':
+            cert = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 't':
+            ctl.timeout_ms = atoi(optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[optind++];
+    if (strcmp(cmd, "keyref") == 0)
+        return lurkctl_keyref_main(argc - optind + 1, argv + optind - 1);
+    bool ping = strcmp(cmd, "ping") == 0;
+    if (!ping && strcmp(cmd, "capabilities") != 0) {
+        fprintf(stderr, "lurkctl: unknown command \"%s\"\n", cmd);
+        usage(stderr);
+        return 2;
+    }
+    uint8_t designations[3] = {0, 1, 2};
+    size_t n = 3;
+    if (optind < argc) {
+        for (n = 0; optind < argc && n < 3; n++) {
+            if (!designation_parse(argv[optind++], &designations[n])) {
+                fprintf(stderr, "lurkctl: unknown designation \"%s\"\n", argv[optind - 1]);
+                return 2;
+            }
+        }
+    }
+    if (server == NULL) {
+        fprintf(stderr, "lurkctl: no server (use -s ADDR or set LURK_SERVER)\n");
+        return 2;
+    }
+    if (!lurk_address_parse(server, &ctl.addr, err, sizeof(err))) {
+        fprintf(stderr, "lurkctl: %s\n", err);
+        return 2;
+    }
+    if (ctl.addr.kind == LURK_ADDRESS_TLS &&
+        (ctl.tls = lurk_client_tls_ctx_new(NULL, ca, cert, key, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "lurkctl: %s\n", err);
+        return 1;
+    }
+    ctl.conn = lurk_conn_open(&ctl.addr, ctl.tls, ctl.timeout_ms, err, sizeof(err));
+    if (ctl.conn == NULL) {
+        fprintf(stderr, "lurkctl: cannot reach lurkd at %s: %s\n", ctl.addr.text, err);
+        SSL_CTX_free(ctl.tls);
+        return 1;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < n; i++)
+        ok &= ping ? cmd_ping(&ctl, designations[i]) : cmd_capabilities(&ctl, designations[i]);
+    lurk_conn_close(ctl.conn);
+    SSL_CTX_free(ctl.tls);
+    return ok ? 0 : 1;
+}
