@@ -72,6 +72,24 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *user)
     return size * n;
 }
 
+static const char *signature_name(int nid)
+{
+    switch (nid) {
+    case NID_rsaEncryption:
+        return "RSA-PKCS1";
+    case NID_rsassaPss:
+        return "RSA-PSS";
+    case NID_X9_62_id_ecPublicKey:
+        return "ECDSA";
+    case NID_ED25519:
+        return "Ed25519";
+    case NID_ED448:
+        return "Ed448";
+    default:
+        return nid == NID_undef ? "?" : OBJ_nid2sn(nid);
+    }
+}
+
 /* Protocol, cipher and signature algorithm of the handshake, from the SSL object. */
 static void describe(CURL *h, char *out, size_t outlen)
 {
@@ -86,9 +104,9 @@ static void describe(CURL *h, char *out, size_t outlen)
     }
     SSL_get_peer_signature_type_nid(ssl, &sig_type);
     SSL_get_peer_signature_nid(ssl, &sig_md);
-    snprintf(out, outlen, "protocol=%s cipher=%s signature=%s+%s", SSL_get_version(ssl),
-             SSL_get_cipher_name(ssl), sig_type == NID_undef ? "?" : OBJ_nid2sn(sig_type),
-             sig_md == NID_undef ? "none" : OBJ_nid2sn(sig_md));
+    snprintf(out, outlen, "protocol=%s cipher=%s signature=%s%s%s", SSL_get_version(ssl),
+             SSL_get_cipher_name(ssl), signature_name(sig_type), sig_md == NID_undef ? "" : "+",
+             sig_md == NID_undef ? "" : OBJ_nid2sn(sig_md));
 }
 
 static bool keep_going(void)

@@ -76,7 +76,7 @@ assert_reads_no_private_key "$HAPROXY" -c -f "$E2E_DIR/haproxy.cfg"
 haproxy_start
 log "haproxy up: master $(head -1 "$E2E_DIR/haproxy.pid")"
 
-scenario_all_requests_succeed "rsa:$RSA_PORT:RSASSA-PSS" "ecdsa:$EC_PORT:id-ecPublicKey"
+scenario_all_requests_succeed "rsa:$RSA_PORT:RSA-PSS+SHA256" "ecdsa:$EC_PORT:ECDSA+SHA256"
 scenario_reload_under_load "$RSA_PORT" haproxy_reload
 scenario_lurkd_outage "$EC_PORT" "$P1"
 

@@ -74,7 +74,7 @@ assert_reads_no_private_key "${nginx_cmd[@]}" -t
 nginx_start
 log "nginx up: master $(cat "$E2E_DIR/nginx.pid"), $(pgrep -c -P "$(cat "$E2E_DIR/nginx.pid")") workers"
 
-scenario_all_requests_succeed "rsa:$RSA_PORT:RSASSA-PSS" "ecdsa:$EC_PORT:id-ecPublicKey"
+scenario_all_requests_succeed "rsa:$RSA_PORT:RSA-PSS+SHA256" "ecdsa:$EC_PORT:ECDSA+SHA256"
 scenario_reload_under_load "$RSA_PORT" nginx_reload
 scenario_lurkd_outage "$EC_PORT" "$P1"
 
