@@ -161,31 +161,58 @@ static int run_idle(struct bench *b, int n)
     return 0;
 }
 
-/* --flood N: write N requests without reading, then read every answer. */
-static int run_flood(struct bench *b, int n)
-{
-    struct lurk_conn *c = connect_or_die(b);
-    uint8_t msg[128];
-    char err[512];
-    int answered = 0;
+struct flood {
+    struct lurk_conn *conn;
+    int n;
+    int answered;
+};
 
-    for (int i = 0; i < n; i++) {
-        size_t len = build_request(b, (uint64_t)i, msg, sizeof(msg));
-        if (!lurk_conn_send(c, msg, len, 30000, err, sizeof(err))) {
-            fprintf(stderr, "lurk-bench: %s\n", err);
-            return 1;
-        }
-    }
-    for (; answered < n; answered++) {
+static void *flood_reader(void *arg)
+{
+    struct flood *f = arg;
+    char err[512];
+
+    for (; f->answered < f->n; f->answered++) {
         uint8_t *resp;
         size_t len;
-        if (!lurk_conn_recv(c, &resp, &len, 30000, err, sizeof(err)))
+        if (!lurk_conn_recv(f->conn, &resp, &len, 30000, err, sizeof(err))) {
+            fprintf(stderr, "lurk-bench: %s\n", err);
             break;
+        }
         free(resp);
     }
-    lurk_conn_close(c);
-    printf("flood_sent=%d flood_answered=%d\n", n, answered);
-    return answered == n ? 0 : 1;
+    return NULL;
+}
+
+/*
+ * --flood N: write N requests as fast as possible while another thread reads
+ * the answers (lurkd stops reading a client that does not read). Plain
+ * transports only: one TLS object cannot be read and written from two
+ * threads at once.
+ */
+static int run_flood(struct bench *b, int n)
+{
+    struct flood f = {.conn = connect_or_die(b), .n = n};
+    uint8_t msg[128];
+    char err[512];
+    pthread_t reader;
+
+    if (b->addr.kind == LURK_ADDRESS_TLS) {
+        fprintf(stderr, "lurk-bench: --flood needs a unix: or tcp:// address\n");
+        return 2;
+    }
+    pthread_create(&reader, NULL, flood_reader, &f);
+    for (int i = 0; i < n; i++) {
+        size_t len = build_request(b, (uint64_t)i, msg, sizeof(msg));
+        if (!lurk_conn_send(f.conn, msg, len, 30000, err, sizeof(err))) {
+            fprintf(stderr, "lurk-bench: %s\n", err);
+            break;
+        }
+    }
+    pthread_join(reader, NULL);
+    lurk_conn_close(f.conn);
+    printf("flood_sent=%d flood_answered=%d\n", n, f.answered);
+    return f.answered == n ? 0 : 1;
 }
 
 int main(int argc, char **argv)

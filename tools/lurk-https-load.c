@@ -124,8 +124,13 @@ static void *worker(void *arg)
     (void)arg;
     if (load.resolve != NULL)
         resolve = curl_slist_append(NULL, load.resolve);
+    /*
+     * One easy handle per thread, reused: it keeps libcurl's parsed CA store
+     * between requests, so the client does not reload the CA file for every
+     * handshake. Connections are still new each time (FRESH_CONNECT, FORBID_REUSE).
+     */
+    CURL *h = curl_easy_init();
     while (keep_going()) {
-        CURL *h = curl_easy_init();
         struct result r = {.start_ms = now_ms() - load.t0_ms};
         long code = 0;
         curl_easy_setopt(h, CURLOPT_URL, load.url);
@@ -167,8 +172,8 @@ static void *worker(void *arg)
         }
         load.results[load.n_results++] = r;
         pthread_mutex_unlock(&load.lock);
-        curl_easy_cleanup(h);
     }
+    curl_easy_cleanup(h);
     curl_slist_free_all(resolve);
     return NULL;
 }
