@@ -181,12 +181,30 @@ static int op_write(SSL *ssl, void *buf, int len)
     return SSL_write(ssl, buf, len);
 }
 
+/*
+ * What an SSL call that returned r wants. Not SSL_get_error: it reports
+ * SSL_ERROR_SSL whenever the thread's error queue holds anything, and the
+ * host application's queue (whose errors we must leave alone) often does.
+ */
+static int tls_status(SSL *ssl, int r)
+{
+    if (r > 0)
+        return SSL_ERROR_NONE;
+    if (SSL_want_read(ssl))
+        return SSL_ERROR_WANT_READ;
+    if (SSL_want_write(ssl))
+        return SSL_ERROR_WANT_WRITE;
+    if (r == 0 && (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN))
+        return SSL_ERROR_ZERO_RETURN; /* close_notify; a fatal alert is an error */
+    return SSL_ERROR_SSL;
+}
+
 static int tls_run(struct lurk_conn *c, tls_op op, void *buf, int len, int64_t deadline, char *err,
                    size_t errlen, const char *what)
 {
     for (;;) {
         int r = op(c->ssl, buf, len);
-        int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+        int e = tls_status(c->ssl, r);
         if (!tls_flush(c, deadline, err, errlen))
             return -1;
         switch (e) {
@@ -254,14 +272,26 @@ static int connect_unix(const struct lurk_address *a, int64_t deadline, char *er
         return -1;
     }
     memcpy(sun.sun_path, a->path, strlen(a->path) + 1);
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-        return fd;
-    if (errno == EAGAIN || errno == EINPROGRESS) {
-        /* A full listen backlog: wait for room like TCP does. */
-        if (wait_fd(fd, POLLOUT, deadline, err, errlen))
+    /*
+     * A full listen backlog makes a non-blocking AF_UNIX connect fail with
+     * EAGAIN, and unlike TCP nothing is left in progress: poll() reports the
+     * unconnected socket writable (with POLLHUP) at once. So try again,
+     * backing off a little, until the deadline.
+     */
+    for (int pause_ms = 1;; pause_ms = pause_ms < 50 ? pause_ms * 2 : 50) {
+        if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 || errno == EISCONN)
             return fd;
-    } else {
-        snprintf(err, errlen, "connect %s: %s", a->path, strerror(errno));
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN) {
+            snprintf(err, errlen, "connect %s: %s", a->path, strerror(errno));
+            break;
+        }
+        if (remaining_ms(deadline) == 0) {
+            snprintf(err, errlen, "connect %s: listen queue full until the deadline", a->path);
+            break;
+        }
+        poll(NULL, 0, pause_ms < remaining_ms(deadline) ? pause_ms : remaining_ms(deadline));
     }
     close(fd);
     return -1;

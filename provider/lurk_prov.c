@@ -1,0 +1,376 @@
+/*
+ * lurk.so entry point: OSSL_provider_init, the settings from the provider's
+ * openssl.cnf section, the algorithm tables and the provider's own
+ * parameters (DESIGN.md §6, docs/provider.md).
+ *
+ * Init is cheap and cannot fail the host application: no network, no
+ * threads, no library context (openssl #20653: init runs inside config
+ * loading), and a missing or bad setting is remembered and reported by the
+ * first key operation instead.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/params.h>
+#include <openssl/provider.h>
+
+#include "lurk_prov.h"
+#include "prov_err.h"
+
+static OSSL_FUNC_core_get_params_fn *c_get_params;
+static pthread_mutex_t upcalls_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool upcalls_captured;
+
+/* ---- settings ---- */
+
+static void cfg_error(struct lurk_prov_config *cfg, const char *fmt, const char *a, const char *b)
+{
+    /* The first problem is the one worth reading. */
+    if (cfg->error[0] == '\0')
+        snprintf(cfg->error, sizeof(cfg->error), fmt, a, b);
+}
+
+static void parse_servers(struct lurk_prov_config *cfg, const char *list)
+{
+    char *copy = OPENSSL_strdup(list), *save = NULL, *item;
+    char err[256];
+
+    if (copy == NULL)
+        return;
+    for (item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+        char *end = item + strlen(item);
+        struct lurk_address *a;
+        while (*item == ' ' || *item == '\t')
+            item++;
+        while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        if (*item == '\0')
+            continue;
+        if (cfg->n_servers == LURK_PROV_MAX_SERVERS) {
+            cfg_error(cfg, "lurk-server lists more than %s servers%s", "8", "");
+            break;
+        }
+        a = &cfg->servers[cfg->n_servers];
+        if (!lurk_address_parse(item, a, err, sizeof(err))) {
+            cfg_error(cfg, "lurk-server: %s%s", err, "");
+            continue;
+        }
+        /* DESIGN.md §3: plain TCP carries premasters in clear; loopback only. */
+        if (a->kind == LURK_ADDRESS_TCP && !lurk_address_is_loopback(a)) {
+            cfg_error(cfg, "lurk-server %s: plain tcp:// is allowed only on loopback%s", item, "");
+            continue;
+        }
+        cfg->n_servers++;
+    }
+    OPENSSL_free(copy);
+}
+
+/* Reads a credential file now: after chroot and setuid it may be out of reach. */
+static uint8_t *read_file(struct lurk_prov_config *cfg, const char *setting, const char *path,
+                          size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 4096;
+
+    *len = 0;
+    if (f == NULL) {
+        char why[300];
+        snprintf(why, sizeof(why), "%s: %s", path, strerror(errno));
+        cfg_error(cfg, "%s %s", setting, why);
+        return NULL;
+    }
+    buf = OPENSSL_malloc(cap);
+    while (buf != NULL) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+        if (n == cap) {
+            uint8_t *nb = NULL;
+            if (cap < LURK_PROV_MAX_CREDENTIAL_BYTES)
+                nb = OPENSSL_clear_realloc(buf, cap, cap * 2);
+            if (nb == NULL) {
+                OPENSSL_clear_free(buf, cap);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (buf == NULL || ferror(f) || n == 0) {
+        cfg_error(cfg, "%s %s: unreadable, empty or larger than 256 KiB", setting, path);
+        if (buf != NULL)
+            OPENSSL_clear_free(buf, cap);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static int parse_int(struct lurk_prov_config *cfg, const char *setting, const char *text, int min,
+                     int max, int dflt)
+{
+    char *end;
+    long v;
+
+    if (text == NULL)
+        return dflt;
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > max) {
+        cfg_error(cfg, "%s = %s: not a number in range", setting, text);
+        return dflt;
+    }
+    return (int)v;
+}
+
+static void read_config(LURK_PROV_CTX *pc)
+{
+    struct lurk_prov_config *cfg = &pc->cfg;
+    const char *server = NULL, *ca = NULL, *cert = NULL, *key = NULL, *timeout = NULL,
+               *conns = NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_utf8_ptr("lurk-server", (char **)&server, 0),
+        OSSL_PARAM_utf8_ptr("lurk-ca", (char **)&ca, 0),
+        OSSL_PARAM_utf8_ptr("lurk-cert", (char **)&cert, 0),
+        OSSL_PARAM_utf8_ptr("lurk-key", (char **)&key, 0),
+        OSSL_PARAM_utf8_ptr("lurk-timeout-ms", (char **)&timeout, 0),
+        OSSL_PARAM_utf8_ptr("lurk-connections", (char **)&conns, 0),
+        OSSL_PARAM_END,
+    };
+
+    cfg->timeout_ms = LURK_PROV_DEFAULT_TIMEOUT_MS;
+    cfg->connections = LURK_PROV_DEFAULT_CONNECTIONS;
+    if (c_get_params == NULL || !c_get_params(pc->handle, params))
+        return; /* loaded without a config section: key references must name a server */
+    if (server != NULL)
+        parse_servers(cfg, server);
+    cfg->timeout_ms =
+        parse_int(cfg, "lurk-timeout-ms", timeout, 1, 600000, LURK_PROV_DEFAULT_TIMEOUT_MS);
+    cfg->connections = parse_int(cfg, "lurk-connections", conns, 1, LURK_PROV_MAX_CONNECTIONS,
+                                 LURK_PROV_DEFAULT_CONNECTIONS);
+    if (ca != NULL && (cfg->ca_path = OPENSSL_strdup(ca)) != NULL)
+        cfg->ca_pem = read_file(cfg, "lurk-ca", ca, &cfg->ca_len);
+    if (cert != NULL && (cfg->cert_path = OPENSSL_strdup(cert)) != NULL)
+        cfg->cert_pem = read_file(cfg, "lurk-cert", cert, &cfg->cert_len);
+    if (key != NULL && (cfg->key_path = OPENSSL_strdup(key)) != NULL)
+        cfg->key_pem = read_file(cfg, "lurk-key", key, &cfg->key_len);
+}
+
+static void free_config(struct lurk_prov_config *cfg)
+{
+    OPENSSL_free(cfg->ca_path);
+    OPENSSL_free(cfg->cert_path);
+    OPENSSL_free(cfg->key_path);
+    OPENSSL_free(cfg->ca_pem);
+    OPENSSL_free(cfg->cert_pem);
+    OPENSSL_clear_free(cfg->key_pem, cfg->key_len);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- the private library context ---- */
+
+OSSL_LIB_CTX *lurk_prov_libctx(LURK_PROV_CTX *pc)
+{
+    OSSL_LIB_CTX *libctx;
+
+    pthread_mutex_lock(&pc->libctx_lock);
+    if (pc->libctx == NULL) {
+        ERR_set_mark();
+        /* OSSL_LIB_CTX_new reads no openssl.cnf; only "default" is ever loaded in it. */
+        libctx = OSSL_LIB_CTX_new();
+        if (libctx != NULL &&
+            (pc->libctx_default = OSSL_PROVIDER_load(libctx, "default")) == NULL) {
+            OSSL_LIB_CTX_free(libctx);
+            libctx = NULL;
+        }
+        ERR_pop_to_mark();
+        pc->libctx = libctx;
+    }
+    libctx = pc->libctx;
+    pthread_mutex_unlock(&pc->libctx_lock);
+    if (libctx == NULL)
+        LURK_PROV_RAISE(pc, LURK_PROV_R_INTERNAL,
+                        "cannot create a library context with the default provider");
+    return libctx;
+}
+
+/* ---- algorithms ---- */
+
+/* clang-format off */
+#define ALG(names, fns) {(names), LURK_PROV_PROPS, (fns), NULL}
+/* clang-format on */
+#define DECODER_PROPS LURK_PROV_PROPS ",input=der,structure=" LURK_KEYREF_STRUCTURE
+
+static const OSSL_ALGORITHM keymgmt_algs[] = {
+    ALG(LURK_PROV_NAMES_RSA, lurk_prov_rsa_keymgmt_functions),
+    ALG(LURK_PROV_NAMES_RSA_PSS, lurk_prov_rsa_pss_keymgmt_functions),
+    ALG(LURK_PROV_NAMES_EC, lurk_prov_ec_keymgmt_functions),
+    ALG(LURK_PROV_NAMES_ED25519, lurk_prov_ed25519_keymgmt_functions),
+    ALG(LURK_PROV_NAMES_ED448, lurk_prov_ed448_keymgmt_functions),
+    {NULL, NULL, NULL, NULL},
+};
+
+/* One implementation serves every key type; it looks at the key at init. */
+static const OSSL_ALGORITHM signature_algs[] = {
+    ALG(LURK_PROV_NAMES_RSA, lurk_prov_signature_functions),
+    ALG(LURK_PROV_NAMES_ECDSA, lurk_prov_signature_functions),
+    ALG(LURK_PROV_NAMES_ED25519, lurk_prov_signature_functions),
+    ALG(LURK_PROV_NAMES_ED448, lurk_prov_signature_functions),
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ALGORITHM asym_cipher_algs[] = {
+    ALG(LURK_PROV_NAMES_RSA, lurk_prov_rsa_asym_cipher_functions),
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ALGORITHM decoder_algs[] = {
+    {"DER", LURK_PROV_PROPS ",input=pem", lurk_prov_pem_to_der_decoder_functions, NULL},
+    {LURK_PROV_NAMES_RSA, DECODER_PROPS, lurk_prov_der_to_rsa_decoder_functions, NULL},
+    {LURK_PROV_NAMES_RSA_PSS, DECODER_PROPS, lurk_prov_der_to_rsa_pss_decoder_functions, NULL},
+    {LURK_PROV_NAMES_EC, DECODER_PROPS, lurk_prov_der_to_ec_decoder_functions, NULL},
+    {LURK_PROV_NAMES_ED25519, DECODER_PROPS, lurk_prov_der_to_ed25519_decoder_functions, NULL},
+    {LURK_PROV_NAMES_ED448, DECODER_PROPS, lurk_prov_der_to_ed448_decoder_functions, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ALGORITHM store_algs[] = {
+    ALG("lurk", lurk_prov_store_functions),
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ALGORITHM *query_operation(void *provctx, int operation_id, int *no_cache)
+{
+    (void)provctx;
+    *no_cache = 0;
+    switch (operation_id) {
+    case OSSL_OP_KEYMGMT:
+        return keymgmt_algs;
+    case OSSL_OP_SIGNATURE:
+        return signature_algs;
+    case OSSL_OP_ASYM_CIPHER:
+        return asym_cipher_algs;
+    case OSSL_OP_DECODER:
+        return decoder_algs;
+    case OSSL_OP_STORE:
+        return store_algs;
+    default:
+        return NULL;
+    }
+}
+
+/* ---- provider parameters ---- */
+
+static const OSSL_PARAM *gettable_params(void *provctx)
+{
+    static const OSSL_PARAM params[] = {
+        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_NAME, NULL, 0),
+        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_VERSION, NULL, 0),
+        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_BUILDINFO, NULL, 0),
+        OSSL_PARAM_int(OSSL_PROV_PARAM_STATUS, NULL),
+        OSSL_PARAM_END,
+    };
+
+    (void)provctx;
+    return params;
+}
+
+static int get_params(void *provctx, OSSL_PARAM params[])
+{
+    OSSL_PARAM *p;
+
+    (void)provctx;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, "lurk remote-key provider"))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_VERSION);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, LURK_PROV_VERSION))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO);
+    if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, "lurk " LURK_PROV_VERSION))
+        return 0;
+    /* Always usable: whether lurkd answers is known only per operation. */
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
+    if (p != NULL && !OSSL_PARAM_set_int(p, 1))
+        return 0;
+    return 1;
+}
+
+static const OSSL_ITEM *get_reason_strings(void *provctx)
+{
+    (void)provctx;
+    return lurk_prov_reason_strings();
+}
+
+static void teardown(void *provctx)
+{
+    LURK_PROV_CTX *pc = provctx;
+
+    if (pc == NULL)
+        return;
+    lurk_prov_pool_free(pc->pool);
+    OSSL_PROVIDER_unload(pc->libctx_default);
+    OSSL_LIB_CTX_free(pc->libctx);
+    pthread_mutex_destroy(&pc->libctx_lock);
+    free_config(&pc->cfg);
+    OPENSSL_free(pc);
+}
+
+static const OSSL_DISPATCH provider_functions[] = {
+    {OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))teardown},
+    {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, (void (*)(void))gettable_params},
+    {OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))get_params},
+    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))query_operation},
+    {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))get_reason_strings},
+    {0, NULL},
+};
+
+__attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,
+                                                              const OSSL_DISPATCH *in,
+                                                              const OSSL_DISPATCH **out,
+                                                              void **provctx)
+{
+    LURK_PROV_CTX *pc;
+    bool upcalls_ok;
+
+    /*
+     * The upcalls are libcrypto's own functions, the same for every handle:
+     * captured once, so a second load (another library context) never
+     * rewrites what a running instance reads.
+     */
+    pthread_mutex_lock(&upcalls_lock);
+    if (!upcalls_captured) {
+        for (const OSSL_DISPATCH *f = in; f->function_id != 0; f++)
+            if (f->function_id == OSSL_FUNC_CORE_GET_PARAMS)
+                c_get_params = OSSL_FUNC_core_get_params(f);
+        lurk_prov_err_init(in);
+        upcalls_captured = lurk_prov_bio_init(in);
+    }
+    upcalls_ok = upcalls_captured;
+    pthread_mutex_unlock(&upcalls_lock);
+    if (!upcalls_ok)
+        return 0;
+    pc = OPENSSL_zalloc(sizeof(*pc));
+    if (pc == NULL)
+        return 0;
+    pc->handle = handle;
+    pthread_mutex_init(&pc->libctx_lock, NULL);
+    read_config(pc);
+    pc->pool = lurk_prov_pool_new();
+    if (pc->pool == NULL) {
+        teardown(pc);
+        return 0;
+    }
+    *out = provider_functions;
+    *provctx = pc;
+    return 1;
+}

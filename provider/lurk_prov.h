@@ -1,0 +1,164 @@
+/*
+ * lurk.so internals shared by the provider's files: the provider context
+ * (settings read once at init, the private library context, the connection
+ * pool), the remote key object, and the dispatch tables each file exports.
+ *
+ * DESIGN.md §6 is the contract; docs/provider.md is the operator's view.
+ */
+#ifndef LURK_PROV_H
+#define LURK_PROV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/core.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/types.h>
+
+#include "lurk/address.h"
+#include "lurk/tls12.h"
+#include "prov_keyref.h"
+
+#define LURK_PROV_NAME    "lurk"
+#define LURK_PROV_VERSION "0.1.0"
+/* Every algorithm this provider offers carries this property. */
+#define LURK_PROV_PROPS "provider=lurk"
+
+/*
+ * Algorithm names with the default provider's aliases, verbatim: a name
+ * list that disagreed with the names already in the library context's
+ * namemap would be refused.
+ */
+#define LURK_PROV_NAMES_RSA     "RSA:rsaEncryption:1.2.840.113549.1.1.1"
+#define LURK_PROV_NAMES_RSA_PSS "RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10"
+#define LURK_PROV_NAMES_EC      "EC:id-ecPublicKey:1.2.840.10045.2.1"
+#define LURK_PROV_NAMES_ED25519 "ED25519:1.3.101.112"
+#define LURK_PROV_NAMES_ED448   "ED448:1.3.101.113"
+#define LURK_PROV_NAMES_ECDSA   "ECDSA"
+
+/* Settings and their defaults (docs/provider.md, "openssl.cnf"). */
+#define LURK_PROV_MAX_SERVERS          8
+#define LURK_PROV_DEFAULT_TIMEOUT_MS   2000
+#define LURK_PROV_DEFAULT_CONNECTIONS  4
+#define LURK_PROV_MAX_CONNECTIONS      64
+#define LURK_PROV_MAX_CREDENTIAL_BYTES (256 * 1024)
+
+/*
+ * What the operator configured. Read once by OSSL_provider_init (nginx and
+ * haproxy chroot and drop privileges afterwards, so the CA, certificate and
+ * key files are read into memory there). A problem is not fatal at init:
+ * it is kept in error and reported by the first key operation.
+ */
+struct lurk_prov_config {
+    struct lurk_address servers[LURK_PROV_MAX_SERVERS];
+    size_t n_servers;
+    char *ca_path, *cert_path, *key_path; /* for messages */
+    uint8_t *ca_pem, *cert_pem, *key_pem; /* file contents; key_pem is a secret */
+    size_t ca_len, cert_len, key_len;
+    int timeout_ms;
+    int connections;
+    char error[512]; /* empty when the settings are usable */
+};
+
+struct lurk_prov_pool;
+
+typedef struct lurk_prov_ctx {
+    const OSSL_CORE_HANDLE *handle;
+    struct lurk_prov_config cfg;
+    /*
+     * Private library context holding only the default provider (anchors
+     * §5.4): decodes the public keys of key references, verifies lurkd's
+     * signatures and carries the TLS link to lurkd. Created on first use,
+     * never in OSSL_provider_init (config-load recursion, openssl #20653).
+     */
+    pthread_mutex_t libctx_lock;
+    OSSL_LIB_CTX *libctx;
+    OSSL_PROVIDER *libctx_default;
+    struct lurk_prov_pool *pool;
+} LURK_PROV_CTX;
+
+/* The private library context, created on first call; NULL with an error raised. */
+OSSL_LIB_CTX *lurk_prov_libctx(LURK_PROV_CTX *pc);
+
+/* ---- remote keys (prov_key.c) ---- */
+
+/*
+ * A key whose private half lives in lurkd: the public key, the LURK key id
+ * and optionally the server that holds it. Immutable once built, so the
+ * keymgmt, signature and asym cipher share it without locks.
+ */
+struct lurk_prov_key {
+    LURK_PROV_CTX *pc;
+    enum lurk_prov_key_type type;
+    enum lurk_prov_curve curve;
+    EVP_PKEY *pub; /* in pc's private libctx */
+    uint8_t *spki;
+    size_t spki_len;
+    struct lurk_key_id key_id;
+    char key_id_hex[2 * LURK_KEY_ID_LEN + 1];
+    bool has_server;
+    struct lurk_address server; /* overrides lurk-server for this key */
+    size_t max_sig_len;         /* RSA: modulus bytes; ECDSA: DER maximum; EdDSA: fixed */
+    char mandatory_md[32];      /* RSA-PSS keys restricted to one digest; "" otherwise */
+};
+
+/* The keymgmt name of a key type ("RSA", "RSA-PSS", "EC", "ED25519", "ED448"). */
+const char *lurk_prov_key_type_name(enum lurk_prov_key_type type);
+
+/*
+ * Builds a key from DER key-reference bytes (decoder) or from a SPKI lurkd
+ * announced (store). NULL with an error raised (except when the bytes are
+ * not a key reference at all: *not_ours is then set and nothing is raised).
+ */
+struct lurk_prov_key *lurk_prov_key_from_keyref(LURK_PROV_CTX *pc, const uint8_t *der, size_t len,
+                                                bool *not_ours);
+struct lurk_prov_key *lurk_prov_key_from_spki(LURK_PROV_CTX *pc, const uint8_t *spki, size_t len,
+                                              const struct lurk_address *server);
+struct lurk_prov_key *lurk_prov_key_dup(const struct lurk_prov_key *key);
+void lurk_prov_key_free(struct lurk_prov_key *key);
+/* The server text an error message should name for this key. */
+const char *lurk_prov_key_server_text(const struct lurk_prov_key *key);
+
+/* ---- transport (prov_pool.c) ---- */
+
+struct lurk_response;
+
+struct lurk_prov_pool *lurk_prov_pool_new(void);
+void lurk_prov_pool_free(struct lurk_prov_pool *pool);
+/*
+ * One LURK request/response with the key's server (or lurk-server, in order
+ * with failover). True when lurkd answered, whatever the status: the caller
+ * reads resp->msg.hdr. False with one error raised naming the server(s),
+ * the key id and the cause. key may be NULL (store lookups by key id text).
+ */
+bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
+                         const char *key_id_hex, uint8_t designation, uint8_t type,
+                         const uint8_t *payload, size_t payload_len, struct lurk_response *resp,
+                         char *server_used, size_t server_used_len);
+
+/* ---- per-operation dispatch tables ---- */
+
+extern const OSSL_DISPATCH lurk_prov_rsa_keymgmt_functions[];
+extern const OSSL_DISPATCH lurk_prov_rsa_pss_keymgmt_functions[];
+extern const OSSL_DISPATCH lurk_prov_ec_keymgmt_functions[];
+extern const OSSL_DISPATCH lurk_prov_ed25519_keymgmt_functions[];
+extern const OSSL_DISPATCH lurk_prov_ed448_keymgmt_functions[];
+extern const OSSL_DISPATCH lurk_prov_signature_functions[];
+extern const OSSL_DISPATCH lurk_prov_rsa_asym_cipher_functions[];
+extern const OSSL_DISPATCH lurk_prov_pem_to_der_decoder_functions[];
+extern const OSSL_DISPATCH lurk_prov_der_to_rsa_decoder_functions[];
+extern const OSSL_DISPATCH lurk_prov_der_to_rsa_pss_decoder_functions[];
+extern const OSSL_DISPATCH lurk_prov_der_to_ec_decoder_functions[];
+extern const OSSL_DISPATCH lurk_prov_der_to_ed25519_decoder_functions[];
+extern const OSSL_DISPATCH lurk_prov_der_to_ed448_decoder_functions[];
+extern const OSSL_DISPATCH lurk_prov_store_functions[];
+
+/* Core BIO upcalls (prov_bio.c), captured at init. */
+bool lurk_prov_bio_init(const OSSL_DISPATCH *in);
+BIO *lurk_prov_bio_new_from_core(OSSL_CORE_BIO *cbio);
+/* Reads a whole (small) input; false when it is larger than max. */
+bool lurk_prov_bio_read_all(OSSL_CORE_BIO *cbio, size_t max, uint8_t **out, size_t *len);
+
+#endif

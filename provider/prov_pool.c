@@ -1,0 +1,554 @@
+/*
+ * Connections to lurkd (DESIGN.md §6 "Transport", anchors §5 and §7.6-7.7).
+ *
+ * - One pool per provider instance, per process: at most lurk-connections
+ *   connections, created on first use (never at init: nginx and haproxy
+ *   fork after loading keys). A thread checks a connection out for one
+ *   request/response (lurk_conn_call matches the response by LURK id), so
+ *   no two threads ever interleave on a TLS stream.
+ * - Fork: a pthread_atfork child handler bumps a generation counter; a pool
+ *   from an older generation (or another pid, for forks that bypass atfork
+ *   handlers) abandons its inherited connections with lurk_conn_abandon:
+ *   the child closes its copy of the fd and never writes to it, since the
+ *   TLS record state belongs to the parent. The prepare/parent/child
+ *   handlers hold every pool lock across fork() so the child never inherits
+ *   a lock held by a thread that does not exist there.
+ * - Failover: lurk-server is a list tried in order; a server that failed is
+ *   tried last for a few seconds. A request that fails fast on a reused
+ *   connection (lurkd closed an idle connection) is sent once more on a
+ *   fresh one. Both are safe: signing and rsa_premaster are idempotent.
+ * - The TLS client context lives in the provider's private library context
+ *   (only the default provider: no recursion into our own keys) and is
+ *   built from the PEM bytes read at init (the files may be out of reach
+ *   after chroot and setuid).
+ * - Transport errors are collected as text under an error mark and raised
+ *   as one error naming the server(s), the key id and the cause.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "lurk/client.h"
+#include "lurk/header.h"
+#include "lurk/lurk.h"
+#include "lurk_prov.h"
+#include "prov_err.h"
+
+/* How long a server that failed is tried after the others. */
+#define DOWN_MS 5000
+
+struct lurk_prov_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned long gen; /* fork generation the connections belong to */
+    pid_t pid;
+    struct lurk_conn *idle[LURK_PROV_MAX_CONNECTIONS];
+    size_t n_idle;
+    size_t n_busy; /* checked out, or being opened */
+    int64_t down_until[LURK_PROV_MAX_SERVERS];
+    SSL_CTX *tls;
+    bool tls_failed;
+    char tls_err[256];
+    struct lurk_prov_pool *next; /* atfork registry */
+};
+
+static atomic_ulong fork_gen;
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct lurk_prov_pool *registry;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&registry_mu);
+    for (struct lurk_prov_pool *p = registry; p != NULL; p = p->next)
+        pthread_mutex_lock(&p->mu);
+}
+
+static void fork_parent(void)
+{
+    for (struct lurk_prov_pool *p = registry; p != NULL; p = p->next)
+        pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&registry_mu);
+}
+
+static void fork_child(void)
+{
+    atomic_fetch_add(&fork_gen, 1);
+    for (struct lurk_prov_pool *p = registry; p != NULL; p = p->next) {
+        /* No thread waits on it here; a fresh condvar forgets the parent's waiters. */
+        cond_init(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    pthread_mutex_unlock(&registry_mu);
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+struct lurk_prov_pool *lurk_prov_pool_new(void)
+{
+    struct lurk_prov_pool *pool;
+
+    if (pthread_once(&atfork_once, register_atfork) != 0)
+        return NULL;
+    pool = OPENSSL_zalloc(sizeof(*pool));
+    if (pool == NULL)
+        return NULL;
+    pthread_mutex_init(&pool->mu, NULL);
+    cond_init(&pool->cv);
+    pool->gen = atomic_load(&fork_gen);
+    pool->pid = getpid();
+    pthread_mutex_lock(&registry_mu);
+    pool->next = registry;
+    registry = pool;
+    pthread_mutex_unlock(&registry_mu);
+    return pool;
+}
+
+/* Caller holds pool->mu. Drops what a parent process left us. */
+static void fork_check(struct lurk_prov_pool *pool)
+{
+    unsigned long gen = atomic_load(&fork_gen);
+    pid_t pid = getpid();
+
+    if (pool->gen == gen && pool->pid == pid)
+        return;
+    for (size_t i = 0; i < pool->n_idle; i++)
+        lurk_conn_abandon(pool->idle[i]);
+    pool->n_idle = 0;
+    pool->n_busy = 0; /* the parent's borrowers do not exist here */
+    pool->gen = gen;
+    pool->pid = pid;
+}
+
+void lurk_prov_pool_free(struct lurk_prov_pool *pool)
+{
+    struct lurk_prov_pool **pp;
+
+    if (pool == NULL)
+        return;
+    pthread_mutex_lock(&registry_mu);
+    for (pp = &registry; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == pool) {
+            *pp = pool->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    pthread_mutex_lock(&pool->mu);
+    fork_check(pool);
+    for (size_t i = 0; i < pool->n_idle; i++)
+        lurk_conn_close(pool->idle[i]);
+    pool->n_idle = 0;
+    pthread_mutex_unlock(&pool->mu);
+    SSL_CTX_free(pool->tls);
+    pthread_cond_destroy(&pool->cv);
+    pthread_mutex_destroy(&pool->mu);
+    OPENSSL_free(pool);
+}
+
+/* ---- TLS client context, from the PEM bytes kept since init ---- */
+
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1; /* never prompt on a terminal from inside nginx */
+}
+
+static STACK_OF(X509_INFO) * read_infos(OSSL_LIB_CTX *libctx, const uint8_t *pem, size_t len)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    STACK_OF(X509_INFO) *infos = NULL;
+
+    if (bio != NULL)
+        infos = PEM_X509_INFO_read_bio_ex(bio, NULL, no_passphrase, NULL, libctx, NULL);
+    BIO_free(bio);
+    return infos;
+}
+
+static bool load_ca(SSL_CTX *ctx, OSSL_LIB_CTX *libctx, const struct lurk_prov_config *cfg,
+                    char *err, size_t errlen)
+{
+    STACK_OF(X509_INFO) *infos = read_infos(libctx, cfg->ca_pem, cfg->ca_len);
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    int n = 0;
+
+    for (int i = 0; infos != NULL && i < sk_X509_INFO_num(infos); i++) {
+        X509_INFO *info = sk_X509_INFO_value(infos, i);
+        if (info->x509 != NULL && X509_STORE_add_cert(store, info->x509) == 1)
+            n++;
+    }
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    if (n == 0)
+        snprintf(err, errlen, "lurk-ca %s holds no usable certificate", cfg->ca_path);
+    return n > 0;
+}
+
+static bool load_client_cert(SSL_CTX *ctx, OSSL_LIB_CTX *libctx, const struct lurk_prov_config *cfg,
+                             char *err, size_t errlen)
+{
+    STACK_OF(X509_INFO) *infos = read_infos(libctx, cfg->cert_pem, cfg->cert_len);
+    bool ok = false, leaf = false;
+
+    for (int i = 0; infos != NULL && i < sk_X509_INFO_num(infos); i++) {
+        X509_INFO *info = sk_X509_INFO_value(infos, i);
+        if (info->x509 == NULL)
+            continue;
+        if (!leaf) {
+            if (SSL_CTX_use_certificate(ctx, info->x509) != 1)
+                goto out;
+            leaf = true;
+        } else if (SSL_CTX_add1_chain_cert(ctx, info->x509) != 1) {
+            goto out;
+        }
+    }
+    ok = leaf;
+out:
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    if (!ok)
+        snprintf(err, errlen, "lurk-cert %s: no usable certificate", cfg->cert_path);
+    return ok;
+}
+
+static bool load_client_key(SSL_CTX *ctx, OSSL_LIB_CTX *libctx, const struct lurk_prov_config *cfg,
+                            char *err, size_t errlen)
+{
+    BIO *bio = BIO_new_mem_buf(cfg->key_pem, (int)cfg->key_len);
+    EVP_PKEY *pkey = NULL;
+    bool ok;
+
+    /* Decoded in the private context: our own decoders are not there. */
+    if (bio != NULL)
+        pkey = PEM_read_bio_PrivateKey_ex(bio, NULL, no_passphrase, NULL, libctx, NULL);
+    ok = pkey != NULL && SSL_CTX_use_PrivateKey(ctx, pkey) == 1 &&
+         SSL_CTX_check_private_key(ctx) == 1;
+    EVP_PKEY_free(pkey);
+    BIO_free(bio);
+    if (!ok)
+        snprintf(err, errlen,
+                 "lurk-key %s: not an unencrypted PEM private key matching lurk-cert %s",
+                 cfg->key_path, cfg->cert_path);
+    return ok;
+}
+
+/* Caller holds pool->mu. */
+static SSL_CTX *tls_ctx(LURK_PROV_CTX *pc, struct lurk_prov_pool *pool, char *err, size_t errlen)
+{
+    const struct lurk_prov_config *cfg = &pc->cfg;
+    OSSL_LIB_CTX *libctx;
+    SSL_CTX *ctx = NULL;
+
+    if (pool->tls != NULL)
+        return pool->tls;
+    if (pool->tls_failed) {
+        snprintf(err, errlen, "%s", pool->tls_err);
+        return NULL;
+    }
+    ERR_set_mark();
+    libctx = lurk_prov_libctx(pc);
+    if (libctx == NULL) {
+        snprintf(err, errlen, "cannot create the provider's library context");
+        goto fail;
+    }
+    if (cfg->ca_pem == NULL) {
+        snprintf(err, errlen, "tls:// servers need lurk-ca (and lurk-cert, lurk-key)");
+        goto fail;
+    }
+    if ((cfg->cert_pem == NULL) != (cfg->key_pem == NULL)) {
+        snprintf(err, errlen, "lurk-cert and lurk-key go together");
+        goto fail;
+    }
+    ctx = SSL_CTX_new_ex(libctx, NULL, TLS_client_method());
+    if (ctx == NULL) {
+        snprintf(err, errlen, "cannot create the TLS context");
+        goto fail;
+    }
+    /* DESIGN.md §3: the link to lurkd is TLS 1.3, lurkd authenticated by lurk-ca. */
+    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (!load_ca(ctx, libctx, cfg, err, errlen) ||
+        (cfg->cert_pem != NULL && (!load_client_cert(ctx, libctx, cfg, err, errlen) ||
+                                   !load_client_key(ctx, libctx, cfg, err, errlen))))
+        goto fail;
+    ERR_pop_to_mark();
+    pool->tls = ctx;
+    return ctx;
+fail:
+    /* The PEM bytes will not change: remember the verdict. */
+    ERR_pop_to_mark();
+    SSL_CTX_free(ctx);
+    pool->tls_failed = true;
+    snprintf(pool->tls_err, sizeof(pool->tls_err), "%s", err);
+    return NULL;
+}
+
+/* ---- check out / check in ---- */
+
+struct borrowed {
+    struct lurk_conn *conn;
+    unsigned long gen;
+    bool reused;
+};
+
+static bool checkout(LURK_PROV_CTX *pc, const struct lurk_address *addr, bool fresh,
+                     struct borrowed *b, char *err, size_t errlen)
+{
+    struct lurk_prov_pool *pool = pc->pool;
+    int64_t deadline = now_ms() + pc->cfg.timeout_ms;
+    struct timespec until = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
+    size_t max = (size_t)pc->cfg.connections;
+    struct lurk_conn *victim = NULL;
+    SSL_CTX *ssl_ctx = NULL;
+
+    memset(b, 0, sizeof(*b));
+    pthread_mutex_lock(&pool->mu);
+    for (;;) {
+        fork_check(pool);
+        if (!fresh) {
+            for (size_t i = 0; i < pool->n_idle; i++) {
+                if (strcmp(lurk_conn_address(pool->idle[i])->text, addr->text) != 0)
+                    continue;
+                b->conn = pool->idle[i];
+                pool->idle[i] = pool->idle[--pool->n_idle];
+                pool->n_busy++;
+                b->gen = pool->gen;
+                b->reused = true;
+                pthread_mutex_unlock(&pool->mu);
+                return true;
+            }
+        }
+        if (pool->n_idle + pool->n_busy < max)
+            break;
+        if (pool->n_idle > 0) {
+            /* Full of idle connections to another server (or stale ones): replace one. */
+            victim = pool->idle[0];
+            pool->idle[0] = pool->idle[--pool->n_idle];
+            break;
+        }
+        int rc = pthread_cond_timedwait(&pool->cv, &pool->mu, &until);
+        if (rc == ETIMEDOUT) {
+            pthread_mutex_unlock(&pool->mu);
+            snprintf(err, errlen, "all %zu connections to lurkd stayed busy for %d ms", max,
+                     pc->cfg.timeout_ms);
+            return false;
+        }
+    }
+    pool->n_busy++;
+    b->gen = pool->gen;
+    if (addr->kind == LURK_ADDRESS_TLS)
+        ssl_ctx = tls_ctx(pc, pool, err, errlen);
+    pthread_mutex_unlock(&pool->mu);
+
+    lurk_conn_close(victim);
+    if (addr->kind != LURK_ADDRESS_TLS || ssl_ctx != NULL)
+        b->conn = lurk_conn_open(addr, ssl_ctx, pc->cfg.timeout_ms, err, errlen);
+    if (b->conn != NULL)
+        return true;
+    pthread_mutex_lock(&pool->mu);
+    if (pool->gen == b->gen && pool->n_busy > 0)
+        pool->n_busy--;
+    pthread_cond_signal(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+    return false;
+}
+
+static void checkin(struct lurk_prov_pool *pool, struct borrowed *b, bool healthy)
+{
+    pthread_mutex_lock(&pool->mu);
+    if (pool->gen != b->gen) {
+        /* Borrowed before a fork this process is the child of: not ours to use. */
+        pthread_mutex_unlock(&pool->mu);
+        lurk_conn_abandon(b->conn);
+        return;
+    }
+    if (pool->n_busy > 0)
+        pool->n_busy--;
+    if (healthy && pool->n_idle < LURK_PROV_MAX_CONNECTIONS) {
+        pool->idle[pool->n_idle++] = b->conn;
+        b->conn = NULL;
+    }
+    pthread_cond_signal(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+    /* A connection that failed mid-request may be mid-frame: never reuse it. */
+    lurk_conn_abandon(b->conn);
+}
+
+/* ---- one request with failover ---- */
+
+static size_t order_servers(LURK_PROV_CTX *pc, const struct lurk_address *override,
+                            const struct lurk_address **out, int *index)
+{
+    struct lurk_prov_pool *pool = pc->pool;
+    int64_t now = now_ms();
+    size_t n = 0;
+
+    if (override != NULL) {
+        out[0] = override;
+        index[0] = -1;
+        return 1;
+    }
+    pthread_mutex_lock(&pool->mu);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < pc->cfg.n_servers; i++) {
+            bool down = pool->down_until[i] > now;
+            if (down == (pass == 1)) {
+                out[n] = &pc->cfg.servers[i];
+                index[n++] = (int)i;
+            }
+        }
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return n;
+}
+
+static void mark(struct lurk_prov_pool *pool, int index, bool up)
+{
+    if (index < 0)
+        return;
+    pthread_mutex_lock(&pool->mu);
+    pool->down_until[index] = up ? 0 : now_ms() + DOWN_MS;
+    pthread_mutex_unlock(&pool->mu);
+}
+
+static void append(char *buf, size_t len, const char *sep, const char *text)
+{
+    size_t used = strlen(buf);
+
+    if (used + 1 < len)
+        snprintf(buf + used, len - used, "%s%s", used > 0 ? sep : "", text);
+}
+
+/* One failure, prefixed by its server when several are tried. */
+static void add_cause(char *causes, size_t len, size_t n_servers, const char *server,
+                      const char *err)
+{
+    char cause[768];
+
+    if (n_servers > 1)
+        snprintf(cause, sizeof(cause), "%s: %s", server, err);
+    else
+        snprintf(cause, sizeof(cause), "%s", err);
+    append(causes, len, "; ", cause);
+}
+
+/* lurkd answers temporary_failure (designation lurk) when its queues are full. */
+static bool temporary_failure(const struct lurk_response *resp)
+{
+    return resp->msg.hdr.designation == LURK_DESIGNATION_LURK &&
+           resp->msg.hdr.status == LURK_STATUS_TEMPORARY_FAILURE;
+}
+
+bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
+                         const char *key_id_hex, uint8_t designation, uint8_t type,
+                         const uint8_t *payload, size_t payload_len, struct lurk_response *resp,
+                         char *server_used, size_t server_used_len)
+{
+    const struct lurk_address *cands[LURK_PROV_MAX_SERVERS];
+    int index[LURK_PROV_MAX_SERVERS];
+    char tried[1024] = "", causes[1536] = "";
+    size_t n;
+
+    memset(resp, 0, sizeof(*resp));
+    if (server_used_len > 0)
+        server_used[0] = '\0';
+    if (pc->cfg.error[0] != '\0') {
+        LURK_PROV_RAISE(pc, LURK_PROV_R_CONFIG, "server %s, key id %s: %s",
+                        server != NULL          ? server->text
+                        : pc->cfg.n_servers > 0 ? pc->cfg.servers[0].text
+                                                : "(none)",
+                        key_id_hex, pc->cfg.error);
+        return false;
+    }
+    if (server != NULL && server->kind == LURK_ADDRESS_TCP && !lurk_address_is_loopback(server)) {
+        LURK_PROV_RAISE(pc, LURK_PROV_R_CONFIG,
+                        "server %s, key id %s: plain tcp:// is allowed only on loopback; use "
+                        "tls:// or unix:",
+                        server->text, key_id_hex);
+        return false;
+    }
+    n = order_servers(pc, server, cands, index);
+    if (n == 0) {
+        LURK_PROV_RAISE(pc, LURK_PROV_R_NO_SERVER,
+                        "key id %s: set lurk-server in the provider's openssl.cnf section or "
+                        "name a server in the key reference",
+                        key_id_hex);
+        return false;
+    }
+    ERR_set_mark();
+    for (size_t s = 0; s < n; s++) {
+        append(tried, sizeof(tried), " then ", cands[s]->text);
+        for (int attempt = 0; attempt < 2; attempt++) {
+            struct borrowed b;
+            char err[300] = "";
+            int64_t t0;
+
+            if (!checkout(pc, cands[s], attempt > 0, &b, err, sizeof(err))) {
+                add_cause(causes, sizeof(causes), n, cands[s]->text, err);
+                mark(pc->pool, index[s], false);
+                break;
+            }
+            t0 = now_ms();
+            if (lurk_conn_call(b.conn, designation, type, payload, payload_len, resp,
+                               pc->cfg.timeout_ms, err, sizeof(err))) {
+                checkin(pc->pool, &b, true);
+                if (temporary_failure(resp) && s + 1 < n) {
+                    /* Busy, not broken: the next server may have room. */
+                    lurk_response_free(resp);
+                    add_cause(causes, sizeof(causes), n, cands[s]->text,
+                              "lurkd answered temporary_failure");
+                    break;
+                }
+                mark(pc->pool, index[s], true);
+                ERR_pop_to_mark();
+                if (server_used_len > 0)
+                    snprintf(server_used, server_used_len, "%s", cands[s]->text);
+                return true;
+            }
+            checkin(pc->pool, &b, false);
+            add_cause(causes, sizeof(causes), n, cands[s]->text, err);
+            /*
+             * A kept-alive connection lurkd closed fails at once: once more on a
+             * fresh one. A request that used up its time is not repeated here.
+             */
+            if (b.reused && now_ms() - t0 < pc->cfg.timeout_ms / 2)
+                continue;
+            mark(pc->pool, index[s], false);
+            break;
+        }
+    }
+    ERR_pop_to_mark();
+    LURK_PROV_RAISE(pc, LURK_PROV_R_TRANSPORT, "server %s, key id %s: %s", tried, key_id_hex,
+                    causes);
+    return false;
+}
