@@ -74,8 +74,15 @@ bool lurk_freshness_tls13_random(OSSL_LIB_CTX *libctx, uint8_t funct, enum lurk_
     const char *label;
     uint8_t h[32];
 
-    if (funct != LURK_FRESHNESS_SHA256)
+    if (funct != LURK_FRESHNESS_SHA256 && funct != LURK_FRESHNESS_NULL)
         return false;
+    if (role != LURK_FRESHNESS_ROLE_SERVER && role != LURK_FRESHNESS_ROLE_CLIENT)
+        return false;
+    /* null: the pre-image is the random (protocol.md T11; the caller's policy allowed it). */
+    if (funct == LURK_FRESHNESS_NULL) {
+        memmove(out, in, LURK_RANDOM_LEN);
+        return true;
+    }
     switch (role) {
     case LURK_FRESHNESS_ROLE_SERVER:
         label = tls13_label_srv;

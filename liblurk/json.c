@@ -1,5 +1,5 @@
 /* JSON reader for tests; see json.h. Grammar and escapes follow RFC 8259. */
-#include "json.h"
+#include "lurk/json.h"
 
 #include <errno.h>
 #include <stdarg.h>

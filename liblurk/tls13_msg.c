@@ -163,12 +163,15 @@ static uint8_t ephemeral_decode(lurk_cbs *data, bool response, struct lurk_tls13
     return OK;
 }
 
-/* freshness (§3.4.3): one PFSAlgorithm byte; tls13 knows sha256 (0) only. */
+/*
+ * freshness (§3.4.3): one PFSAlgorithm byte: sha256 (0), or the project's
+ * null (255), which lurkd accepts only where policy allows (protocol.md T11).
+ */
 static uint8_t freshness_decode(lurk_cbs *data, uint8_t *out)
 {
     if (!lurk_cbs_get_u8(data, out))
         return FMT;
-    if (*out != LURK_FRESHNESS_SHA256)
+    if (*out != LURK_FRESHNESS_SHA256 && *out != LURK_FRESHNESS_NULL)
         return LURK_TLS13_STATUS_INVALID_FRESHNESS_FUNCT;
     return lurk_cbs_len(data) == 0 ? OK : FMT;
 }
@@ -262,7 +265,7 @@ static bool extension_encode(lurk_cbb *cbb, bool response, const struct lurk_tls
             return refuse(cbb);
         break;
     case LURK_TLS13_EXT_FRESHNESS:
-        if (e->freshness != LURK_FRESHNESS_SHA256)
+        if (e->freshness != LURK_FRESHNESS_SHA256 && e->freshness != LURK_FRESHNESS_NULL)
             return refuse(cbb);
         lurk_cbb_add_u8(cbb, e->freshness);
         break;

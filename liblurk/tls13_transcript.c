@@ -37,6 +37,22 @@ void lurk_tls13_transcript_cleanup(struct lurk_tls13_transcript *t)
     t->hash_len = 0;
 }
 
+bool lurk_tls13_transcript_copy(struct lurk_tls13_transcript *dst,
+                                const struct lurk_tls13_transcript *src)
+{
+    dst->ctx = NULL;
+    dst->hash_len = 0;
+    if (src->ctx == NULL || (dst->ctx = EVP_MD_CTX_new()) == NULL)
+        return false;
+    if (EVP_MD_CTX_copy_ex(dst->ctx, src->ctx) != 1) {
+        EVP_MD_CTX_free(dst->ctx);
+        dst->ctx = NULL;
+        return false;
+    }
+    dst->hash_len = src->hash_len;
+    return true;
+}
+
 size_t lurk_tls13_transcript_hash_len(const struct lurk_tls13_transcript *t)
 {
     return t->hash_len;

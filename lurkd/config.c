@@ -21,6 +21,7 @@
 #include <openssl/conf.h>
 #include <openssl/err.h>
 
+#include "config_tls13.h"
 #include "lurk/hex.h"
 
 /* Defaults, documented in docs/lurkd.conf.example. */
@@ -136,10 +137,14 @@ static bool failf(struct parse *p, const char *section, const char *name, const 
     return false;
 }
 
-static char *where(const struct parse *p, const char *section)
+/*
+ * "file:line" of setting name in section (of the section header when name
+ * is NULL), for errors found after parsing (listeners, keys).
+ */
+static char *where(const struct parse *p, const char *section, const char *name)
 {
     char buf[4200];
-    int line = p->path ? locate(p->path, section, NULL) : 0;
+    int line = p->path ? locate(p->path, section, name) : 0;
 
     if (p->path == NULL)
         snprintf(buf, sizeof(buf), "command line");
@@ -357,7 +362,7 @@ static bool parse_listener(struct parse *p, struct lurkd_config *cfg, const char
     memset(l, 0, sizeof(*l));
     l->name = strdup(name);
     l->mode = 0660;
-    l->where = where(p, section);
+    l->where = where(p, section, NULL);
     for (int i = 0; i < sk_CONF_VALUE_num(values); i++) {
         CONF_VALUE *v = sk_CONF_VALUE_value(values, i);
         unsigned long long n;
@@ -365,6 +370,8 @@ static bool parse_listener(struct parse *p, struct lurkd_config *cfg, const char
             if (!lurk_address_parse(v->value, &l->addr, aerr, sizeof(aerr)))
                 return failf(p, section, v->name, "%s", aerr);
             have_address = true;
+            free(l->address_where);
+            l->address_where = where(p, section, v->name);
         } else if (strcmp(v->name, "certificate") == 0) {
             l->certificate = resolve_path(p, v->value);
         } else if (strcmp(v->name, "private_key") == 0) {
@@ -444,15 +451,21 @@ static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *sec
 
     if (k == NULL)
         return failf(p, section, NULL, "out of memory");
-    k->where = where(p, section);
+    k->where = where(p, section, NULL);
     for (int i = 0; i < sk_CONF_VALUE_num(values); i++) {
         CONF_VALUE *v = sk_CONF_VALUE_value(values, i);
         unsigned long long n;
         char bad[128];
         if (strcmp(v->name, "source") == 0) {
+            free(k->source);
+            free(k->source_where);
             k->source = resolve_path(p, v->value);
+            k->source_where = where(p, section, v->name);
         } else if (strcmp(v->name, "certificate") == 0) {
+            free(k->certificate);
+            free(k->certificate_where);
             k->certificate = resolve_path(p, v->value);
+            k->certificate_where = where(p, section, v->name);
         } else if (strcmp(v->name, "exchanges") == 0) {
             if (!parse_exchanges(v->value, &k->exchanges, bad, sizeof(bad)))
                 return failf(p, section, v->name, "unknown exchange \"%s\"", bad);
@@ -557,6 +570,36 @@ static bool parse_main(struct parse *p, struct lurkd_config *cfg)
     return true;
 }
 
+/* config.c's helpers, lent to config_tls13.c for [tls13] and [psk.NAME]. */
+static bool reader_fail(void *ctx, const char *section, const char *name, const char *msg)
+{
+    return failf(ctx, section, name, "%s", msg);
+}
+
+static char *reader_where(void *ctx, const char *section, const char *name)
+{
+    return where(ctx, section, name);
+}
+
+static char *reader_path(void *ctx, const char *value)
+{
+    return resolve_path(ctx, value);
+}
+
+static void tls13_reader(struct parse *p, struct lurkd_config_reader *r)
+{
+    *r = (struct lurkd_config_reader){
+        .ctx = p,
+        .fail = reader_fail,
+        .where = reader_where,
+        .path = reader_path,
+        .parse_bool = parse_bool,
+        .parse_uint = parse_uint,
+        .split_list = split_list,
+        .free_list = free_list,
+    };
+}
+
 /* qsort-style comparison has no context argument: the file being sorted. */
 static const char *order_path;
 
@@ -570,6 +613,7 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
     struct parse p = {.path = path, .err = err, .errlen = errlen};
     struct lurkd_config *cfg = lurkd_config_new();
     STACK_OF(OPENSSL_CSTRING) *sections = NULL;
+    struct lurkd_config_reader tls13;
     long eline = -1;
     FILE *probe;
 
@@ -601,6 +645,7 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
         goto fail;
     }
     sections = NCONF_get_section_names(p.conf);
+    tls13_reader(&p, &tls13);
     /* NCONF lists sections in hash order; listeners and keys are reported in file order. */
     order_path = path;
     sk_OPENSSL_CSTRING_set_cmp_func(sections, section_cmp);
@@ -616,14 +661,18 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
             ok = parse_key(&p, cfg, s, s + 4);
         else if (strncmp(s, "client.", 7) == 0 && s[7] != '\0')
             ok = parse_client(&p, cfg, s, s + 7);
+        else if (strcmp(s, "tls13") == 0)
+            ok = lurkd_config_tls13_section(&tls13, cfg, s, NCONF_get_section(p.conf, s));
+        else if (strncmp(s, "psk.", 4) == 0 && s[4] != '\0')
+            ok = lurkd_config_psk_section(&tls13, cfg, s, s + 4, NCONF_get_section(p.conf, s));
         else if (strcmp(s, "default") == 0)
             ok = sk_CONF_VALUE_num(NCONF_get_section(p.conf, s)) <= 0 ||
                  failf(&p, "default", sk_CONF_VALUE_value(NCONF_get_section(p.conf, s), 0)->name,
                        "setting outside any section");
         else
             ok = failf(&p, s, NULL,
-                       "unknown section [%s] (expected [lurkd], [listener.NAME], [key.NAME] "
-                       "or [client.NAME])",
+                       "unknown section [%s] (expected [lurkd], [listener.NAME], [key.NAME], "
+                       "[client.NAME], [tls13] or [psk.NAME])",
                        s);
         if (!ok)
             goto fail;
@@ -643,6 +692,8 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
             goto fail;
         }
     }
+    if (!lurkd_config_tls13_finish(&tls13, cfg))
+        goto fail;
     NCONF_free(p.conf);
     return cfg;
 fail:
@@ -669,6 +720,7 @@ bool lurkd_config_add_listener(struct lurkd_config *cfg, const char *address, ch
     l->name = strdup(address);
     l->mode = 0660;
     l->where = strdup("--listen");
+    l->address_where = strdup("--listen");
     return true;
 }
 
@@ -687,6 +739,7 @@ bool lurkd_config_add_key(struct lurkd_config *cfg, const char *source, char *er
     k->null_freshness = true;
     k->check_time = false;
     k->where = strdup("--key");
+    k->source_where = strdup("--key");
     return true;
 }
 
@@ -699,7 +752,7 @@ bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
     }
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         struct lurkd_listener_conf *l = &cfg->listeners[i];
-        const char *at = l->where;
+        const char *at = l->where, *address_at = l->address_where ? l->address_where : at;
         if (l->addr.kind == LURK_ADDRESS_TLS) {
             if (l->certificate == NULL && cfg->certificate)
                 l->certificate = strdup(cfg->certificate);
@@ -725,13 +778,14 @@ bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
             snprintf(err, errlen,
                      "%s: plain tcp:// on non-loopback address %s is refused (use tls://, or set "
                      "insecure = yes)",
-                     at, l->addr.text);
+                     address_at, l->addr.text);
             return false;
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(cfg->listeners[j].addr.text, l->addr.text) == 0) {
-                snprintf(err, errlen, "%s: address %s is also used by %s", at, l->addr.text,
-                         cfg->listeners[j].where);
+                const struct lurkd_listener_conf *first = &cfg->listeners[j];
+                snprintf(err, errlen, "%s: address %s is also used by %s", address_at, l->addr.text,
+                         first->address_where ? first->address_where : first->where);
                 return false;
             }
         }
@@ -759,6 +813,7 @@ void lurkd_config_free(struct lurkd_config *cfg)
         free(l->private_key);
         free(l->client_ca);
         free(l->where);
+        free(l->address_where);
     }
     for (size_t i = 0; i < cfg->n_keys; i++) {
         struct lurkd_key_conf *k = &cfg->keys[i];
@@ -767,11 +822,14 @@ void lurkd_config_free(struct lurkd_config *cfg)
         free(k->certificate);
         free_list(k->clients, k->n_clients);
         free(k->where);
+        free(k->source_where);
+        free(k->certificate_where);
     }
     for (size_t i = 0; i < cfg->n_clients; i++) {
         free(cfg->clients[i].name);
         free(cfg->clients[i].ids);
     }
+    lurkd_config_tls13_free(cfg->tls13);
     free(cfg->listeners);
     free(cfg->keys);
     free(cfg->clients);

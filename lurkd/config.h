@@ -58,6 +58,7 @@ struct lurkd_listener_conf {
     bool insecure;     /* tcp: allow a non-loopback address */
     unsigned mode;     /* unix: socket file mode */
     char *where;       /* "file:line" of the section, for later messages */
+    char *address_where; /* "file:line" of its address setting */
 };
 
 struct lurkd_key_conf {
@@ -71,7 +72,9 @@ struct lurkd_key_conf {
     bool null_freshness; /* accept freshness null (255); the provider needs it */
     bool check_time;     /* check gmt_unix_time of the tls12 server random */
     unsigned time_window;
-    char *where;
+    char *where;             /* "file:line" of the section */
+    char *source_where;      /* ... of its source setting */
+    char *certificate_where; /* ... of its certificate setting */
 };
 
 struct lurkd_config {
@@ -97,6 +100,8 @@ struct lurkd_config {
     size_t n_keys;
     struct lurkd_client_conf *clients;
     size_t n_clients;
+    /* [tls13] and [psk.NAME] (config_tls13.h); NULL when the file has neither. */
+    struct lurkd_tls13_conf *tls13;
 };
 
 /*

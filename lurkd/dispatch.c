@@ -12,26 +12,49 @@
 
 #define PAYLOAD_MAX (1024 * 1024 - LURK_HEADER_LEN)
 
+/* key_op: a private-key operation, audited whatever its outcome (DESIGN.md §5). */
 static const struct {
     uint8_t designation;
     uint8_t type;
     lurkd_exchange_fn fn;
+    bool key_op;
 } exchanges[] = {
-    {LURK_DESIGNATION_LURK, LURK_TYPE_CAPABILITIES, lurkd_ex_lurk_capabilities},
-    {LURK_DESIGNATION_LURK, LURK_TYPE_PING, lurkd_ex_ping},
-    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_CAPABILITIES, lurkd_ex_tls12_capabilities},
-    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_PING, lurkd_ex_ping},
-    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_MASTER, lurkd_ex_tls12_rsa_master},
-    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_MASTER_WITH_POH, lurkd_ex_tls12_rsa_handshake},
-    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_EXTENDED_MASTER, lurkd_ex_tls12_rsa_handshake},
+    {LURK_DESIGNATION_LURK, LURK_TYPE_CAPABILITIES, lurkd_ex_lurk_capabilities, false},
+    {LURK_DESIGNATION_LURK, LURK_TYPE_PING, lurkd_ex_ping, false},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_CAPABILITIES, lurkd_ex_tls12_capabilities, false},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_PING, lurkd_ex_ping, false},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_MASTER, lurkd_ex_tls12_rsa_master, true},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_MASTER_WITH_POH, lurkd_ex_tls12_rsa_handshake,
+     true},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_EXTENDED_MASTER, lurkd_ex_tls12_rsa_handshake,
+     true},
     {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_EXTENDED_MASTER_WITH_POH,
-     lurkd_ex_tls12_rsa_handshake},
-    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_ECDHE, lurkd_ex_tls12_ecdhe},
-    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_PREMASTER, lurkd_ex_tls12_rsa_premaster},
-    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_CAPABILITIES, lurkd_ex_tls13_capabilities},
-    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_PING, lurkd_ex_ping},
+     lurkd_ex_tls12_rsa_handshake, true},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_ECDHE, lurkd_ex_tls12_ecdhe, true},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_PREMASTER, lurkd_ex_tls12_rsa_premaster, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_CAPABILITIES, lurkd_ex_tls13_capabilities, false},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_PING, lurkd_ex_ping, false},
     {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY,
-     lurkd_ex_tls13_sign_certificate_verify},
+     lurkd_ex_tls13_sign_certificate_verify, true},
+    /* tls13 -01 key schedule: secrets of held keys and PSKs, audited like signatures. */
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_BINDER_KEY, lurkd_ex_tls13_binder_key, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_EARLY_SECRET, lurkd_ex_tls13_early_secret, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_HANDSHAKE_AND_APP_SECRET,
+     lurkd_ex_tls13_handshake_and_app_secret, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_INIT_HANDSHAKE_SECRET,
+     lurkd_ex_tls13_init_handshake_secret, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_HANDSHAKE_SECRET, lurkd_ex_tls13_handshake_secret,
+     true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_APP_SECRET, lurkd_ex_tls13_app_secret, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_INIT_CERTIFICATE_VERIFY,
+     lurkd_ex_tls13_init_certificate_verify, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_CERTIFICATE_VERIFY,
+     lurkd_ex_tls13_certificate_verify, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_POST_HANDSHAKE, lurkd_ex_tls13_post_handshake, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_NEW_SESSION_TICKET,
+     lurkd_ex_tls13_new_session_ticket, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_REGISTER_SESSION_TICKET,
+     lurkd_ex_tls13_register_session_ticket, true},
 };
 
 static bool extension_supported(uint8_t designation, uint8_t version)
@@ -41,11 +64,14 @@ static bool extension_supported(uint8_t designation, uint8_t version)
             designation == LURK_DESIGNATION_TLS13);
 }
 
-static lurkd_exchange_fn find_exchange(uint8_t designation, uint8_t type)
+static lurkd_exchange_fn find_exchange(uint8_t designation, uint8_t type, bool *key_op)
 {
-    for (size_t i = 0; i < sizeof(exchanges) / sizeof(exchanges[0]); i++)
-        if (exchanges[i].designation == designation && exchanges[i].type == type)
+    for (size_t i = 0; i < sizeof(exchanges) / sizeof(exchanges[0]); i++) {
+        if (exchanges[i].designation == designation && exchanges[i].type == type) {
+            *key_op = exchanges[i].key_op;
             return exchanges[i].fn;
+        }
+    }
     return NULL;
 }
 
@@ -103,7 +129,7 @@ static void audit(const struct lurkd_request *req, uint8_t status, const struct 
         .client = client ? client->name : NULL,
         .key_id = req->key_id_hex,
         .key = req->key ? req->key->conf->name : NULL,
-        .designation = req->hdr->designation,
+        .designation = req->lurk_error ? LURK_DESIGNATION_LURK : req->hdr->designation,
         .type = req->hdr->type,
         .status = status,
         .request_id = req->hdr->id,
@@ -122,6 +148,7 @@ void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *pee
     lurkd_exchange_fn fn;
     lurk_cbb payload;
     uint8_t status;
+    bool key_op = false;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!lurk_message_parse(frame, len, &msg))
@@ -137,20 +164,31 @@ void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *pee
                     LURK_STATUS_INVALID_STATUS, rt);
         return;
     }
-    fn = find_exchange(msg.hdr.designation, msg.hdr.type);
+    fn = find_exchange(msg.hdr.designation, msg.hdr.type, &key_op);
     if (fn == NULL) {
         write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION,
                     LURK_STATUS_INVALID_TYPE, rt);
         return;
     }
 
-    struct lurkd_request req = {.rt = rt, .peer = peer, .hdr = &msg.hdr, .payload = msg.payload};
+    /* Refused key operations are audited too, the malformed ones included. */
+    struct lurkd_request req = {
+        .rt = rt, .peer = peer, .hdr = &msg.hdr, .payload = msg.payload, .audited = key_op};
     if (!lurk_cbb_init(&payload, 256, PAYLOAD_MAX)) {
         write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION,
                     LURK_STATUS_TEMPORARY_FAILURE, rt);
         return;
     }
     status = fn(&req, &payload);
+    /* A handler's designation-lurk answer (a resource limit: temporary_failure). */
+    if (req.lurk_error != 0) {
+        status = req.lurk_error;
+        write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION, status, rt);
+        lurk_cbb_cleanup(&payload);
+        if (req.audited)
+            audit(&req, status, &t0);
+        return;
+    }
     if (status == LURK_STATUS_SUCCESS && !lurk_cbb_ok(&payload))
         status = LURK_STATUS_UNDEFINED_ERROR; /* same value in every designation */
     if (status == LURK_STATUS_SUCCESS)
@@ -159,6 +197,9 @@ void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *pee
     else
         write_error(out, &msg.hdr, msg.hdr.designation, msg.hdr.version, status, rt);
     lurk_cbb_cleanup(&payload);
+    /* Every refusal says why; handlers note all but their decoder's refusals. */
+    if (status != LURK_STATUS_SUCCESS && req.note == NULL)
+        req.note = "request payload does not decode";
     if (req.audited)
         audit(&req, status, &t0);
 }

@@ -27,8 +27,10 @@ uint8_t lurkd_ex_tls13_sign_certificate_verify(struct lurkd_request *req, lurk_c
         req->note = "signature scheme does not fit the key";
         return LURK_TLS13_STATUS_INVALID_SIGNATURE_SCHEME;
     }
-    return lurkd_sign_certificate_verify(key, alg, r.role, lurk_cbs_data(&r.transcript_hash),
-                                         lurk_cbs_len(&r.transcript_hash), out)
-               ? LURK_STATUS_SUCCESS
-               : LURK_TLS13_STATUS_INVALID_CERTIFICATE_VERIFY;
+    if (!lurkd_sign_certificate_verify(key, alg, r.role, lurk_cbs_data(&r.transcript_hash),
+                                       lurk_cbs_len(&r.transcript_hash), out)) {
+        req->note = "signing failed";
+        return LURK_TLS13_STATUS_INVALID_CERTIFICATE_VERIFY;
+    }
+    return LURK_STATUS_SUCCESS;
 }

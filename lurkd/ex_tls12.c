@@ -24,8 +24,10 @@ uint8_t lurkd_tls12_server_random(struct lurkd_request *req, const struct lurkd_
         req->note = "gmt_unix_time outside the time window";
         return LURK_TLS12_STATUS_INVALID_TLS_RANDOM;
     }
-    if (!lurk_freshness_tls12_server_random(NULL, freshness_funct, s, server_hello_random))
+    if (!lurk_freshness_tls12_server_random(NULL, freshness_funct, s, server_hello_random)) {
+        req->note = "freshness function failed";
         return LURK_TLS12_STATUS_INVALID_FRESHNESS_FUNCT;
+    }
     return LURK_STATUS_SUCCESS;
 }
 

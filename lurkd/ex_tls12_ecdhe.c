@@ -115,10 +115,15 @@ uint8_t lurkd_ex_tls12_ecdhe(struct lurkd_request *req, lurk_cbb *out)
     memcpy(tbs, r.client_random, LURK_RANDOM_LEN);
     memcpy(tbs + LURK_RANDOM_LEN, shr, LURK_RANDOM_LEN);
     tbs_len = 2 * LURK_RANDOM_LEN + lurk_cbs_len(&r.ecdhe_params_bytes);
-    if (tbs_len > sizeof(tbs))
+    if (tbs_len > sizeof(tbs)) {
+        req->note = "ServerECDHParams too long";
         return LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT;
+    }
     memcpy(tbs + 2 * LURK_RANDOM_LEN, lurk_cbs_data(&r.ecdhe_params_bytes),
            lurk_cbs_len(&r.ecdhe_params_bytes));
-    return lurkd_sign(key, alg, tbs, tbs_len, out) ? LURK_STATUS_SUCCESS
-                                                   : LURK_TLS12_STATUS_UNDEFINED_ERROR;
+    if (!lurkd_sign(key, alg, tbs, tbs_len, out)) {
+        req->note = "signing failed";
+        return LURK_TLS12_STATUS_UNDEFINED_ERROR;
+    }
+    return LURK_STATUS_SUCCESS;
 }

@@ -247,20 +247,26 @@ uint8_t lurkd_ex_tls12_rsa_master(struct lurkd_request *req, lurk_cbb *out)
     st = lurkd_tls12_server_random(req, key, r.freshness_funct, r.server_random, shr);
     if (st != LURK_STATUS_SUCCESS)
         return st;
-    if (!premaster_ciphertext(key, &r.encrypted_premaster, &ciphertext))
+    if (!premaster_ciphertext(key, &r.encrypted_premaster, &ciphertext)) {
+        req->note = "encrypted premaster is not as long as the RSA modulus";
         return LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT;
+    }
     /*
      * rsa_master carries no ClientHello: the version bytes are checked against
      * TLS 1.2, the legacy_version every TLS 1.2 and 1.3 client sends (protocol.md).
      */
-    if (!rsa_tls_decrypt(key, TLS12_VERSION, &ciphertext, pms))
+    if (!rsa_tls_decrypt(key, TLS12_VERSION, &ciphertext, pms)) {
+        req->note = "RSA decryption failed (ciphertext not below the modulus)";
         return LURK_TLS12_STATUS_UNDEFINED_ERROR;
+    }
     st = lurk_tls12_master_secret(NULL, r.prf_hash, pms, sizeof(pms), r.client_random, shr,
                                   resp.master)
              ? LURK_STATUS_SUCCESS
              : LURK_TLS12_STATUS_UNDEFINED_ERROR;
     if (st == LURK_STATUS_SUCCESS && !lurk_tls12_master_response_encode(out, &resp))
         st = LURK_TLS12_STATUS_UNDEFINED_ERROR;
+    if (st != LURK_STATUS_SUCCESS)
+        req->note = "master secret derivation failed";
     OPENSSL_cleanse(pms, sizeof(pms));
     OPENSSL_cleanse(&resp, sizeof(resp));
     return st;
@@ -313,11 +319,16 @@ uint8_t lurkd_ex_tls12_rsa_handshake(struct lurkd_request *req, lurk_cbb *out)
     st = lurkd_tls12_server_random(req, key, r.freshness_funct, hs.server_random, shr);
     if (st != LURK_STATUS_SUCCESS)
         return st;
-    if (!premaster_ciphertext(key, &hs.encrypted_premaster, &ciphertext))
+    if (!premaster_ciphertext(key, &hs.encrypted_premaster, &ciphertext)) {
+        req->note = "encrypted premaster is not as long as the RSA modulus";
         return LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT;
-    if (!rsa_tls_decrypt(key, hs.client_version, &ciphertext, pms))
+    }
+    if (!rsa_tls_decrypt(key, hs.client_version, &ciphertext, pms)) {
+        req->note = "RSA decryption failed (ciphertext not below the modulus)";
         return LURK_TLS12_STATUS_UNDEFINED_ERROR;
+    }
     st = LURK_TLS12_STATUS_UNDEFINED_ERROR;
+    req->note = "master secret derivation failed";
     if (extended) {
         if (!handshake_hash(prf_hash, &r.handshake_messages, &hs, shr, hs.client_key_exchange_end,
                             hash, &hash_len) ||
@@ -342,6 +353,8 @@ uint8_t lurkd_ex_tls12_rsa_handshake(struct lurkd_request *req, lurk_cbb *out)
     }
     st = lurk_tls12_master_response_encode(out, &resp) ? LURK_STATUS_SUCCESS
                                                        : LURK_TLS12_STATUS_UNDEFINED_ERROR;
+    if (st == LURK_STATUS_SUCCESS)
+        req->note = NULL;
 out:
     OPENSSL_cleanse(pms, sizeof(pms));
     OPENSSL_cleanse(&resp, sizeof(resp));
@@ -359,10 +372,14 @@ uint8_t lurkd_ex_tls12_rsa_premaster(struct lurkd_request *req, lurk_cbb *out)
         return st;
     if ((key = rsa_key(req, &r.key_id, LURKD_EX_RSA_PREMASTER)) == NULL)
         return LURK_TLS12_STATUS_INVALID_KEY_ID;
-    if (lurk_cbs_len(&r.encrypted_premaster) != (size_t)EVP_PKEY_get_size(key->pkey))
+    if (lurk_cbs_len(&r.encrypted_premaster) != (size_t)EVP_PKEY_get_size(key->pkey)) {
+        req->note = "encrypted premaster is not as long as the RSA modulus";
         return LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT;
-    if (!rsa_tls_decrypt(key, r.client_version, &r.encrypted_premaster, resp.premaster))
+    }
+    if (!rsa_tls_decrypt(key, r.client_version, &r.encrypted_premaster, resp.premaster)) {
+        req->note = "RSA decryption failed (ciphertext not below the modulus)";
         return LURK_TLS12_STATUS_UNDEFINED_ERROR;
+    }
     st = lurk_tls12_premaster_response_encode(out, &resp) ? LURK_STATUS_SUCCESS
                                                           : LURK_TLS12_STATUS_UNDEFINED_ERROR;
     OPENSSL_cleanse(&resp, sizeof(resp));

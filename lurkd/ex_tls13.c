@@ -1,17 +1,36 @@
 /*
  * Designation tls13: capabilities (project format, protocol.md). The
- * key-schedule exchanges of -01 are served by their own files.
+ * key-schedule exchanges of -01 are served by their own files
+ * (ex_tls13_server.c, ex_tls13_client.c).
  */
 #include <string.h>
 
 #include "exchange.h"
 #include "lurk/tls13.h"
 #include "sign.h"
+#include "tls13_ephemeral.h"
 
-static const uint8_t types[] = {LURK_TLS13_TYPE_CAPABILITIES, LURK_TLS13_TYPE_PING,
-                                LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY};
-static const uint8_t freshness[] = {LURK_FRESHNESS_SHA256};
+static const uint8_t types[] = {
+    LURK_TLS13_TYPE_CAPABILITIES,
+    LURK_TLS13_TYPE_PING,
+    LURK_TLS13_TYPE_BINDER_KEY,
+    LURK_TLS13_TYPE_EARLY_SECRET,
+    LURK_TLS13_TYPE_HANDSHAKE_AND_APP_SECRET,
+    LURK_TLS13_TYPE_INIT_HANDSHAKE_SECRET,
+    LURK_TLS13_TYPE_HANDSHAKE_SECRET,
+    LURK_TLS13_TYPE_APP_SECRET,
+    LURK_TLS13_TYPE_INIT_CERTIFICATE_VERIFY,
+    LURK_TLS13_TYPE_CERTIFICATE_VERIFY,
+    LURK_TLS13_TYPE_POST_HANDSHAKE,
+    LURK_TLS13_TYPE_NEW_SESSION_TICKET,
+    LURK_TLS13_TYPE_REGISTER_SESSION_TICKET,
+    LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY,
+};
+/* null (255) where a key's or PSK's null_freshness allows it (protocol.md T11). */
+static const uint8_t freshness[] = {LURK_FRESHNESS_SHA256, LURK_FRESHNESS_NULL};
 static const uint8_t cookie_hs[] = {LURK_FRESHNESS_SHA256};
+static const uint8_t ephemeral_methods[] = {LURK_TLS13_EPHEMERAL_SECRET_PROVIDED,
+                                            LURK_TLS13_EPHEMERAL_SECRET_GENERATED};
 
 static bool tls13_usable(const struct lurkd_runtime *rt, const struct lurkd_key *k,
                          const struct lurkd_peer *peer)
@@ -26,8 +45,8 @@ uint8_t lurkd_ex_tls13_capabilities(struct lurkd_request *req, lurk_cbb *out)
 {
     const struct lurkd_runtime *rt = req->rt;
     struct lurk_tls13_capabilities_response caps = {0};
-    uint8_t schemes[2 * 16];
-    size_t n_schemes = 0;
+    uint8_t schemes[2 * 16], groups[2 * 8];
+    size_t n_schemes = 0, n_groups = 0;
     lurk_cbb certs;
     uint8_t st = LURK_STATUS_SUCCESS;
 
@@ -56,8 +75,13 @@ uint8_t lurkd_ex_tls13_capabilities(struct lurkd_request *req, lurk_cbb *out)
     lurk_cbs_init(&caps.signature_schemes, schemes, n_schemes);
     lurk_cbs_init(&caps.freshness_functs, freshness, sizeof(freshness));
     lurk_cbs_init(&caps.cookie_hs, cookie_hs, sizeof(cookie_hs));
-    lurk_cbs_init(&caps.ephemeral_methods, NULL, 0);
-    lurk_cbs_init(&caps.named_groups, NULL, 0);
+    /* The groups of the ephemeral extension (-01 §3.4.1). */
+    for (size_t g = 0; g < lurkd_tls13_n_groups && n_groups + 2 <= sizeof(groups); g++) {
+        groups[n_groups++] = (uint8_t)(lurkd_tls13_groups[g] >> 8);
+        groups[n_groups++] = (uint8_t)lurkd_tls13_groups[g];
+    }
+    lurk_cbs_init(&caps.ephemeral_methods, ephemeral_methods, sizeof(ephemeral_methods));
+    lurk_cbs_init(&caps.named_groups, groups, n_groups);
     lurk_cbs_init(&caps.typed_certificates, lurk_cbb_data(&certs), lurk_cbb_len(&certs));
     memcpy(caps.state, rt->state, LURK_STATE_LEN);
     if (st == LURK_STATUS_SUCCESS &&

@@ -29,6 +29,12 @@ struct lurkd_request {
     char key_id_hex[2 * LURK_KEY_ID_LEN + 1];
     const struct lurkd_key *key;
     const char *note;
+    /*
+     * Set by a handler to answer with this designation-lurk status instead
+     * of its own designation's (temporary_failure when a tls13 session
+     * limit is reached, like full queues).
+     */
+    uint8_t lurk_error;
 };
 
 typedef uint8_t (*lurkd_exchange_fn)(struct lurkd_request *req, lurk_cbb *out);
@@ -58,5 +64,18 @@ uint8_t lurkd_ex_tls12_ecdhe(struct lurkd_request *req, lurk_cbb *out);
 uint8_t lurkd_ex_tls13_capabilities(struct lurkd_request *req, lurk_cbb *out);
 /* ex_sign.c */
 uint8_t lurkd_ex_tls13_sign_certificate_verify(struct lurkd_request *req, lurk_cbb *out);
+/* ex_tls13_server.c: -01 §4 (early_secret of both roles: tls13_exchange.c) */
+uint8_t lurkd_ex_tls13_early_secret(struct lurkd_request *req, lurk_cbb *out);
+uint8_t lurkd_ex_tls13_init_certificate_verify(struct lurkd_request *req, lurk_cbb *out);
+uint8_t lurkd_ex_tls13_handshake_and_app_secret(struct lurkd_request *req, lurk_cbb *out);
+uint8_t lurkd_ex_tls13_new_session_ticket(struct lurkd_request *req, lurk_cbb *out);
+/* ex_tls13_client.c: -01 §5 */
+uint8_t lurkd_ex_tls13_binder_key(struct lurkd_request *req, lurk_cbb *out);
+uint8_t lurkd_ex_tls13_init_handshake_secret(struct lurkd_request *req, lurk_cbb *out);
+uint8_t lurkd_ex_tls13_handshake_secret(struct lurkd_request *req, lurk_cbb *out);
+uint8_t lurkd_ex_tls13_app_secret(struct lurkd_request *req, lurk_cbb *out);
+uint8_t lurkd_ex_tls13_certificate_verify(struct lurkd_request *req, lurk_cbb *out);
+uint8_t lurkd_ex_tls13_register_session_ticket(struct lurkd_request *req, lurk_cbb *out);
+uint8_t lurkd_ex_tls13_post_handshake(struct lurkd_request *req, lurk_cbb *out);
 
 #endif

@@ -49,6 +49,7 @@ struct lurkd_loop {
     struct lurkd_conn *flush_head;
     struct lurkd_conn *conns; /* every open connection, I/O thread only */
     atomic_bool stop;
+    atomic_uint read_epoch; /* the last io.read_epoch this loop has read for */
 };
 
 /* Read at least this much at a time; stop reading a client that will not read its answers. */
@@ -66,6 +67,7 @@ static struct {
     struct lurkd_io_limits limits;
     atomic_uint n_conns;
     atomic_bool accepting;
+    atomic_uint read_epoch; /* bumped by lurkd_io_read_received */
 } io = {
     .tls_lock = PTHREAD_MUTEX_INITIALIZER,
     .limits_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -555,6 +557,27 @@ static void close_idle(struct lurkd_loop *loop, int64_t now)
     }
 }
 
+/*
+ * lurkd_io_read_received: accepts the connections the kernel has already
+ * completed (their clients may have sent requests), then reads what every
+ * connection has received so far.
+ */
+static void read_all(struct lurkd_loop *loop)
+{
+    unsigned epoch = atomic_load(&io.read_epoch);
+
+    if (atomic_load(&loop->read_epoch) == epoch)
+        return;
+    for (size_t k = 0; k < io.n_listeners; k++)
+        accept_all(loop, &io.listeners[k]);
+    for (struct lurkd_conn *c = loop->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (!atomic_load(&c->closed) && !c->read_paused)
+            conn_readable(c);
+    }
+    atomic_store(&loop->read_epoch, epoch);
+}
+
 static void *loop_main(void *arg)
 {
     struct lurkd_loop *loop = arg;
@@ -583,6 +606,7 @@ static void *loop_main(void *arg)
                     conn_readable(c);
             }
         }
+        read_all(loop);
         int64_t now = now_ms();
         if (now >= next_idle_check) {
             close_idle(loop, now);
@@ -645,6 +669,25 @@ void lurkd_io_stop_accepting(void)
     for (unsigned i = 0; i < io.n_loops; i++)
         for (size_t k = 0; k < io.n_listeners; k++)
             epoll_ctl(io.loops[i].epfd, EPOLL_CTL_DEL, io.listeners[k].fd, NULL);
+}
+
+bool lurkd_io_read_received(int timeout_ms)
+{
+    unsigned epoch = atomic_fetch_add(&io.read_epoch, 1) + 1;
+
+    for (unsigned i = 0; i < io.n_loops; i++)
+        wake(&io.loops[i]);
+    for (int waited = 0;; waited++) {
+        unsigned done = 0;
+        for (unsigned i = 0; i < io.n_loops; i++)
+            done += atomic_load(&io.loops[i].read_epoch) == epoch;
+        if (done == io.n_loops)
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 bool lurkd_io_flushed(void)

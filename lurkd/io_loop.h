@@ -28,6 +28,13 @@ void lurkd_io_set_limits(const struct lurkd_io_limits *limits);
 void lurkd_io_set_tls(struct lurkd_listener *l, SSL_CTX *ctx);
 /* Stops accepting (SIGTERM); existing connections are served on. */
 void lurkd_io_stop_accepting(void);
+/*
+ * Has every I/O thread accept the connections already completed and read
+ * what its connections had received when this was called, so that the
+ * requests sent before SIGTERM reach the workers; false if the threads did
+ * not get to it within timeout_ms. Call it before lurkd_io_stop_accepting.
+ */
+bool lurkd_io_read_received(int timeout_ms);
 /* True when no connection has output waiting. */
 bool lurkd_io_flushed(void);
 /* Closes every connection and joins the threads. */

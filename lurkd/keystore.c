@@ -1,9 +1,11 @@
 /* Key loading and lookup; see keystore.h. */
 #include "keystore.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -13,6 +15,7 @@
 
 #include "lurk/hex.h"
 #include "lurk/keyid.h"
+#include "sign.h"
 
 static void openssl_reason(char *buf, size_t len)
 {
@@ -31,7 +34,13 @@ static EVP_PKEY *load_private_key(const char *uri, char *why, size_t whylen)
     EVP_PKEY *pkey = NULL;
 
     if (store == NULL) {
-        openssl_reason(why, whylen);
+        /* A plain path that cannot be read says so (OSSL_STORE often gives no reason). */
+        if (strchr(uri, ':') == NULL && access(uri, R_OK) != 0) {
+            ERR_clear_error();
+            snprintf(why, whylen, "cannot read %s: %s", uri, strerror(errno));
+        } else {
+            openssl_reason(why, whylen);
+        }
         return NULL;
     }
     OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY);
@@ -109,10 +118,16 @@ static bool classify(struct lurkd_key *k, char *why, size_t whylen)
     return true;
 }
 
+/* On failure *at is where the setting at fault is configured ("file:line"). */
 static bool load_one(const struct lurkd_key_conf *conf, struct lurkd_key *k, char *why,
-                     size_t whylen)
+                     size_t whylen, const char **at)
 {
     k->conf = conf;
+    *at = conf->source_where ? conf->source_where : conf->where;
+    if (!lurkd_sign_cache_init(k)) {
+        snprintf(why, whylen, "out of memory");
+        return false;
+    }
     k->pkey = load_private_key(conf->source, why, whylen);
     if (k->pkey == NULL || !classify(k, why, whylen))
         return false;
@@ -134,6 +149,7 @@ static bool load_one(const struct lurkd_key_conf *conf, struct lurkd_key *k, cha
     }
     k->spki_der_len = (size_t)spki_len;
     if (conf->certificate != NULL) {
+        *at = conf->certificate_where ? conf->certificate_where : conf->where;
         k->cert = load_certificate(conf->certificate, why, whylen);
         if (k->cert == NULL)
             return false;
@@ -154,6 +170,7 @@ static bool load_one(const struct lurkd_key_conf *conf, struct lurkd_key *k, cha
 
 static void key_clear(struct lurkd_key *k)
 {
+    lurkd_sign_cache_free(k);
     EVP_PKEY_free(k->pkey);
     X509_free(k->cert);
     OPENSSL_free(k->cert_der);
@@ -175,18 +192,20 @@ struct lurkd_keystore *lurkd_keystore_load(const struct lurkd_config *cfg, char 
         const struct lurkd_key_conf *conf = &cfg->keys[i];
         struct lurkd_key *k = &ks->keys[i];
         char why[512];
+        const char *at;
         ks->n_keys = i + 1;
-        if (!load_one(conf, k, why, sizeof(why))) {
-            snprintf(err, errlen, "%s: key \"%s\" (%s): %s", conf->where, conf->name,
-                     conf->source, why);
+        if (!load_one(conf, k, why, sizeof(why), &at)) {
+            snprintf(err, errlen, "%s: key \"%s\" (%s): %s", at, conf->name, conf->source, why);
             goto fail;
         }
         /* DESIGN.md §5: two keys with the same id would make requests ambiguous. */
         for (size_t j = 0; j < i; j++) {
             if (memcmp(ks->keys[j].id, k->id, sizeof(k->id)) == 0) {
+                const struct lurkd_key_conf *first = ks->keys[j].conf;
                 snprintf(err, errlen, "%s: key \"%s\" has the same key id %s as key \"%s\" (%s)",
-                         conf->where, conf->name, k->id_hex, ks->keys[j].conf->name,
-                         ks->keys[j].conf->where);
+                         conf->source_where ? conf->source_where : conf->where, conf->name,
+                         k->id_hex, first->name,
+                         first->source_where ? first->source_where : first->where);
                 goto fail;
             }
         }

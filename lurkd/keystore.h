@@ -39,6 +39,7 @@ struct lurkd_key {
     size_t cert_der_len;
     uint8_t *spki_der; /* SubjectPublicKeyInfo DER: the key id input, the raw public key */
     size_t spki_der_len;
+    struct lurkd_sign_cache *sign_cache; /* sign.c */
 };
 
 struct lurkd_keystore {

@@ -62,6 +62,12 @@ fail:
     return NULL;
 }
 
+/* Where a listener's address is configured, for errors about it. */
+static const char *address_where(const struct lurkd_listener_conf *conf)
+{
+    return conf->address_where ? conf->address_where : conf->where;
+}
+
 static int listen_unix(const struct lurkd_listener_conf *conf, char *err, size_t errlen)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -69,14 +75,14 @@ static int listen_unix(const struct lurkd_listener_conf *conf, char *err, size_t
     struct stat st;
 
     if (fd < 0) {
-        snprintf(err, errlen, "%s: socket: %s", conf->where, strerror(errno));
+        snprintf(err, errlen, "%s: socket: %s", address_where(conf), strerror(errno));
         return -1;
     }
     memcpy(sun.sun_path, conf->addr.path, strlen(conf->addr.path) + 1);
     /* A socket file left by a previous run is replaced; any other file is not. */
     if (lstat(conf->addr.path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "%s: %s exists and is not a socket", conf->where,
+            snprintf(err, errlen, "%s: %s exists and is not a socket", address_where(conf),
                      conf->addr.path);
             close(fd);
             return -1;
@@ -85,7 +91,7 @@ static int listen_unix(const struct lurkd_listener_conf *conf, char *err, size_t
     }
     if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
         chmod(conf->addr.path, conf->mode) != 0 || listen(fd, 1024) != 0) {
-        snprintf(err, errlen, "%s: cannot listen on %s: %s", conf->where, conf->addr.text,
+        snprintf(err, errlen, "%s: cannot listen on %s: %s", address_where(conf), conf->addr.text,
                  strerror(errno));
         close(fd);
         return -1;
@@ -123,7 +129,7 @@ static int listen_inet(const struct lurkd_listener_conf *conf, struct lurk_addre
     int rc = getaddrinfo(host, conf->addr.port, &hints, &res), fd = -1;
 
     if (rc != 0) {
-        snprintf(err, errlen, "%s: cannot resolve %s: %s", conf->where, conf->addr.text,
+        snprintf(err, errlen, "%s: cannot resolve %s: %s", address_where(conf), conf->addr.text,
                  gai_strerror(rc));
         return -1;
     }
@@ -132,15 +138,15 @@ static int listen_inet(const struct lurkd_listener_conf *conf, struct lurk_addre
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-            snprintf(err, errlen, "%s: cannot listen on %s: %s", conf->where, conf->addr.text,
-                     strerror(errno));
+            snprintf(err, errlen, "%s: cannot listen on %s: %s", address_where(conf),
+                     conf->addr.text, strerror(errno));
             close(fd);
             fd = -1;
         } else if (strcmp(addr->port, "0") == 0) {
             bound_port(fd, addr);
         }
     } else {
-        snprintf(err, errlen, "%s: socket: %s", conf->where, strerror(errno));
+        snprintf(err, errlen, "%s: socket: %s", address_where(conf), strerror(errno));
     }
     freeaddrinfo(res);
     return fd;

@@ -34,12 +34,22 @@ void lurkd_log_set_level(enum lurkd_log_level level)
 
 bool lurkd_log_open(const char *path)
 {
-    int fd = STDERR_FILENO, old;
+    int fd = STDERR_FILENO, old = atomic_load(&log_fd);
 
     if (path != NULL && strcmp(path, "stderr") != 0) {
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (fd < 0)
             return false;
+        /*
+         * Reopening (SIGUSR1, SIGHUP): the new file takes the old descriptor's
+         * number, so a thread writing a line right now never writes to a
+         * closed, possibly reused, descriptor.
+         */
+        if (old != STDERR_FILENO) {
+            bool ok = dup3(fd, old, O_CLOEXEC) == old;
+            close(fd);
+            return ok;
+        }
     }
     old = atomic_exchange(&log_fd, fd);
     if (old != STDERR_FILENO && old != fd)

@@ -320,6 +320,9 @@ static void drain(unsigned timeout_s)
 {
     int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
 
+    /* Requests already sent may sit in socket buffers and listen backlogs: take them first. */
+    if (!lurkd_io_read_received((int)(timeout_s * 1000)))
+        lurkd_warn("drain: I/O threads did not read their connections in time");
     lurkd_io_stop_accepting();
     for (size_t i = 0; i < n_listeners; i++)
         lurkd_listener_close(&listeners[i]);
@@ -329,6 +332,23 @@ static void drain(unsigned timeout_s)
     }
     if (!(lurkd_workers_idle() && lurkd_io_flushed()))
         lurkd_warn("drain_timeout reached with work in flight");
+}
+
+/*
+ * A start that failed: undo what was done (listeners closed, so no unix
+ * socket file is left behind) and exit status 1.
+ */
+static int start_failed(struct lurkd_runtime *rt, struct options *o)
+{
+    for (size_t i = 0; i < n_listeners; i++)
+        lurkd_listener_close(&listeners[i]);
+    free(listeners);
+    listeners = NULL;
+    n_listeners = 0;
+    lurkd_runtime_unref(rt);
+    free(o->listen);
+    free(o->keys);
+    return 1;
 }
 
 int main(int argc, char **argv)
@@ -348,12 +368,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "lurkd: %s\n", err);
         if (o.check)
             fprintf(stderr, "lurkd: configuration check failed\n");
-        return 1;
+        return start_failed(rt, &o);
     }
     if (o.check) {
         describe_keys(rt, stdout);
         printf("lurkd: configuration %s is ok\n", rt->cfg->path ? rt->cfg->path : "(command line)");
         lurkd_runtime_unref(rt);
+        free(o.listen);
+        free(o.keys);
         return 0;
     }
 
@@ -362,19 +384,14 @@ int main(int argc, char **argv)
     for (size_t i = 0; listeners != NULL && i < rt->cfg->n_listeners; i++) {
         if (!lurkd_listener_open(&rt->cfg->listeners[i], &listeners[i], err, sizeof(err))) {
             fprintf(stderr, "lurkd: %s\n", err);
-            for (size_t k = 0; k < i; k++)
-                lurkd_listener_close(&listeners[k]);
-            return 1;
+            return start_failed(rt, &o);
         }
         n_listeners = i + 1;
     }
-    if (!open_logs(rt->cfg, o.foreground, err, sizeof(err))) {
+    if (!open_logs(rt->cfg, o.foreground, err, sizeof(err)) ||
+        (!o.foreground && !daemonize(err, sizeof(err)))) {
         fprintf(stderr, "lurkd: %s\n", err);
-        return 1;
-    }
-    if (!o.foreground && !daemonize(err, sizeof(err))) {
-        fprintf(stderr, "lurkd: %s\n", err);
-        return 1;
+        return start_failed(rt, &o);
     }
     if (!write_pid_file(rt->cfg->pid_file))
         lurkd_warn("cannot write pid_file %s: %s", rt->cfg->pid_file, strerror(errno));
@@ -396,7 +413,8 @@ int main(int argc, char **argv)
         !lurkd_workers_start(rt->cfg->workers, rt->cfg->queue_limit, err, sizeof(err)) ||
         !lurkd_io_start(rt->cfg->io_threads, listeners, n_listeners, err, sizeof(err))) {
         lurkd_error("cannot start: %s", sfd < 0 ? strerror(errno) : err);
-        return 1;
+        lurkd_runtime_install(NULL);
+        return start_failed(NULL, &o);
     }
     for (size_t i = 0; i < n_listeners; i++)
         lurkd_notice("listening on %s", listeners[i].addr.text);
@@ -418,6 +436,8 @@ int main(int argc, char **argv)
             struct lurkd_runtime *cur = lurkd_runtime_acquire();
             if (!open_logs(cur->cfg, o.foreground, err, sizeof(err)))
                 lurkd_error("reopening logs: %s", err);
+            else
+                lurkd_notice("SIGUSR1: log files reopened");
             lurkd_runtime_unref(cur);
         } else {
             struct lurkd_runtime *cur = lurkd_runtime_acquire();

@@ -3,13 +3,39 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/evp.h>
 
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lurkd_runtime *current;
 
-/* lurk_state = SHA-256 over what a client can observe: key ids, certificates, exchanges. */
+/*
+ * What decides who may use a key: its clients (names and identities), null
+ * freshness and the time check. A client that lost or gained access must
+ * see lurk_state change, so that it re-runs capabilities.
+ */
+static void digest_policy(EVP_MD_CTX *md, const struct lurkd_config *cfg,
+                          const struct lurkd_key_conf *kc)
+{
+    const uint8_t flags[3] = {kc->any_client, kc->null_freshness, kc->check_time};
+    const uint32_t window = kc->time_window;
+
+    EVP_DigestUpdate(md, flags, sizeof(flags));
+    EVP_DigestUpdate(md, &window, sizeof(window));
+    for (size_t c = 0; c < kc->n_clients; c++) {
+        const struct lurkd_client_conf *client = lurkd_config_find_client(cfg, kc->clients[c]);
+        EVP_DigestUpdate(md, kc->clients[c], strlen(kc->clients[c]) + 1);
+        /* parse_identity zeroes each identity, padding included */
+        for (size_t i = 0; client != NULL && i < client->n_ids; i++)
+            EVP_DigestUpdate(md, &client->ids[i], sizeof(client->ids[i]));
+    }
+}
+
+/*
+ * lurk_state = SHA-256 over what a client can observe: key ids, certificates,
+ * exchanges, and the policy that decides its access.
+ */
 static void compute_state(struct lurkd_runtime *rt)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -23,6 +49,7 @@ static void compute_state(struct lurkd_runtime *rt)
             EVP_DigestUpdate(md, &k->exchanges, sizeof(k->exchanges));
             if (k->cert_der != NULL)
                 EVP_DigestUpdate(md, k->cert_der, k->cert_der_len);
+            digest_policy(md, rt->cfg, k->conf);
         }
         EVP_DigestFinal_ex(md, digest, &len);
     }

@@ -1,8 +1,11 @@
 /* Signing; see sign.h. */
 #include "sign.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
@@ -66,25 +69,93 @@ const struct lurkd_sig_alg *lurkd_sig_alg_tls12(uint16_t sig_and_hash, const str
     return find(tls12_algs, sizeof(tls12_algs) / sizeof(tls12_algs[0]), sig_and_hash, key);
 }
 
-bool lurkd_sign(const struct lurkd_key *key, const struct lurkd_sig_alg *alg, const uint8_t *tbs,
-                size_t tbs_len, lurk_cbb *out)
+/* A signing context for (key, alg), ready for EVP_DigestSign. */
+static EVP_MD_CTX *sign_ctx_new(const struct lurkd_key *key, const struct lurkd_sig_alg *alg)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
+
+    if (md == NULL ||
+        EVP_DigestSignInit_ex(md, &pctx, alg->md, NULL, NULL, key->pkey, NULL) != 1 ||
+        (alg->padding == LURKD_SIG_PSS &&
+         (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+          EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) ||
+        (alg->padding == LURKD_SIG_PKCS1 &&
+         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)) {
+        EVP_MD_CTX_free(md);
+        return NULL;
+    }
+    return md;
+}
+
+/*
+ * Setting up a signing context (method fetches, provider context, padding
+ * parameters) costs about a tenth of an ECDSA P-256 signature. Each key keeps
+ * one initialised context per algorithm as a template; a signature starts
+ * from a copy of it. Templates are only read after creation, so threads
+ * share them; a key that cannot be copied (EVP_MD_CTX_copy_ex fails, e.g.
+ * EdDSA in some OpenSSL versions) is initialised afresh each time.
+ */
+static EVP_MD_CTX *sign_ctx_get(const struct lurkd_key *key, const struct lurkd_sig_alg *alg)
+{
+    struct lurkd_sign_cache *cache = key->sign_cache;
+    EVP_MD_CTX *tmpl = NULL, *md;
+    size_t i;
+
+    pthread_mutex_lock(&cache->lock);
+    for (i = 0; i < cache->n && cache->entries[i].code != alg->code; i++)
+        ;
+    if (i < cache->n) {
+        tmpl = cache->entries[i].ctx;
+    } else if (i < LURKD_SIGN_CACHE_SLOTS && (tmpl = sign_ctx_new(key, alg)) != NULL) {
+        cache->entries[i].code = alg->code;
+        cache->entries[i].ctx = tmpl;
+        cache->n++;
+    }
+    pthread_mutex_unlock(&cache->lock);
+    if (tmpl != NULL && (md = EVP_MD_CTX_new()) != NULL) {
+        if (EVP_MD_CTX_copy_ex(md, tmpl) == 1)
+            return md;
+        EVP_MD_CTX_free(md);
+        ERR_clear_error();
+    }
+    return sign_ctx_new(key, alg);
+}
+
+bool lurkd_sign_cache_init(struct lurkd_key *key)
+{
+    struct lurkd_sign_cache *cache = calloc(1, sizeof(*cache));
+
+    if (cache == NULL)
+        return false;
+    pthread_mutex_init(&cache->lock, NULL);
+    key->sign_cache = cache;
+    return true;
+}
+
+void lurkd_sign_cache_free(struct lurkd_key *key)
+{
+    struct lurkd_sign_cache *cache = key->sign_cache;
+
+    if (cache == NULL)
+        return;
+    for (size_t i = 0; i < cache->n; i++)
+        EVP_MD_CTX_free(cache->entries[i].ctx);
+    pthread_mutex_destroy(&cache->lock);
+    free(cache);
+    key->sign_cache = NULL;
+}
+
+bool lurkd_sign(const struct lurkd_key *key, const struct lurkd_sig_alg *alg, const uint8_t *tbs,
+                size_t tbs_len, lurk_cbb *out)
+{
+    EVP_MD_CTX *md = sign_ctx_get(key, alg);
     size_t len = 0;
     uint8_t *sig;
     lurk_cbb_mark m;
     bool ok = false;
 
-    if (md == NULL ||
-        EVP_DigestSignInit_ex(md, &pctx, alg->md, NULL, NULL, key->pkey, NULL) != 1)
-        goto out;
-    if (alg->padding == LURKD_SIG_PSS &&
-        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
-        goto out;
-    if (alg->padding == LURKD_SIG_PKCS1 &&
-        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
+    if (md == NULL)
         goto out;
     if (EVP_DigestSign(md, NULL, &len, tbs, tbs_len) != 1 || len > 0xffff)
         goto out;

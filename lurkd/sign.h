@@ -10,6 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
+
+#include <openssl/evp.h>
 
 #include "keystore.h"
 #include "lurk/bytes.h"
@@ -35,6 +38,19 @@ const struct lurkd_sig_alg *lurkd_sig_alg_tls12(uint16_t sig_and_hash, const str
 /* Every TLS 1.3 scheme lurkd supports, for capabilities. */
 extern const struct lurkd_sig_alg lurkd_sig_algs_tls13[];
 extern const size_t lurkd_n_sig_algs_tls13;
+
+/* Per-key cache of initialised signing contexts (sign.c). */
+#define LURKD_SIGN_CACHE_SLOTS 16
+struct lurkd_sign_cache {
+    pthread_mutex_t lock;
+    size_t n;
+    struct {
+        uint16_t code;
+        EVP_MD_CTX *ctx;
+    } entries[LURKD_SIGN_CACHE_SLOTS];
+};
+bool lurkd_sign_cache_init(struct lurkd_key *key);
+void lurkd_sign_cache_free(struct lurkd_key *key);
 
 /* Signs tbs and appends opaque signature<0..2^16-1> to out. */
 bool lurkd_sign(const struct lurkd_key *key, const struct lurkd_sig_alg *alg, const uint8_t *tbs,

@@ -4,6 +4,7 @@
  *   lurkctl [-s ADDR] [--ca F --cert F --key F] [--timeout MS] ping [DESIGNATION...]
  *   lurkctl ... capabilities [DESIGNATION...]
  *   lurkctl keyref --cert CERT | --pubkey PUB [--server ADDR] [-o OUT]
+ *   lurkctl ... tls13 server|client TRACE.json...
  *
  * Exit status: 0 when every request succeeded, 1 when lurkd answered an
  * error or could not be reached, 2 on a usage error.
@@ -42,6 +43,8 @@ static void usage(FILE *f)
             "  capabilities [lurk|tls12|tls13]...  what lurkd offers this client\n"
             "  keyref --cert CERT|--pubkey PUB [--server ADDR] [-o OUT]\n"
             "                                      write a key reference for the lurk provider\n"
+            "  tls13 server|client TRACE.json...   replay recorded TLS 1.3 handshakes through\n"
+            "                                      the tls13 exchanges of that role\n"
             "\n"
             "  -s, --server ADDR   unix:/path, tcp://host:port or tls://host:port\n"
             "                      (default: $LURK_SERVER)\n"
@@ -292,15 +295,19 @@ int main(int argc, char **argv)
     const char *cmd = argv[optind++];
     if (strcmp(cmd, "keyref") == 0)
         return lurkctl_keyref_main(argc - optind + 1, argv + optind - 1);
-    bool ping = strcmp(cmd, "ping") == 0;
-    if (!ping && strcmp(cmd, "capabilities") != 0) {
+    bool ping = strcmp(cmd, "ping") == 0, tls13 = strcmp(cmd, "tls13") == 0;
+    if (tls13 && !lurkctl_tls13_usage(argc - optind, argv + optind)) {
+        usage(stderr);
+        return 2;
+    }
+    if (!ping && !tls13 && strcmp(cmd, "capabilities") != 0) {
         fprintf(stderr, "lurkctl: unknown command \"%s\"\n", cmd);
         usage(stderr);
         return 2;
     }
     uint8_t designations[3] = {0, 1, 2};
     size_t n = 3;
-    if (optind < argc) {
+    if (!tls13 && optind < argc) {
         for (n = 0; optind < argc && n < 3; n++) {
             if (!designation_parse(argv[optind++], &designations[n])) {
                 fprintf(stderr, "lurkctl: unknown designation \"%s\"\n", argv[optind - 1]);
@@ -326,6 +333,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "lurkctl: cannot reach lurkd at %s: %s\n", ctl.addr.text, err);
         SSL_CTX_free(ctl.tls);
         return 1;
+    }
+    if (tls13) {
+        int rc = lurkctl_tls13_main(ctl.conn, ctl.timeout_ms, argc - optind, argv + optind);
+        lurk_conn_close(ctl.conn);
+        SSL_CTX_free(ctl.tls);
+        return rc;
     }
     bool ok = true;
     for (size_t i = 0; i < n; i++)

@@ -2,12 +2,26 @@
 #include "daemon_client.h"
 
 #include <check.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
 #include "lurk/header.h"
+
+#ifndef LURKD_PATH
+#error "LURKD_PATH must name the lurkd binary under test"
+#endif
 
 struct lurk_conn *dc_connect(const char *addr_text, int client)
 {
@@ -108,4 +122,423 @@ bool dc_write_config(struct lurkd_proc *p, const char *lurkd_settings, const cha
     free(spki);
     free(spki2);
     return ok;
+}
+
+/* ---- lurkd processes ---- */
+
+/* Daemons started by this process, killed if it exits early (a failed check exits). */
+#define MAX_PROCS 8
+static struct lurkd_proc *procs[MAX_PROCS];
+
+static void kill_leftovers(void)
+{
+    for (size_t i = 0; i < MAX_PROCS; i++) {
+        if (procs[i] != NULL && procs[i]->pid > 0) {
+            kill(procs[i]->pid, SIGKILL);
+            waitpid(procs[i]->pid, NULL, 0);
+            procs[i]->pid = 0;
+            lurk_test_lurkd_cleanup(procs[i]);
+        }
+    }
+}
+
+static void track(struct lurkd_proc *p)
+{
+    static bool registered;
+
+    if (!registered) {
+        atexit(kill_leftovers);
+        registered = true;
+    }
+    for (size_t i = 0; i < MAX_PROCS; i++) {
+        if (procs[i] == p)
+            return;
+    }
+    for (size_t i = 0; i < MAX_PROCS; i++) {
+        if (procs[i] == NULL) {
+            procs[i] = p;
+            return;
+        }
+    }
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void dc_start(struct lurkd_proc *p, const char *settings, const char *extra, char *tcp, char *tls,
+              size_t addr_len)
+{
+    if (p->dir[0] == '\0')
+        ck_assert(lurk_test_lurkd_init(p));
+    track(p);
+    ck_assert(dc_write_config(p, settings, extra));
+    ck_assert_msg(lurk_test_lurkd_start(p, NULL), "lurkd did not start");
+    if (tcp != NULL)
+        ck_assert(lurk_test_lurkd_address(p, "tcp://", tcp, addr_len));
+    if (tls != NULL)
+        ck_assert(lurk_test_lurkd_address(p, "tls://", tls, addr_len));
+}
+
+static void assert_no_report(const char *text, const char *where);
+
+static pid_t spawn(const struct lurkd_proc *p, const char *const *args, int out_fd)
+{
+    const char *argv[64];
+    size_t n = 0;
+    pid_t pid;
+
+    argv[n++] = LURKD_PATH;
+    for (size_t i = 0; args != NULL && args[i] != NULL && n < 63; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid = fork();
+    if (pid == 0) {
+        if (chdir(p->dir) != 0)
+            _exit(127);
+        dup2(out_fd, STDOUT_FILENO);
+        dup2(out_fd, STDERR_FILENO);
+        execv(LURKD_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+bool dc_start_args(struct lurkd_proc *p, const char *const *args)
+{
+    int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+    if (fd < 0)
+        return false;
+    track(p);
+    p->pid = spawn(p, args, fd);
+    close(fd);
+    for (int waited = 0; waited < 10000; waited += 20) {
+        int status;
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            p->pid = 0;
+            return false;
+        }
+        if (dc_count(p->log, " started:") > 0)
+            return true;
+        sleep_ms(20);
+    }
+    return false;
+}
+
+int dc_run(const struct lurkd_proc *p, const char *const *args, char *out, size_t outlen,
+           int timeout_ms)
+{
+    char path[600];
+    int fd, status = -1;
+    pid_t pid;
+
+    snprintf(path, sizeof(path), "%s/run.out", p->dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ck_assert(fd >= 0);
+    pid = spawn(p, args, fd);
+    close(fd);
+    ck_assert(pid > 0);
+    for (int waited = 0;; waited += 10) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            break;
+        if (waited >= timeout_ms) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            status = -1;
+            break;
+        }
+        sleep_ms(10);
+    }
+    char *text = lurk_test_read_file(path, NULL);
+    assert_no_report(text, path);
+    if (out != NULL)
+        snprintf(out, outlen, "%s", text ? text : "");
+    free(text);
+    if (status == -1)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int dc_wait_exit(struct lurkd_proc *p, int timeout_ms)
+{
+    int status;
+
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            p->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        sleep_ms(10);
+    }
+    return -1;
+}
+
+static void assert_no_report(const char *text, const char *where)
+{
+    static const char *const markers[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                                          "runtime error:", "WARNING: ThreadSanitizer"};
+
+    for (size_t i = 0; text != NULL && i < sizeof(markers) / sizeof(markers[0]); i++)
+        ck_assert_msg(strstr(text, markers[i]) == NULL, "sanitizer report in %s:\n%s", where, text);
+}
+
+void dc_assert_no_sanitizer_report(const char *log_path)
+{
+    char *log = lurk_test_read_file(log_path, NULL);
+
+    assert_no_report(log, log_path);
+    free(log);
+}
+
+void dc_stop(struct lurkd_proc *p)
+{
+    if (p->pid > 0) {
+        int st = lurk_test_lurkd_signal(p, SIGTERM);
+        if (st != 0) {
+            char *log = lurk_test_read_file(p->log, NULL);
+            fprintf(stderr, "lurkd exit status %d, log:\n%s\n", st, log ? log : "");
+            free(log);
+        }
+        ck_assert_int_eq(st, 0);
+    }
+    if (p->dir[0] != '\0')
+        dc_assert_no_sanitizer_report(p->log);
+    lurk_test_lurkd_cleanup(p);
+    p->dir[0] = '\0';
+}
+
+/* ---- logs ---- */
+
+int dc_count(const char *path, const char *needle)
+{
+    char *text = lurk_test_read_file(path, NULL);
+    int n = 0;
+
+    for (const char *at = text; at != NULL && (at = strstr(at, needle)) != NULL;
+         at += strlen(needle))
+        n++;
+    free(text);
+    return n;
+}
+
+bool dc_wait_count(const char *path, const char *needle, int n, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        if (dc_count(path, needle) >= n)
+            return true;
+        sleep_ms(20);
+    }
+    return false;
+}
+
+/* The line of text holding needle, malloc'd without its newline; NULL if none. */
+static char *line_with(const char *text, const char *needle)
+{
+    const char *at = text ? strstr(text, needle) : NULL, *start = at;
+
+    if (at == NULL)
+        return NULL;
+    while (start > text && start[-1] != '\n')
+        start--;
+    return strndup(start, (size_t)(at - start) + strcspn(at, "\n"));
+}
+
+static void id_needle(char *out, size_t len, uint64_t id)
+{
+    snprintf(out, len, "\"id\":\"%016" PRIx64 "\"", id);
+}
+
+char *dc_audit_line(const struct lurkd_proc *p, uint64_t id)
+{
+    char needle[64], *text, *line;
+
+    id_needle(needle, sizeof(needle), id);
+    if (!lurk_test_wait_for(p->audit, needle, 5000))
+        return NULL;
+    text = lurk_test_read_file(p->audit, NULL);
+    line = line_with(text, needle);
+    free(text);
+    return line;
+}
+
+static void check_line(const char *line, uint64_t id, const char *status_name, const char *note)
+{
+    char status[96], want_note[256];
+
+    ck_assert_msg(line != NULL, "no audit line for request %016" PRIx64, id);
+    snprintf(status, sizeof(status), "\"status\":\"%s\"", status_name);
+    snprintf(want_note, sizeof(want_note), "\"note\":\"%s", note ? note : "");
+    ck_assert_msg(strstr(line, status) != NULL, "audit line without %s: %s", status, line);
+    if (note != NULL)
+        ck_assert_msg(strstr(line, want_note) != NULL, "audit line without note \"%s\": %s", note,
+                      line);
+    else
+        ck_assert_msg(strstr(line, "\"note\":\"") != NULL, "audit line says no reason: %s", line);
+}
+
+void dc_assert_audited(const struct lurkd_proc *p, uint64_t id, const char *status_name,
+                       const char *note)
+{
+    char *line = dc_audit_line(p, id);
+
+    check_line(line, id, status_name, note);
+    free(line);
+}
+
+static struct {
+    uint64_t id;
+    const char *status, *note;
+} expected[1024];
+static size_t n_expected;
+
+void dc_expect_audit(uint64_t id, const char *status_name, const char *note)
+{
+    ck_assert_uint_lt(n_expected, sizeof(expected) / sizeof(expected[0]));
+    expected[n_expected].id = id;
+    expected[n_expected].status = status_name;
+    expected[n_expected].note = note;
+    n_expected++;
+}
+
+void dc_check_audits(const struct lurkd_proc *p)
+{
+    size_t n = n_expected;
+    char needle[64], *text;
+
+    n_expected = 0;
+    if (n == 0)
+        return;
+    /* Lines are written in batches: once the last one is there, all are. */
+    free(dc_audit_line(p, expected[n - 1].id));
+    text = lurk_test_read_file(p->audit, NULL);
+    for (size_t i = 0; i < n; i++) {
+        id_needle(needle, sizeof(needle), expected[i].id);
+        char *line = line_with(text, needle);
+        if (line == NULL)
+            free(text);
+        check_line(line, expected[i].id, expected[i].status, expected[i].note);
+        free(line);
+    }
+    free(text);
+}
+
+/* ---- raw pipelining ---- */
+
+void dc_send(struct lurk_conn *c, const uint8_t *buf, size_t len)
+{
+    char err[512];
+
+    ck_assert_msg(lurk_conn_send(c, buf, len, 10000, err, sizeof(err)), "send: %s", err);
+}
+
+bool dc_recv(struct lurk_conn *c, struct lurk_response *resp, int timeout_ms)
+{
+    char err[512];
+
+    memset(resp, 0, sizeof(*resp));
+    if (!lurk_conn_recv(c, &resp->buf, &resp->len, timeout_ms, err, sizeof(err)))
+        return false;
+    return lurk_message_parse(resp->buf, resp->len, &resp->msg);
+}
+
+/* ---- keys and signatures ---- */
+
+EVP_PKEY *dc_load_key(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *pkey;
+
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    ck_assert_msg(pkey != NULL, "no private key in %s", path);
+    return pkey;
+}
+
+EVP_PKEY *dc_key_from_pem(const char *pem)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+
+    BIO_free(bio);
+    ck_assert(pkey != NULL);
+    return pkey;
+}
+
+void dc_key_id(EVP_PKEY *pkey, uint8_t id[4])
+{
+    unsigned char *der = NULL, digest[32];
+    int len = i2d_PUBKEY(pkey, &der);
+
+    ck_assert_int_gt(len, 0);
+    ck_assert(EVP_Digest(der, (size_t)len, digest, NULL, EVP_sha256(), NULL) == 1);
+    OPENSSL_free(der);
+    memcpy(id, digest, 4);
+}
+
+void dc_key_id_hex(EVP_PKEY *pkey, char hex[9])
+{
+    uint8_t id[4];
+
+    dc_key_id(pkey, id);
+    snprintf(hex, 9, "%02x%02x%02x%02x", id[0], id[1], id[2], id[3]);
+}
+
+bool dc_verify(EVP_PKEY *pkey, const char *md, bool pss, const uint8_t *msg, size_t len,
+               const uint8_t *sig, size_t sig_len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    bool ok = ctx != NULL && EVP_DigestVerifyInit_ex(ctx, &pctx, md, NULL, NULL, pkey, NULL) == 1;
+
+    if (ok && pss)
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, md, NULL) == 1 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+    else if (ok && EVP_PKEY_is_a(pkey, "RSA"))
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
+    ok = ok && EVP_DigestVerify(ctx, sig, sig_len, msg, len) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+size_t dc_sign_cv_payload(uint8_t *out, uint8_t key_id_type, const uint8_t key_id[4],
+                          uint16_t scheme, uint8_t role, const uint8_t *hash, size_t hash_len)
+{
+    size_t n = 0;
+
+    out[n++] = key_id_type;
+    memcpy(out + n, key_id, 4);
+    n += 4;
+    out[n++] = (uint8_t)(scheme >> 8);
+    out[n++] = (uint8_t)scheme;
+    out[n++] = role;
+    out[n++] = (uint8_t)hash_len;
+    memcpy(out + n, hash, hash_len);
+    return n + hash_len;
+}
+
+size_t dc_cv_content(uint8_t *out, uint8_t role, const uint8_t *hash, size_t hash_len)
+{
+    const char *ctx =
+        role == 0 ? "TLS 1.3, server CertificateVerify" : "TLS 1.3, client CertificateVerify";
+    size_t n = strlen(ctx);
+
+    memset(out, 0x20, 64);
+    memcpy(out + 64, ctx, n);
+    out[64 + n] = 0x00;
+    memcpy(out + 65 + n, hash, hash_len);
+    return 65 + n + hash_len;
+}
+
+const char *dc_write_file(const struct lurkd_proc *p, const char *name, const char *text)
+{
+    static char path[600];
+
+    ck_assert(lurk_test_write_file(p, name, text));
+    snprintf(path, sizeof(path), "%s/%s", p->dir, name);
+    return path;
 }

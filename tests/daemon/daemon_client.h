@@ -33,7 +33,9 @@ bool dc_write_config(struct lurkd_proc *p, const char *lurkd_settings, const cha
 /*
  * A lurkd with dc_write_config(settings, extra), started; *tcp and *tls (when
  * not NULL) receive the chosen listener addresses. Fails the test otherwise.
- * The process is killed if the test process exits without dc_stop.
+ * p is initialised first unless p->dir is already set (a test may have
+ * written files there). The process is killed if the test process exits
+ * without dc_stop.
  */
 void dc_start(struct lurkd_proc *p, const char *settings, const char *extra, char *tcp, char *tls,
               size_t addr_len);
@@ -42,6 +44,7 @@ bool dc_start_args(struct lurkd_proc *p, const char *const *args);
 /*
  * Runs lurkd with args to completion (killed after timeout_ms); returns its
  * exit status (-1 on timeout) and its output (stdout + stderr) in out.
+ * Fails the test if the output holds a sanitizer report.
  */
 int dc_run(const struct lurkd_proc *p, const char *const *args, char *out, size_t outlen,
            int timeout_ms);
@@ -70,6 +73,13 @@ char *dc_audit_line(const struct lurkd_proc *p, uint64_t id);
 void dc_assert_audited(const struct lurkd_proc *p, uint64_t id, const char *status_name,
                        const char *note);
 
+/*
+ * Batched form (audit lines are flushed every 100 ms): record what request id
+ * must show, then check every recorded expectation at once and forget them.
+ */
+void dc_expect_audit(uint64_t id, const char *status_name, const char *note);
+void dc_check_audits(const struct lurkd_proc *p);
+
 /* ---- raw pipelining ---- */
 
 /* Sends bytes; fails the test on a transport error. */
@@ -91,6 +101,14 @@ void dc_key_id_hex(EVP_PKEY *pkey, char hex[9]);
  */
 bool dc_verify(EVP_PKEY *pkey, const char *md, bool pss, const uint8_t *msg, size_t len,
                const uint8_t *sig, size_t sig_len);
+/*
+ * A tls13 sign_certificate_verify payload (docs/protocol.md): key_id
+ * (type, 4 bytes), SignatureScheme, role, transcript_hash<1 byte length>.
+ */
+size_t dc_sign_cv_payload(uint8_t *out, uint8_t key_id_type, const uint8_t key_id[4],
+                          uint16_t scheme, uint8_t role, const uint8_t *hash, size_t hash_len);
+/* RFC 8446 §4.4.3: 64 spaces, the context string of role, 0x00, the hash; its length. */
+size_t dc_cv_content(uint8_t *out, uint8_t role, const uint8_t *hash, size_t hash_len);
 /* Writes text to dir/name and returns the path (static buffer, one at a time). */
 const char *dc_write_file(const struct lurkd_proc *p, const char *name, const char *text);
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "json.h"
+#include "lurk/json.h"
 
 /* Bytes owned by the caller; release with lurk_vectors_bytes_free. */
 struct lurk_vectors_bytes {

@@ -148,11 +148,29 @@ START_TEST(tls13_rejects_other_functions)
     uint8_t in[LURK_RANDOM_LEN], out[LURK_RANDOM_LEN];
 
     from_hex(T13_IN_HEX, in);
-    /* -01 defines sha256 only; null (255) is a TLS 1.2 project extension. */
-    ck_assert(!lurk_freshness_tls13_random(NULL, LURK_FRESHNESS_NULL, LURK_FRESHNESS_ROLE_SERVER,
-                                           in, out));
+    /* -01 defines sha256 only; null (255) is the project's (below). */
     ck_assert(!lurk_freshness_tls13_random(NULL, 1, LURK_FRESHNESS_ROLE_SERVER, in, out));
     ck_assert(!lurk_freshness_tls13_random(NULL, LURK_FRESHNESS_SHA256, (enum lurk_freshness_role)2,
+                                           in, out));
+}
+END_TEST
+
+/* null (255), the project's (protocol.md T11): the random is the pre-image itself. */
+START_TEST(tls13_null_keeps_the_random)
+{
+    uint8_t in[LURK_RANDOM_LEN], out[LURK_RANDOM_LEN];
+
+    from_hex(T13_IN_HEX, in);
+    for (int role = LURK_FRESHNESS_ROLE_SERVER; role <= LURK_FRESHNESS_ROLE_CLIENT; role++) {
+        memset(out, 0xaa, sizeof(out));
+        ck_assert(lurk_freshness_tls13_random(NULL, LURK_FRESHNESS_NULL,
+                                              (enum lurk_freshness_role)role, in, out));
+        ck_assert_mem_eq(out, in, LURK_RANDOM_LEN);
+        ck_assert(lurk_freshness_tls13_random(NULL, LURK_FRESHNESS_NULL,
+                                              (enum lurk_freshness_role)role, out, out));
+        ck_assert_mem_eq(out, in, LURK_RANDOM_LEN);
+    }
+    ck_assert(!lurk_freshness_tls13_random(NULL, LURK_FRESHNESS_NULL, (enum lurk_freshness_role)2,
                                            in, out));
 }
 END_TEST
@@ -195,6 +213,7 @@ int main(void)
     tcase_add_test(tc, tls12_time_window_edges);
     tcase_add_test(tc, tls13_known_answers);
     tcase_add_test(tc, tls13_rejects_other_functions);
+    tcase_add_test(tc, tls13_null_keeps_the_random);
     tcase_add_test(tc, library_context_is_used);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "lurk/json.h"
 #include "vectors.h"
 
 static struct lurk_json *parse(const char *text)

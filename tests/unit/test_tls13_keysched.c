@@ -753,6 +753,45 @@ START_TEST(transcript_snapshots)
 }
 END_TEST
 
+/* A copy continues on its own: the original keeps its state (lurkd forks per exchange). */
+START_TEST(transcript_copy_is_independent)
+{
+    struct lurk_json *r = load("rfc8448-simple-1rtt.json");
+    struct lurk_tls13_transcript t, c, z;
+    EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    uint8_t th[32], th_copy[32];
+    size_t ch_len, sh_len, ee_len;
+    const uint8_t *ch = hex(r, "messages.client_hello", &ch_len);
+    const uint8_t *sh = hex(r, "messages.server_hello", &sh_len);
+    const uint8_t *ee = hex(r, "messages.encrypted_extensions", &ee_len);
+
+    ck_assert(lurk_tls13_transcript_init(&t, md));
+    ck_assert(lurk_tls13_transcript_update(&t, ch, ch_len));
+    ck_assert(lurk_tls13_transcript_copy(&c, &t));
+    ck_assert_uint_eq(lurk_tls13_transcript_hash_len(&c), 32);
+    /* The copy gets ServerHello and EncryptedExtensions, the original only ServerHello. */
+    ck_assert(lurk_tls13_transcript_update(&c, sh, sh_len));
+    ck_assert(lurk_tls13_transcript_update(&c, ee, ee_len));
+    ck_assert(lurk_tls13_transcript_update(&t, sh, sh_len));
+    ck_assert(lurk_tls13_transcript_hash(&t, th));
+    ck_assert_mem_eq(th, member(r, "transcript_hashes", "CH..SH", 32), 32);
+    ck_assert(lurk_tls13_transcript_hash(&c, th_copy));
+    ck_assert_mem_ne(th_copy, th, 32);
+    /* Freeing the original leaves the copy usable. */
+    lurk_tls13_transcript_cleanup(&t);
+    ck_assert(lurk_tls13_transcript_hash(&c, th));
+    ck_assert_mem_eq(th, th_copy, 32);
+    lurk_tls13_transcript_cleanup(&c);
+
+    /* Nothing to copy: refused, the destination left empty. */
+    memset(&z, 0, sizeof(z));
+    ck_assert(!lurk_tls13_transcript_copy(&c, &z));
+    ck_assert(!lurk_tls13_transcript_hash(&c, th));
+    EVP_MD_free(md);
+    lurk_json_free(r);
+}
+END_TEST
+
 START_TEST(library_context_is_used)
 {
     struct lurk_json *r = load("rfc8448-simple-1rtt.json");
@@ -793,6 +832,7 @@ int main(void)
     tcase_add_test(tc, sha384_schedule);
     tcase_add_test(tc, steps_out_of_order_refused);
     tcase_add_test(tc, transcript_snapshots);
+    tcase_add_test(tc, transcript_copy_is_independent);
     tcase_add_test(tc, library_context_is_used);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

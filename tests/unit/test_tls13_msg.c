@@ -383,6 +383,16 @@ static const struct sample samples[] = {
      "05000000"
      "1400000401020304"
      "0000"},
+    /* freshness null (255): the project's, accepted where policy allows (protocol.md T11) */
+    {5, true, "init_handshake_secret request, freshness null",
+     "00"
+     "31415926"
+     "53589793"
+     "1800"
+     "00000000"
+     "0004"
+     "030001"
+     "ff"},
 };
 
 #define N_SAMPLES (sizeof(samples) / sizeof(samples[0]))
@@ -886,11 +896,6 @@ static const struct bad bad[] = {
      SR_HEAD "0004"
              "030001"
              "01",
-     LURK_TLS13_STATUS_INVALID_FRESHNESS_FUNCT},
-    {2, true, "freshness null (255)",
-     SR_HEAD "0004"
-             "030001"
-             "ff",
      LURK_TLS13_STATUS_INVALID_FRESHNESS_FUNCT},
     {2, true, "freshness empty",
      SR_HEAD "0003"

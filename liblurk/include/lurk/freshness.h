@@ -6,8 +6,9 @@
  * client; draft-mglt-lurk-tls12 §4.1.1, draft-mglt-lurk-tls13-01 §3).
  *
  * The function codes are FreshnessFunct (tls12.h): sha256 (0), and the
- * project's null (255, pinned in protocol.md) for TLS 1.2 only. Whether null
- * is acceptable for a key is policy, decided by the caller.
+ * project's null (255, pinned in protocol.md: A-entries for tls12, T11 for
+ * tls13). Whether null is acceptable for a key or PSK is policy, decided by
+ * the caller.
  *
  * libctx is where SHA-256 is fetched; NULL means the default context.
  */
@@ -50,10 +51,11 @@ enum lurk_freshness_role {
 
 /*
  * TLS 1.3 (draft-mglt-lurk-tls13-01 §3, freshness extension):
- *   random = SHA-256(pre-image || "tls13 pfs srv") on the server role,
- *            SHA-256(pre-image || "tls13 pfs clt") on the client role.
- * Only sha256 (0) exists in -01; anything else, null included, is false.
- * out may be the same buffer as in.
+ *   sha256: random = SHA-256(pre-image || "tls13 pfs srv") on the server role,
+ *                    SHA-256(pre-image || "tls13 pfs clt") on the client role.
+ *   null:   random = pre-image (the project's, as for TLS 1.2; it lets a
+ *           recorded handshake such as RFC 8448's be replayed).
+ * Anything else is false. out may be the same buffer as in.
  */
 bool lurk_freshness_tls13_random(OSSL_LIB_CTX *libctx, uint8_t funct, enum lurk_freshness_role role,
                                  const uint8_t in[LURK_RANDOM_LEN], uint8_t out[LURK_RANDOM_LEN]);

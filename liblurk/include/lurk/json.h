@@ -1,5 +1,6 @@
 /*
- * A small JSON reader (RFC 8259) for test vectors and test configuration.
+ * A small JSON reader (RFC 8259) for test vectors, test configuration and
+ * the trace files lurkctl replays (lurkctl tls13).
  *
  * lurk_json_parse() builds a tree that the caller owns and releases with
  * lurk_json_free(); every node reached through the lookup functions belongs
@@ -15,8 +16,8 @@
  * Lookups never fail loudly: asking an array for a key, or a string for a
  * number, returns NULL / false, so a test can chain them and assert once.
  */
-#ifndef LURK_TEST_JSON_H
-#define LURK_TEST_JSON_H
+#ifndef LURK_JSON_H
+#define LURK_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -194,7 +194,7 @@ struct lurk_tls13_extension {
     union {
         struct lurk_tls13_psk_identity psk_id;
         struct lurk_tls13_ephemeral ephemeral;
-        uint8_t freshness; /* freshness_funct: sha256 (0) only in tls13 */
+        uint8_t freshness; /* freshness_funct: sha256 (0), or the project's null (255, T11) */
     };
 };
 

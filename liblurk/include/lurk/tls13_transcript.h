@@ -24,6 +24,15 @@ struct lurk_tls13_transcript {
 bool lurk_tls13_transcript_init(struct lurk_tls13_transcript *t, const EVP_MD *md);
 /* Frees the hash state; safe on a zeroed struct. */
 void lurk_tls13_transcript_cleanup(struct lurk_tls13_transcript *t);
+/*
+ * Starts dst as an independent copy of src's running state (dst must not
+ * hold a state yet), so a caller can hash messages it has not accepted yet,
+ * or fork the transcript (each post-handshake CertificateVerify covers the
+ * handshake plus its own CertificateRequest and Certificate, RFC 8446
+ * §4.4.1), and keep src as it was. False (dst zeroed) on failure.
+ */
+bool lurk_tls13_transcript_copy(struct lurk_tls13_transcript *dst,
+                                const struct lurk_tls13_transcript *src);
 
 size_t lurk_tls13_transcript_hash_len(const struct lurk_tls13_transcript *t);
 /* Appends handshake bytes: whole messages, or any split of them. */
