@@ -125,8 +125,7 @@ bool lurkd_config_tls13_section(const struct lurkd_config_reader *r, struct lurk
             known = true;
             if (!r->parse_uint(v->value, uint_settings[k].min, uint_settings[k].max,
                                uint_settings[k].duration, &n))
-                return failf(r, section, v->name, "%s must be %s", v->name,
-                             uint_settings[k].range);
+                return failf(r, section, v->name, "%s must be %s", v->name, uint_settings[k].range);
             if (uint_settings[k].offset == offsetof(struct lurkd_tls13_conf, max_early_data))
                 t->max_early_data = (uint32_t)n;
             else
@@ -162,8 +161,7 @@ static bool hex_loose(const char *text, uint8_t *out, size_t max, size_t *len)
 }
 
 /* The hex text of a secret_file (owner-readable only, like a key file). */
-static bool read_secret_file(const char *path, uint8_t *out, size_t *len, char *why,
-                             size_t whylen)
+static bool read_secret_file(const char *path, uint8_t *out, size_t *len, char *why, size_t whylen)
 {
     FILE *f = fopen(path, "r");
     char buf[4 * LURKD_PSK_MAX_LEN + 64];
@@ -204,8 +202,7 @@ static void psk_clear(struct lurkd_psk_conf *p)
 }
 
 bool lurkd_config_psk_section(const struct lurkd_config_reader *r, struct lurkd_config *cfg,
-                              const char *section, const char *name,
-                              STACK_OF(CONF_VALUE) * values)
+                              const char *section, const char *name, STACK_OF(CONF_VALUE) * values)
 {
     struct lurkd_tls13_conf *t = conf_of(cfg);
     struct lurkd_psk_conf *p;
@@ -246,8 +243,8 @@ bool lurkd_config_psk_section(const struct lurkd_config_reader *r, struct lurkd_
             have_secret = true;
         } else if (strcmp(v->name, "secret_file") == 0) {
             char *path = r->path(r->ctx, v->value);
-            bool ok = path != NULL &&
-                      read_secret_file(path, p->secret, &p->secret_len, why, sizeof(why));
+            bool ok =
+                path != NULL && read_secret_file(path, p->secret, &p->secret_len, why, sizeof(why));
             if (path == NULL)
                 snprintf(why, sizeof(why), "out of memory");
             free(path);

@@ -26,10 +26,10 @@ struct lurkd_psk_conf {
     size_t identity_len;
     uint8_t secret[LURKD_PSK_MAX_LEN];
     size_t secret_len;
-    const char *md_name;  /* "SHA256" or "SHA384": the hash bound to the PSK */
-    bool resumption;      /* kind = resumption: binder_key uses "res binder" */
-    bool null_freshness;  /* sessions on this PSK may use freshness null (255) */
-    bool early_data;      /* the PSK may carry 0-RTT data (client_early_traffic_secret) */
+    const char *md_name; /* "SHA256" or "SHA384": the hash bound to the PSK */
+    bool resumption;     /* kind = resumption: binder_key uses "res binder" */
+    bool null_freshness; /* sessions on this PSK may use freshness null (255) */
+    bool early_data;     /* the PSK may carry 0-RTT data (client_early_traffic_secret) */
     bool any_client;
     char **clients; /* names of [client.NAME] sections */
     size_t n_clients;
@@ -68,8 +68,8 @@ struct lurkd_config_reader {
     char *(*where)(void *ctx, const char *section, const char *name);
     char *(*path)(void *ctx, const char *value);
     bool (*parse_bool)(const char *v, bool *out);
-    bool (*parse_uint)(const char *v, unsigned long long min, unsigned long long max,
-                       bool duration, unsigned long long *out);
+    bool (*parse_uint)(const char *v, unsigned long long min, unsigned long long max, bool duration,
+                       unsigned long long *out);
     char **(*split_list)(const char *v, size_t *n); /* comma/space list, NULL-terminated */
     void (*free_list)(char **list, size_t n);
 };
@@ -78,8 +78,7 @@ struct lurkd_config_reader {
 bool lurkd_config_tls13_section(const struct lurkd_config_reader *r, struct lurkd_config *cfg,
                                 const char *section, STACK_OF(CONF_VALUE) * values);
 bool lurkd_config_psk_section(const struct lurkd_config_reader *r, struct lurkd_config *cfg,
-                              const char *section, const char *name,
-                              STACK_OF(CONF_VALUE) * values);
+                              const char *section, const char *name, STACK_OF(CONF_VALUE) * values);
 /* Checks that need every section: PSK clients exist, identities are unique. */
 bool lurkd_config_tls13_finish(const struct lurkd_config_reader *r, struct lurkd_config *cfg);
 /* Wipes the PSK secrets and frees; NULL is a no-op. */

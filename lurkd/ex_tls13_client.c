@@ -100,9 +100,10 @@ uint8_t lurkd_ex_tls13_binder_key(struct lurkd_request *req, lurk_cbb *out)
     memset(&psk, 0, sizeof(psk));
     if (st != LURK_STATUS_SUCCESS)
         goto out;
-    /* §5.1: the ClientHello is under construction; no context, no session (T8: ephemeral unused). */
+    /* §5.1: the ClientHello is being built: no context, no session (T8: ephemeral unused). */
     if (lurk_cbs_len(&ex.r.secrets.handshake_context) != 0) {
-        st = lurkd_tls13_ex_refuse(&ex, HANDSHAKE, "binder_key takes no handshake_context (-01 §5.1)");
+        st = lurkd_tls13_ex_refuse(&ex, HANDSHAKE,
+                                   "binder_key takes no handshake_context (-01 §5.1)");
         goto out;
     }
     if ((st = find_psk(&ex, &psk)) != LURK_STATUS_SUCCESS)
@@ -110,10 +111,8 @@ uint8_t lurkd_ex_tls13_binder_key(struct lurkd_request *req, lurk_cbb *out)
     st = LURK_TLS13_STATUS_UNDEFINED_ERROR;
     if (lurk_tls13_keysched_init(&ks, NULL, psk.md_name) &&
         lurk_tls13_keysched_extract_early(&ks, psk.key, psk.key_len) &&
-        lurk_tls13_keysched_binder_key(&ks,
-                                       psk.resumption ? LURK_TLS13_BINDER_RESUMPTION
-                                                      : LURK_TLS13_BINDER_EXTERNAL,
-                                       bk) &&
+        lurk_tls13_keysched_binder_key(
+            &ks, psk.resumption ? LURK_TLS13_BINDER_RESUMPTION : LURK_TLS13_BINDER_EXTERNAL, bk) &&
         lurkd_tls13_ex_secret(&ex, LURK_TLS13_SECRET_BINDER_KEY, bk,
                               lurk_tls13_keysched_hash_len(&ks)))
         st = LURK_STATUS_SUCCESS;
@@ -167,7 +166,7 @@ uint8_t lurkd_tls13_client_early_secret(struct lurkd_tls13_ex *ex)
         !lurk_tls13_transcript_hash(&s->tr, th))
         goto out;
     lurkd_tls13_keep_client_hello(s, &h);
-    /* e_s: early data offered, CLIENT_EARLY_TRAFFIC, a PSK allowing 0-RTT, sent on the first PSK. */
+    /* e_s: early data offered, CLIENT_EARLY_TRAFFIC, a PSK allowing 0-RTT, the first PSK. */
     if (lurkd_tls13_ex_wants(ex, LURK_TLS13_SECRET_CLIENT_EARLY_TRAFFIC_SECRET) &&
         s->ch_early_data && ex->conf->client_early_traffic && psk.max_early_data > 0 &&
         index == 0 &&
@@ -255,8 +254,8 @@ uint8_t lurkd_ex_tls13_init_handshake_secret(struct lurkd_request *req, lurk_cbb
     /* With psk_id the session is PSK-based; null freshness follows its PSK, else [tls13]. */
     if (ex.psk_id != NULL && (st = find_psk(&ex, &psk)) != LURK_STATUS_SUCCESS)
         goto out;
-    if ((st = lurkd_tls13_ex_freshness(&ex, ex.psk_id ? psk.null_freshness
-                                                       : ex.conf->null_freshness)) !=
+    if ((st = lurkd_tls13_ex_freshness(&ex,
+                                       ex.psk_id ? psk.null_freshness : ex.conf->null_freshness)) !=
             LURK_STATUS_SUCCESS ||
         (st = lurkd_tls13_read_hellos(&ex, &ctx, &h)) != LURK_STATUS_SUCCESS)
         goto out;
@@ -297,13 +296,12 @@ uint8_t lurkd_ex_tls13_init_handshake_secret(struct lurkd_request *req, lurk_cbb
         goto out;
     if (ex.psk_id != NULL) {
         /* The binder of the last ClientHello (after an HRR: over CH1, HRR, truncated CH2). */
-        if (h.hrr_seen &&
-            (!lurk_tls13_transcript_init(&prefix, lurk_tls13_keysched_md(&s->ks)) ||
-             !lurkd_tls13_feed_hello(&prefix, &h.ch1.message, h.ch1.random_off, random2,
-                                     lurk_cbs_len(&h.ch1.message)) ||
-             !lurk_tls13_transcript_hello_retry(&prefix) ||
-             !lurk_tls13_transcript_update(&prefix, lurk_cbs_data(&h.hrr.message),
-                                           lurk_cbs_len(&h.hrr.message))))
+        if (h.hrr_seen && (!lurk_tls13_transcript_init(&prefix, lurk_tls13_keysched_md(&s->ks)) ||
+                           !lurkd_tls13_feed_hello(&prefix, &h.ch1.message, h.ch1.random_off,
+                                                   random2, lurk_cbs_len(&h.ch1.message)) ||
+                           !lurk_tls13_transcript_hello_retry(&prefix) ||
+                           !lurk_tls13_transcript_update(&prefix, lurk_cbs_data(&h.hrr.message),
+                                                         lurk_cbs_len(&h.hrr.message))))
             goto out;
         if (!lurkd_tls13_binder_ok(&s->ks, psk.resumption, &h.ch, index, random2,
                                    h.hrr_seen ? &prefix : NULL)) {
@@ -397,20 +395,19 @@ uint8_t lurkd_ex_tls13_handshake_secret(struct lurkd_request *req, lurk_cbb *out
             !lurk_tls13_transcript_update(&prefix, lurk_cbs_data(&hrr.message),
                                           lurk_cbs_len(&hrr.message)))
             goto out;
-        if (!lurkd_tls13_binder_ok(&s->ks, s->psk_resumption, &ch2, s->psk_index,
-                                   s->client_random, &prefix)) {
+        if (!lurkd_tls13_binder_ok(&s->ks, s->psk_resumption, &ch2, s->psk_index, s->client_random,
+                                   &prefix)) {
             st = lurkd_tls13_ex_refuse(&ex, HANDSHAKE, "the PSK binder does not verify");
             goto out;
         }
     }
     /* Checks done: from here the session changes, and a failure ends it. */
     ex.drop = true;
-    if (hrr_seen &&
-        (!lurk_tls13_transcript_hello_retry(&s->tr) ||
-         !lurk_tls13_transcript_update(&s->tr, lurk_cbs_data(&hrr.message),
-                                       lurk_cbs_len(&hrr.message)) ||
-         !lurkd_tls13_feed_hello(&s->tr, &ch2.message, ch2.random_off, s->client_random,
-                                 lurk_cbs_len(&ch2.message))))
+    if (hrr_seen && (!lurk_tls13_transcript_hello_retry(&s->tr) ||
+                     !lurk_tls13_transcript_update(&s->tr, lurk_cbs_data(&hrr.message),
+                                                   lurk_cbs_len(&hrr.message)) ||
+                     !lurkd_tls13_feed_hello(&s->tr, &ch2.message, ch2.random_off, s->client_random,
+                                             lurk_cbs_len(&ch2.message))))
         goto out;
     if (!lurk_tls13_keysched_extract_handshake(&s->ks, shared_len ? shared : NULL, shared_len) ||
         !lurk_tls13_transcript_update(&s->tr, lurk_cbs_data(&sh.message),
@@ -467,8 +464,8 @@ static uint8_t server_rest(struct lurkd_tls13_ex *ex, lurk_cbs *ctx, bool with_c
             return lurkd_tls13_ex_refuse(ex, HANDSHAKE,
                                          "CertificateRequest present: certificate_verify, not "
                                          "app_secret (-01 §5.5)");
-        if (s->psk || !lurkd_tls13_parse_certificate_request(&m.body, &r->cr_context,
-                                                             &r->cr_sig_algs) ||
+        if (s->psk ||
+            !lurkd_tls13_parse_certificate_request(&m.body, &r->cr_context, &r->cr_sig_algs) ||
             lurk_cbs_len(&r->cr_context) != 0)
             return lurkd_tls13_ex_refuse(ex, HANDSHAKE, "CertificateRequest not valid here");
         lurk_tls13_transcript_update(tmp, lurk_cbs_data(&m.message), lurk_cbs_len(&m.message));
@@ -516,8 +513,7 @@ static void after_handshake(struct lurkd_tls13_ex *ex)
 {
     ex->s->state = LURKD_TLS13_C_APP;
     OPENSSL_cleanse(ex->s->s_hs, sizeof(ex->s->s_hs));
-    ex->finished =
-        !lurkd_tls13_resumption_possible(ex) && !lurkd_tls13_post_handshake_possible(ex);
+    ex->finished = !lurkd_tls13_resumption_possible(ex) && !lurkd_tls13_post_handshake_possible(ex);
 }
 
 uint8_t lurkd_ex_tls13_app_secret(struct lurkd_request *req, lurk_cbb *out)
@@ -600,8 +596,8 @@ uint8_t lurkd_ex_tls13_certificate_verify(struct lurkd_request *req, lurk_cbb *o
     if (!lurk_cbb_init(&cert, 2048, 1u << 24) || !lurk_cbb_init(&cv, 600, 0x10000))
         goto out;
     /* The client's Certificate and CertificateVerify over CH .. server Finished (§9.3). */
-    if ((st = lurkd_tls13_ex_sign(&ex, key, alg, LURK_TLS13_ROLE_CLIENT, &r.cr_context, &tmp,
-                                  &cert, &cv)) != LURK_STATUS_SUCCESS)
+    if ((st = lurkd_tls13_ex_sign(&ex, key, alg, LURK_TLS13_ROLE_CLIENT, &r.cr_context, &tmp, &cert,
+                                  &cv)) != LURK_STATUS_SUCCESS)
         goto out;
     ex.drop = true;
     st = LURK_TLS13_STATUS_UNDEFINED_ERROR;
@@ -794,8 +790,7 @@ uint8_t lurkd_ex_tls13_post_handshake(struct lurkd_request *req, lurk_cbb *out)
         !lurk_tls13_transcript_update(&tmp, lurk_cbs_data(&m.message), lurk_cbs_len(&m.message)) ||
         !lurk_cbb_init(&cert, 2048, 1u << 24) || !lurk_cbb_init(&cv, 600, 0x10000))
         goto out;
-    st = lurkd_tls13_ex_sign(&ex, key, alg, LURK_TLS13_ROLE_CLIENT, &cr_context, &tmp, &cert,
-                             &cv);
+    st = lurkd_tls13_ex_sign(&ex, key, alg, LURK_TLS13_ROLE_CLIENT, &cr_context, &tmp, &cert, &cv);
 out:
     lurk_cbb_cleanup(&cert);
     lurk_cbb_cleanup(&cv);

@@ -84,12 +84,11 @@ uint8_t lurkd_tls13_server_early_secret(struct lurkd_tls13_ex *ex)
     if (!ok)
         goto out;
     /* The binder proves the ClientHello comes from a holder of the PSK (RFC 8446 §4.2.11.2). */
-    if (h.hrr_seen &&
-        (!lurk_tls13_transcript_update(&s->tr, lurk_cbs_data(&h.ch1.message),
-                                       lurk_cbs_len(&h.ch1.message)) ||
-         !lurk_tls13_transcript_hello_retry(&s->tr) ||
-         !lurk_tls13_transcript_update(&s->tr, lurk_cbs_data(&h.hrr.message),
-                                       lurk_cbs_len(&h.hrr.message))))
+    if (h.hrr_seen && (!lurk_tls13_transcript_update(&s->tr, lurk_cbs_data(&h.ch1.message),
+                                                     lurk_cbs_len(&h.ch1.message)) ||
+                       !lurk_tls13_transcript_hello_retry(&s->tr) ||
+                       !lurk_tls13_transcript_update(&s->tr, lurk_cbs_data(&h.hrr.message),
+                                                     lurk_cbs_len(&h.hrr.message))))
         goto out;
     if (!lurkd_tls13_binder_ok(&s->ks, psk.resumption, &h.ch, index, NULL,
                                h.hrr_seen ? &s->tr : NULL)) {
@@ -99,10 +98,9 @@ uint8_t lurkd_tls13_server_early_secret(struct lurkd_tls13_ex *ex)
     if (!lurk_tls13_transcript_update(&s->tr, lurk_cbs_data(&h.ch.message),
                                       lurk_cbs_len(&h.ch.message)) ||
         !lurk_tls13_transcript_hash(&s->tr, th) ||
-        !lurk_tls13_keysched_binder_key(&s->ks,
-                                        psk.resumption ? LURK_TLS13_BINDER_RESUMPTION
-                                                       : LURK_TLS13_BINDER_EXTERNAL,
-                                        out) ||
+        !lurk_tls13_keysched_binder_key(
+            &s->ks, psk.resumption ? LURK_TLS13_BINDER_RESUMPTION : LURK_TLS13_BINDER_EXTERNAL,
+            out) ||
         !lurkd_tls13_ex_secret(ex, LURK_TLS13_SECRET_BINDER_KEY, out,
                                lurk_tls13_keysched_hash_len(&s->ks)))
         goto out;
@@ -150,8 +148,7 @@ struct server_flight {
     lurk_cbs cr_context, cr_sig_algs;
 };
 
-static uint8_t read_server_flight(struct lurkd_tls13_ex *ex, lurk_cbs *ctx,
-                                  struct server_flight *f)
+static uint8_t read_server_flight(struct lurkd_tls13_ex *ex, lurk_cbs *ctx, struct server_flight *f)
 {
     struct lurk_tls13_handshake_msg m;
     bool early_data;
@@ -247,7 +244,8 @@ uint8_t lurkd_ex_tls13_init_certificate_verify(struct lurkd_request *req, lurk_c
     }
     if ((md = lurk_tls13_cipher_suite_md_name(f.sh.cipher_suite)) == NULL ||
         (h.hrr_seen && (h.hrr.cipher_suite != f.sh.cipher_suite || h.hrr.group != f.sh.group))) {
-        lurkd_tls13_ex_refuse(&ex, st, "ServerHello cipher suite not a TLS 1.3 one, or not the HRR's");
+        lurkd_tls13_ex_refuse(&ex, st,
+                              "ServerHello cipher suite not a TLS 1.3 one, or not the HRR's");
         goto out;
     }
     if (s->ee_early_data) {
@@ -272,8 +270,7 @@ uint8_t lurkd_ex_tls13_init_certificate_verify(struct lurkd_request *req, lurk_c
         !lurk_tls13_keysched_extract_handshake(&s->ks, shared, shared_len) ||
         !lurk_tls13_transcript_init(&s->tr, lurk_tls13_keysched_md(&s->ks)) ||
         !lurkd_tls13_feed_hellos(&s->tr, &h, NULL) ||
-        !lurkd_tls13_feed_hello(&s->tr, &sh_msg, f.sh.random_off, random,
-                                lurk_cbs_len(&sh_msg)) ||
+        !lurkd_tls13_feed_hello(&s->tr, &sh_msg, f.sh.random_off, random, lurk_cbs_len(&sh_msg)) ||
         !lurkd_tls13_ex_handshake_secrets(&ex) ||
         !lurk_tls13_transcript_update(&s->tr, lurk_cbs_data(&f.ee.message),
                                       lurk_cbs_len(&f.ee.message)) ||
@@ -340,7 +337,8 @@ uint8_t lurkd_ex_tls13_handshake_and_app_secret(struct lurkd_request *req, lurk_
     st = HANDSHAKE;
     /* §4.3: PSK selected, and it is the early_secret's one. */
     if (!f.sh.has_psk || (int)f.sh.selected_identity != s->psk_index) {
-        lurkd_tls13_ex_refuse(&ex, st, "ServerHello does not select the early_secret's PSK (-01 §4.3)");
+        lurkd_tls13_ex_refuse(&ex, st,
+                              "ServerHello does not select the early_secret's PSK (-01 §4.3)");
         goto out;
     }
     md = lurk_tls13_cipher_suite_md_name(f.sh.cipher_suite);
@@ -381,8 +379,7 @@ uint8_t lurkd_ex_tls13_handshake_and_app_secret(struct lurkd_request *req, lurk_
     ex.drop = true;
     st = LURK_TLS13_STATUS_UNDEFINED_ERROR;
     if (!lurk_tls13_keysched_extract_handshake(&s->ks, shared_len ? shared : NULL, shared_len) ||
-        !lurkd_tls13_feed_hello(&s->tr, &sh_msg, f.sh.random_off, random,
-                                lurk_cbs_len(&sh_msg)) ||
+        !lurkd_tls13_feed_hello(&s->tr, &sh_msg, f.sh.random_off, random, lurk_cbs_len(&sh_msg)) ||
         !lurkd_tls13_ex_handshake_secrets(&ex) ||
         !lurk_tls13_transcript_update(&s->tr, lurk_cbs_data(&f.ee.message),
                                       lurk_cbs_len(&f.ee.message)) ||
@@ -432,8 +429,7 @@ static uint8_t client_flight(struct lurkd_tls13_ex *ex, lurk_cbs *ctx,
         if (!empty) {
             if (!lurkd_tls13_next_msg(ctx, LURK_TLS13_HS_CERTIFICATE_VERIFY, &m))
                 return lurkd_tls13_ex_refuse(ex, HANDSHAKE, "client CertificateVerify expected");
-            lurk_tls13_transcript_update(tmp, lurk_cbs_data(&m.message),
-                                         lurk_cbs_len(&m.message));
+            lurk_tls13_transcript_update(tmp, lurk_cbs_data(&m.message), lurk_cbs_len(&m.message));
         }
     }
     if (!lurkd_tls13_next_msg(ctx, LURK_TLS13_HS_FINISHED, &m) || lurk_cbs_len(ctx) != 0)

@@ -153,8 +153,7 @@ uint8_t lurkd_tls13_ecdhe_provided(uint16_t group, const lurk_cbs *own_private,
         own = EVP_PKEY_new_raw_private_key_ex(NULL, g->name, NULL, lurk_cbs_data(own_private),
                                               g->len);
         own_public_len = g->len;
-        if (own == NULL ||
-            EVP_PKEY_get_raw_public_key(own, own_public, &own_public_len) != 1)
+        if (own == NULL || EVP_PKEY_get_raw_public_key(own, own_public, &own_public_len) != 1)
             goto out;
     } else {
         priv = BN_secure_new();
@@ -206,8 +205,8 @@ uint8_t lurkd_tls13_ecdhe_generate(uint16_t group, const lurk_cbs *peer_share,
                 : EVP_PKEY_Q_keygen(NULL, NULL, g->name);
     if (own == NULL)
         goto out;
-    if (g->ec ? EVP_PKEY_get_octet_string_param(own, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, share,
-                                                n, &n) != 1
+    if (g->ec ? EVP_PKEY_get_octet_string_param(own, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, share, n,
+                                                &n) != 1
               : EVP_PKEY_get_raw_public_key(own, share, &n) != 1)
         goto out;
     if (n != (g->ec ? 1 + 2 * g->len : g->len))

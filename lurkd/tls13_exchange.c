@@ -12,15 +12,6 @@
 
 #include "lurk/freshness.h"
 
-const char *lurkd_tls13_state_name(uint8_t state)
-{
-    static const char *const names[] = {
-        "new",          "server early",     "server application", "server tickets",
-        "client early", "client handshake", "client application", "client post-handshake",
-    };
-    return state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
-}
-
 uint8_t lurkd_tls13_ex_refuse(struct lurkd_tls13_ex *ex, uint8_t st, const char *note)
 {
     ex->req->note = note;
@@ -55,10 +46,8 @@ uint8_t lurkd_tls13_ex_begin(struct lurkd_tls13_ex *ex, struct lurkd_request *re
                                          ? "psk_id where -01 Figure 6 forbids it"
                                          : "extension missing or forbidden (-01 Figures 5-7)");
     ex->psk_id = lurk_tls13_extension_find(&ex->r.secrets.extensions, LURK_TLS13_EXT_PSK_ID);
-    ex->ephemeral =
-        lurk_tls13_extension_find(&ex->r.secrets.extensions, LURK_TLS13_EXT_EPHEMERAL);
-    ex->freshness =
-        lurk_tls13_extension_find(&ex->r.secrets.extensions, LURK_TLS13_EXT_FRESHNESS);
+    ex->ephemeral = lurk_tls13_extension_find(&ex->r.secrets.extensions, LURK_TLS13_EXT_EPHEMERAL);
+    ex->freshness = lurk_tls13_extension_find(&ex->r.secrets.extensions, LURK_TLS13_EXT_FRESHNESS);
     return LURK_STATUS_SUCCESS;
 }
 
@@ -110,8 +99,7 @@ uint8_t lurkd_tls13_ex_resume(struct lurkd_tls13_ex *ex, unsigned state_mask)
     return LURK_STATUS_SUCCESS;
 }
 
-bool lurkd_tls13_ex_secret(struct lurkd_tls13_ex *ex, uint8_t type, const uint8_t *data,
-                           size_t len)
+bool lurkd_tls13_ex_secret(struct lurkd_tls13_ex *ex, uint8_t type, const uint8_t *data, size_t len)
 {
     struct lurk_tls13_secret_list *l = &ex->resp.secrets.secrets;
 
@@ -158,11 +146,10 @@ uint8_t lurkd_tls13_ex_finish(struct lurkd_tls13_ex *ex, uint8_t st, lurk_cbb *o
                 st = LURK_TLS13_STATUS_UNDEFINED_ERROR;
             lurkd_tls13_session_free(s);
         } else if (ex->opening) {
-            if (lurkd_tls13_session_insert(s, lurk_cbs_data(&ex->req->payload),
-                                           lurk_cbs_len(&ex->req->payload),
-                                           ex->r.ctx.lurk_client_session_id,
-                                           &resp->ctx.crypto_service_session_id,
-                                           &resp->ctx.crypto_service_cookie_init))
+            if (lurkd_tls13_session_insert(
+                    s, lurk_cbs_data(&ex->req->payload), lurk_cbs_len(&ex->req->payload),
+                    ex->r.ctx.lurk_client_session_id, &resp->ctx.crypto_service_session_id,
+                    &resp->ctx.crypto_service_cookie_init))
                 lurkd_tls13_session_abort(s, false); /* releases it, n = 0 */
             else {
                 st = LURK_TLS13_STATUS_UNDEFINED_ERROR;
@@ -343,8 +330,7 @@ static bool own_certificate_body(lurk_cbb *out, const struct lurkd_key *key,
 {
     lurk_cbb_mark list, entry;
 
-    lurk_cbb_add_prefixed(out, 1, lurk_cbs_data(request_context),
-                          lurk_cbs_len(request_context));
+    lurk_cbb_add_prefixed(out, 1, lurk_cbs_data(request_context), lurk_cbs_len(request_context));
     lurk_cbb_begin(out, &list, 3);
     lurk_cbb_begin(out, &entry, 3);
     lurk_cbb_add_bytes(out, key->cert_der, key->cert_der_len);
@@ -595,8 +581,7 @@ bool lurkd_tls13_ex_handshake_secrets(struct lurkd_tls13_ex *ex)
            lurk_tls13_keysched_server_handshake_traffic(&s->ks, th, s->s_hs) &&
            lurkd_tls13_ex_secret(ex, LURK_TLS13_SECRET_CLIENT_HANDSHAKE_TRAFFIC_SECRET, s->c_hs,
                                  n) &&
-           lurkd_tls13_ex_secret(ex, LURK_TLS13_SECRET_SERVER_HANDSHAKE_TRAFFIC_SECRET, s->s_hs,
-                                 n);
+           lurkd_tls13_ex_secret(ex, LURK_TLS13_SECRET_SERVER_HANDSHAKE_TRAFFIC_SECRET, s->s_hs, n);
 }
 
 /*

@@ -53,8 +53,6 @@ enum lurkd_tls13_state {
                                 (tickets), post_handshake */
 };
 
-const char *lurkd_tls13_state_name(uint8_t state);
-
 /* One tls13 request being served. */
 struct lurkd_tls13_ex {
     struct lurkd_request *req;

@@ -1,6 +1,7 @@
 /* TLS 1.3 handshake messages in handshake_context; see tls13_handshake.h. */
 #include "tls13_handshake.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* RFC 8446 §4.1.3: the Random of a HelloRetryRequest, SHA-256("HelloRetryRequest"). */
@@ -18,32 +19,42 @@ static size_t offset_in(const lurk_cbs *whole, const lurk_cbs *part)
 }
 
 /*
- * Walks an extension list, refusing a repeated type (RFC 8446 §4.2: "There
- * MUST NOT be more than one extension of the same type"). types collects
- * the types seen (a 65536-bit set would be overkill: lists are short, and a
- * quadratic check over them stays cheap at the 64 KiB a list can hold).
+ * A set of 16-bit code points (extension types, groups): repeats are
+ * refused (RFC 8446 §4.2: "There MUST NOT be more than one extension of the
+ * same type"; §4.2.8: one KeyShareEntry per group) in linear time, whatever
+ * a hostile list of 16k entries holds.
  */
+struct seen {
+    uint8_t bits[65536 / 8];
+};
+
+static bool first_time(struct seen *set, uint16_t v)
+{
+    uint8_t bit = (uint8_t)(1u << (v & 7));
+
+    if (set->bits[v >> 3] & bit)
+        return false;
+    set->bits[v >> 3] |= bit;
+    return true;
+}
+
+/* Walks an extension list: the next extension, refusing repeated types. */
 struct ext_iter {
     lurk_cbs rest;
-    lurk_cbs all;
+    struct seen seen;
 };
+
+static void ext_begin(struct ext_iter *it, const lurk_cbs *list)
+{
+    it->rest = *list;
+    memset(&it->seen, 0, sizeof(it->seen));
+}
 
 static bool ext_next(struct ext_iter *it, uint16_t *type, lurk_cbs *data, bool *last)
 {
-    lurk_cbs scan;
-    uint16_t t;
-
-    if (!lurk_cbs_get_u16(&it->rest, type) || !lurk_cbs_get_u16_prefixed(&it->rest, data))
+    if (!lurk_cbs_get_u16(&it->rest, type) || !lurk_cbs_get_u16_prefixed(&it->rest, data) ||
+        !first_time(&it->seen, *type))
         return false;
-    /* Repeats: look at every earlier extension of the list. */
-    scan = it->all;
-    while (lurk_cbs_data(&scan) < lurk_cbs_data(data) - 4) {
-        lurk_cbs d;
-        if (!lurk_cbs_get_u16(&scan, &t) || !lurk_cbs_get_u16_prefixed(&scan, &d))
-            return false;
-        if (t == *type)
-            return false;
-    }
     *last = lurk_cbs_len(&it->rest) == 0;
     return true;
 }
@@ -65,23 +76,16 @@ static bool versions_offer_tls13(lurk_cbs data)
 /* KeyShareEntry list: well formed, groups not repeated (RFC 8446 §4.2.8). */
 static bool key_shares_valid(lurk_cbs list)
 {
-    lurk_cbs all = list, ke;
+    struct seen *groups = calloc(1, sizeof(*groups));
+    lurk_cbs ke;
     uint16_t group;
+    bool ok = groups != NULL;
 
-    while (lurk_cbs_len(&list) > 0) {
-        const uint8_t *at = lurk_cbs_data(&list);
-        if (!lurk_cbs_get_u16(&list, &group) || !lurk_cbs_get_u16_prefixed(&list, &ke) ||
-            lurk_cbs_len(&ke) == 0)
-            return false;
-        lurk_cbs scan = all, d;
-        uint16_t g;
-        while (lurk_cbs_data(&scan) < at) {
-            if (!lurk_cbs_get_u16(&scan, &g) || !lurk_cbs_get_u16_prefixed(&scan, &d) ||
-                g == group)
-                return false;
-        }
-    }
-    return true;
+    while (ok && lurk_cbs_len(&list) > 0)
+        ok = lurk_cbs_get_u16(&list, &group) && lurk_cbs_get_u16_prefixed(&list, &ke) &&
+             lurk_cbs_len(&ke) > 0 && first_time(groups, group);
+    free(groups);
+    return ok;
 }
 
 /* OfferedPsks (RFC 8446 §4.2.11): as many binders as identities, sizes in range. */
@@ -130,7 +134,7 @@ bool lurkd_tls13_parse_client_hello(const lurk_cbs *message, struct lurkd_tls13_
         !lurk_cbs_get_u8_prefixed(&body, &compression) || lurk_cbs_len(&compression) != 1 ||
         !lurk_cbs_get_u16_prefixed(&body, &extensions) || lurk_cbs_len(&body) != 0)
         return false;
-    it.rest = it.all = extensions;
+    ext_begin(&it, &extensions);
     while (lurk_cbs_len(&it.rest) > 0) {
         if (!ext_next(&it, &ext_type, &data, &last))
             return false;
@@ -213,7 +217,8 @@ bool lurkd_tls13_parse_server_hello(const lurk_cbs *message, struct lurkd_tls13_
     out->extensions_len_off = offset_in(message, &body);
     if (!lurk_cbs_get_u16_prefixed(&body, &extensions) || lurk_cbs_len(&body) != 0)
         return false;
-    it.rest = it.all = extensions;
+    out->extensions_len = lurk_cbs_len(&extensions);
+    ext_begin(&it, &extensions);
     while (lurk_cbs_len(&it.rest) > 0) {
         if (!ext_next(&it, &ext_type, &data, &last))
             return false;
@@ -227,6 +232,7 @@ bool lurkd_tls13_parse_server_hello(const lurk_cbs *message, struct lurkd_tls13_
         }
         case LURKD_TLS_EXT_KEY_SHARE:
             out->key_share_len_off = offset_in(message, &data) - 2;
+            out->key_share_len = lurk_cbs_len(&data);
             if (!lurk_cbs_get_u16(&data, &out->group))
                 return false;
             if (!out->hrr) {
@@ -261,7 +267,7 @@ bool lurkd_tls13_parse_encrypted_extensions(const lurk_cbs *body, bool *early_da
     *early_data = false;
     if (!lurk_cbs_get_u16_prefixed(&b, &extensions) || lurk_cbs_len(&b) != 0)
         return false;
-    it.rest = it.all = extensions;
+    ext_begin(&it, &extensions);
     while (lurk_cbs_len(&it.rest) > 0) {
         if (!ext_next(&it, &type, &data, &last))
             return false;
@@ -285,7 +291,7 @@ bool lurkd_tls13_parse_certificate_request(const lurk_cbs *body, lurk_cbs *conte
     if (!lurk_cbs_get_u8_prefixed(&b, context) || !lurk_cbs_get_u16_prefixed(&b, &extensions) ||
         lurk_cbs_len(&b) != 0)
         return false;
-    it.rest = it.all = extensions;
+    ext_begin(&it, &extensions);
     while (lurk_cbs_len(&it.rest) > 0) {
         if (!ext_next(&it, &type, &data, &last))
             return false;
@@ -323,7 +329,7 @@ bool lurkd_tls13_ticket_max_early_data(const lurk_cbs *extensions, uint32_t *max
     bool last;
 
     *max = 0;
-    it.rest = it.all = *extensions;
+    ext_begin(&it, extensions);
     while (lurk_cbs_len(&it.rest) > 0) {
         if (!ext_next(&it, &type, &data, &last))
             return false;
@@ -394,11 +400,6 @@ static void put_u16(uint8_t *p, size_t v)
     p[1] = (uint8_t)v;
 }
 
-static size_t get_u16(const uint8_t *p)
-{
-    return (size_t)p[0] << 8 | p[1];
-}
-
 bool lurkd_tls13_server_hello_fill_share(const struct lurkd_tls13_server_hello *sh,
                                          const uint8_t *share, size_t share_len, uint8_t *out,
                                          size_t cap, size_t *out_len)
@@ -407,9 +408,9 @@ bool lurkd_tls13_server_hello_fill_share(const struct lurkd_tls13_server_hello *
     size_t len = lurk_cbs_len(&sh->message), at = sh->key_exchange_len_off + 2;
     size_t body_len = len - 4 + share_len;
 
+    /* The parser recorded each length and where it is: rewrite them, copy the rest. */
     if (!sh->has_key_share || sh->hrr || lurk_cbs_len(&sh->key_exchange) != 0 ||
-        len + share_len > cap || body_len > 0xffffff ||
-        get_u16(m + sh->extensions_len_off) + share_len > 0xffff)
+        len + share_len > cap || body_len > 0xffffff || sh->extensions_len + share_len > 0xffff)
         return false;
     memcpy(out, m, at);
     memcpy(out + at, share, share_len);
@@ -417,8 +418,8 @@ bool lurkd_tls13_server_hello_fill_share(const struct lurkd_tls13_server_hello *
     out[1] = (uint8_t)(body_len >> 16);
     out[2] = (uint8_t)(body_len >> 8);
     out[3] = (uint8_t)body_len;
-    put_u16(out + sh->extensions_len_off, get_u16(m + sh->extensions_len_off) + share_len);
-    put_u16(out + sh->key_share_len_off, get_u16(m + sh->key_share_len_off) + share_len);
+    put_u16(out + sh->extensions_len_off, sh->extensions_len + share_len);
+    put_u16(out + sh->key_share_len_off, sh->key_share_len + share_len);
     put_u16(out + sh->key_exchange_len_off, share_len);
     *out_len = len + share_len;
     return true;

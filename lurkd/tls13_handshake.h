@@ -40,10 +40,10 @@ struct lurkd_tls13_client_hello {
     lurk_cbs cipher_suites;
     bool tls13; /* supported_versions offers 0x0304 */
     bool has_key_share;
-    lurk_cbs key_shares; /* client_shares: KeyShareEntry list */
-    bool has_psk;        /* pre_shared_key (the last extension, RFC 8446 §4.2.11) */
-    lurk_cbs identities; /* PskIdentity list */
-    lurk_cbs binders;    /* PskBinderEntry list */
+    lurk_cbs key_shares;  /* client_shares: KeyShareEntry list */
+    bool has_psk;         /* pre_shared_key (the last extension, RFC 8446 §4.2.11) */
+    lurk_cbs identities;  /* PskIdentity list */
+    lurk_cbs binders;     /* PskBinderEntry list */
     size_t truncated_len; /* message bytes before the binders list (its length included out) */
     bool has_psk_modes;
     bool psk_ke, psk_dhe_ke;
@@ -62,8 +62,9 @@ struct lurkd_tls13_server_hello {
     bool has_key_share;
     uint16_t group;        /* ServerHello: server_share.group; HRR: selected_group */
     lurk_cbs key_exchange; /* ServerHello only; may be empty (secret_generated, T10) */
-    /* Where a generated key share goes: the lengths that grow around it. */
+    /* Where a generated key share goes: the lengths that grow around it, and their values. */
     size_t extensions_len_off, key_share_len_off, key_exchange_len_off;
+    size_t extensions_len, key_share_len;
     bool has_psk;
     uint16_t selected_identity;
 };

@@ -106,7 +106,8 @@ static bool find_external(const struct lurkd_runtime *rt, const struct lurkd_pee
             continue;
         /* As for keys: any listed client whose identity is this peer's grants access. */
         for (size_t c = 0; !allowed && c < p->n_clients; c++) {
-            const struct lurkd_client_conf *client = lurkd_config_find_client(rt->cfg, p->clients[c]);
+            const struct lurkd_client_conf *client =
+                lurkd_config_find_client(rt->cfg, p->clients[c]);
             for (size_t k = 0; !allowed && client != NULL && k < client->n_ids; k++)
                 allowed = identity_is(&client->ids[k], peer);
         }
@@ -200,14 +201,4 @@ bool lurkd_psk_store(const struct lurkd_runtime *rt, const struct lurkd_psk_tick
     n_entries++;
     pthread_mutex_unlock(&lock);
     return true;
-}
-
-size_t lurkd_psk_count(void)
-{
-    size_t n;
-
-    pthread_mutex_lock(&lock);
-    n = n_entries;
-    pthread_mutex_unlock(&lock);
-    return n;
 }

@@ -31,14 +31,14 @@
 struct lurkd_psk {
     uint8_t key[LURKD_PSK_MAX_LEN];
     size_t key_len;
-    const char *md_name;  /* "SHA256" or "SHA384" */
-    bool resumption;      /* binder_key label "res binder" (else "ext binder") */
-    bool null_freshness;  /* freshness null allowed in sessions on it */
+    const char *md_name;     /* "SHA256" or "SHA384" */
+    bool resumption;         /* binder_key label "res binder" (else "ext binder") */
+    bool null_freshness;     /* freshness null allowed in sessions on it */
     uint32_t max_early_data; /* 0: no 0-RTT on this PSK */
-    bool ticket;          /* a resumption PSK of the store (not a [psk.NAME]) */
+    bool ticket;             /* a resumption PSK of the store (not a [psk.NAME]) */
     uint32_t ticket_age_add;
-    uint64_t age_ms;      /* ticket: time since it was issued or registered */
-    char name[64];        /* for the audit log: the section name, or "ticket" */
+    uint64_t age_ms; /* ticket: time since it was issued or registered */
+    char name[64];   /* for the audit log: the section name, or "ticket" */
 };
 
 /*
@@ -64,8 +64,5 @@ struct lurkd_psk_ticket {
     uint32_t max_early_data;
 };
 bool lurkd_psk_store(const struct lurkd_runtime *rt, const struct lurkd_psk_ticket *t);
-
-/* Resumption PSKs held now (for tests and logs). */
-size_t lurkd_psk_count(void);
 
 #endif

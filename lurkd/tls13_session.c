@@ -160,8 +160,9 @@ out:
     return s;
 }
 
-bool lurkd_tls13_cookie_next(const uint8_t salt[32], const char *label, uint8_t next_salt[32],
-                             uint32_t *cookie)
+/* The cookie chain of protocol.md (T12): salt_(n+1) and its cookie from salt_n and a label. */
+static bool cookie_next(const uint8_t salt[32], const char *label, uint8_t next_salt[32],
+                        uint32_t *cookie)
 {
     uint8_t h[32];
     unsigned int len = 0;
@@ -262,7 +263,7 @@ struct lurkd_tls13_session *lurkd_tls13_session_acquire(const struct lurkd_reque
     } else if (s->busy) {
         *why = "session busy with another request";
         s = NULL;
-    } else if (!lurkd_tls13_cookie_next(s->salt_cs, "cs_cookie", next, &want) || want != cookie) {
+    } else if (!cookie_next(s->salt_cs, "cs_cookie", next, &want) || want != cookie) {
         *why = "wrong cookie";
         s = NULL;
     } else {
@@ -273,13 +274,13 @@ struct lurkd_tls13_session *lurkd_tls13_session_acquire(const struct lurkd_reque
     return s;
 }
 
-bool lurkd_tls13_session_commit(struct lurkd_tls13_session *s, bool finished,
-                                uint32_t *client_id, uint32_t *client_cookie)
+bool lurkd_tls13_session_commit(struct lurkd_tls13_session *s, bool finished, uint32_t *client_id,
+                                uint32_t *client_cookie)
 {
     uint8_t cs[32], clt[32];
     uint32_t unused;
-    bool ok = lurkd_tls13_cookie_next(s->salt_cs, "cs_cookie", cs, &unused) &&
-              lurkd_tls13_cookie_next(s->salt_clt, "clt_cookie", clt, client_cookie);
+    bool ok = cookie_next(s->salt_cs, "cs_cookie", cs, &unused) &&
+              cookie_next(s->salt_clt, "clt_cookie", clt, client_cookie);
 
     *client_id = s->client_id;
     if (ok && !finished) {
@@ -308,14 +309,4 @@ void lurkd_tls13_session_abort(struct lurkd_tls13_session *s, bool drop)
     pthread_mutex_lock(&lock);
     s->busy = false;
     pthread_mutex_unlock(&lock);
-}
-
-size_t lurkd_tls13_session_count(void)
-{
-    size_t n;
-
-    pthread_mutex_lock(&lock);
-    n = n_table;
-    pthread_mutex_unlock(&lock);
-    return n;
 }

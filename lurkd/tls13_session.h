@@ -54,7 +54,7 @@ struct lurkd_tls13_session {
     struct lurkd_tls13_owner owner;
     uint64_t last_ms; /* monotonic time of the last exchange: expiry */
     bool busy;
-    bool visible; /* inserted: requests can name it */
+    bool visible;         /* inserted: requests can name it */
     uint8_t salt_cs[32];  /* salt^cs_n: the next request carries cookie_(n+1) */
     uint8_t salt_clt[32]; /* salt^clt_n */
 
@@ -63,30 +63,30 @@ struct lurkd_tls13_session {
     uint8_t state; /* enum lurkd_tls13_state (tls13_exchange.h) */
     struct lurk_tls13_keysched ks;
     struct lurk_tls13_transcript tr;
-    uint16_t cipher_suite; /* 0 until the ServerHello */
+    uint16_t cipher_suite;                 /* 0 until the ServerHello */
     uint8_t c_hs[LURK_TLS13_MAX_HASH_LEN]; /* handshake traffic secrets: Finished checks */
     uint8_t s_hs[LURK_TLS13_MAX_HASH_LEN];
     uint8_t rms[LURK_TLS13_MAX_HASH_LEN]; /* resumption_master_secret, after client Finished */
     bool have_rms;
     /* PSK of the session (-01 §3.4.2) */
     bool psk;
-    bool psk_resumption;    /* binder label "res binder" */
-    int psk_index;          /* its position among the ClientHello's identities */
+    bool psk_resumption;           /* binder label "res binder" */
+    int psk_index;                 /* its position among the ClientHello's identities */
     uint8_t psk_identity_hash[32]; /* SHA-256 of its identity: to find it in ClientHello2 */
-    const char *psk_md;     /* its hash ("SHA256"/"SHA384") */
+    const char *psk_md;            /* its hash ("SHA256"/"SHA384") */
     /* Freshness (-01 §3.4.3) */
-    bool null_allowed;  /* policy of the session's key or PSK (inherited by its tickets) */
-    bool used_null;     /* the session's random came with freshness null */
+    bool null_allowed;         /* policy of the session's key or PSK (inherited by its tickets) */
+    bool used_null;            /* the session's random came with freshness null */
     uint8_t client_random[32]; /* client role: ClientHello.random as derived, for CH2 */
     /* What the handshake said (-01 §9.1 variables). */
-    bool ephemeral_used;     /* §3.4.1: once per session */
-    bool hrr;                /* a HelloRetryRequest was seen */
-    bool ch_psk_modes;       /* resumption possible (RFC 8446 §4.6.1) */
+    bool ephemeral_used;           /* §3.4.1: once per session */
+    bool hrr;                      /* a HelloRetryRequest was seen */
+    bool ch_psk_modes;             /* resumption possible (RFC 8446 §4.6.1) */
     bool ch_psk_ke, ch_psk_dhe_ke; /* the psk_key_exchange_modes offered */
-    bool ch_early_data;      /* 0rtt_proposed */
-    bool ch_post_handshake;  /* post_handshake_proposed */
-    bool ee_early_data;      /* the server accepted early data: EndOfEarlyData follows */
-    bool cert_request;       /* CertificateRequest in the main handshake */
+    bool ch_early_data;            /* 0rtt_proposed */
+    bool ch_post_handshake;        /* post_handshake_proposed */
+    bool ee_early_data;            /* the server accepted early data: EndOfEarlyData follows */
+    bool cert_request;             /* CertificateRequest in the main handshake */
     struct lurkd_tls13_share shares[5];
     size_t n_shares;
     unsigned tickets; /* NewSessionTickets issued (server) or registered (client) */
@@ -107,7 +107,7 @@ struct lurkd_tls13_session *lurkd_tls13_session_new(const struct lurkd_request *
 bool lurkd_tls13_session_insert(struct lurkd_tls13_session *s, const uint8_t *payload,
                                 size_t payload_len, uint32_t client_session_id, uint32_t *id,
                                 uint32_t *cookie_init);
-/* Frees a session never inserted (or already removed): wipes its secrets. */
+/* Deletes s, held by the caller: out of the table, its secrets wiped. */
 void lurkd_tls13_session_free(struct lurkd_tls13_session *s);
 
 /*
@@ -123,19 +123,12 @@ struct lurkd_tls13_session *lurkd_tls13_session_acquire(const struct lurkd_reque
  * lurk_client_cookie_(n+1) for the response; then, with finished, deletes
  * the session (-01 §9's finished state), else releases it.
  */
-bool lurkd_tls13_session_commit(struct lurkd_tls13_session *s, bool finished,
-                                uint32_t *client_id, uint32_t *client_cookie);
-/* Failure: releases s unchanged, or deletes it when it cannot go on (internal errors). */
-void lurkd_tls13_session_abort(struct lurkd_tls13_session *s, bool drop);
-
-/* Sessions held now (for tests and logs). */
-size_t lurkd_tls13_session_count(void);
-
+bool lurkd_tls13_session_commit(struct lurkd_tls13_session *s, bool finished, uint32_t *client_id,
+                                uint32_t *client_cookie);
 /*
- * Cookie arithmetic (protocol.md, T12), exposed for the exchanges' notes:
- * the cookie that follows salt with label "cs_cookie" or "clt_cookie".
+ * Releases s unchanged (a refused request; also the opening exchange, n = 0),
+ * or deletes it when it cannot go on (drop: an internal error mid-way).
  */
-bool lurkd_tls13_cookie_next(const uint8_t salt[32], const char *label, uint8_t next_salt[32],
-                             uint32_t *cookie);
+void lurkd_tls13_session_abort(struct lurkd_tls13_session *s, bool drop);
 
 #endif

@@ -183,8 +183,8 @@ static bool chain_next(struct chain *c, const struct lurk_tls13_session *resp)
     memcpy(c->salt_cs, cs, 32);
     memcpy(c->salt_clt, clt, 32);
     if (resp->session_id != c->clt_id || resp->cookie != want) {
-        printf("    session %08x cookie %08x: expected %08x %08x\n", resp->session_id,
-               resp->cookie, c->clt_id, want);
+        printf("    session %08x cookie %08x: expected %08x %08x\n", resp->session_id, resp->cookie,
+               c->clt_id, want);
         return false;
     }
     return true;
@@ -307,10 +307,10 @@ static void request_ctx(struct lurk_tls13_request *r)
 
     RAND_bytes(b, sizeof(b));
     r->ctx.cookie_h = LURK_FRESHNESS_SHA256;
-    r->ctx.lurk_client_session_id = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-                                    (uint32_t)b[2] << 8 | b[3];
-    r->ctx.lurk_client_cookie_init = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 |
-                                     (uint32_t)b[6] << 8 | b[7];
+    r->ctx.lurk_client_session_id =
+        (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    r->ctx.lurk_client_cookie_init =
+        (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
 }
 
 static struct lurk_tls13_extension *ext_add(struct lurk_tls13_request *r, uint8_t type)
@@ -396,8 +396,7 @@ static void replay_client(struct replay *rp)
         ext_add(&req, LURK_TLS13_EXT_FRESHNESS)->freshness = LURK_FRESHNESS_NULL;
         if (!exchange(rp, &req))
             goto out;
-        chain_start(&rp->chain, rp->sent, rp->sent_len, req.ctx.lurk_client_session_id,
-                    &rp->r.ctx);
+        chain_start(&rp->chain, rp->sent, rp->sent_len, req.ctx.lurk_client_session_id, &rp->r.ctx);
         secrets(rp, NULL, NULL);
         /* handshake_secret (§5.3) with the ServerHello. */
         memset(&req, 0, sizeof(req));
@@ -429,8 +428,7 @@ static void replay_client(struct replay *rp)
     if (psk)
         chain_next(&rp->chain, &rp->r.session);
     else
-        chain_start(&rp->chain, rp->sent, rp->sent_len, req.ctx.lurk_client_session_id,
-                    &rp->r.ctx);
+        chain_start(&rp->chain, rp->sent, rp->sent_len, req.ctx.lurk_client_session_id, &rp->r.ctx);
     secrets(rp, NULL, NULL);
     if (has(t, "messages.certificate_request")) {
         printf("  the trace has a CertificateRequest: certificate_verify needs the client's "
@@ -501,7 +499,8 @@ static bool recompute_after_cv(struct trace *t, const struct bytes *flight, uint
     tr->n = 0;
     cv_head[0] = LURK_TLS13_HS_CERTIFICATE_VERIFY;
     size_t body = 4 + lurk_cbs_len(sig);
-    cv_head[1] = (uint8_t)(body >> 16), cv_head[2] = (uint8_t)(body >> 8), cv_head[3] = (uint8_t)body;
+    cv_head[1] = (uint8_t)(body >> 16), cv_head[2] = (uint8_t)(body >> 8),
+    cv_head[3] = (uint8_t)body;
     cv_head[4] = (uint8_t)(scheme >> 8), cv_head[5] = (uint8_t)scheme;
     cv_head[6] = (uint8_t)(lurk_cbs_len(sig) >> 8), cv_head[7] = (uint8_t)lurk_cbs_len(sig);
     ok = ok && append(tr, flight->p, flight->n) && append(tr, cert, cert_len) &&
@@ -520,9 +519,8 @@ static bool recompute_after_cv(struct trace *t, const struct bytes *flight, uint
     return ok;
 }
 
-/* The key id of the trace's server certificate, and the signature scheme of its CertificateVerify. */
-static bool server_key(struct trace *t, struct lurk_key_id *id, uint16_t *scheme,
-                       EVP_PKEY **pub)
+/* The key id of the trace's server certificate; the scheme of its CertificateVerify. */
+static bool server_key(struct trace *t, struct lurk_key_id *id, uint16_t *scheme, EVP_PKEY **pub)
 {
     size_t cert_len, cv_len;
     const uint8_t *cert = field(t, "messages.certificate", &cert_len);
@@ -553,7 +551,7 @@ static bool server_key(struct trace *t, struct lurk_key_id *id, uint16_t *scheme
 static bool verify_cv(EVP_PKEY *pub, uint16_t scheme, const struct bytes *tr, const lurk_cbs *sig)
 {
     static const char context[] = "TLS 1.3, server CertificateVerify";
-    const char *md = scheme == 0x0805 || scheme == 0x080a || scheme == 0x0503 ? "SHA384"
+    const char *md = scheme == 0x0805 || scheme == 0x080a || scheme == 0x0503   ? "SHA384"
                      : scheme == 0x0806 || scheme == 0x080b || scheme == 0x0603 ? "SHA512"
                      : scheme == 0x0807 || scheme == 0x0808                     ? NULL
                                                                                 : "SHA256";
@@ -613,8 +611,7 @@ static void replay_server(struct replay *rp)
         e->psk_id.obfuscated_ticket_age = age;
         if (!exchange(rp, &req))
             goto out;
-        chain_start(&rp->chain, rp->sent, rp->sent_len, req.ctx.lurk_client_session_id,
-                    &rp->r.ctx);
+        chain_start(&rp->chain, rp->sent, rp->sent_len, req.ctx.lurk_client_session_id, &rp->r.ctx);
         secrets(rp, NULL, NULL);
         /* handshake_and_app_secret (§4.3). */
         memset(&req, 0, sizeof(req));
@@ -667,8 +664,7 @@ static void replay_server(struct replay *rp)
     if (psk) {
         chain_next(&rp->chain, &rp->r.session);
     } else {
-        chain_start(&rp->chain, rp->sent, rp->sent_len, req.ctx.lurk_client_session_id,
-                    &rp->r.ctx);
+        chain_start(&rp->chain, rp->sent, rp->sent_len, req.ctx.lurk_client_session_id, &rp->r.ctx);
         /* The signature over the trace's transcript, with the certificate's key. */
         struct bytes signed_over = {0};
         EVP_PKEY *key = NULL;
@@ -729,8 +725,8 @@ static void replay_server(struct replay *rp)
         const struct lurk_tls13_new_session_ticket *nt = &rp->r.tickets.t[i];
         char nonce[2 * 255 + 1];
         lurk_hex_encode(lurk_cbs_data(&nt->ticket_nonce), lurk_cbs_len(&nt->ticket_nonce), nonce);
-        printf("    ticket: lifetime %us, nonce %s, %zu-byte ticket\n", nt->ticket_lifetime,
-               nonce, lurk_cbs_len(&nt->ticket));
+        printf("    ticket: lifetime %us, nonce %s, %zu-byte ticket\n", nt->ticket_lifetime, nonce,
+               lurk_cbs_len(&nt->ticket));
     }
     secrets(rp, !psk && alt_ok ? (const uint8_t(*)[48])alt : NULL,
             "= trace's key schedule with lurkd's CertificateVerify");

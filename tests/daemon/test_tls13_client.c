@@ -29,7 +29,7 @@ static struct lurkd_proc lurkd;
 static struct t13_rfc rfc;
 static EVP_PKEY *rsa, *ed25519;
 
-#define KR(x) LURK_TLS13_KR_##x
+#define KR(x)     LURK_TLS13_KR_##x
 #define SECRET(x) LURK_TLS13_SECRET_##x
 
 static void setup(void)
@@ -48,7 +48,8 @@ static void setup(void)
     snprintf(key_path, sizeof(key_path), "%s", t13_write_pem_key(&lurkd, "rfc-rsa.key", pem));
     const uint8_t *body = t13_rfc_hex(&rfc, rfc.simple, "messages.certificate", &len) + 4;
     cert = t13_cert_der(body, len - 4, &len);
-    snprintf(cert_path, sizeof(cert_path), "%s", t13_write_cert_der(&lurkd, "rfc-rsa.crt", cert, len));
+    snprintf(cert_path, sizeof(cert_path), "%s",
+             t13_write_cert_der(&lurkd, "rfc-rsa.crt", cert, len));
     ed25519 = dc_load_key(lurk_test_pki("server-ed25519.key"));
     snprintf(extra, sizeof(extra),
              "[key.rfc]\nsource = %s\ncertificate = %s\nclients = local, client1, tcp\n"
@@ -440,8 +441,11 @@ START_TEST(post_handshake_authentication)
 
     t13_share_new(&client, 29);
     t13_share_new(&server, 29);
-    struct t13_ch_opts o = {.group = 29, .share = client.pub, .share_len = client.pub_len,
-                            .psk_modes = true, .post_handshake_auth = true};
+    struct t13_ch_opts o = {.group = 29,
+                            .share = client.pub,
+                            .share_len = client.pub_len,
+                            .psk_modes = true,
+                            .post_handshake_auth = true};
     t13_build_ch(&ch, &o);
     t13_build_sh(&sh, NULL, 0x1301, 29, server.pub, server.pub_len, false, 0);
     t13_add(&ctx, ch.p, ch.n);
@@ -527,7 +531,8 @@ START_TEST(post_handshake_authentication)
         struct t13_buf cr = {0}, body = {0}, cert = {0}, signed_over = {0};
         uint8_t content[200];
         /* CertificateRequest {context = round + 0x40; signature_algorithms {ed25519}}. */
-        static const uint8_t cr_tail[] = {0x00, 0x08, 0x00, 0x0d, 0x00, 0x04, 0x00, 0x02, 0x08, 0x07};
+        static const uint8_t cr_tail[] = {0x00, 0x08, 0x00, 0x0d, 0x00,
+                                          0x04, 0x00, 0x02, 0x08, 0x07};
         t13_add_u8(&body, 1);
         t13_add_u8(&body, (uint8_t)(0x40 + round));
         t13_add(&body, cr_tail, sizeof(cr_tail));
@@ -584,6 +589,26 @@ START_TEST(post_handshake_authentication)
 }
 END_TEST
 
+#ifdef LURKCTL_PATH
+/* lurkctl tls13 replays the RFC's traces: the operator's check of a deployment. */
+START_TEST(lurkctl_replays_rfc8448)
+{
+    static const char *want = "result: 15 secret(s) compared, 15 as expected, 0 exchange(s) failed";
+    char simple_path[600], resumed_path[600], out_path[600], out[16384];
+
+    snprintf(simple_path, sizeof(simple_path), "%s/rfc8448-simple-1rtt.json", LURK_VECTORS_DIR);
+    snprintf(resumed_path, sizeof(resumed_path), "%s/rfc8448-resumed-0rtt.json", LURK_VECTORS_DIR);
+    snprintf(out_path, sizeof(out_path), "%s/lurkctl.out", lurkd.dir);
+    const char *const argv[] = {LURKCTL_PATH, "-s",        lurkd.unix_addr, "tls13",
+                                "client",     simple_path, resumed_path,    NULL};
+    int st = t13_run(argv, out_path, out, sizeof(out));
+    ck_assert_msg(st == 0, "lurkctl exit status %d:\n%s", st, out);
+    ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in:\n%s", want, out);
+    ck_assert(strstr(out, "DIFFERS") == NULL);
+}
+END_TEST
+#endif
+
 int main(void)
 {
     Suite *s = suite_create("tls13_client");
@@ -594,6 +619,9 @@ int main(void)
     tcase_add_test(tc, rfc8448_hello_retry_request);
     tcase_add_test(tc, rfc8448_client_authentication);
     tcase_add_test(tc, post_handshake_authentication);
+#ifdef LURKCTL_PATH
+    tcase_add_test(tc, lurkctl_replays_rfc8448);
+#endif
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

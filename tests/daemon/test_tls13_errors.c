@@ -78,8 +78,9 @@ static void setup(void)
              "secret = 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
              "clients = local\n"
              "[tls13]\nnull_freshness = yes\nmax_tickets = 2\n",
-             key_path, cert_path, lurk_test_pki("server-ed25519.key"), lurk_test_pki("server-ed25519.crt"),
-             lurk_test_pki("server-p256.key"), lurk_test_pki("server-rsa2048.key"));
+             key_path, cert_path, lurk_test_pki("server-ed25519.key"),
+             lurk_test_pki("server-ed25519.crt"), lurk_test_pki("server-p256.key"),
+             lurk_test_pki("server-rsa2048.key"));
     dc_start(&lurkd, NULL, extra, NULL, tls_addr, sizeof(tls_addr));
 }
 
@@ -121,8 +122,8 @@ static void rfc_icv(struct lurk_tls13_request *r, struct t13_buf *ctx)
     t13_req(r, LURK_TLS13_TYPE_INIT_CERTIFICATE_VERIFY, KR(H_C) | KR(H_S));
     t13_req_ctx(r);
     t13_req_context(r, ctx);
-    t13_req_ephemeral(r, LURK_TLS13_EPHEMERAL_SECRET_PROVIDED, simple("server_x25519_private", NULL),
-                      32);
+    t13_req_ephemeral(r, LURK_TLS13_EPHEMERAL_SECRET_PROVIDED,
+                      simple("server_x25519_private", NULL), 32);
     t13_req_freshness(r, LURK_FRESHNESS_NULL);
     t13_req_signing(r, rsa, 0x0804, false, cert + 4, len - 4);
 }
@@ -143,8 +144,11 @@ static void client_open(struct lurk_conn *c, struct client_hs *h, bool post_hand
     memset(h, 0, sizeof(*h));
     t13_share_new(&h->client, 29);
     t13_share_new(&h->server, 29);
-    struct t13_ch_opts o = {.group = 29, .share = h->client.pub, .share_len = 32,
-                            .psk_modes = true, .post_handshake_auth = post_handshake_auth};
+    struct t13_ch_opts o = {.group = 29,
+                            .share = h->client.pub,
+                            .share_len = 32,
+                            .psk_modes = true,
+                            .post_handshake_auth = post_handshake_auth};
     t13_build_ch(&h->ch, &o);
     t13_build_sh(&h->sh, NULL, 0x1301, 29, h->server.pub, 32, false, 0);
     t13_add(&ctx, h->ch.p, h->ch.n);
@@ -205,9 +209,8 @@ static void expect(struct lurk_conn *c, const struct lurk_tls13_request *r, uint
 {
     struct t13_resp resp;
 
-    ck_assert_msg(t13_call(c, r, &resp) == st, "type %u: status %u (%s), expected %u (%s)",
-                  r->type, resp.status, lurk_tls13_status_name(resp.status), st,
-                  lurk_tls13_status_name(st));
+    ck_assert_msg(t13_call(c, r, &resp) == st, "type %u: status %u (%s), expected %u (%s)", r->type,
+                  resp.status, lurk_tls13_status_name(resp.status), st, lurk_tls13_status_name(st));
     ck_assert_uint_eq(resp.designation, LURK_DESIGNATION_TLS13);
     /* lurk-lurk §4.2 error payload: the 4-byte lurk_state. */
     ck_assert_uint_eq(lurk_cbs_len(&resp.raw.msg.payload), 4);
@@ -250,9 +253,9 @@ START_TEST(codec_statuses)
 
     /* 3 invalid_payload_format: a truncated payload. */
     static const uint8_t cut[] = {0x80, 0x00, 0x00};
-    ck_assert_uint_eq(dc_call(c, LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_BINDER_KEY, cut,
-                              sizeof(cut), &resp.raw),
-                      ST(INVALID_PAYLOAD_FORMAT));
+    ck_assert_uint_eq(
+        dc_call(c, LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_BINDER_KEY, cut, sizeof(cut), &resp.raw),
+        ST(INVALID_PAYLOAD_FORMAT));
     lurk_response_free(&resp.raw);
     /* 5 invalid_freshness_funct: a function tls13 does not know (extension 03 0001 ff -> 01). */
     static const uint8_t fresh_null[] = {0x03, 0x00, 0x01, 0xff};
@@ -533,8 +536,8 @@ START_TEST(session_statuses)
     expect(c, &r, ST(INVALID_REQUEST), "wrong cookie");
     /* post_handshake needs the client Finished first (out of order) ... */
     {
-        static const uint8_t cr[] = {0x0d, 0x00, 0x00, 0x0c, 0x01, 0x42, 0x00, 0x08, 0x00,
-                                     0x0d, 0x00, 0x04, 0x00, 0x02, 0x08, 0x07};
+        static const uint8_t cr[] = {0x0d, 0x00, 0x00, 0x0c, 0x01, 0x42, 0x00, 0x08,
+                                     0x00, 0x0d, 0x00, 0x04, 0x00, 0x02, 0x08, 0x07};
         struct t13_buf crb = {0};
         t13_add(&crb, cr, sizeof(cr));
         t13_req(&r, LURK_TLS13_TYPE_POST_HANDSHAKE, 0);
@@ -608,8 +611,8 @@ START_TEST(session_statuses)
         reg.tickets.n = 1;
         expect(c, &reg, ST(INVALID_KEY_REQUEST), "only in the first");
         /* post_handshake without post_handshake_auth in the ClientHello. */
-        static const uint8_t cr[] = {0x0d, 0x00, 0x00, 0x0c, 0x01, 0x42, 0x00, 0x08, 0x00,
-                                     0x0d, 0x00, 0x04, 0x00, 0x02, 0x08, 0x07};
+        static const uint8_t cr[] = {0x0d, 0x00, 0x00, 0x0c, 0x01, 0x42, 0x00, 0x08,
+                                     0x00, 0x0d, 0x00, 0x04, 0x00, 0x02, 0x08, 0x07};
         struct t13_buf crb = {0};
         t13_add(&crb, cr, sizeof(cr));
         t13_req(&r, LURK_TLS13_TYPE_POST_HANDSHAKE, 0);

@@ -34,7 +34,7 @@ static struct lurkd_proc lurkd;
 static struct t13_rfc rfc;
 static EVP_PKEY *rsa, *ed25519;
 
-#define KR(x) LURK_TLS13_KR_##x
+#define KR(x)     LURK_TLS13_KR_##x
 #define SECRET(x) LURK_TLS13_SECRET_##x
 
 static const uint8_t *simple(const char *path, size_t *len)
@@ -146,11 +146,11 @@ START_TEST(rfc8448_simple_server_and_ticket)
                       simple("secrets.server_handshake_traffic_secret", NULL), 32);
     /* The CertificateVerify verifies over the RFC's CH .. Certificate with the RFC's key. */
     const lurk_cbs *sig = &resp.r.signing.signature;
-    size_t n = t13_cv_content(
-        content, LURK_TLS13_ROLE_SERVER,
-        t13_rfc_member(&rfc, rfc.simple, "transcript_hashes",
-                       "CH..Certificate (input to server CertificateVerify)", NULL),
-        32);
+    size_t n =
+        t13_cv_content(content, LURK_TLS13_ROLE_SERVER,
+                       t13_rfc_member(&rfc, rfc.simple, "transcript_hashes",
+                                      "CH..Certificate (input to server CertificateVerify)", NULL),
+                       32);
     ck_assert(dc_verify(rsa, "SHA256", true, content, n, lurk_cbs_data(sig), lurk_cbs_len(sig)));
     /* Application secrets: the RFC's master secret over CH .. server Finished with this CV. */
     t13_add(&transcript, ctx.p, ctx.n);
@@ -259,13 +259,12 @@ START_TEST(rfc8448_simple_server_sha256_32_certificate)
     t13_req_freshness(&r, LURK_FRESHNESS_NULL);
     t13_req_signing(&r, rsa, 0x0804, true, cert + 4, cert_len - 4);
     ck_assert_uint_eq(t13_call(c, &r, &resp), LURK_STATUS_SUCCESS);
-    size_t n = t13_cv_content(
-        content, LURK_TLS13_ROLE_SERVER,
-        t13_rfc_member(&rfc, rfc.simple, "transcript_hashes",
-                       "CH..Certificate (input to server CertificateVerify)", NULL),
-        32);
-    ck_assert(dc_verify(rsa, "SHA256", true, content, n,
-                        lurk_cbs_data(&resp.r.signing.signature),
+    size_t n =
+        t13_cv_content(content, LURK_TLS13_ROLE_SERVER,
+                       t13_rfc_member(&rfc, rfc.simple, "transcript_hashes",
+                                      "CH..Certificate (input to server CertificateVerify)", NULL),
+                       32);
+    ck_assert(dc_verify(rsa, "SHA256", true, content, n, lurk_cbs_data(&resp.r.signing.signature),
                         lurk_cbs_len(&resp.r.signing.signature)));
     ck_assert_uint_eq(resp.r.secrets.secrets.n, 2);
     t13_resp_free(&resp);
@@ -470,8 +469,8 @@ START_TEST(every_group_both_methods)
 
             t13_share_new(&client, groups[g]);
             t13_share_new(&server, groups[g]);
-            struct t13_ch_opts o = {.group = groups[g], .share = client.pub,
-                                    .share_len = client.pub_len};
+            struct t13_ch_opts o = {
+                .group = groups[g], .share = client.pub, .share_len = client.pub_len};
             t13_build_ch(&ch, &o);
             t13_build_sh(&sh, NULL, 0x1301, groups[g], generated ? NULL : server.pub,
                          server.pub_len, false, 0);
@@ -555,6 +554,26 @@ START_TEST(every_group_both_methods)
 }
 END_TEST
 
+#ifdef LURKCTL_PATH
+/* lurkctl tls13 replays the RFC's traces: the operator's check of a deployment. */
+START_TEST(lurkctl_replays_rfc8448)
+{
+    static const char *want = "result: 15 secret(s) compared, 15 as expected, 0 exchange(s) failed";
+    char simple_path[600], resumed_path[600], out_path[600], out[16384];
+
+    snprintf(simple_path, sizeof(simple_path), "%s/rfc8448-simple-1rtt.json", LURK_VECTORS_DIR);
+    snprintf(resumed_path, sizeof(resumed_path), "%s/rfc8448-resumed-0rtt.json", LURK_VECTORS_DIR);
+    snprintf(out_path, sizeof(out_path), "%s/lurkctl.out", lurkd.dir);
+    const char *const argv[] = {LURKCTL_PATH, "-s",        lurkd.unix_addr, "tls13",
+                                "server",     simple_path, resumed_path,    NULL};
+    int st = t13_run(argv, out_path, out, sizeof(out));
+    ck_assert_msg(st == 0, "lurkctl exit status %d:\n%s", st, out);
+    ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in:\n%s", want, out);
+    ck_assert(strstr(out, "DIFFERS") == NULL);
+}
+END_TEST
+#endif
+
 int main(void)
 {
     Suite *s = suite_create("tls13_server");
@@ -566,6 +585,9 @@ int main(void)
     tcase_add_test(tc, rfc8448_resumed_server);
     tcase_add_test(tc, rfc8448_hello_retry_request_server);
     tcase_add_test(tc, every_group_both_methods);
+#ifdef LURKCTL_PATH
+    tcase_add_test(tc, lurkctl_replays_rfc8448);
+#endif
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

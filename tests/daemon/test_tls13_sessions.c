@@ -9,6 +9,7 @@
  * refused with the file and line.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -182,6 +183,8 @@ START_TEST(flood_of_abandoned_sessions)
     }
     ck_assert_int_ge(refused, 3000 - 3 * PER_CLIENT);
     after = rss_kib(lurkd.pid);
+    printf("flood: %d of 3000 opening requests refused; lurkd RSS %ld KiB before, %ld after\n",
+           refused, before, after);
 #if defined(__SANITIZE_ADDRESS__)
     /* ASan keeps freed memory in quarantine: RSS says nothing there. */
     (void)after;
@@ -198,10 +201,11 @@ END_TEST
 static struct lurkd_proc conf_proc;
 
 #define MARK " #<" /* the line the error must name; removed before writing */
-#define BASE                                                                                    \
-    "[lurkd]\nworkers = 1\n[listener.local]\naddress = unix:@DIR@/lurkd.sock\n"                  \
+#define BASE                                                                                       \
+    "[lurkd]\nworkers = 1\n[listener.local]\naddress = unix:@DIR@/lurkd.sock\n"                    \
     "[client.local]\nidentity = uid:0\n"
-#define PSK "[psk.a]\nidentity = alpha\nsecret = 00112233445566778899aabbccddeeff\nclients = local\n"
+#define PSK                                                                                        \
+    "[psk.a]\nidentity = alpha\nsecret = 00112233445566778899aabbccddeeff\nclients = local\n"
 
 static const struct {
     const char *text; /* one line ends with MARK */
@@ -292,7 +296,8 @@ START_TEST(config_good_sections)
     const char *const check[] = {"--check", "-c", conf_proc.conf, NULL};
     char out[4096];
 
-    ck_assert(lurk_test_write_file(&conf_proc, "psk.hex", "00112233 44556677\n8899aabb ccddeeff\n"));
+    ck_assert(
+        lurk_test_write_file(&conf_proc, "psk.hex", "00112233 44556677\n8899aabb ccddeeff\n"));
     write_marked(BASE
                  "[tls13]\nsession_resumption = yes\npost_handshake_auth = no\n"
                  "client_early_traffic = no\nearly_exporter = no\nexporter = yes\n"
@@ -319,7 +324,8 @@ int main(void)
     TCase *tc2 = tcase_create("config");
     tcase_add_checked_fixture(tc2, conf_setup, conf_teardown);
     tcase_set_timeout(tc2, 60);
-    tcase_add_loop_test(tc2, config_errors_name_file_and_line, 0, (int)(sizeof(bad) / sizeof(bad[0])));
+    tcase_add_loop_test(tc2, config_errors_name_file_and_line, 0,
+                        (int)(sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc2, config_good_sections);
     suite_add_tcase(s, tc2);
     SRunner *sr = srunner_create(s);

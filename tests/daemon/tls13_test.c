@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -150,7 +154,7 @@ uint32_t t13_cookie_step(const uint8_t salt[32], const char *label, uint8_t next
     uint8_t h[32];
     EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
 
-    /* protocol.md: salt_(n+1) = HKDF-Expand-Label(salt_n, label, "", 32); cookie = H(salt)[0..3]. */
+    /* protocol.md: salt_(n+1) = HKDF-Expand-Label(salt_n, label, "", 32), cookie H(salt)[0..3]. */
     ck_assert(lurk_tls13_hkdf_expand_label(NULL, md, salt, 32, label, NULL, 0, next, 32));
     ck_assert(EVP_Digest(next, 32, h, NULL, md, NULL) == 1);
     EVP_MD_free(md);
@@ -214,10 +218,10 @@ void t13_req_ctx(struct lurk_tls13_request *r)
 
     ck_assert(RAND_bytes(b, sizeof(b)) == 1);
     r->ctx.cookie_h = LURK_FRESHNESS_SHA256;
-    r->ctx.lurk_client_session_id = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-                                    (uint32_t)b[2] << 8 | b[3];
-    r->ctx.lurk_client_cookie_init = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 |
-                                     (uint32_t)b[6] << 8 | b[7];
+    r->ctx.lurk_client_session_id =
+        (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    r->ctx.lurk_client_cookie_init =
+        (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
 }
 
 void t13_req_session(struct lurk_tls13_request *r, const struct t13_session *s)
@@ -310,8 +314,7 @@ void t13_open(struct t13_session *s, const struct lurk_tls13_request *req,
               const struct t13_resp *resp)
 {
     ck_assert_uint_eq(resp->status, LURK_STATUS_SUCCESS);
-    t13_session_start(s, resp->sent, resp->sent_len, req->ctx.lurk_client_session_id,
-                      &resp->r.ctx);
+    t13_session_start(s, resp->sent, resp->sent_len, req->ctx.lurk_client_session_id, &resp->r.ctx);
 }
 
 const uint8_t *t13_secret_opt(const struct t13_resp *r, uint8_t type)
@@ -680,4 +683,25 @@ void t13_ch_psk_identity(const uint8_t *ch, size_t ch_len, const uint8_t **ident
         p += 4 + l;
     }
     ck_abort_msg("no pre_shared_key in the ClientHello");
+}
+
+int t13_run(const char *const *argv, const char *out_path, char *out, size_t outlen)
+{
+    int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), status = -1;
+    pid_t pid;
+
+    ck_assert(fd >= 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(fd);
+    ck_assert(pid > 0 && waitpid(pid, &status, 0) == pid);
+    char *text = lurk_test_read_file(out_path, NULL);
+    snprintf(out, outlen, "%s", text ? text : "");
+    free(text);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

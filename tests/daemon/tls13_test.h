@@ -95,11 +95,11 @@ void t13_req_psk(struct lurk_tls13_request *r, const uint8_t *id, size_t len, ui
 void t13_req_ephemeral(struct lurk_tls13_request *r, uint8_t method, const uint8_t *secret,
                        size_t len);
 void t13_req_freshness(struct lurk_tls13_request *r, uint8_t funct);
-/* SigningRequest: key id of pkey, scheme, LURKCertificate tls13 (body) or sha256_32 (body hashed). */
+/* SigningRequest: pkey's key id, scheme, LURKCertificate tls13 (body) or sha256_32 (hashed). */
 void t13_req_signing(struct lurk_tls13_request *r, EVP_PKEY *pkey, uint16_t scheme, bool sha256_32,
                      const uint8_t *cert_body, size_t cert_len);
 
-/* Sends r; returns the status; the response is decoded on success (else its codec fails the test). */
+/* Sends r; returns the status; a success response is decoded (or the test fails). */
 uint8_t t13_call(struct lurk_conn *c, const struct lurk_tls13_request *r, struct t13_resp *out);
 void t13_resp_free(struct t13_resp *r);
 /* Opening exchange answered with success: starts s from it. */
@@ -121,8 +121,8 @@ void t13_hash(const char *md, const uint8_t *data, size_t len, uint8_t *out);
 void t13_finished(const char *md, const uint8_t *base_key, const uint8_t *transcript, size_t len,
                   uint8_t *out);
 /* Derive-Secret(secret, label, Hash(transcript)). */
-void t13_derive(const char *md, const uint8_t *secret, const char *label,
-                const uint8_t *transcript, size_t len, uint8_t *out);
+void t13_derive(const char *md, const uint8_t *secret, const char *label, const uint8_t *transcript,
+                size_t len, uint8_t *out);
 
 /* A key pair of a NamedGroup; raw private key (T9 encoding) and key_exchange. */
 struct t13_share {
@@ -145,7 +145,7 @@ struct t13_ch_opts {
     uint16_t group;
     const uint8_t *share; /* key_exchange; NULL: no key_share */
     size_t share_len;
-    bool psk_modes;      /* psk_key_exchange_modes {psk_ke, psk_dhe_ke} */
+    bool psk_modes; /* psk_key_exchange_modes {psk_ke, psk_dhe_ke} */
     bool early_data;
     bool post_handshake_auth;
     const uint8_t *psk_identity; /* pre_shared_key with one identity (binder zeros) */
@@ -163,7 +163,7 @@ void t13_ch_set_binder(struct t13_buf *ch, const char *md, const uint8_t *binder
  */
 void t13_build_sh(struct t13_buf *b, const uint8_t *random, uint16_t suite, uint16_t group,
                   const uint8_t *share, size_t share_len, bool psk, uint16_t selected);
-/* Replaces the PskIdentity and binder of an RFC ClientHello whose last extension is pre_shared_key. */
+/* Replaces the PskIdentity and binder of a ClientHello whose last extension is pre_shared_key. */
 void t13_ch_replace_psk(struct t13_buf *out, const uint8_t *ch, size_t ch_len,
                         const uint8_t *identity, size_t identity_len, uint32_t age,
                         const uint8_t *binder_key);
@@ -173,6 +173,9 @@ void t13_ch_psk_identity(const uint8_t *ch, size_t ch_len, const uint8_t **ident
                          size_t *identity_len, uint32_t *age);
 
 /* ---- the daemon ---- */
+
+/* Runs argv (argv[0] a path) to completion; stdout and stderr into out_path and out. */
+int t13_run(const char *const *argv, const char *out_path, char *out, size_t outlen);
 
 /* Writes PEM key and certificate (from DER) into the lurkd directory; returns the paths. */
 const char *t13_write_pem_key(const struct lurkd_proc *p, const char *name, const char *pem);
