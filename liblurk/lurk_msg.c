@@ -63,6 +63,17 @@ bool lurk_error_payload_encode(lurk_cbb *cbb, const struct lurk_error_payload *i
     return lurk_cbb_ok(cbb);
 }
 
+uint8_t lurk_stats_response_decode(const lurk_cbs *payload, lurk_cbs *text)
+{
+    const uint8_t *p = lurk_cbs_data(payload);
+
+    for (size_t i = 0; i < lurk_cbs_len(payload); i++)
+        if ((p[i] < 0x20 || p[i] > 0x7e) && p[i] != '\n' && p[i] != '\t')
+            return LURK_STATUS_INVALID_FORMAT;
+    *text = *payload;
+    return LURK_STATUS_SUCCESS;
+}
+
 const char *lurk_lurk_type_name(uint8_t type)
 {
     switch (type) {
@@ -70,6 +81,8 @@ const char *lurk_lurk_type_name(uint8_t type)
         return "capabilities";
     case LURK_TYPE_PING:
         return "ping";
+    case LURK_TYPE_STATS:
+        return "stats";
     default:
         return "unknown";
     }

@@ -557,6 +557,9 @@ static bool parse_main(struct parse *p, struct lurkd_config *cfg)
         } else if (strcmp(n, "pid_file") == 0) {
             free(cfg->pid_file);
             cfg->pid_file = resolve_path(p, v->value);
+        } else if (strcmp(n, "stats_clients") == 0) {
+            free_list(cfg->stats_clients, cfg->n_stats_clients);
+            cfg->stats_clients = split_list(v->value, &cfg->n_stats_clients);
         } else if (strcmp(n, "certificate") == 0) {
             cfg->certificate = resolve_path(p, v->value);
         } else if (strcmp(n, "private_key") == 0) {
@@ -679,6 +682,14 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
     }
     sk_OPENSSL_CSTRING_free(sections);
     sections = NULL;
+    for (size_t c = 0; c < cfg->n_stats_clients; c++) {
+        if (strcmp(cfg->stats_clients[c], "*") == 0 ||
+            lurkd_config_find_client(cfg, cfg->stats_clients[c]))
+            continue;
+        failf(&p, "lurkd", "stats_clients", "unknown client \"%s\" (no [client.%s] section)",
+              cfg->stats_clients[c], cfg->stats_clients[c]);
+        goto fail;
+    }
     /* Keys may only name clients that exist. */
     for (size_t i = 0; i < cfg->n_keys; i++) {
         const struct lurkd_key_conf *k = &cfg->keys[i];
@@ -837,6 +848,7 @@ void lurkd_config_free(struct lurkd_config *cfg)
     free(cfg->audit_log);
     free(cfg->error_log);
     free(cfg->pid_file);
+    free_list(cfg->stats_clients, cfg->n_stats_clients);
     free(cfg->certificate);
     free(cfg->private_key);
     free(cfg->client_ca);

@@ -91,6 +91,9 @@ struct lurkd_config {
     char *error_log;
     enum lurkd_log_level log_level;
     char *pid_file;
+    /* Clients that may read metrics (lurk "stats"); local root and lurkd's own uid always may. */
+    char **stats_clients;
+    size_t n_stats_clients;
     /* Defaults for tls:// listeners that do not set their own. */
     char *certificate, *private_key, *client_ca;
 

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "metrics.h"
 #include "exchange.h"
 #include "lurk/lurk.h"
 #include "lurk/tls13.h"
@@ -21,6 +22,7 @@ static const struct {
 } exchanges[] = {
     {LURK_DESIGNATION_LURK, LURK_TYPE_CAPABILITIES, lurkd_ex_lurk_capabilities, false},
     {LURK_DESIGNATION_LURK, LURK_TYPE_PING, lurkd_ex_ping, false},
+    {LURK_DESIGNATION_LURK, LURK_TYPE_STATS, lurkd_ex_lurk_stats, false},
     {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_CAPABILITIES, lurkd_ex_tls12_capabilities, false},
     {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_PING, lurkd_ex_ping, false},
     {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_MASTER, lurkd_ex_tls12_rsa_master, true},
@@ -110,6 +112,7 @@ void lurkd_dispatch_reject(const struct lurkd_runtime *rt, const uint8_t *frame,
     if (!lurk_header_parse(&cbs, &hdr))
         return;
     write_error(out, &hdr, LURK_DESIGNATION_LURK, LURK_VERSION, lurk_status, rt);
+    lurkd_metrics_request(hdr.designation, hdr.type, LURK_DESIGNATION_LURK, lurk_status, 0);
 }
 
 static uint64_t elapsed_us(const struct timespec *t0)
@@ -140,17 +143,38 @@ static void audit(const struct lurkd_request *req, uint8_t status, const struct 
     lurkd_audit_log(&ev);
 }
 
+static void dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
+                     const uint8_t *frame, size_t len, lurk_cbb *out, const struct timespec *t0);
+
+/* Every answer is counted by request type and response status (metrics.h). */
 void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
                     const uint8_t *frame, size_t len, lurk_cbb *out)
 {
     struct timespec t0;
+    size_t start = lurk_cbb_len(out);
+    struct lurk_header req, resp;
+    lurk_cbs cbs;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    dispatch(rt, peer, frame, len, out, &t0);
+    lurk_cbs_init(&cbs, frame, len);
+    if (!lurk_header_parse(&cbs, &req) || lurk_cbb_len(out) < start + LURK_HEADER_LEN)
+        return;
+    lurk_cbs_init(&cbs, lurk_cbb_data(out) + start, LURK_HEADER_LEN);
+    lurk_header_parse(&cbs, &resp);
+    lurkd_metrics_request(req.designation, req.type, resp.designation, resp.status,
+                          elapsed_us(&t0));
+}
+
+static void dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
+                     const uint8_t *frame, size_t len, lurk_cbb *out, const struct timespec *t0)
+{
     struct lurk_message msg;
     lurkd_exchange_fn fn;
     lurk_cbb payload;
     uint8_t status;
     bool key_op = false;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!lurk_message_parse(frame, len, &msg))
         return; /* The I/O thread frames exactly; nothing else reaches here. */
     /* lurk-lurk §5.3, in order; errors before the payload use designation lurk. */
@@ -186,7 +210,7 @@ void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *pee
         write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION, status, rt);
         lurk_cbb_cleanup(&payload);
         if (req.audited)
-            audit(&req, status, &t0);
+            audit(&req, status, t0);
         return;
     }
     if (status == LURK_STATUS_SUCCESS && !lurk_cbb_ok(&payload))
@@ -201,7 +225,7 @@ void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *pee
     if (status != LURK_STATUS_SUCCESS && req.note == NULL)
         req.note = "request payload does not decode";
     if (req.audited)
-        audit(&req, status, &t0);
+        audit(&req, status, t0);
 }
 
 const struct lurkd_key *lurkd_request_key(struct lurkd_request *req,

@@ -3,7 +3,10 @@
 
 #include <string.h>
 
+#include "io_loop.h"
 #include "lurk/lurk.h"
+#include "metrics.h"
+#include "worker.h"
 
 uint8_t lurkd_ex_lurk_capabilities(struct lurkd_request *req, lurk_cbb *out)
 {
@@ -19,4 +22,21 @@ uint8_t lurkd_ex_lurk_capabilities(struct lurkd_request *req, lurk_cbb *out)
     memcpy(caps.state, req->rt->state, LURK_STATE_LEN);
     return lurk_capabilities_response_encode(out, &caps) ? LURK_STATUS_SUCCESS
                                                          : LURK_STATUS_UNDEFINED_ERROR;
+}
+
+/* lurk stats (project type 128, protocol.md): the metrics as Prometheus text. */
+uint8_t lurkd_ex_lurk_stats(struct lurkd_request *req, lurk_cbb *out)
+{
+    struct lurkd_gauges gauges = {
+        .connections = lurkd_io_connections(),
+        .queued = lurkd_workers_queued(),
+        .keys = (unsigned)req->rt->keys->n_keys,
+    };
+
+    if (lurk_empty_payload_decode(&req->payload) != LURK_STATUS_SUCCESS)
+        return LURK_STATUS_INVALID_FORMAT;
+    /* Key usage is not for every client: lurk-lurk §5.3 lets errors be generalised. */
+    if (!lurkd_policy_stats(req->rt->cfg, req->peer))
+        return LURK_STATUS_UNDEFINED_ERROR;
+    return lurkd_metrics_render(out, &gauges) ? LURK_STATUS_SUCCESS : LURK_STATUS_UNDEFINED_ERROR;
 }

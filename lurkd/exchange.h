@@ -52,6 +52,7 @@ const struct lurkd_key *lurkd_request_key(struct lurkd_request *req,
 uint8_t lurkd_ex_ping(struct lurkd_request *req, lurk_cbb *out);
 /* ex_lurk.c */
 uint8_t lurkd_ex_lurk_capabilities(struct lurkd_request *req, lurk_cbb *out);
+uint8_t lurkd_ex_lurk_stats(struct lurkd_request *req, lurk_cbb *out);
 /* ex_tls12.c */
 uint8_t lurkd_ex_tls12_capabilities(struct lurkd_request *req, lurk_cbb *out);
 /* ex_tls12_rsa.c */

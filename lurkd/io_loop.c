@@ -21,6 +21,7 @@
 
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "lurk/header.h"
 #include "lurk/hex.h"
 #include "lurk/lurk.h"
@@ -272,10 +273,12 @@ static bool conn_frames(struct lurkd_conn *c)
         lurk_header_parse(&cbs, &hdr);
         switch (lurk_frame_check(&hdr, lim.max_frame)) {
         case LURK_FRAME_TOO_SHORT:
+            lurkd_metrics_count(LURKD_COUNTER_CONNECTIONS_CLOSED_BAD_FRAME);
             lurkd_warn("closing connection from %s: garbage header (length %u)", c->peer.text,
                        (unsigned)hdr.length);
             return false;
         case LURK_FRAME_TOO_LONG:
+            lurkd_metrics_count(LURKD_COUNTER_CONNECTIONS_CLOSED_BAD_FRAME);
             lurkd_warn("closing connection from %s: frame of %u bytes exceeds max_frame_size %zu",
                        c->peer.text, (unsigned)hdr.length, lim.max_frame);
             return false;
@@ -344,6 +347,7 @@ static bool conn_handshake(struct lurkd_conn *c)
     if (err != 0)
         ERR_error_string_n(err, reason, sizeof(reason));
     ERR_clear_error();
+    lurkd_metrics_count(LURKD_COUNTER_TLS_HANDSHAKE_FAILURES);
     lurkd_info("TLS handshake with %s failed: %s", c->peer.text, reason);
     return false;
 }
@@ -462,6 +466,7 @@ static void accept_all(struct lurkd_loop *loop, struct lurkd_listener *l)
         struct lurkd_io_limits lim = limits_get();
         if (atomic_fetch_add(&io.n_conns, 1) >= lim.max_connections) {
             atomic_fetch_sub(&io.n_conns, 1);
+            lurkd_metrics_count(LURKD_COUNTER_CONNECTIONS_REFUSED);
             lurkd_warn("refusing a connection on %s: max_connections (%u) reached", l->addr.text,
                        lim.max_connections);
             close(fd);
@@ -507,6 +512,7 @@ static void accept_all(struct lurkd_loop *loop, struct lurkd_listener *l)
         if (loop->conns != NULL)
             loop->conns->prev = c;
         loop->conns = c;
+        lurkd_metrics_count(LURKD_COUNTER_CONNECTIONS_ACCEPTED);
         lurkd_debug("connection from %s on %s", c->peer.text, l->addr.text);
     }
 }
@@ -688,6 +694,11 @@ bool lurkd_io_read_received(int timeout_ms)
         struct timespec ts = {0, 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+}
+
+unsigned lurkd_io_connections(void)
+{
+    return atomic_load(&io.n_conns);
 }
 
 bool lurkd_io_flushed(void)

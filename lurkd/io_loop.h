@@ -35,6 +35,8 @@ void lurkd_io_stop_accepting(void);
  * not get to it within timeout_ms. Call it before lurkd_io_stop_accepting.
  */
 bool lurkd_io_read_received(int timeout_ms);
+/* Open connections (metrics). */
+unsigned lurkd_io_connections(void);
 /* True when no connection has output waiting. */
 bool lurkd_io_flushed(void);
 /* Closes every connection and joins the threads. */

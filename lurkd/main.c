@@ -23,6 +23,7 @@
 #include "io_loop.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "worker.h"
 
@@ -248,6 +249,7 @@ static void reload(const struct options *o, bool foreground)
         }
     }
     if (rt == NULL) {
+        lurkd_metrics_count(LURKD_COUNTER_RELOAD_FAILURES);
         lurkd_error("reload failed, still serving the previous configuration: %s", err);
         for (size_t i = 0; ctxs != NULL && i < n_listeners; i++)
             SSL_CTX_free(ctxs[i]);
@@ -264,6 +266,7 @@ static void reload(const struct options *o, bool foreground)
         lurkd_error("reload: %s", err);
     apply_settings(rt->cfg);
     warn_weak_keys(rt);
+    lurkd_metrics_count(LURKD_COUNTER_RELOADS);
     lurkd_notice("configuration reloaded: %zu keys, lurk_state %02x%02x%02x%02x", rt->keys->n_keys,
                  rt->state[0], rt->state[1], rt->state[2], rt->state[3]);
     lurkd_runtime_install(rt);

@@ -2,6 +2,7 @@
 #include "policy.h"
 
 #include <string.h>
+#include <unistd.h>
 
 static bool identity_matches(const struct lurkd_identity *id, const struct lurkd_peer *peer)
 {
@@ -27,19 +28,26 @@ const struct lurkd_client_conf *lurkd_policy_client(const struct lurkd_config *c
     return NULL;
 }
 
-static bool client_listed(const struct lurkd_config *cfg, const struct lurkd_key_conf *kc,
-                          const struct lurkd_peer *peer)
+/* Whether the peer is one of the named clients ("*": any peer). */
+static bool peer_in(const struct lurkd_config *cfg, char *const *names, size_t n,
+                    const struct lurkd_peer *peer)
 {
-    if (kc->any_client)
-        return true;
     /* A peer may match several client names; any listed one grants access. */
-    for (size_t c = 0; c < kc->n_clients; c++) {
-        const struct lurkd_client_conf *client = lurkd_config_find_client(cfg, kc->clients[c]);
+    for (size_t c = 0; c < n; c++) {
+        if (strcmp(names[c], "*") == 0)
+            return true;
+        const struct lurkd_client_conf *client = lurkd_config_find_client(cfg, names[c]);
         for (size_t k = 0; client != NULL && k < client->n_ids; k++)
             if (identity_matches(&client->ids[k], peer))
                 return true;
     }
     return false;
+}
+
+static bool client_listed(const struct lurkd_config *cfg, const struct lurkd_key_conf *kc,
+                          const struct lurkd_peer *peer)
+{
+    return kc->any_client || peer_in(cfg, kc->clients, kc->n_clients, peer);
 }
 
 bool lurkd_policy_allows(const struct lurkd_config *cfg, const struct lurkd_key *key,
@@ -62,4 +70,12 @@ bool lurkd_policy_visible(const struct lurkd_config *cfg, const struct lurkd_key
                           const struct lurkd_peer *peer)
 {
     return key->exchanges != 0 && client_listed(cfg, key->conf, peer);
+}
+
+bool lurkd_policy_stats(const struct lurkd_config *cfg, const struct lurkd_peer *peer)
+{
+    /* The operator on the key host: root, or the account lurkd runs as. */
+    if (peer->kind == LURKD_PEER_UNIX && (peer->uid == 0 || peer->uid == getuid()))
+        return true;
+    return peer_in(cfg, cfg->stats_clients, cfg->n_stats_clients, peer);
 }

@@ -38,5 +38,7 @@ bool lurkd_policy_allows(const struct lurkd_config *cfg, const struct lurkd_key 
 /* Whether peer may use key for at least one exchange (capabilities list it). */
 bool lurkd_policy_visible(const struct lurkd_config *cfg, const struct lurkd_key *key,
                           const struct lurkd_peer *peer);
+/* Whether peer may read the metrics (lurk "stats"): stats_clients, local root or lurkd's uid. */
+bool lurkd_policy_stats(const struct lurkd_config *cfg, const struct lurkd_peer *peer);
 
 #endif

@@ -127,6 +127,16 @@ bool lurkd_workers_submit(struct lurkd_job *job)
     return true;
 }
 
+unsigned lurkd_workers_queued(void)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&pool.lock);
+    n = pool.queued;
+    pthread_mutex_unlock(&pool.lock);
+    return n;
+}
+
 bool lurkd_workers_idle(void)
 {
     bool idle;

@@ -41,6 +41,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  ping [lurk|tls12|tls13]...          check that lurkd answers (default: all)\n"
             "  capabilities [lurk|tls12|tls13]...  what lurkd offers this client\n"
+            "  stats                               lurkd's counters (Prometheus text)\n"
             "  keyref --cert CERT|--pubkey PUB [--server ADDR] [-o OUT]\n"
             "                                      write a key reference for the lurk provider\n"
             "  tls13 server|client TRACE.json...   replay recorded TLS 1.3 handshakes through\n"
@@ -99,6 +100,24 @@ static bool call(struct ctl *ctl, uint8_t designation, uint8_t type, struct lurk
         return false;
     }
     return true;
+}
+
+/* lurk stats (project type 128): counters and latency histograms, as lurkd renders them. */
+static bool cmd_stats(struct ctl *ctl)
+{
+    struct lurk_response resp;
+    lurk_cbs text;
+    double ms;
+
+    if (!call(ctl, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, &resp, &ms))
+        return false;
+    bool ok = lurk_stats_response_decode(&resp.msg.payload, &text) == LURK_STATUS_SUCCESS;
+    if (ok)
+        fwrite(lurk_cbs_data(&text), 1, lurk_cbs_len(&text), stdout);
+    else
+        printf("lurk stats: malformed response\n");
+    lurk_response_free(&resp);
+    return ok;
 }
 
 static bool cmd_ping(struct ctl *ctl, uint8_t designation)
@@ -296,18 +315,19 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "keyref") == 0)
         return lurkctl_keyref_main(argc - optind + 1, argv + optind - 1);
     bool ping = strcmp(cmd, "ping") == 0, tls13 = strcmp(cmd, "tls13") == 0;
+    bool stats = strcmp(cmd, "stats") == 0;
     if (tls13 && !lurkctl_tls13_usage(argc - optind, argv + optind)) {
         usage(stderr);
         return 2;
     }
-    if (!ping && !tls13 && strcmp(cmd, "capabilities") != 0) {
+    if (!ping && !tls13 && !stats && strcmp(cmd, "capabilities") != 0) {
         fprintf(stderr, "lurkctl: unknown command \"%s\"\n", cmd);
         usage(stderr);
         return 2;
     }
     uint8_t designations[3] = {0, 1, 2};
     size_t n = 3;
-    if (!tls13 && optind < argc) {
+    if (!tls13 && !stats && optind < argc) {
         for (n = 0; optind < argc && n < 3; n++) {
             if (!designation_parse(argv[optind++], &designations[n])) {
                 fprintf(stderr, "lurkctl: unknown designation \"%s\"\n", argv[optind - 1]);
@@ -341,7 +361,9 @@ int main(int argc, char **argv)
         return rc;
     }
     bool ok = true;
-    for (size_t i = 0; i < n; i++)
+    if (stats)
+        ok = cmd_stats(&ctl);
+    for (size_t i = 0; !stats && i < n; i++)
         ok &= ping ? cmd_ping(&ctl, designations[i]) : cmd_capabilities(&ctl, designations[i]);
     lurk_conn_close(ctl.conn);
     SSL_CTX_free(ctl.tls);

@@ -25,7 +25,7 @@ static void setup(void)
              "[key.p256]\nsource = %s\nclients = client2\n",
              lurk_test_pki("server-rsa2048.key"), lurk_test_pki("server-rsa2048.crt"),
              lurk_test_pki("server-p256.key"));
-    ck_assert(dc_write_config(&lurkd, NULL, extra));
+    ck_assert(dc_write_config(&lurkd, "stats_clients = client2", extra));
     ck_assert(lurk_test_lurkd_start(&lurkd, NULL));
     ck_assert(lurk_test_lurkd_address(&lurkd, "tcp://", tcp_addr, sizeof(tcp_addr)));
     ck_assert(lurk_test_lurkd_address(&lurkd, "tls://", tls_addr, sizeof(tls_addr)));
@@ -99,8 +99,9 @@ START_TEST(capabilities_list_only_usable_keys)
         lurk_cbs in = resp.msg.payload, l;
         ck_assert_uint_eq(lurk_tls13_capabilities_response_decode(&in, &caps), 1);
         for (l = caps.typed_certificates; lurk_tls12_typed_certificate_next(&l, &tc); n++)
-            ck_assert_uint_eq(tc.certificate_type, client == 1 ? LURK_CERTIFICATE_TYPE_X509
-                                                               : LURK_CERTIFICATE_TYPE_RAW_PUBLIC_KEY);
+            ck_assert_uint_eq(tc.certificate_type, client == 1
+                                                       ? LURK_CERTIFICATE_TYPE_X509
+                                                       : LURK_CERTIFICATE_TYPE_RAW_PUBLIC_KEY);
         ck_assert_uint_eq(n, 1);
         lurk_response_free(&resp);
         lurk_conn_close(c);
@@ -116,11 +117,11 @@ struct header_case {
 START_TEST(header_errors_answer_with_designation_lurk)
 {
     static const struct header_case cases[] = {
-        {5, 1, 1, 0, LURK_STATUS_INVALID_EXTENSION},   /* unknown designation */
-        {1, 2, 1, 0, LURK_STATUS_INVALID_EXTENSION},   /* unknown version */
-        {1, 1, 1, 1, LURK_STATUS_INVALID_STATUS},      /* a response sent as a request */
+        {5, 1, 1, 0, LURK_STATUS_INVALID_EXTENSION}, /* unknown designation */
+        {1, 2, 1, 0, LURK_STATUS_INVALID_EXTENSION}, /* unknown version */
+        {1, 1, 1, 1, LURK_STATUS_INVALID_STATUS},    /* a response sent as a request */
         {2, 1, 1, 9, LURK_STATUS_INVALID_STATUS},
-        {0, 1, 7, 0, LURK_STATUS_INVALID_TYPE},        /* unknown type */
+        {0, 1, 7, 0, LURK_STATUS_INVALID_TYPE}, /* unknown type */
         {1, 1, 99, 0, LURK_STATUS_INVALID_TYPE},
         {2, 1, 200, 0, LURK_STATUS_INVALID_TYPE},
     };
@@ -166,6 +167,61 @@ START_TEST(ping_with_payload_is_a_format_error)
 }
 END_TEST
 
+/* The value of one sample line of the Prometheus text, -1 when absent. */
+static long long sample(const lurk_cbs *text, const char *series)
+{
+    char *copy = strndup((const char *)lurk_cbs_data(text), lurk_cbs_len(text));
+    char needle[256];
+    char *at;
+    long long v = -1;
+
+    /* A sample line starts the line and is followed by a space and the value. */
+    snprintf(needle, sizeof(needle), "\n%s ", series);
+    if (copy != NULL && (at = strstr(copy, needle)) != NULL)
+        v = atoll(at + strlen(needle));
+    free(copy);
+    return v;
+}
+
+/*
+ * lurk stats (type 128): the local operator (unix socket, this uid) and
+ * stats_clients (client2) read the counters; client1 gets undefined_error.
+ */
+START_TEST(stats_counts_requests_for_allowed_peers)
+{
+    struct lurk_conn *local = dc_connect(lurkd.unix_addr, 1);
+    struct lurk_conn *c1 = dc_connect(tls_addr, 1), *c2 = dc_connect(tls_addr, 2);
+    struct lurk_response resp;
+    lurk_cbs text;
+
+    for (int i = 0; i < 5; i++) {
+        ck_assert_uint_eq(dc_call(c1, LURK_DESIGNATION_TLS12, LURK_TYPE_PING, NULL, 0, &resp), 1);
+        lurk_response_free(&resp);
+    }
+    ck_assert_uint_eq(dc_call(c1, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp),
+                      LURK_STATUS_UNDEFINED_ERROR);
+    lurk_response_free(&resp);
+    for (int i = 0; i < 2; i++) {
+        struct lurk_conn *c = i == 0 ? local : c2;
+        ck_assert_uint_eq(dc_call(c, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp), 1);
+        ck_assert_uint_eq(lurk_stats_response_decode(&resp.msg.payload, &text), 1);
+        ck_assert_int_eq(
+            sample(&text,
+                   "lurkd_requests_total{designation=\"tls12\",type=\"ping\",status=\"success\"}"),
+            5);
+        ck_assert_int_eq(sample(&text, "lurkd_requests_total{designation=\"lurk\",type=\"stats\","
+                                       "status=\"undefined_error\"}"),
+                         1);
+        ck_assert_int_eq(sample(&text, "lurkd_keys"), 2);
+        ck_assert_int_ge(sample(&text, "lurkd_connections"), 3);
+        lurk_response_free(&resp);
+    }
+    lurk_conn_close(local);
+    lurk_conn_close(c1);
+    lurk_conn_close(c2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("daemon_basic");
@@ -177,6 +233,7 @@ int main(void)
     tcase_add_test(tc, capabilities_list_only_usable_keys);
     tcase_add_loop_test(tc, header_errors_answer_with_designation_lurk, 0, 3);
     tcase_add_loop_test(tc, ping_with_payload_is_a_format_error, 0, 3);
+    tcase_add_test(tc, stats_counts_requests_for_allowed_peers);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

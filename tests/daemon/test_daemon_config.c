@@ -364,11 +364,12 @@ static const struct {
 
 /* Every setting config.c knows: the example documents each one. */
 static const char *const settings[] = {
-    "workers",         "io_threads",   "max_frame_size", "queue_limit", "connection_queue_limit",
-    "max_connections", "idle_timeout", "drain_timeout",  "audit_log",   "error_log",
-    "log_level",       "pid_file",     "certificate",    "private_key", "client_ca",
-    "address",         "insecure",     "mode",           "identity",    "source",
-    "exchanges",       "clients",      "null_freshness", "check_time",  "time_window",
+    "workers",         "io_threads",   "max_frame_size", "queue_limit",    "connection_queue_limit",
+    "max_connections", "idle_timeout", "drain_timeout",  "audit_log",      "error_log",
+    "log_level",       "pid_file",     "stats_clients",  "certificate",    "private_key",
+    "client_ca",       "address",      "insecure",       "mode",           "identity",
+    "source",          "exchanges",    "clients",        "null_freshness", "check_time",
+    "time_window",
 };
 
 START_TEST(example_config_passes_check)

@@ -44,6 +44,15 @@ uint8_t lurk_test_roundtrip_lurk(uint8_t type, bool request, const lurk_cbs *pay
             return LURK_STATUS_UNDEFINED_ERROR;
         return st;
     }
+    case LURK_TYPE_STATS: {
+        if (request)
+            return lurk_empty_payload_decode(payload);
+        lurk_cbs text;
+        uint8_t st = lurk_stats_response_decode(payload, &text);
+        if (st == LURK_STATUS_SUCCESS && !lurk_cbb_add_cbs(out, &text))
+            return LURK_STATUS_UNDEFINED_ERROR;
+        return st;
+    }
     default:
         return LURK_TEST_UNKNOWN_MESSAGE;
     }

@@ -15,6 +15,8 @@
 enum lurk_type {
     LURK_TYPE_CAPABILITIES = 0,
     LURK_TYPE_PING = 1,
+    /* Project extension (private range): lurkd's counters as Prometheus text. */
+    LURK_TYPE_STATS = 128,
 };
 
 /* LURKStatus (§4); temporary_failure is 7 as in the IANA table (§8). */
@@ -64,6 +66,13 @@ uint8_t lurk_capabilities_response_decode(const lurk_cbs *payload,
 bool lurk_capabilities_response_encode(lurk_cbb *cbb, const struct lurk_capabilities_response *in);
 uint8_t lurk_error_payload_decode(const lurk_cbs *payload, struct lurk_error_payload *out);
 bool lurk_error_payload_encode(lurk_cbb *cbb, const struct lurk_error_payload *in);
+
+/*
+ * stats response (project type 128, protocol.md): the rest of the payload is
+ * Prometheus text exposition (format 0.0.4): printable ASCII, tabs and
+ * newlines; anything else is invalid_format. The request is empty.
+ */
+uint8_t lurk_stats_response_decode(const lurk_cbs *payload, lurk_cbs *text);
 
 const char *lurk_lurk_type_name(uint8_t type);
 const char *lurk_lurk_status_name(uint8_t status);
