@@ -9,19 +9,6 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
-static const char *prf_md_name(uint8_t prf_hash)
-{
-    switch (prf_hash) {
-    case LURK_PRF_HASH_SHA256:
-        return "SHA256";
-    case LURK_PRF_HASH_SHA384:
-        return "SHA384";
-    case LURK_PRF_HASH_SHA512:
-        return "SHA512";
-    default:
-        return NULL;
-    }
-}
 
 size_t lurk_tls12_prf_hash_len(uint8_t prf_hash)
 {
@@ -51,7 +38,7 @@ static bool prf_parts(OSSL_LIB_CTX *libctx, uint8_t prf_hash, const uint8_t *sec
                       size_t secret_len, const struct seed_part *parts, size_t n_parts,
                       uint8_t *out, size_t out_len)
 {
-    const char *md = prf_md_name(prf_hash);
+    const char *md = lurk_tls12_prf_hash_md_name(prf_hash);
     OSSL_PARAM params[2 + 4 + 1];
     size_t np = 0;
     EVP_KDF *kdf;
@@ -136,7 +123,7 @@ bool lurk_tls12_key_block(OSSL_LIB_CTX *libctx, uint8_t prf_hash,
 bool lurk_tls12_handshake_hash(OSSL_LIB_CTX *libctx, uint8_t prf_hash, const uint8_t *messages,
                                size_t messages_len, uint8_t *out, size_t *out_len)
 {
-    const char *name = prf_md_name(prf_hash);
+    const char *name = lurk_tls12_prf_hash_md_name(prf_hash);
     EVP_MD *md;
     unsigned int len = 0;
     bool ok;

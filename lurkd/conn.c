@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <openssl/crypto.h>
 
@@ -53,6 +54,22 @@ void lurkd_conn_send(struct lurkd_conn *c, const uint8_t *msg, size_t len)
     pthread_mutex_lock(&c->out_lock);
     if (atomic_load(&c->closed))
         goto out;
+    /*
+     * Nothing queued on a plain socket: write the response from the worker
+     * and spare the I/O thread a wakeup (most responses fit the socket
+     * buffer). TLS connections are written by their I/O thread only: one SSL
+     * object cannot be read and written from two threads.
+     */
+    if (c->ssl == NULL && c->out_len == c->out_off) {
+        ssize_t n = send(c->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n == (ssize_t)len)
+            goto out;
+        if (n > 0) {
+            msg += n;
+            len -= (size_t)n;
+        }
+        /* EAGAIN or an error: the I/O thread's flush retries or closes. */
+    }
     if (c->out_cap - c->out_len < len) {
         size_t live = c->out_len - c->out_off, cap = c->out_cap ? c->out_cap : 4096;
         while (cap < live + len)

@@ -147,23 +147,26 @@ static void conn_close(struct lurkd_conn *c)
 {
     struct lurkd_loop *loop = c->loop;
 
-    if (atomic_exchange(&c->closed, true))
+    /* Under out_lock: a worker writing a response directly sees an open fd or none. */
+    pthread_mutex_lock(&c->out_lock);
+    if (atomic_exchange(&c->closed, true)) {
+        pthread_mutex_unlock(&c->out_lock);
         return;
+    }
     epoll_ctl(loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     /* No close_notify: the peer is gone or misbehaving, and it must not block us. */
     SSL_free(c->ssl);
     c->ssl = NULL;
     close(c->fd);
     c->fd = -1;
+    lurkd_conn_output_consumed(c, c->out_len - c->out_off);
+    pthread_mutex_unlock(&c->out_lock);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
         loop->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    pthread_mutex_lock(&c->out_lock);
-    lurkd_conn_output_consumed(c, c->out_len - c->out_off);
-    pthread_mutex_unlock(&c->out_lock);
     atomic_fetch_sub(&io.n_conns, 1);
     lurkd_debug("closed connection from %s", c->peer.text);
     lurkd_conn_unref(c);

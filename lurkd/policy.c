@@ -28,9 +28,8 @@ const struct lurkd_client_conf *lurkd_policy_client(const struct lurkd_config *c
     return NULL;
 }
 
-/* Whether the peer is one of the named clients ("*": any peer). */
-static bool peer_in(const struct lurkd_config *cfg, char *const *names, size_t n,
-                    const struct lurkd_peer *peer)
+bool lurkd_policy_named(const struct lurkd_config *cfg, char *const *names, size_t n,
+                        const struct lurkd_peer *peer)
 {
     /* A peer may match several client names; any listed one grants access. */
     for (size_t c = 0; c < n; c++) {
@@ -47,7 +46,7 @@ static bool peer_in(const struct lurkd_config *cfg, char *const *names, size_t n
 static bool client_listed(const struct lurkd_config *cfg, const struct lurkd_key_conf *kc,
                           const struct lurkd_peer *peer)
 {
-    return kc->any_client || peer_in(cfg, kc->clients, kc->n_clients, peer);
+    return kc->any_client || lurkd_policy_named(cfg, kc->clients, kc->n_clients, peer);
 }
 
 bool lurkd_policy_allows(const struct lurkd_config *cfg, const struct lurkd_key *key,
@@ -77,5 +76,5 @@ bool lurkd_policy_stats(const struct lurkd_config *cfg, const struct lurkd_peer 
     /* The operator on the key host: root, or the account lurkd runs as. */
     if (peer->kind == LURKD_PEER_UNIX && (peer->uid == 0 || peer->uid == getuid()))
         return true;
-    return peer_in(cfg, cfg->stats_clients, cfg->n_stats_clients, peer);
+    return lurkd_policy_named(cfg, cfg->stats_clients, cfg->n_stats_clients, peer);
 }

@@ -31,6 +31,9 @@ struct lurkd_peer {
 /* The [client.NAME] the peer matches first, or NULL. */
 const struct lurkd_client_conf *lurkd_policy_client(const struct lurkd_config *cfg,
                                                     const struct lurkd_peer *peer);
+/* Whether the peer is one of the named [client.NAME]s ("*": any peer). */
+bool lurkd_policy_named(const struct lurkd_config *cfg, char *const *names, size_t n,
+                        const struct lurkd_peer *peer);
 /* Whether peer may use key for exchange; when not, *reason says why (for the audit log). */
 bool lurkd_policy_allows(const struct lurkd_config *cfg, const struct lurkd_key *key,
                          const struct lurkd_peer *peer, enum lurkd_exchange ex,

@@ -78,21 +78,6 @@ static bool expired(const struct entry *e, uint64_t now)
     return now - e->issued_ms > (uint64_t)e->lifetime * 1000u;
 }
 
-/* policy.c's identity rule: a [client.NAME] identity that designates this peer. */
-static bool identity_is(const struct lurkd_identity *id, const struct lurkd_peer *peer)
-{
-    switch (id->kind) {
-    case LURKD_IDENTITY_SPKI_SHA256:
-        return peer->kind == LURKD_PEER_TLS &&
-               memcmp(id->spki_sha256, peer->spki_sha256, sizeof(id->spki_sha256)) == 0;
-    case LURKD_IDENTITY_UID:
-        return peer->kind == LURKD_PEER_UNIX && peer->uid == id->uid;
-    case LURKD_IDENTITY_TCP:
-        return peer->kind == LURKD_PEER_TCP;
-    }
-    return false;
-}
-
 /* A [psk.NAME] this peer may use (the configuration in force, rt). */
 static bool find_external(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
                           const uint8_t *identity, size_t identity_len, struct lurkd_psk *out)
@@ -101,17 +86,10 @@ static bool find_external(const struct lurkd_runtime *rt, const struct lurkd_pee
 
     for (size_t i = 0; i < conf->n_psks; i++) {
         const struct lurkd_psk_conf *p = &conf->psks[i];
-        bool allowed = p->any_client;
         if (p->identity_len != identity_len || memcmp(p->identity, identity, identity_len) != 0)
             continue;
         /* As for keys: any listed client whose identity is this peer's grants access. */
-        for (size_t c = 0; !allowed && c < p->n_clients; c++) {
-            const struct lurkd_client_conf *client =
-                lurkd_config_find_client(rt->cfg, p->clients[c]);
-            for (size_t k = 0; !allowed && client != NULL && k < client->n_ids; k++)
-                allowed = identity_is(&client->ids[k], peer);
-        }
-        if (!allowed)
+        if (!p->any_client && !lurkd_policy_named(rt->cfg, p->clients, p->n_clients, peer))
             return false;
         memcpy(out->key, p->secret, p->secret_len);
         out->key_len = p->secret_len;

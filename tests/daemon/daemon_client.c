@@ -184,28 +184,6 @@ void dc_start(struct lurkd_proc *p, const char *settings, const char *extra, cha
 
 static void assert_no_report(const char *text, const char *where);
 
-static pid_t spawn(const struct lurkd_proc *p, const char *const *args, int out_fd)
-{
-    const char *argv[64];
-    size_t n = 0;
-    pid_t pid;
-
-    argv[n++] = LURKD_PATH;
-    for (size_t i = 0; args != NULL && args[i] != NULL && n < 63; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    pid = fork();
-    if (pid == 0) {
-        if (chdir(p->dir) != 0)
-            _exit(127);
-        dup2(out_fd, STDOUT_FILENO);
-        dup2(out_fd, STDERR_FILENO);
-        execv(LURKD_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 bool dc_start_args(struct lurkd_proc *p, const char *const *args)
 {
     int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -213,7 +191,7 @@ bool dc_start_args(struct lurkd_proc *p, const char *const *args)
     if (fd < 0)
         return false;
     track(p);
-    p->pid = spawn(p, args, fd);
+    p->pid = lurk_test_lurkd_spawn(p, args, fd);
     close(fd);
     for (int waited = 0; waited < 10000; waited += 20) {
         int status;
@@ -238,7 +216,7 @@ int dc_run(const struct lurkd_proc *p, const char *const *args, char *out, size_
     snprintf(path, sizeof(path), "%s/run.out", p->dir);
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     ck_assert(fd >= 0);
-    pid = spawn(p, args, fd);
+    pid = lurk_test_lurkd_spawn(p, args, fd);
     close(fd);
     ck_assert(pid > 0);
     for (int waited = 0;; waited += 10) {

@@ -104,7 +104,7 @@ bool lurk_test_wait_for(const char *path, const char *needle, int timeout_ms)
     return false;
 }
 
-static pid_t spawn(const struct lurkd_proc *p, const char *const *args, int out_fd)
+pid_t lurk_test_lurkd_spawn(const struct lurkd_proc *p, const char *const *args, int out_fd)
 {
     const char *argv[64];
     size_t n = 0;
@@ -137,7 +137,7 @@ bool lurk_test_lurkd_start(struct lurkd_proc *p, const char *const *extra_args)
     args[n] = NULL;
     if (fd < 0)
         return false;
-    p->pid = spawn(p, args, fd);
+    p->pid = lurk_test_lurkd_spawn(p, args, fd);
     close(fd);
     for (int waited = 0; waited < 10000; waited += 20) {
         int status;
@@ -169,7 +169,7 @@ int lurk_test_lurkd_run(const struct lurkd_proc *p, const char *const *args, cha
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    pid = spawn(p, args, fd);
+    pid = lurk_test_lurkd_spawn(p, args, fd);
     close(fd);
     if (pid < 0 || waitpid(pid, &status, 0) != pid)
         return -1;

@@ -30,6 +30,8 @@ bool lurk_test_write_file(const struct lurkd_proc *p, const char *name, const ch
  * it logs that it started; false (with the log on stderr) if it exits first.
  */
 bool lurk_test_lurkd_start(struct lurkd_proc *p, const char *const *extra_args);
+/* Starts lurkd args... in p->dir with stdout and stderr on out_fd; the pid, or -1. */
+pid_t lurk_test_lurkd_spawn(const struct lurkd_proc *p, const char *const *args, int out_fd);
 /* Runs lurkd to completion (e.g. --check); returns its exit status, output in out. */
 int lurk_test_lurkd_run(const struct lurkd_proc *p, const char *const *args, char *out,
                         size_t outlen);
