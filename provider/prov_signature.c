@@ -286,6 +286,21 @@ static int sig_get_ctx_params(void *vctx, OSSL_PARAM params[])
     struct sig_ctx *ctx = vctx;
     OSSL_PARAM *p;
 
+    /*
+     * The AlgorithmIdentifier is asked for only to sign X.509 structures
+     * (ASN1_item_sign_ctx: certificates, CSRs, CRLs, OCSP), which no LURK
+     * exchange signs. Refuse here, naming the reason: answering 1 and leaving
+     * the parameter unset made OpenSSL 3.0 decode return_size
+     * (OSSL_PARAM_UNMODIFIED) bytes of an uninitialised buffer and crash.
+     */
+    if (OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_ALGORITHM_ID) != NULL) {
+        if (ctx->key != NULL)
+            LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_NO_EXCHANGE,
+                            "server %s, key id %s: an X.509 signature (certificate, request, CRL "
+                            "or OCSP; LURK signs only TLS handshake content)",
+                            lurk_prov_key_server_text(ctx->key), ctx->key->key_id_hex);
+        return 0;
+    }
     p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST);
     if (p != NULL && !OSSL_PARAM_set_utf8_string(p, mds[ctx->md].name))
         return 0;

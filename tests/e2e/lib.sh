@@ -90,7 +90,9 @@ EOF
     local pid=$!
     e2e_pids+=("$pid")
     eval "LURKD_PID_$name=$pid"
-    wait_for 10 grep -q " started:" "$E2E_DIR/$name.log" || fail "lurkd $name did not start"
+    # The log is appended to across restarts: wait for this process's own line.
+    wait_for 10 grep -q "lurkd\[$pid\] \[notice\] lurkd .* started:" "$E2E_DIR/$name.log" ||
+        fail "lurkd $name did not start"
 }
 
 stop_lurkd() { # stop_lurkd NAME

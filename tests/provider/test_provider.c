@@ -464,6 +464,38 @@ START_TEST(bare_digest_has_no_exchange)
 }
 END_TEST
 
+/*
+ * X.509 signing (openssl req, x509 -CAkey, X509_sign_ctx) asks the signature
+ * context for its AlgorithmIdentifier first: refused there with the reason.
+ * Answering without setting it made OpenSSL 3.0's ASN1_item_sign_ctx decode
+ * an uninitialised buffer and abort ("free(): invalid pointer").
+ */
+START_TEST(x509_signing_has_no_exchange)
+{
+    size_t i = (size_t)_i;
+    EVP_PKEY *ref = ref_key(lctx, i);
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    X509 *x = X509_new();
+    uint8_t aid[128];
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, aid, sizeof(aid)),
+        OSSL_PARAM_END,
+    };
+    const char *md = is_eddsa(i) ? NULL : "SHA256";
+
+    ck_assert_ptr_nonnull(x);
+    ck_assert(X509_set_pubkey(x, k[i].key));
+    ck_assert_int_eq(EVP_DigestSignInit_ex(mctx, NULL, md, lctx, NULL, ref, NULL), 1);
+    ck_assert_int_eq(EVP_PKEY_CTX_get_params(EVP_MD_CTX_get_pkey_ctx(mctx), params), 0);
+    expect_reason(R_NO_EXCHANGE, "X.509", k[i].id_hex);
+    ck_assert_int_le(X509_sign_ctx(x, mctx), 0);
+    expect_reason(R_NO_EXCHANGE, "X.509", k[i].id_hex);
+    X509_free(x);
+    EVP_MD_CTX_free(mctx);
+    EVP_PKEY_free(ref);
+}
+END_TEST
+
 /* libssl probes every sigalg with digest_sign_init: refusals must happen there. */
 /* One EVP_DigestSignInit_ex on a fresh context, as libssl's sigalg probe does. */
 static int init_with(EVP_PKEY *key, const char *md)
@@ -940,6 +972,7 @@ static Suite *suite(void)
     tcase_add_loop_test(sig, arbitrary_data_has_no_exchange, 0, N_KINDS);
     tcase_add_loop_test(sig, update_final_is_bounded_and_refused, 0, 5);
     tcase_add_loop_test(sig, bare_digest_has_no_exchange, 0, N_KINDS);
+    tcase_add_loop_test(sig, x509_signing_has_no_exchange, 0, N_KINDS);
     tcase_add_loop_test(sig, unusable_digests_refused_at_init, 0, N_KINDS);
     tcase_add_loop_test(sig, tls13_certificate_verify_goes_to_lurkd, 0, N_KINDS);
     tcase_add_loop_test(sig, tls12_server_key_exchange_goes_to_lurkd, 0, N_KINDS);

@@ -1,0 +1,431 @@
+/*
+ * lurk.so against a real lurkd (issue 4, "Tests"): a key reference loaded
+ * through an openssl.cnf in a fresh library context signs TLS 1.3
+ * CertificateVerify contents
+ *   - in a parent and 4 forked children at once (100 signatures each): the
+ *     children inherit the parent's live connection to lurkd and must
+ *     neither use nor disturb it, so lurkd sees exactly one new TLS
+ *     connection per child and none from a retry;
+ *   - from 8 threads sharing the key, more threads than lurk-connections;
+ * and every signature verifies with the certificate's public key, checked
+ * here in the default provider, independently of lurk.so. Generic signing
+ * (arbitrary data, bare digests, X.509 structures) fails with "no LURK
+ * exchange for this content" and sends nothing to lurkd.
+ */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "prov_lurkd.h"
+#include "prov_test_util.h"
+
+#define R_NO_EXCHANGE "no LURK exchange for this content"
+#define EX_SIGN_CV    "tls13/sign_certificate_verify"
+#define TLS_CONN      "TLS connection from"
+
+#define CHILDREN    4
+#define PER_PROCESS 100
+#define THREADS     8
+#define PER_THREAD  100
+#define CONNECTIONS 3 /* lurk-connections: fewer than THREADS, so threads wait for one */
+
+static const struct kind {
+    const char *name; /* PKI server-<name>, and lurkd's [key.<name>] */
+    const char *md;   /* NULL for EdDSA */
+    bool pss;
+} kinds[] = {
+    {"rsa2048", "SHA256", true},
+    {"p256", "SHA256", false},
+    {"ed25519", NULL, false},
+};
+#define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
+
+static struct prov_lurkd lurkd;
+
+static void start(void)
+{
+    static const char *const keys[] = {"rsa2048", "p256", "ed25519", NULL};
+    char settings[64];
+
+    snprintf(settings, sizeof(settings), "lurk-connections = %d", CONNECTIONS);
+    prov_lurkd_start(&lurkd, keys, settings);
+}
+
+static void stop(void)
+{
+    prov_lurkd_stop(&lurkd);
+}
+
+/* ---- a process's view: the key through lurk.so, its public key through the default provider */
+
+struct signer {
+    const struct kind *kind;
+    OSSL_LIB_CTX *libctx; /* from the openssl.cnf; NULL: the default context, configured */
+    EVP_PKEY *key;        /* the key reference, decoded by lurk.so */
+    EVP_PKEY *pub;        /* the certificate's key, default provider */
+};
+
+/*
+ * A fresh library context loading the openssl.cnf, or the default context
+ * (the one nginx and haproxy use) loading it.
+ */
+static void signer_open(struct signer *s, const struct kind *kind, bool default_ctx)
+{
+    char crt[64], errs[1024];
+    char *pem;
+
+    memset(s, 0, sizeof(*s));
+    s->kind = kind;
+    if (!default_ctx) {
+        s->libctx = OSSL_LIB_CTX_new();
+        ck_assert_ptr_nonnull(s->libctx);
+    }
+    ck_assert_msg(OSSL_LIB_CTX_load_config(s->libctx, lurkd.provider_conf) == 1, "config %s",
+                  lurkd.provider_conf);
+    snprintf(crt, sizeof(crt), "server-%s.crt", kind->name);
+    pem = prov_keyref_for_cert(crt, NULL);
+    s->key = test_read_key(s->libctx, pem);
+    free(pem);
+    test_errors_text(errs, sizeof(errs));
+    ck_assert_msg(s->key != NULL, "%s: %s", kind->name, errs);
+    ck_assert_str_eq(OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(s->key)), "lurk");
+    s->pub = prov_cert_pubkey(crt);
+}
+
+static void signer_close(struct signer *s)
+{
+    EVP_PKEY_free(s->key);
+    EVP_PKEY_free(s->pub);
+    OSSL_LIB_CTX_free(s->libctx);
+}
+
+/* RFC 8446 §4.4.3: 64 spaces, the server context string, 0x00, a (random) transcript hash. */
+static size_t cv_content(uint8_t *out, size_t hash_len)
+{
+    static const char context[] = "TLS 1.3, server CertificateVerify";
+
+    memset(out, 0x20, 64);
+    memcpy(out + 64, context, sizeof(context)); /* with its 0x00 */
+    if (RAND_bytes(out + 64 + sizeof(context), (int)hash_len) != 1)
+        return 0;
+    return 64 + sizeof(context) + hash_len;
+}
+
+static bool set_pss(EVP_PKEY_CTX *pctx, const struct kind *kind)
+{
+    return !kind->pss || (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+                          EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1);
+}
+
+/* With the public key alone, in the default provider: lurk.so is not involved. */
+static bool verify(const struct signer *s, const uint8_t *tbs, size_t len, const uint8_t *sig,
+                   size_t sig_len)
+{
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    bool ok = mctx != NULL &&
+              EVP_DigestVerifyInit_ex(mctx, &pctx, s->kind->md, NULL, NULL, s->pub, NULL) == 1 &&
+              set_pss(pctx, s->kind) && EVP_DigestVerify(mctx, sig, sig_len, tbs, len) == 1;
+
+    EVP_MD_CTX_free(mctx);
+    return ok;
+}
+
+/*
+ * One CertificateVerify signature through lurk.so, verified. No Check
+ * assertion here: it runs in forked children and threads, which report
+ * through why.
+ */
+static bool sign_one(const struct signer *s, char *why, size_t why_len)
+{
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    uint8_t tbs[160], sig[512];
+    size_t len = cv_content(tbs, 32), sig_len = sizeof(sig);
+    bool ok = false;
+
+    if (mctx == NULL || len == 0) {
+        snprintf(why, why_len, "out of memory");
+        goto out;
+    }
+    if (EVP_DigestSignInit_ex(mctx, &pctx, s->kind->md, s->libctx, NULL, s->key, NULL) != 1 ||
+        !set_pss(pctx, s->kind)) {
+        snprintf(why, why_len, "%s: EVP_DigestSignInit_ex failed", s->kind->name);
+        goto out;
+    }
+    if (EVP_DigestSign(mctx, sig, &sig_len, tbs, len) != 1) {
+        char errs[700];
+        test_errors_text(errs, sizeof(errs));
+        snprintf(why, why_len, "%s: EVP_DigestSign failed: %s", s->kind->name, errs);
+        goto out;
+    }
+    if (!verify(s, tbs, len, sig, sig_len)) {
+        snprintf(why, why_len, "%s: a %zu-byte signature does not verify", s->kind->name, sig_len);
+        goto out;
+    }
+    ok = true;
+out:
+    EVP_MD_CTX_free(mctx);
+    ERR_clear_error();
+    return ok;
+}
+
+static bool sign_many(const struct signer *s, int n, char *why, size_t why_len)
+{
+    for (int i = 0; i < n; i++)
+        if (!sign_one(s, why, why_len))
+            return false;
+    return true;
+}
+
+static int audited(const char *key)
+{
+    return prov_count(lurkd.proc.audit, prov_audit_needle(key, EX_SIGN_CV, "success"));
+}
+
+static void wait_audited(const char *key, int n)
+{
+    ck_assert_msg(
+        prov_wait_count(lurkd.proc.audit, prov_audit_needle(key, EX_SIGN_CV, "success"), n, 10000),
+        "lurkd audited %d successful signatures with %s, expected %d", audited(key), key, n);
+}
+
+/* ---- fork ---- */
+
+static void fork_test(const struct kind *kind, bool default_ctx)
+{
+    int audit0 = audited(kind->name), conns;
+    int start_pipe[2], report[2];
+    pid_t pids[CHILDREN];
+    struct signer s;
+    char why[1024];
+    ssize_t got;
+
+    signer_open(&s, kind, default_ctx);
+    /* The parent's connection exists before the fork: the children inherit it. */
+    ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+    ck_assert(prov_wait_count(lurkd.proc.log, TLS_CONN, 1, 5000));
+    conns = prov_count(lurkd.proc.log, TLS_CONN);
+
+    ck_assert_int_eq(pipe(start_pipe), 0);
+    ck_assert_int_eq(pipe(report), 0);
+    for (int c = 0; c < CHILDREN; c++) {
+        pids[c] = fork();
+        ck_assert_int_ge(pids[c], 0);
+        if (pids[c] == 0) {
+            char buf;
+            bool ok;
+            close(start_pipe[1]);
+            close(report[0]);
+            /* Wait until every child exists, then all sign at once with the parent. */
+            while (read(start_pipe[0], &buf, 1) < 0 && errno == EINTR)
+                ;
+            ok = sign_many(&s, PER_PROCESS, why, sizeof(why));
+            if (!ok) {
+                char line[1100];
+                int n = snprintf(line, sizeof(line), "child %d: %s\n", c, why);
+                if (write(report[1], line, (size_t)n) < 0)
+                    _exit(3);
+            }
+            _exit(ok ? 0 : 1); /* no atexit handlers: Check's and OpenSSL's belong to the parent */
+        }
+    }
+    close(start_pipe[0]);
+    close(report[1]);
+    close(start_pipe[1]); /* go */
+    ck_assert_msg(sign_many(&s, PER_PROCESS, why, sizeof(why)), "parent: %s", why);
+
+    for (int c = 0; c < CHILDREN; c++) {
+        int status;
+        ck_assert_int_eq(waitpid(pids[c], &status, 0), pids[c]);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            char msg[4096] = "";
+            got = read(report[0], msg, sizeof(msg) - 1);
+            msg[got > 0 ? got : 0] = '\0';
+            ck_abort_msg("child %d failed (status 0x%x): %s", c, status, msg);
+        }
+    }
+    close(report[0]);
+
+    /* Each signature was one lurkd operation: 1 + 100 by the parent, 100 by each child. */
+    wait_audited(kind->name, audit0 + 1 + PER_PROCESS * (CHILDREN + 1));
+    /*
+     * One new connection per child and none for the parent: had a child
+     * written on the inherited connection, lurkd would have dropped it and
+     * the parent would have reconnected.
+     */
+    ck_assert(prov_wait_count(lurkd.proc.log, TLS_CONN, conns + CHILDREN, 5000));
+    ck_assert_int_eq(prov_count(lurkd.proc.log, TLS_CONN), conns + CHILDREN);
+    signer_close(&s);
+}
+
+START_TEST(fork_children_and_parent_sign)
+{
+    fork_test(&kinds[_i], false);
+}
+END_TEST
+
+/* nginx's way: the master loads the key in the default context, then forks workers. */
+START_TEST(fork_in_the_default_context)
+{
+    fork_test(&kinds[0], true);
+}
+END_TEST
+
+/* ---- threads ---- */
+
+struct worker {
+    pthread_t thread;
+    const struct signer *s;
+    pthread_barrier_t *go;
+    bool ok;
+    char why[1024];
+};
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+
+    pthread_barrier_wait(w->go);
+    w->ok = sign_many(w->s, PER_THREAD, w->why, sizeof(w->why));
+    return NULL;
+}
+
+START_TEST(threads_share_the_key)
+{
+    const struct kind *kind = &kinds[_i];
+    int audit0 = audited(kind->name), conns0 = prov_count(lurkd.proc.log, TLS_CONN), conns;
+    struct worker w[THREADS];
+    pthread_barrier_t go;
+    struct signer s;
+
+    signer_open(&s, kind, false);
+    ck_assert_int_eq(pthread_barrier_init(&go, NULL, THREADS), 0);
+    for (int t = 0; t < THREADS; t++) {
+        memset(&w[t], 0, sizeof(w[t]));
+        w[t].s = &s;
+        w[t].go = &go;
+        ck_assert_int_eq(pthread_create(&w[t].thread, NULL, work, &w[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++)
+        ck_assert_int_eq(pthread_join(w[t].thread, NULL), 0);
+    pthread_barrier_destroy(&go);
+    for (int t = 0; t < THREADS; t++)
+        ck_assert_msg(w[t].ok, "thread %d: %s", t, w[t].why);
+
+    wait_audited(kind->name, audit0 + THREADS * PER_THREAD);
+    /* The pool never holds more than lurk-connections connections. */
+    conns = prov_count(lurkd.proc.log, TLS_CONN) - conns0;
+    ck_assert_msg(conns >= 1 && conns <= CONNECTIONS, "%d connections for %d threads (limit %d)",
+                  conns, THREADS, CONNECTIONS);
+    signer_close(&s);
+}
+END_TEST
+
+/* ---- nothing but TLS content ---- */
+
+static void expect_no_exchange(const struct signer *s, const char *what)
+{
+    char data[1024];
+
+    ck_assert_msg(test_errors_have_reason(R_NO_EXCHANGE, data, sizeof(data)),
+                  "%s with %s: no \"%s\" error", what, s->kind->name, R_NO_EXCHANGE);
+    ck_assert_msg(strstr(data, lurkd.tls_addr) != NULL, "%s: the server is not named: %s", what,
+                  data);
+}
+
+START_TEST(generic_signing_refused)
+{
+    const struct kind *kind = &kinds[_i];
+    int lines0 = prov_count(lurkd.proc.audit, "\n");
+    uint8_t data[300], sig[512], digest[32];
+    size_t sig_len = sizeof(sig);
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    struct signer s;
+    X509_REQ *req = X509_REQ_new();
+    X509_NAME *name = X509_NAME_new();
+    char why[1024];
+
+    signer_open(&s, kind, false);
+    ck_assert_int_eq(RAND_bytes(data, sizeof(data)), 1);
+    memset(digest, 0x5a, sizeof(digest));
+
+    /* EVP_DigestSign on arbitrary data (openssl dgst -sign, pkeyutl -rawin). */
+    ck_assert_int_eq(EVP_DigestSignInit_ex(mctx, &pctx, kind->md, s.libctx, NULL, s.key, NULL), 1);
+    ck_assert(set_pss(pctx, kind));
+    ck_assert_int_le(EVP_DigestSign(mctx, sig, &sig_len, data, sizeof(data)), 0);
+    expect_no_exchange(&s, "EVP_DigestSign");
+
+    /* A bare digest (openssl pkeyutl -sign). EdDSA has no pre-hashed form to refuse. */
+    if (kind->md != NULL) {
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(s.libctx, s.key, NULL);
+        sig_len = sizeof(sig);
+        ck_assert_ptr_nonnull(ctx);
+        ck_assert_int_eq(EVP_PKEY_sign_init(ctx), 1);
+        ck_assert_int_le(EVP_PKEY_sign(ctx, sig, &sig_len, digest, sizeof(digest)), 0);
+        expect_no_exchange(&s, "EVP_PKEY_sign");
+        EVP_PKEY_CTX_free(ctx);
+    }
+
+    /* X.509 signing: the AlgorithmIdentifier query is refused (it used to crash OpenSSL 3.0). */
+    ck_assert(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"x", -1,
+                                         -1, 0));
+    ck_assert(X509_REQ_set_subject_name(req, name));
+    ck_assert(X509_REQ_set_pubkey(req, s.pub));
+    EVP_MD_CTX_reset(mctx);
+    ck_assert_int_eq(EVP_DigestSignInit_ex(mctx, &pctx, kind->md, s.libctx, NULL, s.key, NULL), 1);
+    ck_assert(set_pss(pctx, kind));
+    ck_assert_int_le(X509_REQ_sign_ctx(req, mctx), 0);
+    expect_no_exchange(&s, "X509_REQ_sign_ctx");
+
+    /*
+     * Nothing reached lurkd: one real signature now, and its audit line is
+     * the only new one (lurkd writes them in order).
+     */
+    ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+    ck_assert(prov_wait_count(lurkd.proc.audit, "\n", lines0 + 1, 10000));
+    ck_assert_int_eq(prov_count(lurkd.proc.audit, "\n"), lines0 + 1);
+
+    X509_NAME_free(name);
+    X509_REQ_free(req);
+    EVP_MD_CTX_free(mctx);
+    signer_close(&s);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("prov_lurkd");
+    TCase *tc = tcase_create("lurkd");
+    SRunner *sr;
+    int failed;
+
+    /* One lurkd for every test; each test opens its own library context. */
+    tcase_add_unchecked_fixture(tc, start, stop);
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, generic_signing_refused, 0, N_KINDS);
+    tcase_add_loop_test(tc, fork_children_and_parent_sign, 0, N_KINDS);
+    tcase_add_test(tc, fork_in_the_default_context);
+    tcase_add_loop_test(tc, threads_share_the_key, 0, N_KINDS);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
