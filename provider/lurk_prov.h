@@ -9,6 +9,7 @@
 #define LURK_PROV_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -101,6 +102,7 @@ struct lurk_prov_key {
     bool has_server;
     struct lurk_address server; /* overrides lurk-server for this key */
     size_t max_sig_len;         /* RSA: modulus bytes; ECDSA: DER maximum; EdDSA: fixed */
+    atomic_bool ec_verified;    /* an ECDSA/EdDSA signature from lurkd verified (prov_signature.c) */
     char mandatory_md[32];      /* RSA-PSS keys restricted to one digest; "" otherwise */
 };
 

@@ -20,13 +20,15 @@
  * bare digest (sign_init/sign) is never sent anywhere: lurkd signs only
  * what it can rebuild from TLS structures.
  *
- * Every signature lurkd returns is verified here with the public key of the
- * key reference before libssl sees it. It costs a public-key verify (tens
- * of microseconds, well under one round trip to lurkd) and buys: a wrong
- * key behind a key id (4 bytes of hash; a misrouted server), a corrupted
- * answer, or a faulty RSA-CRT result (which would leak the private key's
- * factors to the TLS peer) becomes a clear server-side error instead of a
- * signature sent to a client.
+ * Signatures lurkd returns are verified here with the public key of the
+ * key reference before libssl sees them, so a wrong key behind a key id
+ * (4 bytes of hash; a misrouted server) or a corrupted answer becomes a clear
+ * server-side error instead of a signature sent to a client. RSA signatures
+ * are always verified: a verify costs a few percent of a sign, and a faulty
+ * RSA-CRT result would leak the key's factors to the TLS peer. An ECDSA or
+ * EdDSA verify costs more than the signature itself (and the TLS peer checks
+ * it anyway), so those are verified until the first one from lurkd passes
+ * for the key in this process: that is the check of which key lurkd holds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -610,13 +612,17 @@ static int sign_content(struct sig_ctx *ctx, const uint8_t *tbs, size_t tbs_len,
                         server, key->key_id_hex, lurk_type_name(designation, type));
         goto out;
     }
-    if (!verify(ctx, tbs, tbs_len, lurk_cbs_data(&s), lurk_cbs_len(&s))) {
+    if ((is_rsa(key) || !atomic_load(&key->ec_verified)) &&
+        !verify(ctx, tbs, tbs_len, lurk_cbs_data(&s), lurk_cbs_len(&s))) {
         LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_BAD_SIGNATURE,
                         "server %s, key id %s: the %s signature does not verify with the key "
                         "reference's public key (another key behind this key id?)",
                         server, key->key_id_hex, lurk_type_name(designation, type));
         goto out;
     }
+    /* The key object is shared read-only; this flag only ever goes from false to true. */
+    if (!is_rsa(key))
+        atomic_store((atomic_bool *)&key->ec_verified, true);
     memcpy(sig, lurk_cbs_data(&s), lurk_cbs_len(&s));
     *sig_len = lurk_cbs_len(&s);
     ok = 1;
