@@ -34,11 +34,16 @@
 
 #include "lurk/lurk.h"
 
+/* Plain sockets read ahead into this buffer: one recv usually brings several responses. */
+#define READ_AHEAD 16384
+
 struct lurk_conn {
     int fd;
     SSL *ssl; /* NULL for unix and tcp */
     BIO *rbio, *wbio;
     struct lurk_address addr;
+    uint8_t *rbuf; /* read-ahead of a plain socket */
+    size_t roff, rlen;
 };
 
 static int64_t now_ms(void)
@@ -403,6 +408,10 @@ static void conn_free(struct lurk_conn *c)
     BIO_free(c->wbio);
     if (c->fd >= 0)
         close(c->fd);
+    /* The read-ahead may hold responses with master secrets. */
+    if (c->rbuf != NULL)
+        OPENSSL_cleanse(c->rbuf, READ_AHEAD);
+    free(c->rbuf);
     free(c);
 }
 
@@ -455,6 +464,31 @@ static bool conn_write(struct lurk_conn *c, const uint8_t *buf, size_t len, int6
     return true;
 }
 
+/* Plain socket: from the read-ahead buffer, refilled with one recv when empty. */
+static ssize_t sock_read_buffered(struct lurk_conn *c, uint8_t *buf, size_t len, int64_t deadline,
+                                  char *err, size_t errlen)
+{
+    if (c->roff == c->rlen) {
+        ssize_t n;
+        /* A large remainder goes straight to the caller's buffer. */
+        if (len >= READ_AHEAD)
+            return sock_read_some(c->fd, buf, len, deadline, err, errlen);
+        if (c->rbuf == NULL && (c->rbuf = malloc(READ_AHEAD)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        n = sock_read_some(c->fd, c->rbuf, READ_AHEAD, deadline, err, errlen);
+        if (n <= 0)
+            return n;
+        c->roff = 0;
+        c->rlen = (size_t)n;
+    }
+    size_t n = c->rlen - c->roff < len ? c->rlen - c->roff : len;
+    memcpy(buf, c->rbuf + c->roff, n);
+    c->roff += n;
+    return (ssize_t)n;
+}
+
 static bool conn_read_exact(struct lurk_conn *c, uint8_t *buf, size_t len, int64_t deadline,
                             char *err, size_t errlen)
 {
@@ -462,7 +496,7 @@ static bool conn_read_exact(struct lurk_conn *c, uint8_t *buf, size_t len, int64
         ssize_t n;
         int chunk = len > INT32_MAX ? INT32_MAX : (int)len;
         if (c->ssl == NULL)
-            n = sock_read_some(c->fd, buf, (size_t)chunk, deadline, err, errlen);
+            n = sock_read_buffered(c, buf, (size_t)chunk, deadline, err, errlen);
         else
             n = tls_run(c, op_read, buf, chunk, deadline, err, errlen, "TLS read");
         if (n <= 0)
