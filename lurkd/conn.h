@@ -38,7 +38,7 @@ struct lurkd_conn {
     pthread_mutex_t out_lock;
     uint8_t *out;
     size_t out_len, out_off, out_cap;
-    bool flush_queued; /* on its loop's flush list (guarded by out_lock) */
+    bool flush_queued; /* on its loop's flush list (guarded by out_lock; cleared by run_flushes) */
 
     /* epoll interest, I/O thread only */
     bool want_write;  /* output blocked: wait for EPOLLOUT */

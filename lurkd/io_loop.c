@@ -49,6 +49,12 @@ struct lurkd_loop {
     pthread_mutex_t flush_lock;
     struct lurkd_conn *flush_head;
     struct lurkd_conn *conns; /* every open connection, I/O thread only */
+    /*
+     * Connections closed during the current epoll batch: their loop reference
+     * is dropped only after the batch, because a later event of the same
+     * batch may still point at them.
+     */
+    struct lurkd_conn *closed;
     atomic_bool stop;
     atomic_uint read_epoch; /* the last io.read_epoch this loop has read for */
 };
@@ -169,7 +175,18 @@ static void conn_close(struct lurkd_conn *c)
         c->next->prev = c->prev;
     atomic_fetch_sub(&io.n_conns, 1);
     lurkd_debug("closed connection from %s", c->peer.text);
-    lurkd_conn_unref(c);
+    c->next = loop->closed;
+    loop->closed = c;
+}
+
+/* Drops the loop's reference to the connections closed in this batch. */
+static void release_closed(struct lurkd_loop *loop)
+{
+    while (loop->closed != NULL) {
+        struct lurkd_conn *c = loop->closed;
+        loop->closed = c->next;
+        lurkd_conn_unref(c);
+    }
 }
 
 /* Writes pending output; false when the connection had to be closed. */
@@ -178,7 +195,6 @@ static bool conn_flush(struct lurkd_conn *c)
     bool ok = true, blocked = false;
 
     pthread_mutex_lock(&c->out_lock);
-    c->flush_queued = false;
     while (c->out_off < c->out_len) {
         size_t left = c->out_len - c->out_off;
         ssize_t n;
@@ -547,6 +563,14 @@ static void run_flushes(struct lurkd_loop *loop)
     while (list != NULL) {
         struct lurkd_conn *c = list;
         list = c->flush_next;
+        /*
+         * Off the list now: the next response may put it back. Only here, never
+         * in conn_flush (an EPOLLOUT flush must not let a connection that is
+         * still on the list be added twice).
+         */
+        pthread_mutex_lock(&c->out_lock);
+        c->flush_queued = false;
+        pthread_mutex_unlock(&c->out_lock);
         if (!atomic_load(&c->closed) && conn_flush(c))
             maybe_resume(c);
         lurkd_conn_unref(c);
@@ -621,9 +645,11 @@ static void *loop_main(void *arg)
             close_idle(loop, now);
             next_idle_check = now + IDLE_CHECK_MS;
         }
+        release_closed(loop);
     }
     while (loop->conns != NULL)
         conn_close(loop->conns);
+    release_closed(loop);
     return NULL;
 }
 

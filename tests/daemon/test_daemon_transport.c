@@ -7,6 +7,7 @@
  * settings it needs.
  */
 #include <check.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +350,65 @@ START_TEST(client_closing_with_work_in_flight)
 }
 END_TEST
 
+struct flood_reader {
+    struct lurk_conn *conn;
+    int expected;
+    int answered;
+};
+
+static void *read_flood(void *arg)
+{
+    struct flood_reader *r = arg;
+
+    for (; r->answered < r->expected; r->answered++) {
+        struct lurk_response resp;
+        if (!dc_recv(r->conn, &resp, 30000))
+            break;
+        lurk_response_free(&resp);
+    }
+    return NULL;
+}
+
+/*
+ * A client that writes requests as fast as it can while reading the answers:
+ * lurkd's writes block now and then, its output waits for EPOLLOUT while the
+ * workers and the I/O thread (temporary_failure beyond the per-connection
+ * limit) keep adding responses. Every request is answered (regression: a
+ * connection flushed on EPOLLOUT while on the flush list was put on it
+ * twice, and freed while still in use).
+ */
+START_TEST(flood_with_a_slow_reader)
+{
+    enum { N = 30000 };
+    struct request *reqs = calloc(N, sizeof(*reqs));
+    struct flood_reader r = {.expected = N};
+    pthread_t reader;
+    size_t len;
+
+    /* A small per-connection limit: the I/O thread answers most of them itself. */
+    start("workers = 2\nconnection_queue_limit = 64\n");
+    r.conn = dc_connect(lurkd.unix_addr, 1);
+    for (size_t i = 0; i < N; i++)
+        reqs[i].kind = REQ_ECDSA;
+    uint8_t *buf = frames(reqs, N, &len);
+    ck_assert_int_eq(pthread_create(&reader, NULL, read_flood, &r), 0);
+    /* One frame per write, as a busy client does: lurkd reads in small steps. */
+    for (size_t off = 0, frame = len / N; off < len; off += frame)
+        dc_send(r.conn, buf + off, frame);
+    pthread_join(reader, NULL);
+    ck_assert_int_eq(r.answered, N);
+    lurk_conn_close(r.conn);
+    free(buf);
+    free(reqs);
+    /* lurkd is alive and serves others. */
+    struct lurk_conn *other = dc_connect(tls_addr, 1);
+    struct lurk_response resp;
+    ck_assert_uint_eq(dc_call(other, LURK_DESIGNATION_TLS13, 1, NULL, 0, &resp), 1);
+    lurk_response_free(&resp);
+    lurk_conn_close(other);
+}
+END_TEST
+
 /* idle_timeout = 1s: silent connections are closed (and logged), new ones are served. */
 START_TEST(idle_connections_are_closed)
 {
@@ -462,6 +522,7 @@ int main(void)
     tcase_add_test(tc, bad_frames_close_only_that_connection);
     tcase_add_loop_test(tc, max_frame_size_is_enforced, 0, 3);
     tcase_add_test(tc, client_closing_with_work_in_flight);
+    tcase_add_test(tc, flood_with_a_slow_reader);
     tcase_add_test(tc, idle_connections_are_closed);
     tcase_add_test(tc, tls_client_must_present_a_certificate_from_client_ca);
     suite_add_tcase(s, tc);
