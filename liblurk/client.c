@@ -541,6 +541,8 @@ static bool conn_recv(struct lurk_conn *c, uint8_t **msg, size_t *len, int64_t d
     memcpy(buf, hdr_bytes, sizeof(hdr_bytes));
     if (!conn_read_exact(c, buf + LURK_HEADER_LEN, hdr.length - LURK_HEADER_LEN, deadline, err,
                          errlen)) {
+        /* Part of a response may have arrived: a master secret or premaster, as in conn_free. */
+        OPENSSL_cleanse(buf, hdr.length);
         free(buf);
         return false;
     }

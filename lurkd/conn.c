@@ -38,10 +38,12 @@ void lurkd_conn_unref(struct lurkd_conn *c)
 {
     if (atomic_fetch_sub(&c->refs, 1) != 1)
         return;
-    /* Responses may hold master secrets: wipe before freeing. */
+    /* Responses may hold master secrets, requests ephemeral keys: wipe before freeing. */
     if (c->out != NULL)
         OPENSSL_cleanse(c->out, c->out_cap);
     free(c->out);
+    if (c->rbuf != NULL)
+        OPENSSL_cleanse(c->rbuf, c->rcap);
     free(c->rbuf);
     pthread_mutex_destroy(&c->out_lock);
     free(c);

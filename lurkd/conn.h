@@ -1,9 +1,10 @@
 /*
  * One client connection. Its I/O thread owns the socket, the TLS state and
- * the read side; crypto workers only append responses to its output buffer
- * (under out_lock) and ask the I/O thread to flush. Jobs hold references,
- * so a connection that closes while requests are in flight stays allocated
- * until the last worker lets go, and that worker's result is dropped.
+ * the read side; crypto workers hand responses over under out_lock: written
+ * at once on a plain socket with nothing queued, else appended to the output
+ * buffer for the I/O thread to flush. Jobs hold references, so a connection
+ * that closes while requests are in flight stays allocated until the last
+ * worker lets go, and that worker's result is dropped.
  */
 #ifndef LURKD_CONN_H
 #define LURKD_CONN_H
@@ -58,8 +59,9 @@ void lurkd_conn_ref(struct lurkd_conn *c);
 void lurkd_conn_unref(struct lurkd_conn *c);
 
 /*
- * Appends a response (called by workers). Dropped when the connection is
- * closed. The loop is told to flush.
+ * Sends a response (called by workers): directly on a plain socket whose
+ * output is empty, otherwise appended for the loop to flush. Dropped when
+ * the connection is closed.
  */
 void lurkd_conn_send(struct lurkd_conn *c, const uint8_t *msg, size_t len);
 /* Bytes waiting to be written on this connection. */

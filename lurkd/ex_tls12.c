@@ -104,20 +104,22 @@ uint8_t lurkd_ex_tls12_capabilities(struct lurkd_request *req, lurk_cbb *out)
         lurk_cbs_init(&cap->key_id_type_list, key_id_types, sizeof(key_id_types));
         lurk_cbs_init(&cap->typed_certificate_list, lurk_cbb_data(&certs[r]),
                       lurk_cbb_len(&certs[r]));
-        lurk_cbs_init(&cap->freshness_funct_list, freshness[r], null_ok ? 2 : 1);
+        /* rsa_premaster has no freshness field (protocol.md): it announces no function. */
+        if (records[r].type == LURK_TLS12_TYPE_RSA_PREMASTER)
+            lurk_cbs_init(&cap->freshness_funct_list, NULL, 0);
+        else
+            lurk_cbs_init(&cap->freshness_funct_list, freshness[r], null_ok ? 2 : 1);
         if (records[r].type == LURK_TLS12_TYPE_ECDHE) {
             lurk_cbs_init(&cap->cipher_suite_list, ecdhe_suites, sizeof(ecdhe_suites));
             lurk_cbs_init(&cap->sig_and_hash_list, tls12_sig_and_hash, sizeof(tls12_sig_and_hash));
             lurk_cbs_init(&cap->ecdsa_curves_list, ecdsa_curves, n_curves);
             lurk_cbs_init(&cap->ecdhe_curves_list, ecdhe_curves, sizeof(ecdhe_curves));
             lurk_cbs_init(&cap->poo_prf_list, poo_prfs, sizeof(poo_prfs));
-        } else {
-            if (records[r].type != LURK_TLS12_TYPE_RSA_PREMASTER)
-                lurk_cbs_init(&cap->cipher_suite_list, rsa_suites, sizeof(rsa_suites));
+        } else if (records[r].type != LURK_TLS12_TYPE_RSA_PREMASTER) {
+            lurk_cbs_init(&cap->cipher_suite_list, rsa_suites, sizeof(rsa_suites));
             /* rsa_master carries its prf_hash; the others take it from the cipher suite. */
-            if (records[r].type != LURK_TLS12_TYPE_RSA_PREMASTER)
-                lurk_cbs_init(&cap->prf_hash_list, prf_hashes,
-                              records[r].type == LURK_TLS12_TYPE_RSA_MASTER ? 3 : 2);
+            lurk_cbs_init(&cap->prf_hash_list, prf_hashes,
+                          records[r].type == LURK_TLS12_TYPE_RSA_MASTER ? 3 : 2);
         }
     }
     memcpy(resp.state, rt->state, LURK_STATE_LEN);

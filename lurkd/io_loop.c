@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -269,10 +270,34 @@ static void conn_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len,
     if (!lurkd_workers_submit(job)) {
         atomic_fetch_sub(&c->inflight, 1);
         lurkd_conn_unref(c);
+        OPENSSL_cleanse(job->frame, len);
         free(job->frame);
         free(job);
         conn_reject(c, frame, len, LURK_STATUS_TEMPORARY_FAILURE);
     }
+}
+
+/*
+ * Moves the unframed bytes from off on into a new read buffer of cap bytes
+ * (none when cap is 0). The old buffer is wiped: requests carry premasters
+ * and ephemeral private keys, as the worker's copy does (worker.c).
+ */
+static bool rbuf_move(struct lurkd_conn *c, size_t off, size_t cap)
+{
+    uint8_t *n = NULL;
+
+    if (cap > 0 && (n = malloc(cap)) == NULL)
+        return false;
+    /* cap is 0 only when nothing is kept (rlen == off). */
+    if (n != NULL && c->rlen > off)
+        memcpy(n, c->rbuf + off, c->rlen - off);
+    if (c->rbuf != NULL)
+        OPENSSL_cleanse(c->rbuf, c->rcap);
+    free(c->rbuf);
+    c->rbuf = n;
+    c->rcap = cap;
+    c->rlen -= off;
+    return true;
 }
 
 /*
@@ -307,15 +332,8 @@ static bool conn_frames(struct lurkd_conn *c)
         if (c->rlen - off < hdr.length) {
             /* Make room for the rest of this frame. */
             if (c->rcap < hdr.length + READ_CHUNK) {
-                size_t cap = hdr.length + READ_CHUNK;
-                uint8_t *n = malloc(cap);
-                if (n == NULL)
+                if (!rbuf_move(c, off, hdr.length + READ_CHUNK))
                     return false;
-                memcpy(n, c->rbuf + off, c->rlen - off);
-                free(c->rbuf);
-                c->rbuf = n;
-                c->rcap = cap;
-                c->rlen -= off;
                 off = 0;
             }
             break;
@@ -389,15 +407,10 @@ static void conn_readable(struct lurkd_conn *c)
             update_events(c);
             return;
         }
-        if (c->rcap - c->rlen < READ_CHUNK / 4) {
-            size_t cap = c->rcap ? c->rcap * 2 : READ_CHUNK;
-            uint8_t *nb = realloc(c->rbuf, cap);
-            if (nb == NULL) {
-                conn_close(c);
-                return;
-            }
-            c->rbuf = nb;
-            c->rcap = cap;
+        if (c->rcap - c->rlen < READ_CHUNK / 4 &&
+            !rbuf_move(c, 0, c->rcap ? c->rcap * 2 : READ_CHUNK)) {
+            conn_close(c);
+            return;
         }
         if (c->ssl != NULL) {
             int r = SSL_read(c->ssl, c->rbuf + c->rlen, (int)(c->rcap - c->rlen));
@@ -429,11 +442,8 @@ static void conn_readable(struct lurkd_conn *c)
         }
     }
     /* Keep a small buffer for the next burst; give back what a large frame needed. */
-    if (c->rlen == 0 && c->rcap > READ_CHUNK) {
-        free(c->rbuf);
-        c->rbuf = NULL;
-        c->rcap = 0;
-    }
+    if (c->rlen == 0 && c->rcap > READ_CHUNK)
+        rbuf_move(c, 0, 0);
 }
 
 static void peer_from_socket(struct lurkd_conn *c, const struct lurkd_listener *l)

@@ -39,7 +39,7 @@ bool lurkd_io_read_received(int timeout_ms);
 unsigned lurkd_io_connections(void);
 /* True when no connection has output waiting. */
 bool lurkd_io_flushed(void);
-/* Closes every connection and joins the threads. */
+/* Closes every connection and joins the threads (after lurkd_workers_stop). */
 void lurkd_io_stop(void);
 
 /* Tells a connection's loop that it has output to flush (used by conn.c). */

@@ -9,8 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-
 static atomic_int log_level = LURKD_LOG_INFO;
 static atomic_int log_fd = STDERR_FILENO;
 
@@ -92,25 +90,4 @@ void lurkd_log(enum lurkd_log_level level, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     log_write(level, msg);
-}
-
-void lurkd_log_openssl(const char *fmt, ...)
-{
-    char msg[1536];
-    size_t off;
-    unsigned long e;
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    off = strlen(msg);
-    while ((e = ERR_get_error()) != 0 && off + 4 < sizeof(msg)) {
-        msg[off++] = ':';
-        msg[off++] = ' ';
-        ERR_error_string_n(e, msg + off, sizeof(msg) - off);
-        off = strlen(msg);
-    }
-    ERR_clear_error();
-    log_write(LURKD_LOG_ERROR, msg);
 }

@@ -22,8 +22,6 @@ void lurkd_log_set_level(enum lurkd_log_level level);
 bool lurkd_log_open(const char *path);
 void lurkd_log(enum lurkd_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Appends the OpenSSL error queue (and empties it) to a message at level error. */
-void lurkd_log_openssl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define lurkd_error(...)  lurkd_log(LURKD_LOG_ERROR, __VA_ARGS__)
 #define lurkd_warn(...)   lurkd_log(LURKD_LOG_WARN, __VA_ARGS__)

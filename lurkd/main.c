@@ -327,8 +327,14 @@ static void drain(unsigned timeout_s)
     if (!lurkd_io_read_received((int)(timeout_s * 1000)))
         lurkd_warn("drain: I/O threads did not read their connections in time");
     lurkd_io_stop_accepting();
-    for (size_t i = 0; i < n_listeners; i++)
+    for (size_t i = 0; i < n_listeners; i++) {
+        /*
+         * The TLS context goes under the I/O threads' lock first: one of them
+         * may still be setting up a connection it accepted (accept_all).
+         */
+        lurkd_io_set_tls(&listeners[i], NULL);
         lurkd_listener_close(&listeners[i]);
+    }
     while (now_ms() < deadline && !(lurkd_workers_idle() && lurkd_io_flushed())) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -449,8 +455,13 @@ int main(int argc, char **argv)
             lurkd_notice("%s: finishing in-flight requests, then exiting",
                          si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
             drain(timeout);
-            lurkd_io_stop();
+            /*
+             * Workers first: a worker hands its response to a connection's
+             * I/O loop, which must still exist (work left after drain_timeout
+             * finishes here; its connections are closed next).
+             */
             lurkd_workers_stop();
+            lurkd_io_stop();
             lurkd_audit_close();
             if (pid_file != NULL)
                 unlink(pid_file);

@@ -1,6 +1,8 @@
 /* Signing; see sign.h. */
 #include "sign.h"
 
+#include "lurk/tls13.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,7 +179,7 @@ bool lurkd_sign_certificate_verify(const struct lurkd_key *key, const struct lur
 {
     static const char server[] = "TLS 1.3, server CertificateVerify";
     static const char client[] = "TLS 1.3, client CertificateVerify";
-    const char *context = role == 0 ? server : client;
+    const char *context = role == LURK_TLS13_ROLE_SERVER ? server : client;
     uint8_t tbs[64 + sizeof(server) + EVP_MAX_MD_SIZE];
     size_t n = 0;
 

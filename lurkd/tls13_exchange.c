@@ -492,14 +492,6 @@ bool lurkd_tls13_next_msg(lurk_cbs *ctx, uint8_t type, struct lurk_tls13_handsha
     return true;
 }
 
-bool lurkd_tls13_peek_msg(const lurk_cbs *ctx, uint8_t type)
-{
-    lurk_cbs c = *ctx;
-    struct lurk_tls13_handshake_msg m;
-
-    return lurkd_tls13_next_msg(&c, type, &m);
-}
-
 bool lurkd_tls13_resumption_possible(const struct lurkd_tls13_ex *ex)
 {
     /* RFC 8446 §4.6.1: no ticket without psk_key_exchange_modes in the ClientHello. */

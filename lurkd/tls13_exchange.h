@@ -207,8 +207,6 @@ void lurkd_tls13_keep_client_hello(struct lurkd_tls13_session *s,
 
 /* The next message of handshake_context, of type; false when absent or another type. */
 bool lurkd_tls13_next_msg(lurk_cbs *ctx, uint8_t type, struct lurk_tls13_handshake_msg *out);
-/* Whether the next message of handshake_context is of type (without consuming it). */
-bool lurkd_tls13_peek_msg(const lurk_cbs *ctx, uint8_t type);
 
 /* Whether resumption (tickets) and post-handshake authentication remain possible. */
 bool lurkd_tls13_resumption_possible(const struct lurkd_tls13_ex *ex);

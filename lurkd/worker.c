@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 
 #include "conn.h"
 #include "dispatch.h"
@@ -44,6 +45,12 @@ static void process(struct lurkd_job *job)
         }
         lurk_cbb_cleanup(&out);
         lurkd_runtime_unref(rt);
+        /*
+         * What a refused request left in this thread's OpenSSL error queue
+         * (a point off its curve, a ciphertext above the modulus) is not
+         * the next request's: the handlers answer with statuses, not errors.
+         */
+        ERR_clear_error();
     }
     atomic_fetch_sub(&c->inflight, 1);
     lurkd_conn_unref(c);

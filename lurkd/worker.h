@@ -27,7 +27,10 @@ bool lurkd_workers_submit(struct lurkd_job *job);
 unsigned lurkd_workers_queued(void);
 /* True when nothing is queued or running. */
 bool lurkd_workers_idle(void);
-/* Finishes what is queued, then joins the threads. */
+/*
+ * Finishes what is queued, then joins the threads. Before lurkd_io_stop:
+ * responses go through the connections' I/O loops.
+ */
 void lurkd_workers_stop(void);
 
 #endif

@@ -26,7 +26,6 @@ static const OSSL_ITEM reasons[] = {
     {LURK_PROV_R_UNSUPPORTED_PADDING, "padding not usable with this LURK key"},
     {LURK_PROV_R_BAD_SALT_LENGTH, "PSS salt length must equal the digest length"},
     {LURK_PROV_R_BUFFER_TOO_SMALL, "output buffer too small"},
-    {LURK_PROV_R_MESSAGE_TOO_LONG, "message too long"},
     {LURK_PROV_R_BAD_PARAMETER, "bad parameter"},
     {LURK_PROV_R_KEY_NOT_FOUND, "key id not found at lurkd"},
     {LURK_PROV_R_BAD_URI, "bad lurk: URI"},

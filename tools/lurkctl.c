@@ -3,6 +3,7 @@
  *
  *   lurkctl [-s ADDR] [--ca F --cert F --key F] [--timeout MS] ping [DESIGNATION...]
  *   lurkctl ... capabilities [DESIGNATION...]
+ *   lurkctl ... stats
  *   lurkctl keyref --cert CERT | --pubkey PUB [--server ADDR] [-o OUT]
  *   lurkctl ... tls13 server|client TRACE.json...
  *

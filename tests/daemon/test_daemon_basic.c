@@ -72,6 +72,19 @@ START_TEST(capabilities_every_designation)
     ck_assert_uint_eq(dc_call(c, 1, LURK_TLS12_TYPE_CAPABILITIES, NULL, 0, &resp), 1);
     ck_assert_uint_eq(lurk_tls12_capabilities_response_decode(&resp.msg.payload, &tls12_caps), 1);
     ck_assert_uint_eq(tls12_caps.n_caps, 6);
+    /*
+     * Freshness functions only where the request carries one: rsa_premaster
+     * has neither freshness nor PRF hash (protocol.md), rsa_master has both.
+     */
+    for (size_t i = 0; i < tls12_caps.n_caps; i++) {
+        const struct lurk_tls12_capability *cap = &tls12_caps.caps[i];
+        bool premaster = cap->type == LURK_TLS12_TYPE_RSA_PREMASTER;
+        ck_assert_msg(lurk_cbs_len(&cap->freshness_funct_list) == (premaster ? 0 : 1),
+                      "type %u announces %zu freshness functions", cap->type,
+                      lurk_cbs_len(&cap->freshness_funct_list));
+        if (premaster || cap->type == LURK_TLS12_TYPE_RSA_MASTER)
+            ck_assert_uint_eq(lurk_cbs_len(&cap->prf_hash_list), premaster ? 0 : 3);
+    }
     /* The lurk_state of every designation is the same configuration fingerprint. */
     ck_assert_mem_eq(tls12_caps.state, lurk_caps.state, 4);
     lurk_response_free(&resp);

@@ -4,12 +4,17 @@
  * file is broken, saying why with file:line), SIGTERM answers every
  * request sent before it and exits 0, SIGUSR1 reopens the logs.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -305,6 +310,93 @@ START_TEST(sigterm_answers_every_request_sent_before_it)
 }
 END_TEST
 
+/*
+ * SIGTERM when drain_timeout runs out (0 here) while the workers are still
+ * signing for tls:// connections (whose responses always go through the
+ * I/O thread's flush list): lurkd stops the workers before the I/O threads,
+ * so no worker hands a response to a loop that is gone. It exits 0, with
+ * no sanitizer report.
+ */
+START_TEST(sigterm_after_drain_timeout_with_busy_workers)
+{
+    enum { PER_CONN = 150, N_CONNS = 3 };
+    char keys[2048] = "";
+    struct lurk_conn *c[N_CONNS];
+    static uint8_t buf[PER_CONN * 80];
+    uint8_t payload[64], hash[32] = {0};
+    struct lurk_response resp;
+    size_t len = 0;
+
+    key_section(keys, sizeof(keys), K_RSA, "*");
+    dc_start(&lurkd, "workers = 4\ndrain_timeout = 0\nconnection_queue_limit = 1000\n", keys,
+             tcp_addr, tls_addr, sizeof(tcp_addr));
+    size_t payload_len = dc_sign_cv_payload(payload, 0, key_ids[K_RSA], 0x0804,
+                                            LURK_TLS13_ROLE_SERVER, hash, sizeof(hash));
+    for (int r = 0; r < PER_CONN; r++)
+        len += dc_message(buf + len, sizeof(buf) - len, LURK_DESIGNATION_TLS13, 1,
+                          LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY, 0, (uint64_t)r, payload,
+                          payload_len);
+    for (int i = 0; i < N_CONNS; i++) {
+        c[i] = dc_connect(tls_addr, 1);
+        dc_send(c[i], buf, len);
+    }
+    /* The workers are busy: answers are coming back on every connection. */
+    for (int i = 0; i < N_CONNS; i++) {
+        ck_assert(dc_recv(c[i], &resp, 20000));
+        lurk_response_free(&resp);
+    }
+    ck_assert_int_eq(kill(lurkd.pid, SIGTERM), 0);
+    ck_assert_int_eq(dc_wait_exit(&lurkd, 30000), 0);
+    ck_assert(lurk_test_wait_for(lurkd.log, "drain_timeout reached with work in flight", 1000));
+    dc_assert_no_sanitizer_report(lurkd.log);
+    for (int i = 0; i < N_CONNS; i++)
+        lurk_conn_close(c[i]);
+}
+END_TEST
+
+/*
+ * SIGTERM while connections keep arriving on the tls:// listener: an I/O
+ * thread may be setting up a connection it has just accepted while the
+ * main thread closes the listener and drops its TLS context. lurkd exits
+ * 0, with no sanitizer report.
+ */
+START_TEST(sigterm_while_tls_connections_arrive)
+{
+    char keys[2048] = "", err[256];
+    struct lurk_address addr;
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+
+    key_section(keys, sizeof(keys), K_P256, "*");
+    dc_start(&lurkd, "io_threads = 2\ndrain_timeout = 0\n", keys, tcp_addr, tls_addr,
+             sizeof(tcp_addr));
+    ck_assert_msg(lurk_address_parse(tls_addr, &addr, err, sizeof(err)), "%s", err);
+    ck_assert(inet_pton(AF_INET, addr.host, &sin.sin_addr) == 1);
+    sin.sin_port = htons((uint16_t)atoi(addr.port));
+    pid_t storm = fork();
+    ck_assert(storm >= 0);
+    if (storm == 0) {
+        /* Connects (lurkd sets up TLS on accept) until lurkd is gone, 5000 times at most. */
+        for (int i = 0; i < 5000; i++) {
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            int ok = fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+            if (fd >= 0)
+                close(fd);
+            if (!ok)
+                _exit(0);
+        }
+        _exit(0);
+    }
+    struct timespec pause = {0, 200 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    ck_assert_int_eq(kill(lurkd.pid, SIGTERM), 0);
+    int status = dc_wait_exit(&lurkd, 30000);
+    kill(storm, SIGKILL);
+    waitpid(storm, NULL, 0);
+    ck_assert_int_eq(status, 0);
+    dc_assert_no_sanitizer_report(lurkd.log);
+}
+END_TEST
+
 /* SIGUSR1 after logrotate moved the files: new lines go to new files. */
 START_TEST(sigusr1_reopens_the_logs)
 {
@@ -354,6 +446,8 @@ int main(void)
     tcase_add_test(tc, sighup_with_broken_config_keeps_serving);
     tcase_add_test(tc, sighup_with_good_config_takes_effect);
     tcase_add_test(tc, sigterm_answers_every_request_sent_before_it);
+    tcase_add_test(tc, sigterm_after_drain_timeout_with_busy_workers);
+    tcase_add_test(tc, sigterm_while_tls_connections_arrive);
     tcase_add_test(tc, sigusr1_reopens_the_logs);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the end-to-end tests (sourced, not run): a private directory, real
 # lurkd processes holding the server keys, key references, an openssl.cnf
 # that loads the lurk provider, free loopback ports, the libcurl load client.
@@ -169,7 +170,7 @@ scenario_all_requests_succeed() { # NAME:PORT:SIGNATURE...
     for spec in "$@"; do
         IFS=: read -r name port want <<< "$spec"
         for tls in 1.2 1.3; do
-            before=$(cat "$E2E_DIR"/lurkd1-audit.log 2>/dev/null | wc -l)
+            before=$(wc -l 2>/dev/null < "$E2E_DIR/lurkd1-audit.log" || echo 0)
             out=$(load "https://localhost:$port/" $tls 300 8 --show) ||
                 fail "$name TLS $tls: $out"
             log "$name TLS $tls: $(echo "$out" | tr '\n' ' ')"
@@ -213,7 +214,7 @@ scenario_lurkd_outage() { # PORT LURKD_PORT
     start_lurkd lurkd1 "$2"
     t_start=$(($(now_ms) - t0))
     wait $lp || true
-    log "outage: lurkd down from ${t_stop} ms to ${t_start} ms: $(cat "$E2E_DIR/outage.out" | tail -1)"
+    log "outage: lurkd down from ${t_stop} ms to ${t_start} ms: $(tail -1 "$E2E_DIR/outage.out")"
     # Requests that ended before the stop, or began well after the restart, all succeeded.
     awk -v stop="$t_stop" -v start="$t_start" '
         $3 == "fail" && ($2 < stop - 200 || $1 > start + 1000) { bad++; print "failed outside the outage:", $0 }
@@ -230,6 +231,7 @@ scenario_failover() { # PORT
     load "https://localhost:$1/" 1.3 100000 8 --duration 4 > "$E2E_DIR/failover.out" 2>&1 &
     local lp=$!
     sleep 1
+    # shellcheck disable=SC2154 # set by start_lurkd through eval
     kill -9 "$LURKD_PID_lurkd1"
     log "killed lurkd1"
     wait $lp || true

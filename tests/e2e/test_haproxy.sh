@@ -3,6 +3,7 @@
 # master-worker mode, nbthread 2, one frontend with a crt bundle (key
 # reference first, then the certificate) and one with a separate .key file;
 # chroot and user drop when the test runs as root.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)

@@ -3,6 +3,7 @@
 # master + 2 workers, RSA and ECDSA certificates on two server blocks whose
 # ssl_certificate_key is a key reference, the provider loaded through an
 # OPENSSL_CONF given to nginx only.
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
