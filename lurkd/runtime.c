@@ -7,8 +7,21 @@
 
 #include <openssl/evp.h>
 
+#include "config_tls13.h"
+
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lurkd_runtime *current;
+
+static void digest_clients(EVP_MD_CTX *md, const struct lurkd_config *cfg, char **names, size_t n)
+{
+    for (size_t c = 0; c < n; c++) {
+        const struct lurkd_client_conf *client = lurkd_config_find_client(cfg, names[c]);
+        EVP_DigestUpdate(md, names[c], strlen(names[c]) + 1);
+        /* parse_identity zeroes each identity, padding included */
+        for (size_t i = 0; client != NULL && i < client->n_ids; i++)
+            EVP_DigestUpdate(md, &client->ids[i], sizeof(client->ids[i]));
+    }
+}
 
 /*
  * What decides who may use a key: its clients (names and identities), null
@@ -23,18 +36,43 @@ static void digest_policy(EVP_MD_CTX *md, const struct lurkd_config *cfg,
 
     EVP_DigestUpdate(md, flags, sizeof(flags));
     EVP_DigestUpdate(md, &window, sizeof(window));
-    for (size_t c = 0; c < kc->n_clients; c++) {
-        const struct lurkd_client_conf *client = lurkd_config_find_client(cfg, kc->clients[c]);
-        EVP_DigestUpdate(md, kc->clients[c], strlen(kc->clients[c]) + 1);
-        /* parse_identity zeroes each identity, padding included */
-        for (size_t i = 0; client != NULL && i < client->n_ids; i++)
-            EVP_DigestUpdate(md, &client->ids[i], sizeof(client->ids[i]));
+    digest_clients(md, cfg, kc->clients, kc->n_clients);
+}
+
+/*
+ * The [tls13] knobs and the external PSKs (identity, hash, kind, who may use
+ * them; never the secret): what tls13 capabilities announce and what decides
+ * which sessions a client may open.
+ */
+static void digest_tls13(EVP_MD_CTX *md, const struct lurkd_config *cfg)
+{
+    const struct lurkd_tls13_conf *t = lurkd_tls13_conf(cfg);
+    const uint8_t flags[7] = {
+        t->session_resumption, t->post_handshake_auth,   t->client_early_traffic, t->early_exporter,
+        t->exporter,           t->resumption_delegation, t->null_freshness};
+    const uint32_t limits[8] = {t->max_tickets,  t->ticket_lifetime,  t->max_early_data,
+                                t->max_sessions, t->session_lifetime, t->max_sessions_per_client,
+                                t->psk_db_size,  (uint32_t)t->n_psks};
+
+    EVP_DigestUpdate(md, flags, sizeof(flags));
+    EVP_DigestUpdate(md, limits, sizeof(limits));
+    for (size_t i = 0; i < t->n_psks; i++) {
+        const struct lurkd_psk_conf *p = &t->psks[i];
+        const uint8_t pflags[4] = {p->resumption, p->null_freshness, p->early_data, p->any_client};
+        const uint32_t idlen = (uint32_t)p->identity_len;
+
+        EVP_DigestUpdate(md, &idlen, sizeof(idlen));
+        EVP_DigestUpdate(md, p->identity, p->identity_len);
+        EVP_DigestUpdate(md, p->md_name, strlen(p->md_name) + 1);
+        EVP_DigestUpdate(md, pflags, sizeof(pflags));
+        digest_clients(md, cfg, p->clients, p->n_clients);
     }
 }
 
 /*
  * lurk_state = SHA-256 over what a client can observe: key ids, certificates,
- * exchanges, and the policy that decides its access.
+ * exchanges, the tls13 settings and PSKs, and the policy that decides its
+ * access.
  */
 static void compute_state(struct lurkd_runtime *rt)
 {
@@ -51,6 +89,7 @@ static void compute_state(struct lurkd_runtime *rt)
                 EVP_DigestUpdate(md, k->cert_der, k->cert_der_len);
             digest_policy(md, rt->cfg, k->conf);
         }
+        digest_tls13(md, rt->cfg);
         EVP_DigestFinal_ex(md, digest, &len);
     }
     EVP_MD_CTX_free(md);

@@ -242,6 +242,11 @@ START_TEST(sighup_with_good_config_takes_effect)
     expect_sign(c2, K_P384, LURK_TLS13_STATUS_INVALID_KEY_ID);
     capabilities_state(c1, s3);
     ck_assert_msg(memcmp(s2, s3, 4) != 0, "lurk_state did not change with the client list");
+    /* Only a [tls13] policy knob changes (what tls13 sessions may do): so does lurk_state. */
+    strcat(keys, "[tls13]\npost_handshake_auth = no\n");
+    reload(keys, "configuration reloaded", 4);
+    capabilities_state(c1, s2);
+    ck_assert_msg(memcmp(s2, s3, 4) != 0, "lurk_state did not change with [tls13]");
     lurk_conn_close(c1);
     lurk_conn_close(c2);
     lurk_conn_close(local);
