@@ -6,6 +6,7 @@
 #ifndef LURKD_DISPATCH_H
 #define LURKD_DISPATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,12 @@ void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *pee
  * An answer decided before the payload is looked at (e.g. temporary_failure
  * when the queues are full): designation lurk, the request's type and id.
  */
+/*
+ * A request that costs about as little as handing it to a worker (a ping, an
+ * ECDSA or EdDSA CertificateVerify): the I/O thread may answer it itself
+ * when the workers are idle (io_loop.c). Only a hint: dispatch checks all.
+ */
+bool lurkd_dispatch_is_quick(const struct lurkd_runtime *rt, const uint8_t *frame, size_t len);
 void lurkd_dispatch_reject(const struct lurkd_runtime *rt, const uint8_t *frame, size_t len,
                            uint8_t lurk_status, lurk_cbb *out);
 

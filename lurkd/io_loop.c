@@ -61,9 +61,9 @@ struct lurkd_loop {
 };
 
 /* Read at least this much at a time; stop reading a client that will not read its answers. */
-#define READ_CHUNK       16384
-#define OUT_HIGH_WATER   (1024 * 1024)
-#define IDLE_CHECK_MS    1000
+#define READ_CHUNK     16384
+#define OUT_HIGH_WATER (1024 * 1024)
+#define IDLE_CHECK_MS  1000
 
 static struct {
     struct lurkd_loop *loops;
@@ -200,7 +200,8 @@ static bool conn_flush(struct lurkd_conn *c)
         size_t left = c->out_len - c->out_off;
         ssize_t n;
         if (c->ssl != NULL) {
-            int r = SSL_write(c->ssl, c->out + c->out_off, left > INT32_MAX ? INT32_MAX : (int)left);
+            int r =
+                SSL_write(c->ssl, c->out + c->out_off, left > INT32_MAX ? INT32_MAX : (int)left);
             if (r <= 0) {
                 int e = SSL_get_error(c->ssl, r);
                 ERR_clear_error();
@@ -244,8 +245,27 @@ static void conn_reject(struct lurkd_conn *c, const uint8_t *frame, size_t len, 
         lurkd_conn_send(c, lurk_cbb_data(&cbb), lurk_cbb_len(&cbb));
 }
 
+/*
+ * Set while the I/O thread handles an epoll batch of one event: nobody else
+ * is waiting for this thread, so it may answer a quick request itself.
+ */
+static _Thread_local bool lone_event;
+
+static bool run_here(const uint8_t *frame, size_t len)
+{
+    struct lurkd_runtime *rt;
+    bool quick;
+
+    if (!lone_event)
+        return false;
+    rt = lurkd_runtime_acquire();
+    quick = lurkd_dispatch_is_quick(rt, frame, len);
+    lurkd_runtime_unref(rt);
+    return quick;
+}
+
 static void conn_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len,
-                        const struct lurkd_io_limits *lim)
+                        const struct lurkd_io_limits *lim, bool last)
 {
     struct lurkd_job *job;
 
@@ -267,6 +287,9 @@ static void conn_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len,
     job->conn = c;
     lurkd_conn_ref(c);
     atomic_fetch_add(&c->inflight, 1);
+    /* The last frame of the buffer: no pipelined request waits behind it. */
+    if (last && run_here(frame, len) && lurkd_workers_run_if_idle(job))
+        return;
     if (!lurkd_workers_submit(job)) {
         atomic_fetch_sub(&c->inflight, 1);
         lurkd_conn_unref(c);
@@ -338,7 +361,7 @@ static bool conn_frames(struct lurkd_conn *c)
             }
             break;
         }
-        conn_submit(c, c->rbuf + off, hdr.length, &lim);
+        conn_submit(c, c->rbuf + off, hdr.length, &lim, c->rlen - off == hdr.length);
         off += hdr.length;
     }
     if (off > 0) {
@@ -629,6 +652,7 @@ static void *loop_main(void *arg)
 
     while (!atomic_load(&loop->stop)) {
         int n = epoll_wait(loop->epfd, events, 64, IDLE_CHECK_MS);
+        lone_event = n == 1;
         for (int i = 0; i < n; i++) {
             int kind = *(int *)events[i].data.ptr;
             if (kind == EV_WAKE) {
@@ -649,6 +673,7 @@ static void *loop_main(void *arg)
                     conn_readable(c);
             }
         }
+        lone_event = false;
         read_all(loop);
         int64_t now = now_ms();
         if (now >= next_idle_check) {
@@ -663,8 +688,8 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-bool lurkd_io_start(unsigned n, struct lurkd_listener *listeners, size_t n_listeners,
-                    char *err, size_t errlen)
+bool lurkd_io_start(unsigned n, struct lurkd_listener *listeners, size_t n_listeners, char *err,
+                    size_t errlen)
 {
     io.loops = calloc(n, sizeof(*io.loops));
     if (io.loops == NULL) {

@@ -114,6 +114,25 @@ void lurkd_workers_set_limit(unsigned queue_limit)
     pthread_mutex_unlock(&pool.lock);
 }
 
+bool lurkd_workers_run_if_idle(struct lurkd_job *job)
+{
+    pthread_mutex_lock(&pool.lock);
+    bool idle = pool.queued == 0 && pool.running == 0 && !pool.stopping;
+    /* Counted as running, so that a drain (lurkd_workers_stop) waits for it. */
+    if (idle)
+        pool.running++;
+    pthread_mutex_unlock(&pool.lock);
+    if (!idle)
+        return false;
+    process(job);
+    pthread_mutex_lock(&pool.lock);
+    pool.running--;
+    if (pool.queued == 0 && pool.running == 0)
+        pthread_cond_broadcast(&pool.idle);
+    pthread_mutex_unlock(&pool.lock);
+    return true;
+}
+
 bool lurkd_workers_submit(struct lurkd_job *job)
 {
     pthread_mutex_lock(&pool.lock);
