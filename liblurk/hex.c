@@ -14,7 +14,7 @@ void lurk_hex_encode(const uint8_t *data, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int hex_value(char c)
+int lurk_hex_digit_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -34,8 +34,8 @@ bool lurk_hex_decode(const char *hex, uint8_t *out, size_t max, size_t *len)
             p++;
             continue;
         }
-        int hi = hex_value(p[0]);
-        int lo = hi < 0 ? -1 : hex_value(p[1]);
+        int hi = lurk_hex_digit_value(p[0]);
+        int lo = hi < 0 ? -1 : lurk_hex_digit_value(p[1]);
         if (hi < 0 || lo < 0 || n >= max)
             return false;
         out[n++] = (uint8_t)(hi << 4 | lo);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lurk/hex.h"
+
 struct lurk_json {
     enum lurk_json_type type;
     union {
@@ -139,17 +141,6 @@ static bool agg_push(struct parser *ps, struct lurk_json *agg, char *key, struct
     return true;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Reads the 4 hex digits after "\u". */
 static bool read_u16_escape(struct parser *ps, uint32_t *out)
 {
@@ -159,7 +150,7 @@ static bool read_u16_escape(struct parser *ps, uint32_t *out)
     }
     uint32_t v = 0;
     for (int i = 0; i < 4; i++) {
-        int d = hex_digit(ps->p[i]);
+        int d = lurk_hex_digit_value(ps->p[i]);
         if (d < 0) {
             fail(ps, "bad hex digit in \\u escape");
             return false;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +16,8 @@
 
 static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
 static int audit_fd = -1;
+/* audit_fd >= 0, readable without the lock: most deployments log no audit. */
+static atomic_bool audit_enabled;
 static char audit_buf[AUDIT_BUFFER];
 static size_t audit_len;
 
@@ -46,6 +49,7 @@ bool lurkd_audit_open(const char *path)
         close(audit_fd);
     }
     audit_fd = fd;
+    atomic_store(&audit_enabled, fd >= 0);
     pthread_mutex_unlock(&audit_lock);
     return true;
 }
@@ -83,7 +87,7 @@ void lurkd_audit_log(const struct lurkd_audit_event *ev)
     struct tm tm;
     int n;
 
-    if (audit_fd < 0)
+    if (!atomic_load_explicit(&audit_enabled, memory_order_relaxed))
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
@@ -97,8 +101,7 @@ void lurkd_audit_log(const struct lurkd_audit_event *ev)
                  "\"us\":%" PRIu64 ",\"id\":\"%016" PRIx64 "\",\"note\":%s}\n",
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  ts.tv_nsec / 1000, peer, client, ev->key_id ? ev->key_id : "", key,
-                 lurk_designation_name(ev->designation),
-                 lurk_type_name(ev->designation, ev->type),
+                 lurk_designation_name(ev->designation), lurk_type_name(ev->designation, ev->type),
                  lurk_status_name(ev->designation, ev->status), ev->micros, ev->request_id, note);
     if (n <= 0 || (size_t)n >= sizeof(line))
         return;

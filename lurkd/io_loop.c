@@ -28,6 +28,7 @@
 #include "lurk/lurk.h"
 #include "runtime.h"
 #include "worker.h"
+#include "lurk/clock.h"
 
 enum ev_kind {
     EV_LISTENER,
@@ -80,14 +81,6 @@ static struct {
     .tls_lock = PTHREAD_MUTEX_INITIALIZER,
     .limits_lock = PTHREAD_MUTEX_INITIALIZER,
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct lurkd_io_limits limits_get(void)
 {
@@ -458,7 +451,7 @@ static void conn_readable(struct lurkd_conn *c)
             }
         }
         c->rlen += (size_t)n;
-        c->last_active_ms = now_ms();
+        c->last_active_ms = lurk_clock_ms();
         if (!conn_frames(c)) {
             conn_close(c);
             return;
@@ -535,7 +528,7 @@ static void accept_all(struct lurkd_loop *loop, struct lurkd_listener *l)
             continue;
         }
         c->ev_kind = EV_CONN;
-        c->last_active_ms = now_ms();
+        c->last_active_ms = lurk_clock_ms();
         peer_from_socket(c, l);
         if (l->addr.kind == LURK_ADDRESS_TLS) {
             pthread_mutex_lock(&io.tls_lock);
@@ -648,7 +641,7 @@ static void *loop_main(void *arg)
 {
     struct lurkd_loop *loop = arg;
     struct epoll_event events[64];
-    int64_t next_idle_check = now_ms() + IDLE_CHECK_MS;
+    int64_t next_idle_check = lurk_clock_ms() + IDLE_CHECK_MS;
 
     while (!atomic_load(&loop->stop)) {
         int n = epoll_wait(loop->epfd, events, 64, IDLE_CHECK_MS);
@@ -668,14 +661,17 @@ static void *loop_main(void *arg)
                         continue;
                     maybe_resume(c);
                 }
+                /* A TLS handshake blocked on writing resumes when the socket is writable. */
+                bool handshaking = c->ssl != NULL && !c->handshake_done;
                 if (!atomic_load(&c->closed) &&
-                    (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+                    ((events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ||
+                     (handshaking && (events[i].events & EPOLLOUT))))
                     conn_readable(c);
             }
         }
         lone_event = false;
         read_all(loop);
-        int64_t now = now_ms();
+        int64_t now = lurk_clock_ms();
         if (now >= next_idle_check) {
             close_idle(loop, now);
             next_idle_check = now + IDLE_CHECK_MS;

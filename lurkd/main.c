@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "runtime.h"
 #include "worker.h"
+#include "lurk/clock.h"
 
 #define DEFAULT_CONFIG "/etc/lurkd/lurkd.conf"
 #define LURKD_VERSION  "0.1.0"
@@ -47,20 +48,20 @@ static size_t n_listeners;
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: lurkd [-c FILE] [--listen ADDR]... [--key PATH_OR_URI]... [--foreground]\n"
-            "             [--log-level LEVEL] [--check]\n"
-            "\n"
-            "  -c, --config FILE     configuration file (default " DEFAULT_CONFIG ")\n"
-            "      --listen ADDR     also listen on unix:/path, tcp://host:port or tls://host:port\n"
-            "      --key SOURCE      also serve this key (file or OSSL_STORE URI), every client\n"
-            "  -f, --foreground      stay in the foreground, log to stderr\n"
-            "      --log-level LEVEL error, warn, notice, info or debug\n"
-            "  -t, --check           check the configuration and keys, print key ids, exit\n"
-            "  -V, --version         print the version\n"
-            "\n"
-            "Signals: HUP reloads configuration and keys, TERM/INT finish in-flight work and\n"
-            "exit, USR1 reopens the log files.\n");
+    fprintf(
+        f, "usage: lurkd [-c FILE] [--listen ADDR]... [--key PATH_OR_URI]... [--foreground]\n"
+           "             [--log-level LEVEL] [--check]\n"
+           "\n"
+           "  -c, --config FILE     configuration file (default " DEFAULT_CONFIG ")\n"
+           "      --listen ADDR     also listen on unix:/path, tcp://host:port or tls://host:port\n"
+           "      --key SOURCE      also serve this key (file or OSSL_STORE URI), every client\n"
+           "  -f, --foreground      stay in the foreground, log to stderr\n"
+           "      --log-level LEVEL error, warn, notice, info or debug\n"
+           "  -t, --check           check the configuration and keys, print key ids, exit\n"
+           "  -V, --version         print the version\n"
+           "\n"
+           "Signals: HUP reloads configuration and keys, TERM/INT finish in-flight work and\n"
+           "exit, USR1 reopens the log files.\n");
 }
 
 static bool parse_options(int argc, char **argv, struct options *o)
@@ -127,8 +128,8 @@ static bool parse_options(int argc, char **argv, struct options *o)
 /* The config file (if any) plus the command-line additions, checked as a whole. */
 static struct lurkd_config *load_config(const struct options *o, char *err, size_t errlen)
 {
-    struct lurkd_config *cfg = o->config ? lurkd_config_load(o->config, err, errlen)
-                                         : lurkd_config_new();
+    struct lurkd_config *cfg =
+        o->config ? lurkd_config_load(o->config, err, errlen) : lurkd_config_new();
 
     if (cfg == NULL)
         return NULL;
@@ -310,18 +311,10 @@ static bool daemonize(char *err, size_t errlen)
     return true;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* SIGTERM: no new connections, finish what was asked, then exit. */
 static void drain(unsigned timeout_s)
 {
-    int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+    int64_t deadline = lurk_clock_ms() + (int64_t)timeout_s * 1000;
 
     /* Requests already sent may sit in socket buffers and listen backlogs: take them first. */
     if (!lurkd_io_read_received((int)(timeout_s * 1000)))
@@ -335,7 +328,7 @@ static void drain(unsigned timeout_s)
         lurkd_io_set_tls(&listeners[i], NULL);
         lurkd_listener_close(&listeners[i]);
     }
-    while (now_ms() < deadline && !(lurkd_workers_idle() && lurkd_io_flushed())) {
+    while (lurk_clock_ms() < deadline && !(lurkd_workers_idle() && lurkd_io_flushed())) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -418,10 +411,12 @@ int main(int argc, char **argv)
     lurkd_runtime_install(rt);
     apply_settings(rt->cfg);
     warn_weak_keys(rt);
-    if (sfd < 0 ||
-        !lurkd_workers_start(rt->cfg->workers, rt->cfg->queue_limit, err, sizeof(err)) ||
+    if (sfd < 0 || !lurkd_workers_start(rt->cfg->workers, rt->cfg->queue_limit, err, sizeof(err)) ||
         !lurkd_io_start(rt->cfg->io_threads, listeners, n_listeners, err, sizeof(err))) {
         lurkd_error("cannot start: %s", sfd < 0 ? strerror(errno) : err);
+        lurkd_workers_stop(); /* whichever threads started; none is busy yet */
+        if (rt->cfg->pid_file != NULL)
+            unlink(rt->cfg->pid_file);
         lurkd_runtime_install(NULL);
         return start_failed(NULL, &o);
     }

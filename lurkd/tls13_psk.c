@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "lurk/tls13.h"
+#include "lurk/clock.h"
 
 /* One resumption PSK, in a list kept oldest first. */
 struct entry {
@@ -32,14 +33,6 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct entry *head, **tail = &head;
 static size_t n_entries;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void entry_free(struct entry *e)
 {
@@ -106,7 +99,7 @@ static bool find_external(const struct lurkd_runtime *rt, const struct lurkd_pee
 bool lurkd_psk_find(const struct lurkd_runtime *rt, const struct lurkd_peer *peer, uint8_t role,
                     const uint8_t *identity, size_t identity_len, struct lurkd_psk *out)
 {
-    uint64_t now = now_ms();
+    uint64_t now = (uint64_t)lurk_clock_ms();
     bool found = false;
 
     memset(out, 0, sizeof(*out));
@@ -165,7 +158,7 @@ bool lurkd_psk_store(const struct lurkd_runtime *rt, const struct lurkd_psk_tick
     e->key_len = t->key_len;
     e->md_name = t->md_name;
     e->null_freshness = t->null_freshness;
-    e->issued_ms = now_ms();
+    e->issued_ms = (uint64_t)lurk_clock_ms();
     e->lifetime = t->lifetime;
     e->ticket_age_add = t->ticket_age_add;
     e->max_early_data = t->max_early_data;

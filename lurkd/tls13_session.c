@@ -13,6 +13,7 @@
 #include "config_tls13.h"
 #include "exchange.h"
 #include "log.h"
+#include "lurk/clock.h"
 
 /*
  * Every session, held or visible, is in the table, so the limits count the
@@ -24,14 +25,6 @@ static struct lurkd_tls13_session **table;
 static size_t n_table, cap_table;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static EVP_MD *sha256;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void wipe(struct lurkd_tls13_session *s)
 {
@@ -119,7 +112,7 @@ struct lurkd_tls13_session *lurkd_tls13_session_new(const struct lurkd_request *
     const struct lurkd_tls13_conf *conf = lurkd_tls13_conf(req->rt->cfg);
     struct lurkd_tls13_session *s = NULL;
     struct lurkd_tls13_owner owner;
-    uint64_t now = now_ms();
+    uint64_t now = (uint64_t)lurk_clock_ms();
     size_t mine = 0;
 
     pthread_once(&once, init_once);
@@ -248,7 +241,7 @@ struct lurkd_tls13_session *lurkd_tls13_session_acquire(const struct lurkd_reque
     struct lurkd_tls13_session *s = NULL;
     uint8_t next[32];
     uint32_t want = 0;
-    uint64_t now = now_ms();
+    uint64_t now = (uint64_t)lurk_clock_ms();
 
     pthread_once(&once, init_once);
     pthread_mutex_lock(&lock);
@@ -287,7 +280,7 @@ bool lurkd_tls13_session_commit(struct lurkd_tls13_session *s, bool finished, ui
         memcpy(s->salt_cs, cs, 32);
         memcpy(s->salt_clt, clt, 32);
         pthread_mutex_lock(&lock);
-        s->last_ms = now_ms();
+        s->last_ms = (uint64_t)lurk_clock_ms();
         s->busy = false;
         pthread_mutex_unlock(&lock);
     } else {

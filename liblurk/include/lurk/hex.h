@@ -8,6 +8,8 @@
 
 /* Writes 2*len lower-case hex digits and a NUL into out (2*len+1 bytes). */
 void lurk_hex_encode(const uint8_t *data, size_t len, char *out);
+/* The value of one hex digit (either case), or -1. */
+int lurk_hex_digit_value(char c);
 /*
  * Decodes hex (upper or lower case; ':' and whitespace between byte pairs
  * are skipped) into out, at most max bytes. False on odd digits, a bad
