@@ -7,6 +7,12 @@
  * away never raises SIGPIPE in the host application (nginx, haproxy) and
  * every byte on the wire is subject to the same deadline.
  *
+ * Reads take a deadline of their own: NO_WAIT takes only what has arrived
+ * (lurk_conn_response without waiting, for a caller that waits in an
+ * OpenSSL ASYNC job instead). The response being received is kept in the
+ * connection, so such a caller resumes a half-read frame where it stopped;
+ * TLS keeps a partial record in its read BIO.
+ *
  * OpenSSL errors raised here are turned into the err string and removed
  * from the thread's error queue (mark/pop), so the host application's queue
  * is left as it was.
@@ -37,6 +43,11 @@
 /* Plain sockets read ahead into this buffer: one recv usually brings several responses. */
 #define READ_AHEAD 16384
 
+/* A read deadline: only what has already arrived, never poll. */
+#define NO_WAIT INT64_MIN
+/* What a read returns when its deadline passed (NO_WAIT: nothing had arrived). */
+#define IO_AGAIN (-2)
+
 struct lurk_conn {
     int fd;
     SSL *ssl; /* NULL for unix and tcp */
@@ -44,6 +55,11 @@ struct lurk_conn {
     struct lurk_address addr;
     uint8_t *rbuf; /* read-ahead of a plain socket */
     size_t roff, rlen;
+    /* The response being received: header bytes, then the whole frame. */
+    uint8_t hdr[LURK_HEADER_LEN];
+    size_t hdr_got;
+    uint8_t *frame; /* malloc'd once the header is in */
+    size_t frame_len, frame_got;
 };
 
 static int64_t now_ms(void)
@@ -56,6 +72,8 @@ static int64_t now_ms(void)
 
 static int remaining_ms(int64_t deadline)
 {
+    if (deadline == NO_WAIT)
+        return 0;
     int64_t left = deadline - now_ms();
 
     return left < 0 ? 0 : (int)left;
@@ -75,21 +93,22 @@ static void set_err(char *err, size_t errlen, const char *what)
     }
 }
 
-static bool wait_fd(int fd, short events, int64_t deadline, char *err, size_t errlen)
+/* 1 when fd is ready, IO_AGAIN at the deadline, -1 on error. */
+static int wait_fd(int fd, short events, int64_t deadline, char *err, size_t errlen)
 {
     struct pollfd p = {.fd = fd, .events = events};
 
     for (;;) {
-        int n = poll(&p, 1, remaining_ms(deadline));
+        int n = deadline == NO_WAIT ? 0 : poll(&p, 1, remaining_ms(deadline));
         if (n > 0)
-            return true;
+            return 1;
         if (n == 0) {
             snprintf(err, errlen, "timed out");
-            return false;
+            return IO_AGAIN;
         }
         if (errno != EINTR) {
             snprintf(err, errlen, "poll: %s", strerror(errno));
-            return false;
+            return -1;
         }
     }
 }
@@ -104,7 +123,7 @@ static bool sock_write_all(int fd, const uint8_t *buf, size_t len, int64_t deadl
             buf += n;
             len -= (size_t)n;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!wait_fd(fd, POLLOUT, deadline, err, errlen))
+            if (wait_fd(fd, POLLOUT, deadline, err, errlen) <= 0)
                 return false;
         } else if (n < 0 && errno == EINTR) {
             continue;
@@ -116,7 +135,7 @@ static bool sock_write_all(int fd, const uint8_t *buf, size_t len, int64_t deadl
     return true;
 }
 
-/* Reads what is available (at least one byte) within the deadline. */
+/* Reads what is available (at least one byte) within the deadline; -1 or IO_AGAIN. */
 static ssize_t sock_read_some(int fd, uint8_t *buf, size_t len, int64_t deadline, char *err,
                               size_t errlen)
 {
@@ -134,8 +153,9 @@ static ssize_t sock_read_some(int fd, uint8_t *buf, size_t len, int64_t deadline
             snprintf(err, errlen, "recv: %s", strerror(errno));
             return -1;
         }
-        if (!wait_fd(fd, POLLIN, deadline, err, errlen))
-            return -1;
+        int w = wait_fd(fd, POLLIN, deadline, err, errlen);
+        if (w <= 0)
+            return w;
     }
 }
 
@@ -152,15 +172,19 @@ static bool tls_flush(struct lurk_conn *c, int64_t deadline, char *err, size_t e
     return true;
 }
 
-/* Feeds TLS with bytes from the socket. */
-static bool tls_fill(struct lurk_conn *c, int64_t deadline, char *err, size_t errlen)
+/* Feeds TLS with bytes from the socket: 1, or -1 or IO_AGAIN. */
+static int tls_fill(struct lurk_conn *c, int64_t deadline, char *err, size_t errlen)
 {
     uint8_t buf[16384];
     ssize_t n = sock_read_some(c->fd, buf, sizeof(buf), deadline, err, errlen);
 
     if (n < 0)
-        return false;
-    return BIO_write(c->rbio, buf, (int)n) == (int)n;
+        return (int)n;
+    if (BIO_write(c->rbio, buf, (int)n) != (int)n) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 1;
 }
 
 /*
@@ -204,8 +228,12 @@ static int tls_status(SSL *ssl, int r)
     return SSL_ERROR_SSL;
 }
 
-static int tls_run(struct lurk_conn *c, tls_op op, void *buf, int len, int64_t deadline, char *err,
-                   size_t errlen, const char *what)
+/*
+ * Output is flushed within deadline, input awaited until read_deadline
+ * (NO_WAIT: IO_AGAIN as soon as the socket has nothing more).
+ */
+static int tls_run(struct lurk_conn *c, tls_op op, void *buf, int len, int64_t deadline,
+                   int64_t read_deadline, char *err, size_t errlen, const char *what)
 {
     for (;;) {
         int r = op(c->ssl, buf, len);
@@ -215,10 +243,12 @@ static int tls_run(struct lurk_conn *c, tls_op op, void *buf, int len, int64_t d
         switch (e) {
         case SSL_ERROR_NONE:
             return r;
-        case SSL_ERROR_WANT_READ:
-            if (!tls_fill(c, deadline, err, errlen))
-                return -1;
+        case SSL_ERROR_WANT_READ: {
+            int f = tls_fill(c, read_deadline, err, errlen);
+            if (f <= 0)
+                return f;
             break;
+        }
         case SSL_ERROR_WANT_WRITE:
             break;
         case SSL_ERROR_ZERO_RETURN:
@@ -231,9 +261,8 @@ static int tls_run(struct lurk_conn *c, tls_op op, void *buf, int len, int64_t d
     }
 }
 
-SSL_CTX *lurk_client_tls_ctx_new(OSSL_LIB_CTX *libctx, const char *ca_file,
-                                 const char *cert_file, const char *key_file, char *err,
-                                 size_t errlen)
+SSL_CTX *lurk_client_tls_ctx_new(OSSL_LIB_CTX *libctx, const char *ca_file, const char *cert_file,
+                                 const char *key_file, char *err, size_t errlen)
 {
     SSL_CTX *ctx;
 
@@ -313,8 +342,8 @@ static int connect_inet(const struct lurk_address *a, int64_t deadline, char *er
     }
     snprintf(err, errlen, "no address for %s", a->host);
     for (ai = res; ai != NULL; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        ai->ai_protocol);
+        int fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0)
             continue;
         int one = 1;
@@ -324,7 +353,7 @@ static int connect_inet(const struct lurk_address *a, int64_t deadline, char *er
             close(fd);
             continue;
         }
-        if (wait_fd(fd, POLLOUT, deadline, err, errlen)) {
+        if (wait_fd(fd, POLLOUT, deadline, err, errlen) > 0) {
             int soerr = 0;
             socklen_t sl = sizeof(soerr);
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
@@ -340,12 +369,11 @@ static int connect_inet(const struct lurk_address *a, int64_t deadline, char *er
     return -1;
 }
 
-static bool tls_start(struct lurk_conn *c, SSL_CTX *ctx, int64_t deadline, char *err,
-                      size_t errlen)
+static bool tls_start(struct lurk_conn *c, SSL_CTX *ctx, int64_t deadline, char *err, size_t errlen)
 {
     struct in6_addr ip;
-    bool is_ip = inet_pton(AF_INET, c->addr.host, &ip) == 1 ||
-                 inet_pton(AF_INET6, c->addr.host, &ip) == 1;
+    bool is_ip =
+        inet_pton(AF_INET, c->addr.host, &ip) == 1 || inet_pton(AF_INET6, c->addr.host, &ip) == 1;
 
     if (ctx == NULL) {
         snprintf(err, errlen, "tls:// needs a CA, a client certificate and key");
@@ -373,12 +401,12 @@ static bool tls_start(struct lurk_conn *c, SSL_CTX *ctx, int64_t deadline, char 
         return false;
     }
     SSL_set_connect_state(c->ssl);
-    return tls_run(c, op_handshake, NULL, 0, deadline, err, errlen, "TLS handshake with lurkd") >
-           0;
+    return tls_run(c, op_handshake, NULL, 0, deadline, deadline, err, errlen,
+                   "TLS handshake with lurkd") > 0;
 }
 
-struct lurk_conn *lurk_conn_open(const struct lurk_address *addr, SSL_CTX *tls_ctx,
-                                 int timeout_ms, char *err, size_t errlen)
+struct lurk_conn *lurk_conn_open(const struct lurk_address *addr, SSL_CTX *tls_ctx, int timeout_ms,
+                                 char *err, size_t errlen)
 {
     int64_t deadline = now_ms() + timeout_ms;
     struct lurk_conn *c = calloc(1, sizeof(*c));
@@ -408,10 +436,13 @@ static void conn_free(struct lurk_conn *c)
     BIO_free(c->wbio);
     if (c->fd >= 0)
         close(c->fd);
-    /* The read-ahead may hold responses with master secrets. */
+    /* The read-ahead and a half-received response may hold master secrets. */
     if (c->rbuf != NULL)
         OPENSSL_cleanse(c->rbuf, READ_AHEAD);
     free(c->rbuf);
+    if (c->frame != NULL)
+        OPENSSL_cleanse(c->frame, c->frame_len);
+    free(c->frame);
     free(c);
 }
 
@@ -455,7 +486,8 @@ static bool conn_write(struct lurk_conn *c, const uint8_t *buf, size_t len, int6
         return sock_write_all(c->fd, buf, len, deadline, err, errlen);
     while (len > 0) {
         int chunk = len > INT32_MAX ? INT32_MAX : (int)len;
-        int n = tls_run(c, op_write, (void *)buf, chunk, deadline, err, errlen, "TLS write");
+        int n =
+            tls_run(c, op_write, (void *)buf, chunk, deadline, deadline, err, errlen, "TLS write");
         if (n <= 0)
             return false;
         buf += n;
@@ -489,26 +521,18 @@ static ssize_t sock_read_buffered(struct lurk_conn *c, uint8_t *buf, size_t len,
     return (ssize_t)n;
 }
 
-static bool conn_read_exact(struct lurk_conn *c, uint8_t *buf, size_t len, int64_t deadline,
-                            char *err, size_t errlen)
+/* Some bytes of the response (at most len), or -1, or IO_AGAIN at read_deadline. */
+static ssize_t conn_read_some(struct lurk_conn *c, uint8_t *buf, size_t len, int64_t deadline,
+                              int64_t read_deadline, char *err, size_t errlen)
 {
-    while (len > 0) {
-        ssize_t n;
-        int chunk = len > INT32_MAX ? INT32_MAX : (int)len;
-        if (c->ssl == NULL)
-            n = sock_read_buffered(c, buf, (size_t)chunk, deadline, err, errlen);
-        else
-            n = tls_run(c, op_read, buf, chunk, deadline, err, errlen, "TLS read");
-        if (n <= 0)
-            return false;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return true;
+    if (c->ssl == NULL)
+        return sock_read_buffered(c, buf, len, read_deadline, err, errlen);
+    return tls_run(c, op_read, buf, len > INT32_MAX ? INT32_MAX : (int)len, deadline, read_deadline,
+                   err, errlen, "TLS read");
 }
 
-bool lurk_conn_send(struct lurk_conn *c, const uint8_t *msg, size_t len, int timeout_ms,
-                    char *err, size_t errlen)
+bool lurk_conn_send(struct lurk_conn *c, const uint8_t *msg, size_t len, int timeout_ms, char *err,
+                    size_t errlen)
 {
     bool ok;
 
@@ -518,37 +542,50 @@ bool lurk_conn_send(struct lurk_conn *c, const uint8_t *msg, size_t len, int tim
     return ok;
 }
 
-static bool conn_recv(struct lurk_conn *c, uint8_t **msg, size_t *len, int64_t deadline,
-                      char *err, size_t errlen)
+/*
+ * Receives one whole frame into a malloc'd buffer: 1, or -1, or IO_AGAIN
+ * when read_deadline passed first (what arrived stays in c for the next call).
+ */
+static int conn_recv(struct lurk_conn *c, uint8_t **msg, size_t *len, int64_t deadline,
+                     int64_t read_deadline, char *err, size_t errlen)
 {
-    uint8_t hdr_bytes[LURK_HEADER_LEN], *buf;
-    struct lurk_header hdr;
-    lurk_cbs cbs;
-
-    if (!conn_read_exact(c, hdr_bytes, sizeof(hdr_bytes), deadline, err, errlen))
-        return false;
-    lurk_cbs_init(&cbs, hdr_bytes, sizeof(hdr_bytes));
-    lurk_header_parse(&cbs, &hdr);
-    if (lurk_frame_check(&hdr, LURK_CLIENT_MAX_FRAME) != LURK_FRAME_OK) {
-        snprintf(err, errlen, "lurkd sent a frame of bad length %u", (unsigned)hdr.length);
-        return false;
+    while (c->hdr_got < LURK_HEADER_LEN) {
+        ssize_t n = conn_read_some(c, c->hdr + c->hdr_got, LURK_HEADER_LEN - c->hdr_got, deadline,
+                                   read_deadline, err, errlen);
+        if (n <= 0)
+            return n == IO_AGAIN ? IO_AGAIN : -1;
+        c->hdr_got += (size_t)n;
     }
-    buf = malloc(hdr.length);
-    if (buf == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return false;
+    if (c->frame == NULL) {
+        struct lurk_header hdr;
+        lurk_cbs cbs;
+        lurk_cbs_init(&cbs, c->hdr, sizeof(c->hdr));
+        lurk_header_parse(&cbs, &hdr);
+        if (lurk_frame_check(&hdr, LURK_CLIENT_MAX_FRAME) != LURK_FRAME_OK) {
+            snprintf(err, errlen, "lurkd sent a frame of bad length %u", (unsigned)hdr.length);
+            return -1;
+        }
+        c->frame = malloc(hdr.length);
+        if (c->frame == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        memcpy(c->frame, c->hdr, sizeof(c->hdr));
+        c->frame_len = hdr.length;
+        c->frame_got = LURK_HEADER_LEN;
     }
-    memcpy(buf, hdr_bytes, sizeof(hdr_bytes));
-    if (!conn_read_exact(c, buf + LURK_HEADER_LEN, hdr.length - LURK_HEADER_LEN, deadline, err,
-                         errlen)) {
-        /* Part of a response may have arrived: a master secret or premaster, as in conn_free. */
-        OPENSSL_cleanse(buf, hdr.length);
-        free(buf);
-        return false;
+    while (c->frame_got < c->frame_len) {
+        ssize_t n = conn_read_some(c, c->frame + c->frame_got, c->frame_len - c->frame_got,
+                                   deadline, read_deadline, err, errlen);
+        if (n <= 0)
+            return n == IO_AGAIN ? IO_AGAIN : -1;
+        c->frame_got += (size_t)n;
     }
-    *msg = buf;
-    *len = hdr.length;
-    return true;
+    *msg = c->frame;
+    *len = c->frame_len;
+    c->frame = NULL;
+    c->frame_len = c->frame_got = c->hdr_got = 0;
+    return 1;
 }
 
 bool lurk_conn_recv(struct lurk_conn *c, uint8_t **msg, size_t *len, int timeout_ms, char *err,
@@ -556,8 +593,10 @@ bool lurk_conn_recv(struct lurk_conn *c, uint8_t **msg, size_t *len, int timeout
 {
     bool ok;
 
+    int64_t deadline = now_ms() + timeout_ms;
+
     ERR_set_mark();
-    ok = conn_recv(c, msg, len, now_ms() + timeout_ms, err, errlen);
+    ok = conn_recv(c, msg, len, deadline, deadline, err, errlen) > 0;
     ERR_pop_to_mark();
     return ok;
 }
@@ -585,11 +624,10 @@ uint64_t lurk_random_id(void)
     return id;
 }
 
-bool lurk_conn_call(struct lurk_conn *c, uint8_t designation, uint8_t type,
-                    const uint8_t *payload, size_t payload_len, struct lurk_response *resp,
-                    int timeout_ms, char *err, size_t errlen)
+bool lurk_conn_request(struct lurk_conn *c, uint8_t designation, uint8_t type,
+                       const uint8_t *payload, size_t payload_len, int timeout_ms,
+                       struct lurk_conn_request *req, char *err, size_t errlen)
 {
-    int64_t deadline = now_ms() + timeout_ms;
     struct lurk_header hdr = {
         .designation = designation,
         .version = LURK_VERSION,
@@ -601,7 +639,10 @@ bool lurk_conn_call(struct lurk_conn *c, uint8_t designation, uint8_t type,
     size_t start;
     bool ok = false;
 
-    memset(resp, 0, sizeof(*resp));
+    req->deadline_ms = now_ms() + timeout_ms;
+    req->id = hdr.id;
+    req->designation = designation;
+    req->type = type;
     ERR_set_mark();
     if (!lurk_cbb_init(&cbb, LURK_HEADER_LEN + payload_len, LURK_HEADER_LEN + payload_len) ||
         !lurk_message_begin(&cbb, &start, &hdr) ||
@@ -609,29 +650,60 @@ bool lurk_conn_call(struct lurk_conn *c, uint8_t designation, uint8_t type,
         snprintf(err, errlen, "cannot build the request");
         goto out;
     }
-    if (!conn_write(c, lurk_cbb_data(&cbb), lurk_cbb_len(&cbb), deadline, err, errlen))
-        goto out;
-    for (;;) {
-        if (!conn_recv(c, &resp->buf, &resp->len, deadline, err, errlen))
-            goto out;
-        lurk_message_parse(resp->buf, resp->len, &resp->msg);
-        /* lurk-lurk §5.2: drop responses to other requests and anything that is a request. */
-        if (resp->msg.hdr.id == hdr.id && resp->msg.hdr.status != LURK_STATUS_REQUEST)
-            break;
-        lurk_response_free(resp);
-    }
-    if (resp->msg.hdr.status == LURK_STATUS_SUCCESS &&
-        (resp->msg.hdr.designation != designation || resp->msg.hdr.type != type)) {
-        snprintf(err, errlen, "lurkd answered %s/%s to a %s/%s request",
-                 lurk_designation_name(resp->msg.hdr.designation),
-                 lurk_type_name(resp->msg.hdr.designation, resp->msg.hdr.type),
-                 lurk_designation_name(designation), lurk_type_name(designation, type));
-        lurk_response_free(resp);
-        goto out;
-    }
-    ok = true;
+    ok = conn_write(c, lurk_cbb_data(&cbb), lurk_cbb_len(&cbb), req->deadline_ms, err, errlen);
 out:
     lurk_cbb_cleanup(&cbb);
     ERR_pop_to_mark();
     return ok;
+}
+
+enum lurk_conn_status lurk_conn_response(struct lurk_conn *c, const struct lurk_conn_request *req,
+                                         struct lurk_response *resp, bool wait, char *err,
+                                         size_t errlen)
+{
+    enum lurk_conn_status st = LURK_CONN_FAILED;
+
+    memset(resp, 0, sizeof(*resp));
+    ERR_set_mark();
+    for (;;) {
+        int r = conn_recv(c, &resp->buf, &resp->len, req->deadline_ms,
+                          wait ? req->deadline_ms : NO_WAIT, err, errlen);
+        if (r == IO_AGAIN && !wait) {
+            st = LURK_CONN_AGAIN;
+            goto out;
+        }
+        if (r <= 0)
+            goto out;
+        lurk_message_parse(resp->buf, resp->len, &resp->msg);
+        /* lurk-lurk §5.2: drop responses to other requests and anything that is a request. */
+        if (resp->msg.hdr.id == req->id && resp->msg.hdr.status != LURK_STATUS_REQUEST)
+            break;
+        lurk_response_free(resp);
+    }
+    if (resp->msg.hdr.status == LURK_STATUS_SUCCESS &&
+        (resp->msg.hdr.designation != req->designation || resp->msg.hdr.type != req->type)) {
+        snprintf(err, errlen, "lurkd answered %s/%s to a %s/%s request",
+                 lurk_designation_name(resp->msg.hdr.designation),
+                 lurk_type_name(resp->msg.hdr.designation, resp->msg.hdr.type),
+                 lurk_designation_name(req->designation),
+                 lurk_type_name(req->designation, req->type));
+        lurk_response_free(resp);
+        goto out;
+    }
+    st = LURK_CONN_DONE;
+out:
+    ERR_pop_to_mark();
+    return st;
+}
+
+bool lurk_conn_call(struct lurk_conn *c, uint8_t designation, uint8_t type, const uint8_t *payload,
+                    size_t payload_len, struct lurk_response *resp, int timeout_ms, char *err,
+                    size_t errlen)
+{
+    struct lurk_conn_request req;
+
+    memset(resp, 0, sizeof(*resp));
+    return lurk_conn_request(c, designation, type, payload, payload_len, timeout_ms, &req, err,
+                             errlen) &&
+           lurk_conn_response(c, &req, resp, true, err, errlen) == LURK_CONN_DONE;
 }

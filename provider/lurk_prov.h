@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/async.h>
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
 #include <openssl/types.h>
@@ -139,6 +140,48 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
                          const char *key_id_hex, uint8_t designation, uint8_t type,
                          const uint8_t *payload, size_t payload_len, struct lurk_response *resp,
                          char *server_used, size_t server_used_len);
+
+/* ---- waiting inside an OpenSSL ASYNC job (prov_async.c) ---- */
+
+struct lurk_conn;
+struct lurk_prov_async;
+
+/*
+ * What a paused job holds from the pool. If the application frees the wait
+ * ctx without resuming the job, the wait ctx's cleanup calls release.
+ */
+struct lurk_prov_async_hold {
+    void (*release)(const struct lurk_prov_async_hold *hold);
+    struct lurk_prov_pool *pool;
+    unsigned long pool_serial; /* which pool, should another have its address by then */
+    unsigned long gen;         /* fork generation of the pool when borrowed */
+    struct lurk_conn *conn;    /* NULL: the job was waiting for a free connection */
+};
+
+/* The calling ASYNC job, as far as waiting goes; w is made at the first pause. */
+struct lurk_prov_async_job {
+    ASYNC_WAIT_CTX *wctx;
+    struct lurk_prov_async *w;
+};
+
+/*
+ * True inside an ASYNC job that has a wait ctx. Otherwise (and whenever a
+ * wait below fails) the caller blocks as usual.
+ */
+bool lurk_prov_async_begin(struct lurk_prov_async_job *job);
+/*
+ * Pauses the job until fd is readable (edge: only a new event on it counts)
+ * or deadline_ms (CLOCK_MONOTONIC) passes; the application polls one wait
+ * fd for both, registered in the wait ctx at the first pause. Returns after
+ * the application resumed the job, which may be early: the caller checks
+ * again. False when the job could not pause (the caller blocks instead),
+ * e.g. in a process forked since the wait fd was made. No OpenSSL error
+ * mark may span it: the application runs on this thread meanwhile.
+ */
+bool lurk_prov_async_wait(struct lurk_prov_async_job *job, int fd, bool edge, int64_t deadline_ms,
+                          const struct lurk_prov_async_hold *hold);
+/* Stops watching the fd waited for (before it may be closed); job may be NULL. */
+void lurk_prov_async_done(struct lurk_prov_async_job *job);
 
 /* ---- per-operation dispatch tables ---- */
 

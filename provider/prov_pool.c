@@ -23,11 +23,21 @@
  *   after chroot and setuid).
  * - Transport errors are collected as text under an error mark and raised
  *   as one error naming the server(s), the key id and the cause.
+ * - Inside an OpenSSL ASYNC job (prov_async.c) the job pauses where a thread
+ *   would block: waiting for the response after the request is written, and
+ *   waiting for a free connection (a paused job may be the one holding it,
+ *   on this very thread). A checkin wakes paused waiters through an eventfd.
+ *   The connection stays lent to the paused job alone; a job resumed in a
+ *   forked child leaves it untouched.
+ * - A full pool is not a dead server: when no connection frees up in time
+ *   the call fails as busy, without marking the server down or failing over
+ *   (every server shares the same connections).
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +63,9 @@ struct lurk_prov_pool {
     struct lurk_conn *idle[LURK_PROV_MAX_CONNECTIONS];
     size_t n_idle;
     size_t n_busy; /* checked out, or being opened */
+    int free_efd;  /* written on checkin while ASYNC jobs wait for a connection; -1 */
+    size_t async_waiters;
+    unsigned long serial; /* tells pools apart for a cleanup that outlived one */
     int64_t down_until[LURK_PROV_MAX_SERVERS];
     SSL_CTX *tls;
     bool tls_failed;
@@ -61,6 +74,7 @@ struct lurk_prov_pool {
 };
 
 static atomic_ulong fork_gen;
+static atomic_ulong pool_serial;
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct lurk_prov_pool *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -126,6 +140,8 @@ struct lurk_prov_pool *lurk_prov_pool_new(void)
     cond_init(&pool->cv);
     pool->gen = atomic_load(&fork_gen);
     pool->pid = getpid();
+    pool->free_efd = -1;
+    pool->serial = atomic_fetch_add(&pool_serial, 1) + 1;
     pthread_mutex_lock(&registry_mu);
     pool->next = registry;
     registry = pool;
@@ -145,8 +161,21 @@ static void fork_check(struct lurk_prov_pool *pool)
         lurk_conn_abandon(pool->idle[i]);
     pool->n_idle = 0;
     pool->n_busy = 0; /* the parent's borrowers do not exist here */
+    /* The eventfd is shared with the parent: close our copy, make our own when needed. */
+    if (pool->free_efd >= 0)
+        close(pool->free_efd);
+    pool->free_efd = -1;
+    pool->async_waiters = 0;
     pool->gen = gen;
     pool->pid = pid;
+}
+
+/* Caller holds pool->mu. A connection came free: wake one thread and every paused job. */
+static void notify_free(struct lurk_prov_pool *pool)
+{
+    pthread_cond_signal(&pool->cv);
+    if (pool->async_waiters > 0 && pool->free_efd >= 0)
+        eventfd_write(pool->free_efd, 1);
 }
 
 void lurk_prov_pool_free(struct lurk_prov_pool *pool)
@@ -168,6 +197,8 @@ void lurk_prov_pool_free(struct lurk_prov_pool *pool)
     for (size_t i = 0; i < pool->n_idle; i++)
         lurk_conn_close(pool->idle[i]);
     pool->n_idle = 0;
+    if (pool->free_efd >= 0)
+        close(pool->free_efd);
     pthread_mutex_unlock(&pool->mu);
     SSL_CTX_free(pool->tls);
     pthread_cond_destroy(&pool->cv);
@@ -318,11 +349,88 @@ fail:
 struct borrowed {
     struct lurk_conn *conn;
     unsigned long gen;
+    pid_t pid;
     bool reused;
 };
 
+/*
+ * What a paused job holds goes back when its wait ctx is freed without the
+ * job being resumed: the connection (mid-request, so closed) or its place
+ * among the waiters. The pool may be gone by then.
+ */
+static void release_held(const struct lurk_prov_async_hold *hold)
+{
+    struct lurk_prov_pool *p;
+
+    lurk_conn_abandon(hold->conn);
+    pthread_mutex_lock(&registry_mu);
+    for (p = registry; p != NULL && (p != hold->pool || p->serial != hold->pool_serial);)
+        p = p->next;
+    if (p != NULL) {
+        pthread_mutex_lock(&p->mu);
+        fork_check(p);
+        if (p->gen == hold->gen && hold->conn != NULL) {
+            if (p->n_busy > 0)
+                p->n_busy--;
+            notify_free(p);
+        } else if (p->gen == hold->gen && p->async_waiters > 0) {
+            p->async_waiters--;
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
+    pthread_mutex_unlock(&registry_mu);
+}
+
+/*
+ * The job pauses on fd. The pool call's error mark must not span the pause
+ * (the application runs on this thread meanwhile and has marks of its own):
+ * what is under it is dropped now, and a new mark set on resume.
+ */
+static bool pause_job(struct lurk_prov_async_job *w, int fd, bool edge, int64_t deadline,
+                      const struct lurk_prov_async_hold *hold)
+{
+    bool paused;
+
+    ERR_pop_to_mark();
+    paused = lurk_prov_async_wait(w, fd, edge, deadline, hold);
+    ERR_set_mark();
+    return paused;
+}
+
+/*
+ * Caller holds pool->mu (released while paused). The job pauses until a
+ * connection comes free or the deadline passes; false if it cannot pause.
+ */
+static bool pause_for_checkin(struct lurk_prov_pool *pool, struct lurk_prov_async_job *w,
+                              int64_t deadline)
+{
+    struct lurk_prov_async_hold hold = {
+        .release = release_held, .pool = pool, .pool_serial = pool->serial, .gen = pool->gen};
+    bool paused;
+
+    if (pool->free_efd < 0)
+        pool->free_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (pool->free_efd < 0)
+        return false;
+    pool->async_waiters++;
+    /* A checkin between here and the pause still wakes us: the eventfd stays readable. */
+    int efd = pool->free_efd;
+    pthread_mutex_unlock(&pool->mu);
+    paused = pause_job(w, efd, true, deadline, &hold);
+    lurk_prov_async_done(w);
+    pthread_mutex_lock(&pool->mu);
+    if (pool->gen == hold.gen && pool->async_waiters > 0)
+        pool->async_waiters--;
+    return paused;
+}
+
+/*
+ * A connection to addr, idle or new. w: the ASYNC job's waiter, or NULL.
+ * *busy when every connection stayed checked out until the deadline.
+ */
 static bool checkout(LURK_PROV_CTX *pc, const struct lurk_address *addr, bool fresh,
-                     struct borrowed *b, char *err, size_t errlen)
+                     struct lurk_prov_async_job *w, struct borrowed *b, bool *busy, char *err,
+                     size_t errlen)
 {
     struct lurk_prov_pool *pool = pc->pool;
     int64_t deadline = now_ms() + pc->cfg.timeout_ms;
@@ -332,6 +440,7 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_address *addr, bool fr
     SSL_CTX *ssl_ctx = NULL;
 
     memset(b, 0, sizeof(*b));
+    *busy = false;
     pthread_mutex_lock(&pool->mu);
     for (;;) {
         fork_check(pool);
@@ -343,6 +452,7 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_address *addr, bool fr
                 pool->idle[i] = pool->idle[--pool->n_idle];
                 pool->n_busy++;
                 b->gen = pool->gen;
+                b->pid = pool->pid;
                 b->reused = true;
                 pthread_mutex_unlock(&pool->mu);
                 return true;
@@ -356,16 +466,31 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_address *addr, bool fr
             pool->idle[0] = pool->idle[--pool->n_idle];
             break;
         }
+        if (w != NULL && now_ms() < deadline) {
+            if (pause_for_checkin(pool, w, deadline))
+                continue;
+            w = NULL; /* the job cannot pause: block */
+        }
         int rc = pthread_cond_timedwait(&pool->cv, &pool->mu, &until);
         if (rc == ETIMEDOUT) {
             pthread_mutex_unlock(&pool->mu);
-            snprintf(err, errlen, "all %zu connections to lurkd stayed busy for %d ms", max,
-                     pc->cfg.timeout_ms);
+            if (max == 1)
+                snprintf(err, errlen,
+                         "the only connection to lurkd (lurk-connections = 1) stayed busy for "
+                         "%d ms; the request was not sent",
+                         pc->cfg.timeout_ms);
+            else
+                snprintf(err, errlen,
+                         "all %zu connections to lurkd (lurk-connections) stayed busy for %d ms; "
+                         "the request was not sent",
+                         max, pc->cfg.timeout_ms);
+            *busy = true;
             return false;
         }
     }
     pool->n_busy++;
     b->gen = pool->gen;
+    b->pid = pool->pid;
     if (addr->kind == LURK_ADDRESS_TLS)
         ssl_ctx = tls_ctx(pc, pool, err, errlen);
     pthread_mutex_unlock(&pool->mu);
@@ -378,7 +503,7 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_address *addr, bool fr
     pthread_mutex_lock(&pool->mu);
     if (pool->gen == b->gen && pool->n_busy > 0)
         pool->n_busy--;
-    pthread_cond_signal(&pool->cv);
+    notify_free(pool);
     pthread_mutex_unlock(&pool->mu);
     return false;
 }
@@ -398,10 +523,62 @@ static void checkin(struct lurk_prov_pool *pool, struct borrowed *b, bool health
         pool->idle[pool->n_idle++] = b->conn;
         b->conn = NULL;
     }
-    pthread_cond_signal(&pool->cv);
+    notify_free(pool);
     pthread_mutex_unlock(&pool->mu);
     /* A connection that failed mid-request may be mid-frame: never reuse it. */
     lurk_conn_abandon(b->conn);
+}
+
+/* ---- one request/response on a borrowed connection ---- */
+
+/* This process forked since the connection was borrowed (a job resumed in the child). */
+static bool forked_since(const struct borrowed *b)
+{
+    return atomic_load(&fork_gen) != b->gen || getpid() != b->pid;
+}
+
+/* As lurk_conn_call, but an ASYNC job (w) pauses instead of blocking for the response. */
+static bool call(LURK_PROV_CTX *pc, struct lurk_prov_async_job *w, struct borrowed *b,
+                 uint8_t designation, uint8_t type, const uint8_t *payload, size_t payload_len,
+                 struct lurk_response *resp, char *err, size_t errlen)
+{
+    struct lurk_prov_async_hold hold = {
+        .release = release_held,
+        .pool = pc->pool,
+        .pool_serial = pc->pool->serial,
+        .gen = b->gen,
+        .conn = b->conn,
+    };
+    struct lurk_conn_request req;
+    enum lurk_conn_status st;
+
+    if (w == NULL)
+        return lurk_conn_call(b->conn, designation, type, payload, payload_len, resp,
+                              pc->cfg.timeout_ms, err, errlen);
+    if (!lurk_conn_request(b->conn, designation, type, payload, payload_len, pc->cfg.timeout_ms,
+                           &req, err, errlen))
+        return false;
+    /* Read what arrived before pausing again: a resume may come late, after the deadline. */
+    while ((st = lurk_conn_response(b->conn, &req, resp, false, err, errlen)) == LURK_CONN_AGAIN) {
+        bool paused;
+        if (now_ms() >= req.deadline_ms) {
+            snprintf(err, errlen, "timed out");
+            st = LURK_CONN_FAILED;
+            break;
+        }
+        paused = pause_job(w, lurk_conn_fd(b->conn), false, req.deadline_ms, &hold);
+        if (forked_since(b)) {
+            /* The connection's TLS state belongs to the parent: not a byte more. */
+            snprintf(err, errlen, "the process forked while waiting for lurkd");
+            return false;
+        }
+        if (!paused) {
+            st = lurk_conn_response(b->conn, &req, resp, true, err, errlen);
+            break;
+        }
+    }
+    lurk_prov_async_done(w);
+    return st == LURK_CONN_DONE;
 }
 
 /* ---- one request with failover ---- */
@@ -477,6 +654,7 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
     const struct lurk_address *cands[LURK_PROV_MAX_SERVERS];
     int index[LURK_PROV_MAX_SERVERS];
     char tried[1024] = "", causes[1536] = "";
+    struct lurk_prov_async_job job, *w;
     size_t n;
 
     memset(resp, 0, sizeof(*resp));
@@ -505,22 +683,25 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
                         key_id_hex);
         return false;
     }
+    w = lurk_prov_async_begin(&job) ? &job : NULL;
     ERR_set_mark();
     for (size_t s = 0; s < n; s++) {
         append(tried, sizeof(tried), " then ", cands[s]->text);
         for (int attempt = 0; attempt < 2; attempt++) {
             struct borrowed b;
             char err[300] = "";
+            bool busy;
             int64_t t0;
 
-            if (!checkout(pc, cands[s], attempt > 0, &b, err, sizeof(err))) {
+            if (!checkout(pc, cands[s], attempt > 0, w, &b, &busy, err, sizeof(err))) {
                 add_cause(causes, sizeof(causes), n, cands[s]->text, err);
+                if (busy)
+                    goto fail; /* not this server's fault, and the others share the pool */
                 mark(pc->pool, index[s], false);
                 break;
             }
             t0 = now_ms();
-            if (lurk_conn_call(b.conn, designation, type, payload, payload_len, resp,
-                               pc->cfg.timeout_ms, err, sizeof(err))) {
+            if (call(pc, w, &b, designation, type, payload, payload_len, resp, err, sizeof(err))) {
                 checkin(pc->pool, &b, true);
                 if (temporary_failure(resp) && s + 1 < n) {
                     /* Busy, not broken: the next server may have room. */
@@ -547,6 +728,7 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
             break;
         }
     }
+fail:
     ERR_pop_to_mark();
     LURK_PROV_RAISE(pc, LURK_PROV_R_TRANSPORT, "server %s, key id %s: %s", tried, key_id_hex,
                     causes);

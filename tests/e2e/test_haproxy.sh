@@ -35,6 +35,9 @@ global
 $privileges
     ssl-default-bind-options ssl-min-ver TLSv1.2
     tune.ssl.cachesize 0
+    # Handshakes run in OpenSSL ASYNC jobs: the provider pauses them on its
+    # wait fd instead of blocking a thread for the round trip to lurkd.
+    ssl-mode-async
 
 defaults
     mode http

@@ -1,7 +1,9 @@
 /*
  * LURK client transport, shared by the provider and lurkctl: one blocking
  * connection to lurkd over unix, tcp or tls, with deadlines, length-based
- * framing and id-matched request/response.
+ * framing and id-matched request/response. A request can also be sent and
+ * its response collected without waiting, for a caller that waits
+ * elsewhere (the provider inside an OpenSSL ASYNC job).
  *
  * Nothing here uses global state. The TLS context is built by the caller's
  * choice of library context, so the provider can keep its link to lurkd in a
@@ -27,15 +29,14 @@
  * against ca_file and presents cert_file/key_file (PEM). libctx may be NULL
  * for the default library context.
  */
-SSL_CTX *lurk_client_tls_ctx_new(OSSL_LIB_CTX *libctx, const char *ca_file,
-                                 const char *cert_file, const char *key_file, char *err,
-                                 size_t errlen);
+SSL_CTX *lurk_client_tls_ctx_new(OSSL_LIB_CTX *libctx, const char *ca_file, const char *cert_file,
+                                 const char *key_file, char *err, size_t errlen);
 
 struct lurk_conn;
 
 /* Connects (and completes the TLS handshake) within timeout_ms. */
-struct lurk_conn *lurk_conn_open(const struct lurk_address *addr, SSL_CTX *tls_ctx,
-                                 int timeout_ms, char *err, size_t errlen);
+struct lurk_conn *lurk_conn_open(const struct lurk_address *addr, SSL_CTX *tls_ctx, int timeout_ms,
+                                 char *err, size_t errlen);
 /* Closes politely (TLS close_notify) and frees. NULL is fine. */
 void lurk_conn_close(struct lurk_conn *conn);
 /*
@@ -71,6 +72,34 @@ void lurk_response_free(struct lurk_response *resp);
 bool lurk_conn_call(struct lurk_conn *conn, uint8_t designation, uint8_t type,
                     const uint8_t *payload, size_t payload_len, struct lurk_response *resp,
                     int timeout_ms, char *err, size_t errlen);
+
+/* lurk_conn_call in two halves: a request sent, and what its response must match. */
+struct lurk_conn_request {
+    int64_t deadline_ms; /* CLOCK_MONOTONIC, in ms: when the whole call times out */
+    uint64_t id;
+    uint8_t designation, type;
+};
+
+enum lurk_conn_status {
+    LURK_CONN_FAILED, /* transport failure, timeout or a mismatched answer: err says which */
+    LURK_CONN_DONE,   /* the response is in resp */
+    LURK_CONN_AGAIN,  /* not (entirely) arrived yet; the bytes so far stay in the connection */
+};
+
+/* Sends the request (within timeout_ms, which also bounds the response). */
+bool lurk_conn_request(struct lurk_conn *conn, uint8_t designation, uint8_t type,
+                       const uint8_t *payload, size_t payload_len, int timeout_ms,
+                       struct lurk_conn_request *req, char *err, size_t errlen);
+/*
+ * Collects the response to req, as lurk_conn_call does. With wait, waits
+ * until req's deadline (never AGAIN); without, takes only what the socket
+ * already holds and returns LURK_CONN_AGAIN when that is not a whole
+ * response: the caller then waits for lurk_conn_fd to become readable.
+ */
+enum lurk_conn_status lurk_conn_response(struct lurk_conn *conn,
+                                         const struct lurk_conn_request *req,
+                                         struct lurk_response *resp, bool wait, char *err,
+                                         size_t errlen);
 
 /* An unpredictable 64-bit request id (lurk-lurk §5.2). */
 uint64_t lurk_random_id(void);
