@@ -38,6 +38,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "lurk/clock.h"
 #include "lurk/lurk.h"
 
 /* Plain sockets read ahead into this buffer: one recv usually brings several responses. */
@@ -62,19 +63,11 @@ struct lurk_conn {
     size_t frame_len, frame_got;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int remaining_ms(int64_t deadline)
 {
     if (deadline == NO_WAIT)
         return 0;
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - lurk_clock_ms();
 
     return left < 0 ? 0 : (int)left;
 }
@@ -408,7 +401,7 @@ static bool tls_start(struct lurk_conn *c, SSL_CTX *ctx, int64_t deadline, char 
 struct lurk_conn *lurk_conn_open(const struct lurk_address *addr, SSL_CTX *tls_ctx, int timeout_ms,
                                  char *err, size_t errlen)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = lurk_clock_ms() + timeout_ms;
     struct lurk_conn *c = calloc(1, sizeof(*c));
 
     if (c == NULL) {
@@ -455,7 +448,7 @@ void lurk_conn_close(struct lurk_conn *c)
         ERR_set_mark();
         /* Best effort close_notify; lurkd does not wait for it. */
         if (SSL_shutdown(c->ssl) >= 0)
-            tls_flush(c, now_ms() + 100, err, sizeof(err));
+            tls_flush(c, lurk_clock_ms() + 100, err, sizeof(err));
         ERR_pop_to_mark();
     }
     conn_free(c);
@@ -537,7 +530,7 @@ bool lurk_conn_send(struct lurk_conn *c, const uint8_t *msg, size_t len, int tim
     bool ok;
 
     ERR_set_mark();
-    ok = conn_write(c, msg, len, now_ms() + timeout_ms, err, errlen);
+    ok = conn_write(c, msg, len, lurk_clock_ms() + timeout_ms, err, errlen);
     ERR_pop_to_mark();
     return ok;
 }
@@ -593,7 +586,7 @@ bool lurk_conn_recv(struct lurk_conn *c, uint8_t **msg, size_t *len, int timeout
 {
     bool ok;
 
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = lurk_clock_ms() + timeout_ms;
 
     ERR_set_mark();
     ok = conn_recv(c, msg, len, deadline, deadline, err, errlen) > 0;
@@ -639,7 +632,7 @@ bool lurk_conn_request(struct lurk_conn *c, uint8_t designation, uint8_t type,
     size_t start;
     bool ok = false;
 
-    req->deadline_ms = now_ms() + timeout_ms;
+    req->deadline_ms = lurk_clock_ms() + timeout_ms;
     req->id = hdr.id;
     req->designation = designation;
     req->type = type;

@@ -23,12 +23,12 @@
 #include "dispatch.h"
 #include "log.h"
 #include "metrics.h"
+#include "lurk/clock.h"
 #include "lurk/header.h"
 #include "lurk/hex.h"
 #include "lurk/lurk.h"
 #include "runtime.h"
 #include "worker.h"
-#include "lurk/clock.h"
 
 enum ev_kind {
     EV_LISTENER,

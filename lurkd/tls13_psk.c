@@ -9,8 +9,8 @@
 
 #include <openssl/crypto.h>
 
-#include "lurk/tls13.h"
 #include "lurk/clock.h"
+#include "lurk/tls13.h"
 
 /* One resumption PSK, in a list kept oldest first. */
 struct entry {

@@ -47,6 +47,7 @@
 #include <openssl/x509.h>
 
 #include "lurk/client.h"
+#include "lurk/clock.h"
 #include "lurk/header.h"
 #include "lurk/lurk.h"
 #include "lurk_prov.h"
@@ -78,14 +79,6 @@ static atomic_ulong pool_serial;
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct lurk_prov_pool *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void cond_init(pthread_cond_t *cv)
 {
@@ -433,7 +426,7 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_address *addr, bool fr
                      size_t errlen)
 {
     struct lurk_prov_pool *pool = pc->pool;
-    int64_t deadline = now_ms() + pc->cfg.timeout_ms;
+    int64_t deadline = lurk_clock_ms() + pc->cfg.timeout_ms;
     struct timespec until = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
     size_t max = (size_t)pc->cfg.connections;
     struct lurk_conn *victim = NULL;
@@ -466,7 +459,7 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_address *addr, bool fr
             pool->idle[0] = pool->idle[--pool->n_idle];
             break;
         }
-        if (w != NULL && now_ms() < deadline) {
+        if (w != NULL && lurk_clock_ms() < deadline) {
             if (pause_for_checkin(pool, w, deadline))
                 continue;
             w = NULL; /* the job cannot pause: block */
@@ -561,7 +554,7 @@ static bool call(LURK_PROV_CTX *pc, struct lurk_prov_async_job *w, struct borrow
     /* Read what arrived before pausing again: a resume may come late, after the deadline. */
     while ((st = lurk_conn_response(b->conn, &req, resp, false, err, errlen)) == LURK_CONN_AGAIN) {
         bool paused;
-        if (now_ms() >= req.deadline_ms) {
+        if (lurk_clock_ms() >= req.deadline_ms) {
             snprintf(err, errlen, "timed out");
             st = LURK_CONN_FAILED;
             break;
@@ -587,7 +580,7 @@ static size_t order_servers(LURK_PROV_CTX *pc, const struct lurk_address *overri
                             const struct lurk_address **out, int *index)
 {
     struct lurk_prov_pool *pool = pc->pool;
-    int64_t now = now_ms();
+    int64_t now = lurk_clock_ms();
     size_t n = 0;
 
     if (override != NULL) {
@@ -614,7 +607,7 @@ static void mark(struct lurk_prov_pool *pool, int index, bool up)
     if (index < 0)
         return;
     pthread_mutex_lock(&pool->mu);
-    pool->down_until[index] = up ? 0 : now_ms() + DOWN_MS;
+    pool->down_until[index] = up ? 0 : lurk_clock_ms() + DOWN_MS;
     pthread_mutex_unlock(&pool->mu);
 }
 
@@ -700,7 +693,7 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
                 mark(pc->pool, index[s], false);
                 break;
             }
-            t0 = now_ms();
+            t0 = lurk_clock_ms();
             if (call(pc, w, &b, designation, type, payload, payload_len, resp, err, sizeof(err))) {
                 checkin(pc->pool, &b, true);
                 if (temporary_failure(resp) && s + 1 < n) {
@@ -722,7 +715,7 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
              * A kept-alive connection lurkd closed fails at once: once more on a
              * fresh one. A request that used up its time is not repeated here.
              */
-            if (b.reused && now_ms() - t0 < pc->cfg.timeout_ms / 2)
+            if (b.reused && lurk_clock_ms() - t0 < pc->cfg.timeout_ms / 2)
                 continue;
             mark(pc->pool, index[s], false);
             break;
