@@ -22,6 +22,7 @@
 #include <openssl/err.h>
 
 #include "config_tls13.h"
+#include "engine_key.h"
 #include "lurk/hex.h"
 
 /* Defaults, documented in docs/lurkd.conf.example. */
@@ -469,6 +470,18 @@ static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *sec
         } else if (strcmp(v->name, "exchanges") == 0) {
             if (!parse_exchanges(v->value, &k->exchanges, bad, sizeof(bad)))
                 return failf(p, section, v->name, "unknown exchange \"%s\"", bad);
+            free(k->exchanges_where);
+            k->exchanges_where = where(p, section, v->name);
+        } else if (strcmp(v->name, "pin_file") == 0) {
+            free(k->pin_file);
+            free(k->pin_file_where);
+            k->pin_file = resolve_path(p, v->value);
+            k->pin_file_where = where(p, section, v->name);
+        } else if (strcmp(v->name, "engine_module") == 0) {
+            free(k->engine_module);
+            free(k->engine_module_where);
+            k->engine_module = resolve_path(p, v->value);
+            k->engine_module_where = where(p, section, v->name);
         } else if (strcmp(v->name, "clients") == 0) {
             free_list(k->clients, k->n_clients);
             k->clients = split_list(v->value, &k->n_clients);
@@ -493,6 +506,11 @@ static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *sec
     }
     if (k->source == NULL)
         return failf(p, section, NULL, "key \"%s\" has no source", name);
+    /* Only an engine reads them: elsewhere they would be silently ignored. */
+    if (!lurkd_engine_source(k->source) && (k->pin_file != NULL || k->engine_module != NULL))
+        return failf(p, section, k->pin_file ? "pin_file" : "engine_module",
+                     "%s applies to engine keys only (source = engine:ENGINE_ID:KEY_ID)",
+                     k->pin_file ? "pin_file" : "engine_module");
     if (k->n_clients == 0 && !k->any_client)
         return failf(p, section, NULL,
                      "key \"%s\" lists no clients (use clients = NAME, ... or clients = *)",
@@ -835,6 +853,11 @@ void lurkd_config_free(struct lurkd_config *cfg)
         free(k->where);
         free(k->source_where);
         free(k->certificate_where);
+        free(k->exchanges_where);
+        free(k->pin_file);
+        free(k->pin_file_where);
+        free(k->engine_module);
+        free(k->engine_module_where);
     }
     for (size_t i = 0; i < cfg->n_clients; i++) {
         free(cfg->clients[i].name);

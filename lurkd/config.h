@@ -63,8 +63,10 @@ struct lurkd_listener_conf {
 
 struct lurkd_key_conf {
     char *name;
-    char *source;      /* path or OSSL_STORE URI of the private key */
+    char *source;      /* path, OSSL_STORE URI or engine:ID:KEY_ID (engine_key.h) */
     char *certificate; /* optional: announced in capabilities, matched by tls13 */
+    char *pin_file;    /* engine keys: file holding the token PIN, read at load */
+    char *engine_module; /* engine keys: the engine's MODULE_PATH (a PKCS#11 module) */
     uint32_t exchanges;
     bool any_client;
     char **clients; /* names of [client.NAME] sections */
@@ -75,6 +77,8 @@ struct lurkd_key_conf {
     char *where;             /* "file:line" of the section */
     char *source_where;      /* ... of its source setting */
     char *certificate_where; /* ... of its certificate setting */
+    char *exchanges_where;   /* ... of its exchanges setting; NULL when not set */
+    char *pin_file_where, *engine_module_where;
 };
 
 struct lurkd_config {

@@ -265,9 +265,12 @@ bool lurkd_dispatch_is_quick(const struct lurkd_runtime *rt, const uint8_t *fram
         lurk_tls13_sign_cv_request_decode(&msg.payload, &r) != LURK_STATUS_SUCCESS ||
         (key = lurkd_keystore_find(rt->keys, r.key_id.id)) == NULL)
         return false;
-    /* ECDSA and EdDSA sign in tens of microseconds; RSA takes hundreds. */
-    return key->kind == LURKD_KEY_EC || key->kind == LURKD_KEY_ED25519 ||
-           key->kind == LURKD_KEY_ED448;
+    /*
+     * ECDSA and EdDSA sign in tens of microseconds; RSA takes hundreds, and
+     * a key in an HSM as long as the token takes.
+     */
+    return key->engine == NULL && (key->kind == LURKD_KEY_EC || key->kind == LURKD_KEY_ED25519 ||
+                                   key->kind == LURKD_KEY_ED448);
 }
 
 uint8_t lurkd_ex_ping(struct lurkd_request *req, lurk_cbb *out)

@@ -13,6 +13,7 @@
 #include <openssl/store.h>
 #include <openssl/ui.h>
 
+#include "engine_key.h"
 #include "lurk/hex.h"
 #include "lurk/keyid.h"
 #include "sign.h"
@@ -118,9 +119,38 @@ static bool classify(struct lurkd_key *k, char *why, size_t whylen)
     return true;
 }
 
+#define RSA_DECRYPTION                                                                             \
+    (LURKD_EX_RSA_MASTER | LURKD_EX_RSA_MASTER_WITH_POH | LURKD_EX_RSA_EXTENDED_MASTER |           \
+     LURKD_EX_RSA_EXTENDED_MASTER_WITH_POH | LURKD_EX_RSA_PREMASTER)
+
+/*
+ * The exchanges of the section this key can do. RSA key transport needs an
+ * rsaEncryption key and OpenSSL's TLS padding mode (implicit rejection of a
+ * bad block, ex_tls12_rsa.c), which works on keys OpenSSL holds itself only:
+ * a token behind an engine decrypts plain PKCS#1 v1.5 at best, a padding
+ * oracle. Engine keys never offer it, and naming it for one is an error.
+ */
+static bool usable_exchanges(struct lurkd_key *k, char *why, size_t whylen, const char **at)
+{
+    const struct lurkd_key_conf *conf = k->conf;
+
+    k->exchanges = conf->exchanges;
+    if (k->engine != NULL && k->kind == LURKD_KEY_RSA && conf->exchanges != LURKD_EX_ALL &&
+        (conf->exchanges & RSA_DECRYPTION) != 0) {
+        snprintf(why, whylen,
+                 "an engine key cannot do the RSA key transport exchanges (rsa_master*, "
+                 "rsa_premaster): they need OpenSSL's TLS padding check, which a token lacks");
+        *at = conf->exchanges_where ? conf->exchanges_where : conf->where;
+        return false;
+    }
+    if (k->kind != LURKD_KEY_RSA || k->engine != NULL)
+        k->exchanges &= ~(uint32_t)RSA_DECRYPTION;
+    return true;
+}
+
 /* On failure *at is where the setting at fault is configured ("file:line"). */
-static bool load_one(const struct lurkd_key_conf *conf, struct lurkd_key *k, char *why,
-                     size_t whylen, const char **at)
+static bool load_one(const struct lurkd_config *cfg, const struct lurkd_key_conf *conf,
+                     struct lurkd_key *k, char *why, size_t whylen, const char **at)
 {
     k->conf = conf;
     *at = conf->source_where ? conf->source_where : conf->where;
@@ -128,15 +158,12 @@ static bool load_one(const struct lurkd_key_conf *conf, struct lurkd_key *k, cha
         snprintf(why, whylen, "out of memory");
         return false;
     }
-    k->pkey = load_private_key(conf->source, why, whylen);
-    if (k->pkey == NULL || !classify(k, why, whylen))
+    if (lurkd_engine_source(conf->source))
+        k->pkey = lurkd_engine_load_key(cfg, conf, &k->engine, why, whylen, at);
+    else
+        k->pkey = load_private_key(conf->source, why, whylen);
+    if (k->pkey == NULL || !classify(k, why, whylen) || !usable_exchanges(k, why, whylen, at))
         return false;
-    /* RSA key transport needs an rsaEncryption key; signing works with every kind. */
-    k->exchanges = conf->exchanges;
-    if (k->kind != LURKD_KEY_RSA)
-        k->exchanges &= ~(uint32_t)(LURKD_EX_RSA_MASTER | LURKD_EX_RSA_MASTER_WITH_POH |
-                                    LURKD_EX_RSA_EXTENDED_MASTER |
-                                    LURKD_EX_RSA_EXTENDED_MASTER_WITH_POH | LURKD_EX_RSA_PREMASTER);
     if (!lurk_keyid_from_pkey(NULL, k->pkey, k->id)) {
         openssl_reason(why, whylen);
         return false;
@@ -168,10 +195,22 @@ static bool load_one(const struct lurkd_key_conf *conf, struct lurkd_key *k, cha
     return true;
 }
 
+/* The source as errors show it: a PIN put into a pkcs11 URI stays out of the logs. */
+static void shown_source(const char *source, char *buf, size_t len)
+{
+    const char *pin = strstr(source, "pin-value=");
+
+    if (pin == NULL)
+        snprintf(buf, len, "%s", source);
+    else
+        snprintf(buf, len, "%.*spin-value=...", (int)(pin - source), source);
+}
+
 static void key_clear(struct lurkd_key *k)
 {
     lurkd_sign_cache_free(k);
     EVP_PKEY_free(k->pkey);
+    lurkd_engine_release(k->engine); /* after the key, which uses it */
     X509_free(k->cert);
     OPENSSL_free(k->cert_der);
     OPENSSL_free(k->spki_der);
@@ -191,11 +230,12 @@ struct lurkd_keystore *lurkd_keystore_load(const struct lurkd_config *cfg, char 
     for (size_t i = 0; i < cfg->n_keys; i++) {
         const struct lurkd_key_conf *conf = &cfg->keys[i];
         struct lurkd_key *k = &ks->keys[i];
-        char why[512];
+        char why[512], source[512];
         const char *at;
         ks->n_keys = i + 1;
-        if (!load_one(conf, k, why, sizeof(why), &at)) {
-            snprintf(err, errlen, "%s: key \"%s\" (%s): %s", at, conf->name, conf->source, why);
+        if (!load_one(cfg, conf, k, why, sizeof(why), &at)) {
+            shown_source(conf->source, source, sizeof(source));
+            snprintf(err, errlen, "%s: key \"%s\" (%s): %s", at, conf->name, source, why);
             goto fail;
         }
         /* DESIGN.md §5: two keys with the same id would make requests ambiguous. */

@@ -1,8 +1,9 @@
 /*
  * The private keys lurkd holds: loaded through OSSL_STORE (a file path or
- * any provider URI such as pkcs11:), identified by key id (DESIGN.md §5:
- * SHA-256 of the SubjectPublicKeyInfo DER, first 4 bytes), with their
- * optional certificate and the policy of their [key.NAME] section.
+ * any provider URI such as pkcs11:) or from an OpenSSL engine (engine_key.h),
+ * identified by key id (DESIGN.md §5: SHA-256 of the SubjectPublicKeyInfo
+ * DER, first 4 bytes), with their optional certificate and the policy of
+ * their [key.NAME] section.
  */
 #ifndef LURKD_KEYSTORE_H
 #define LURKD_KEYSTORE_H
@@ -30,6 +31,7 @@ struct lurkd_key {
     uint8_t id[LURK_KEY_ID_LEN];
     char id_hex[2 * LURK_KEY_ID_LEN + 1];
     EVP_PKEY *pkey;
+    ENGINE *engine; /* an engine key: the engine holding it, NULL otherwise */
     enum lurkd_key_kind kind;
     uint32_t exchanges; /* the section's exchanges that this kind of key can do */
     uint16_t ec_group; /* TLS NamedGroup of an EC key: 23, 24 or 25 */
