@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "lurk/client.h"
 #include "lurk/hex.h"
 #include "lurk/tls13.h"
@@ -228,6 +229,7 @@ int main(int argc, char **argv)
     struct bench b = {.depth = 1, .lock = PTHREAD_MUTEX_INITIALIZER};
     const char *server = NULL, *ca = NULL, *cert = NULL, *key = NULL, *key_id = NULL;
     unsigned scheme = 0x0804;
+    long scheme_arg;
     int connections = 1, seconds = 5, idle = 0, flood = 0, ch;
     char err[512];
 
@@ -249,22 +251,29 @@ int main(int argc, char **argv)
             key_id = optarg;
             break;
         case 'S':
-            scheme = (unsigned)strtoul(optarg, NULL, 0);
+            if (!tool_arg_long("lurk-bench", "--scheme", optarg, 0, 0xffff, &scheme_arg))
+                return 2;
+            scheme = (unsigned)scheme_arg;
             break;
         case 'c':
-            connections = atoi(optarg);
+            if (!tool_arg_int("lurk-bench", "-c", optarg, 1, 10000, &connections))
+                return 2;
             break;
         case 'd':
-            b.depth = atoi(optarg);
+            if (!tool_arg_int("lurk-bench", "-d", optarg, 1, MAX_DEPTH, &b.depth))
+                return 2;
             break;
         case 't':
-            seconds = atoi(optarg);
+            if (!tool_arg_int("lurk-bench", "-t", optarg, 1, 86400, &seconds))
+                return 2;
             break;
         case 'I':
-            idle = atoi(optarg);
+            if (!tool_arg_int("lurk-bench", "--idle", optarg, 1, 1000000, &idle))
+                return 2;
             break;
         case 'F':
-            flood = atoi(optarg);
+            if (!tool_arg_int("lurk-bench", "--flood", optarg, 1, 100000000, &flood))
+                return 2;
             break;
         default:
             fprintf(stderr, "usage: lurk-bench -s ADDR --key-id HEX [--scheme N] [-c N] [-d N] "
@@ -272,12 +281,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    uint8_t id[4];
+    uint8_t id[4] = {0};
     size_t id_len = 0;
-    if (server == NULL || !lurk_address_parse(server, &b.addr, err, sizeof(err)) ||
-        (key_id != NULL && (!lurk_hex_decode(key_id, id, sizeof(id), &id_len) || id_len != 4)) ||
-        connections < 1 || b.depth < 1 || b.depth > MAX_DEPTH) {
-        fprintf(stderr, "lurk-bench: bad arguments\n");
+    if (server == NULL || !lurk_address_parse(server, &b.addr, err, sizeof(err))) {
+        fprintf(stderr, "lurk-bench: -s ADDR is required and must be unix:, tcp:// or tls://\n");
+        return 2;
+    }
+    /* Idle connections send nothing; every other mode signs with the key. */
+    if ((key_id == NULL && idle == 0) ||
+        (key_id != NULL && (!lurk_hex_decode(key_id, id, sizeof(id), &id_len) || id_len != 4))) {
+        fprintf(stderr, "lurk-bench: --key-id wants the key's 4-byte id in hex (8 digits)\n");
         return 2;
     }
     if (b.addr.kind == LURK_ADDRESS_TLS &&

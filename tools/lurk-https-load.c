@@ -28,6 +28,8 @@
 #include <openssl/objects.h>
 #include <openssl/ssl.h>
 
+#include "args.h"
+
 struct result {
     int64_t start_ms, end_ms;
     int64_t handshake_us;
@@ -212,20 +214,30 @@ int main(int argc, char **argv)
             load.cacert = optarg;
             break;
         case 'v':
-            load.tls_version =
-                strcmp(optarg, "1.2") == 0 ? CURL_SSLVERSION_TLSv1_2 : CURL_SSLVERSION_TLSv1_3;
+            if (strcmp(optarg, "1.2") == 0)
+                load.tls_version = CURL_SSLVERSION_TLSv1_2;
+            else if (strcmp(optarg, "1.3") == 0)
+                load.tls_version = CURL_SSLVERSION_TLSv1_3;
+            else {
+                fprintf(stderr, "lurk-https-load: --tls is 1.2 or 1.3, not \"%s\"\n", optarg);
+                return 2;
+            }
             break;
         case 'C':
             load.ciphers = optarg;
             break;
         case 'n':
-            load.requests = atol(optarg);
+            if (!tool_arg_long("lurk-https-load", "--requests", optarg, 1, 1000000000,
+                               &load.requests))
+                return 2;
             break;
         case 'd':
-            load.duration_s = atoi(optarg);
+            if (!tool_arg_int("lurk-https-load", "--duration", optarg, 1, 86400, &load.duration_s))
+                return 2;
             break;
         case 'p':
-            load.parallel = atoi(optarg);
+            if (!tool_arg_int("lurk-https-load", "--parallel", optarg, 1, 256, &load.parallel))
+                return 2;
             break;
         case 'l':
             load.log = optarg;

@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "args.h"
 #include "lurk/client.h"
 #include "lurk/hex.h"
 #include "lurk/keyid.h"
@@ -133,8 +134,7 @@ static bool cmd_ping(struct ctl *ctl, uint8_t designation)
     return true;
 }
 
-static void print_u8_list(const char *label, const lurk_cbs *list,
-                          const char *(*name)(uint8_t))
+static void print_u8_list(const char *label, const lurk_cbs *list, const char *(*name)(uint8_t))
 {
     lurk_cbs l = *list;
     uint8_t v;
@@ -255,8 +255,8 @@ static bool cmd_capabilities(struct ctl *ctl, uint8_t designation)
             for (size_t i = 0; i < caps.n_extensions; i++)
                 printf(" %s/%u", lurk_designation_name(caps.extensions[i].designation),
                        caps.extensions[i].version);
-            printf(", lurk_state %02x%02x%02x%02x\n", caps.state[0], caps.state[1],
-                   caps.state[2], caps.state[3]);
+            printf(", lurk_state %02x%02x%02x%02x\n", caps.state[0], caps.state[1], caps.state[2],
+                   caps.state[3]);
         }
     } else if (designation == LURK_DESIGNATION_TLS12) {
         ok = print_tls12_capabilities(&resp.msg.payload);
@@ -270,9 +270,12 @@ static bool cmd_capabilities(struct ctl *ctl, uint8_t designation)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"server", required_argument, NULL, 's'}, {"ca", required_argument, NULL, 'a'},
-        {"cert", required_argument, NULL, 'c'},   {"key", required_argument, NULL, 'k'},
-        {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"server", required_argument, NULL, 's'},
+        {"ca", required_argument, NULL, 'a'},
+        {"cert", required_argument, NULL, 'c'},
+        {"key", required_argument, NULL, 'k'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *server = getenv("LURK_SERVER"), *ca = NULL, *cert = NULL, *key = NULL;
@@ -298,7 +301,8 @@ int main(int argc, char **argv)
             key = optarg;
             break;
         case 't':
-            ctl.timeout_ms = atoi(optarg);
+            if (!tool_arg_int("lurkctl", "--timeout", optarg, 1, 3600000, &ctl.timeout_ms))
+                return 2;
             break;
         case 'h':
             usage(stdout);

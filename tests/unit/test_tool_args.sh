@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The tools refuse malformed numeric and enumerated options with exit status 2
+# and a message naming the option, instead of running with a silent default.
+set -uo pipefail
+lurkctl=$1 bench=$2 load=$3
+failures=0
+expect_usage_error() { # WANT_MESSAGE COMMAND...
+    local want=$1 out rc
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" -ne 2 ] || ! grep -qF -- "$want" <<< "$out"; then
+        echo "FAIL: $* -> exit $rc, output: $out (wanted exit 2 and \"$want\")"
+        failures=$((failures + 1))
+    fi
+}
+for bad in 5x -1 0 "" 99999999999; do
+    expect_usage_error "--timeout wants a number" "$lurkctl" -s unix:/nonexistent --timeout "$bad" ping
+done
+expect_usage_error "--key-id wants" "$bench" -s unix:/nonexistent
+expect_usage_error "--key-id wants" "$bench" -s unix:/nonexistent --key-id 0102
+expect_usage_error "-d wants a number" "$bench" -s unix:/nonexistent --key-id 01020304 -d 0
+expect_usage_error "-c wants a number" "$bench" -s unix:/nonexistent --key-id 01020304 -c two
+expect_usage_error "--scheme wants a number" "$bench" -s unix:/nonexistent --key-id 01020304 --scheme 0x10000
+expect_usage_error "--tls is 1.2 or 1.3" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --tls 1.1
+expect_usage_error "--parallel wants a number" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --parallel 0
+expect_usage_error "--requests wants a number" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --requests 10k
+[ "$failures" -eq 0 ] && echo PASS
+exit $((failures > 0))
