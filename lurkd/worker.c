@@ -60,6 +60,14 @@ static void process(struct lurkd_job *job)
     free(job);
 }
 
+/* A job ended (pool.lock held): a drain waiting for idle may go on. */
+static void finished_locked(void)
+{
+    pool.running--;
+    if (pool.queued == 0 && pool.running == 0)
+        pthread_cond_broadcast(&pool.idle);
+}
+
 static void *worker_main(void *arg)
 {
     (void)arg;
@@ -81,9 +89,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&pool.lock);
         process(job);
         pthread_mutex_lock(&pool.lock);
-        pool.running--;
-        if (pool.queued == 0 && pool.running == 0)
-            pthread_cond_broadcast(&pool.idle);
+        finished_locked();
     }
     pthread_mutex_unlock(&pool.lock);
     return NULL;
@@ -126,9 +132,7 @@ bool lurkd_workers_run_if_idle(struct lurkd_job *job)
         return false;
     process(job);
     pthread_mutex_lock(&pool.lock);
-    pool.running--;
-    if (pool.queued == 0 && pool.running == 0)
-        pthread_cond_broadcast(&pool.idle);
+    finished_locked();
     pthread_mutex_unlock(&pool.lock);
     return true;
 }

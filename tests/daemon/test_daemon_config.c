@@ -30,28 +30,6 @@ static void teardown(void)
     dc_stop(&lurkd);
 }
 
-/* Replaces every occurrence of from by to in text (malloc'd result). */
-static char *replace_all(const char *text, const char *from, const char *to)
-{
-    size_t n = 0, fl = strlen(from), tl = strlen(to);
-    const char *at, *hit;
-    char *out, *w;
-
-    for (at = text; (hit = strstr(at, from)) != NULL; at = hit + fl)
-        n++;
-    out = malloc(strlen(text) + n * tl + 1);
-    ck_assert(out != NULL);
-    w = out;
-    for (at = text; (hit = strstr(at, from)) != NULL; at = hit + fl) {
-        memcpy(w, at, (size_t)(hit - at));
-        w += hit - at;
-        memcpy(w, to, tl);
-        w += tl;
-    }
-    strcpy(w, at);
-    return out;
-}
-
 /* @DIR@ and @PKI@ in a config template become the test directory and the test PKI. */
 static char *expand(const char *tmpl)
 {
@@ -59,8 +37,8 @@ static char *expand(const char *tmpl)
 
     snprintf(pki, sizeof(pki), "%s", lurk_test_pki(""));
     pki[strlen(pki) - 1] = '\0'; /* no trailing slash */
-    a = replace_all(tmpl, "@DIR@", lurkd.dir);
-    b = replace_all(a, "@PKI@", pki);
+    a = lurk_test_replace_all(tmpl, "@DIR@", lurkd.dir);
+    b = lurk_test_replace_all(a, "@PKI@", pki);
     free(a);
     return b;
 }
@@ -390,9 +368,9 @@ START_TEST(example_config_passes_check)
     }
     /* Its paths, moved into the test directory. */
     snprintf(path, sizeof(path), "%s/", lurkd.dir);
-    a = replace_all(example, "/etc/lurkd/", path);
-    b = replace_all(a, "/run/lurkd/", path);
-    c = replace_all(b, "/var/log/lurkd/", path);
+    a = lurk_test_replace_all(example, "/etc/lurkd/", path);
+    b = lurk_test_replace_all(a, "/run/lurkd/", path);
+    c = lurk_test_replace_all(b, "/var/log/lurkd/", path);
     ck_assert(lurk_test_write_file(&lurkd, "lurkd.conf", c));
     free(example);
     free(a);

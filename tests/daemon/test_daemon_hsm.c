@@ -441,28 +441,6 @@ static const struct bad_case {
      "applies to engine keys only"},
 };
 
-/* Replaces every occurrence of from by to in text (malloc'd). */
-static char *replace_all(const char *text, const char *from, const char *to)
-{
-    size_t n = 0, fl = strlen(from), tl = strlen(to);
-    const char *at, *hit;
-    char *out, *w;
-
-    for (at = text; (hit = strstr(at, from)) != NULL; at = hit + fl)
-        n++;
-    out = malloc(strlen(text) + n * tl + 1);
-    ck_assert(out != NULL);
-    w = out;
-    for (at = text; (hit = strstr(at, from)) != NULL; at = hit + fl) {
-        memcpy(w, at, (size_t)(hit - at));
-        w += hit - at;
-        memcpy(w, to, tl);
-        w += tl;
-    }
-    strcpy(w, at);
-    return out;
-}
-
 static void bad_setup(void)
 {
     ck_assert(lurk_test_lurkd_init(&lurkd));
@@ -482,10 +460,10 @@ START_TEST(bad_setting_names_file_and_line)
              "[lurkd]\n[listener.local]\naddress = %s\n[client.local]\nidentity = uid:%u\n"
              "[key.k]\nclients = local\n%s",
              lurkd.unix_addr, (unsigned)getuid(), bc->key);
-    a = replace_all(head, "@MODULE@", module);
-    b = replace_all(a, "@PIN@", hsm_path("pin"));
-    c = replace_all(b, "@WRONG@", hsm_path("wrong-pin"));
-    text = replace_all(c, "@KEYFILE@", lurk_test_pki("server-p256.key"));
+    a = lurk_test_replace_all(head, "@MODULE@", module);
+    b = lurk_test_replace_all(a, "@PIN@", hsm_path("pin"));
+    c = lurk_test_replace_all(b, "@WRONG@", hsm_path("wrong-pin"));
+    text = lurk_test_replace_all(c, "@KEYFILE@", lurk_test_pki("server-p256.key"));
     free(a);
     free(b);
     free(c);

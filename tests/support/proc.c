@@ -235,3 +235,24 @@ void lurk_test_lurkd_cleanup(struct lurkd_proc *p)
     if (p->dir[0] != '\0' && getenv("LURK_TEST_KEEP") == NULL)
         nftw(p->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+char *lurk_test_replace_all(const char *text, const char *from, const char *to)
+{
+    size_t n = 0, fl = strlen(from), tl = strlen(to);
+    const char *at, *hit;
+    char *out, *w;
+
+    for (at = text; (hit = strstr(at, from)) != NULL; at = hit + fl)
+        n++;
+    if ((out = malloc(strlen(text) + n * tl + 1)) == NULL)
+        abort();
+    w = out;
+    for (at = text; (hit = strstr(at, from)) != NULL; at = hit + fl) {
+        memcpy(w, at, (size_t)(hit - at));
+        w += hit - at;
+        memcpy(w, to, tl);
+        w += tl;
+    }
+    strcpy(w, at);
+    return out;
+}

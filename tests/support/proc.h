@@ -12,10 +12,10 @@
 
 struct lurkd_proc {
     pid_t pid;
-    char dir[256];   /* private directory, removed by lurk_test_lurkd_cleanup */
-    char conf[320];  /* dir/lurkd.conf */
-    char log[320];   /* dir/lurkd.log: the daemon's stderr */
-    char audit[320]; /* dir/audit.log, for configs that set audit_log = audit.log */
+    char dir[256];       /* private directory, removed by lurk_test_lurkd_cleanup */
+    char conf[320];      /* dir/lurkd.conf */
+    char log[320];       /* dir/lurkd.log: the daemon's stderr */
+    char audit[320];     /* dir/audit.log, for configs that set audit_log = audit.log */
     char unix_addr[340]; /* "unix:" dir/lurkd.sock */
 };
 
@@ -46,5 +46,7 @@ int lurk_test_lurkd_signal(struct lurkd_proc *p, int sig);
 void lurk_test_lurkd_cleanup(struct lurkd_proc *p);
 /* Whole file into a NUL-terminated malloc'd buffer, or NULL. */
 char *lurk_test_read_file(const char *path, size_t *len);
+/* text with every occurrence of from replaced by to (malloc'd; aborts when out of memory). */
+char *lurk_test_replace_all(const char *text, const char *from, const char *to);
 
 #endif
