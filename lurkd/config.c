@@ -175,8 +175,8 @@ static bool parse_bool(const char *v, bool *out)
 }
 
 /* An unsigned integer with an optional k/m (sizes) or s/m/h (durations) suffix. */
-static bool parse_uint(const char *v, unsigned long long min, unsigned long long max,
-                       bool duration, unsigned long long *out)
+static bool parse_uint(const char *v, unsigned long long min, unsigned long long max, bool duration,
+                       unsigned long long *out)
 {
     char *end;
     unsigned long long n, mult = 1;
@@ -408,7 +408,7 @@ static bool parse_exchanges(const char *v, uint32_t *out, char *bad, size_t badl
     for (size_t i = 0; ok && i < n; i++) {
         bool known = false;
         if (strcmp(list[i], "all") == 0) {
-            *out |= LURKD_EX_ALL;
+            *out |= LURKD_EX_SIGNING;
             continue;
         }
         for (size_t k = 0; k < sizeof(exchange_names) / sizeof(exchange_names[0]); k++) {
@@ -437,7 +437,7 @@ static struct lurkd_key_conf *add_key(struct lurkd_config *cfg, const char *name
     k = &cfg->keys[cfg->n_keys++];
     memset(k, 0, sizeof(*k));
     k->name = strdup(name);
-    k->exchanges = LURKD_EX_ALL;
+    k->exchanges = LURKD_EX_SIGNING;
     k->null_freshness = false;
     k->check_time = true;
     k->time_window = DEFAULT_TIME_WINDOW;
@@ -500,8 +500,7 @@ static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *sec
                 return failf(p, section, v->name, "time_window must be 1s..24h");
             k->time_window = (unsigned)n;
         } else {
-            return failf(p, section, v->name, "unknown setting \"%s\" in a key section",
-                         v->name);
+            return failf(p, section, v->name, "unknown setting \"%s\" in a key section", v->name);
         }
     }
     if (k->source == NULL)
@@ -513,8 +512,7 @@ static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *sec
                      k->pin_file ? "pin_file" : "engine_module");
     if (k->n_clients == 0 && !k->any_client)
         return failf(p, section, NULL,
-                     "key \"%s\" lists no clients (use clients = NAME, ... or clients = *)",
-                     name);
+                     "key \"%s\" lists no clients (use clients = NAME, ... or clients = *)", name);
     return true;
 }
 
@@ -570,8 +568,7 @@ static bool parse_main(struct parse *p, struct lurkd_config *cfg)
                 strcmp(v->value, "stderr") == 0 ? strdup("stderr") : resolve_path(p, v->value);
         } else if (strcmp(n, "log_level") == 0) {
             if (!lurkd_log_level_parse(v->value, &cfg->log_level))
-                return failf(p, "lurkd", n,
-                             "log_level must be error, warn, notice, info or debug");
+                return failf(p, "lurkd", n, "log_level must be error, warn, notice, info or debug");
         } else if (strcmp(n, "pid_file") == 0) {
             free(cfg->pid_file);
             cfg->pid_file = resolve_path(p, v->value);
@@ -753,8 +750,7 @@ bool lurkd_config_add_listener(struct lurkd_config *cfg, const char *address, ch
     return true;
 }
 
-bool lurkd_config_add_key(struct lurkd_config *cfg, const char *source, char *err,
-                          size_t errlen)
+bool lurkd_config_add_key(struct lurkd_config *cfg, const char *source, char *err, size_t errlen)
 {
     struct lurkd_key_conf *k = add_key(cfg, source);
 
@@ -762,7 +758,7 @@ bool lurkd_config_add_key(struct lurkd_config *cfg, const char *source, char *er
         snprintf(err, errlen, "out of memory");
         return false;
     }
-    /* A quick-start key: every exchange, every client that can reach a listener. */
+    /* A quick-start key: the signing exchanges, every client that can reach a listener. */
     k->source = strdup(source);
     k->any_client = true;
     k->null_freshness = true;

@@ -26,7 +26,16 @@ enum lurkd_exchange {
     LURKD_EX_SIGN_CERTIFICATE_VERIFY = 1u << 6,
     LURKD_EX_TLS13 = 1u << 7, /* the tls13 key-schedule exchanges that sign */
 };
-#define LURKD_EX_ALL 0xffu
+/*
+ * RSA key transport: a client allowed these can decrypt every recorded TLS
+ * 1.2 RSA-key-exchange session made with the key (docs/security.md), so a
+ * key offers them only when its section names them.
+ */
+#define LURKD_EX_RSA_KEY_TRANSPORT                                                                 \
+    (LURKD_EX_RSA_MASTER | LURKD_EX_RSA_MASTER_WITH_POH | LURKD_EX_RSA_EXTENDED_MASTER |           \
+     LURKD_EX_RSA_EXTENDED_MASTER_WITH_POH | LURKD_EX_RSA_PREMASTER)
+/* What a key does when its section says nothing ("exchanges = all" says the same). */
+#define LURKD_EX_SIGNING (LURKD_EX_ECDHE | LURKD_EX_SIGN_CERTIFICATE_VERIFY | LURKD_EX_TLS13)
 
 /* Config name of one exchange bit ("rsa_master", ...). */
 const char *lurkd_exchange_name(enum lurkd_exchange ex);
@@ -52,20 +61,20 @@ struct lurkd_client_conf {
 struct lurkd_listener_conf {
     char *name;
     struct lurk_address addr;
-    char *certificate; /* tls: server certificate chain (PEM) */
-    char *private_key; /* tls: server key */
-    char *client_ca;   /* tls: CA that issued the client certificates */
-    bool insecure;     /* tcp: allow a non-loopback address */
-    unsigned mode;     /* unix: socket file mode */
-    char *where;       /* "file:line" of the section, for later messages */
+    char *certificate;   /* tls: server certificate chain (PEM) */
+    char *private_key;   /* tls: server key */
+    char *client_ca;     /* tls: CA that issued the client certificates */
+    bool insecure;       /* tcp: allow a non-loopback address */
+    unsigned mode;       /* unix: socket file mode */
+    char *where;         /* "file:line" of the section, for later messages */
     char *address_where; /* "file:line" of its address setting */
 };
 
 struct lurkd_key_conf {
     char *name;
-    char *source;      /* path, OSSL_STORE URI or engine:ID:KEY_ID (engine_key.h) */
-    char *certificate; /* optional: announced in capabilities, matched by tls13 */
-    char *pin_file;    /* engine keys: file holding the token PIN, read at load */
+    char *source;        /* path, OSSL_STORE URI or engine:ID:KEY_ID (engine_key.h) */
+    char *certificate;   /* optional: announced in capabilities, matched by tls13 */
+    char *pin_file;      /* engine keys: file holding the token PIN, read at load */
     char *engine_module; /* engine keys: the engine's MODULE_PATH (a PKCS#11 module) */
     uint32_t exchanges;
     bool any_client;
@@ -89,7 +98,7 @@ struct lurkd_config {
     unsigned queue_limit;      /* requests queued for the workers, all connections */
     unsigned connection_limit; /* requests in flight per connection */
     unsigned max_connections;
-    unsigned idle_timeout; /* seconds without a request before a connection is closed */
+    unsigned idle_timeout;  /* seconds without a request before a connection is closed */
     unsigned drain_timeout; /* seconds SIGTERM waits for in-flight work */
     char *audit_log;
     char *error_log;
@@ -118,11 +127,10 @@ struct lurkd_config {
 struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errlen);
 /* An empty config with the defaults, for command-line-only runs. */
 struct lurkd_config *lurkd_config_new(void);
-/* --listen ADDR and --key PATH_OR_URI (which allows every exchange and client). */
+/* --listen ADDR and --key PATH_OR_URI (every client, the signing exchanges). */
 bool lurkd_config_add_listener(struct lurkd_config *cfg, const char *address, char *err,
                                size_t errlen);
-bool lurkd_config_add_key(struct lurkd_config *cfg, const char *source, char *err,
-                          size_t errlen);
+bool lurkd_config_add_key(struct lurkd_config *cfg, const char *source, char *err, size_t errlen);
 /* Checks that need the whole config (listeners exist, tls credentials present, ...). */
 bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen);
 void lurkd_config_free(struct lurkd_config *cfg);

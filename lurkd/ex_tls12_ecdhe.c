@@ -42,11 +42,10 @@ static bool point_valid(uint16_t group, const lurk_cbs *point)
     /* RFC 8422 §5.4: uncompressed points only. */
     if (lurk_cbs_data(point)[0] != 0x04)
         return false;
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                                 (char *)curves[i].name, 0);
-    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-                                                  (void *)lurk_cbs_data(point),
-                                                  lurk_cbs_len(point));
+    params[0] =
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)curves[i].name, 0);
+    params[1] = OSSL_PARAM_construct_octet_string(
+        OSSL_PKEY_PARAM_PUB_KEY, (void *)lurk_cbs_data(point), lurk_cbs_len(point));
     params[2] = OSSL_PARAM_construct_end();
     ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
     if (ctx != NULL && EVP_PKEY_fromdata_init(ctx) == 1 &&
@@ -97,7 +96,10 @@ uint8_t lurkd_ex_tls12_ecdhe(struct lurkd_request *req, lurk_cbb *out)
     }
     /* The draft has no status for this; protocol.md pins invalid_payload_format. */
     if ((alg = lurkd_sig_alg_tls12(r.sig_and_hash, key)) == NULL) {
-        req->note = "sig_and_hash does not fit the key";
+        /* HashAlgorithm md5(1), sha1(2) (RFC 5246 §7.4.1.4.1): never signed, said by name. */
+        req->note = (r.sig_and_hash >> 8) == 1 || (r.sig_and_hash >> 8) == 2
+                        ? "SHA-1 and MD5 signatures are refused"
+                        : "sig_and_hash does not fit the key";
         return LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT;
     }
     /* §6.4 step 3 */

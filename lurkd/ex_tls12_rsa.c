@@ -3,20 +3,19 @@
  * rsa_extended_master and rsa_extended_master_with_poh (§5), and the
  * project's rsa_premaster (type 128, docs/protocol.md).
  *
- * Decryption only ever uses OpenSSL's TLS padding mode, whose check of the
- * PKCS#1 block and of the version bytes is constant time and which answers
- * a random premaster instead of an error (RFC 5246 §7.4.7.1): a bad
- * ciphertext gives the same status and length as a good one.
+ * Every one of them decrypts through rsa_premaster.h: implicit rejection
+ * (RFC 5246 §7.4.7.1) with a synthetic premaster derived from the
+ * ciphertext, so a bad ciphertext gives the same status and length as a good
+ * one, and the same answer each time it is asked.
  */
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rsa.h>
 
 #include "ex_tls12.h"
 #include "lurk/tls12_prf.h"
+#include "rsa_premaster.h"
 
 #define TLS12_VERSION 0x0303
 
@@ -102,8 +101,7 @@ static bool parse_server_hello(lurk_cbs body, const uint8_t *base, struct rsa_ha
     while (lurk_cbs_len(&extensions) > 0) {
         uint16_t type;
         lurk_cbs data;
-        if (!lurk_cbs_get_u16(&extensions, &type) ||
-            !lurk_cbs_get_u16_prefixed(&extensions, &data))
+        if (!lurk_cbs_get_u16(&extensions, &type) || !lurk_cbs_get_u16_prefixed(&extensions, &data))
             return false;
         if (type == EXT_EXTENDED_MASTER_SECRET)
             hs->extended_master_secret = true;
@@ -180,43 +178,22 @@ static bool handshake_hash(uint8_t prf_hash, const lurk_cbs *messages,
 }
 
 /*
- * -05 §4.4 step 6: the ciphertext is the length of the modulus. It may also
- * come with the 2-byte length ClientKeyExchange gives it (protocol.md).
+ * -05 §4.4 step 6: the premaster decrypted from the ciphertext (at most the
+ * modulus length; it may also come with the 2-byte length ClientKeyExchange
+ * gives it, protocol.md A10). Success or invalid_payload_format.
  */
-static bool premaster_ciphertext(const struct lurkd_key *key, const lurk_cbs *given,
-                                 lurk_cbs *out)
+static uint8_t decrypt_premaster(struct lurkd_request *req, const struct lurkd_key *key,
+                                 uint16_t client_version, const lurk_cbs *given,
+                                 uint8_t premaster[LURK_PREMASTER_LEN])
 {
     size_t modulus = (size_t)EVP_PKEY_get_size(key->pkey);
-    lurk_cbs in = *given;
+    lurk_cbs in = *given, prefixed;
 
-    if (lurk_cbs_len(&in) == modulus + 2) {
-        if (!lurk_cbs_get_u16_prefixed(&in, out) || lurk_cbs_len(&in) != 0)
-            return false;
-    } else {
-        *out = in;
-    }
-    return lurk_cbs_len(out) == modulus;
-}
-
-/* RSA decryption with TLS padding; always 48 bytes, random on a bad block. */
-static bool rsa_tls_decrypt(const struct lurkd_key *key, unsigned int client_version,
-                            const lurk_cbs *ciphertext, uint8_t premaster[LURK_PREMASTER_LEN])
-{
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
-    OSSL_PARAM params[2] = {
-        OSSL_PARAM_construct_uint(OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION, &client_version),
-        OSSL_PARAM_construct_end(),
-    };
-    size_t len = LURK_PREMASTER_LEN;
-    bool ok = ctx != NULL && EVP_PKEY_decrypt_init(ctx) == 1 &&
-              EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_WITH_TLS_PADDING) == 1 &&
-              EVP_PKEY_CTX_set_params(ctx, params) == 1 &&
-              EVP_PKEY_decrypt(ctx, premaster, &len, lurk_cbs_data(ciphertext),
-                               lurk_cbs_len(ciphertext)) == 1 &&
-              len == LURK_PREMASTER_LEN;
-
-    EVP_PKEY_CTX_free(ctx);
-    return ok;
+    if (lurk_cbs_len(&in) == modulus + 2 && lurk_cbs_get_u16_prefixed(&in, &prefixed) &&
+        lurk_cbs_len(&in) == 0)
+        in = prefixed;
+    return lurkd_rsa_premaster_decrypt(key->pkey, key->rsa_kx, client_version, &in, premaster,
+                                       &req->note);
 }
 
 static const struct lurkd_key *rsa_key(struct lurkd_request *req, const struct lurk_key_id *id,
@@ -237,7 +214,6 @@ uint8_t lurkd_ex_tls12_rsa_master(struct lurkd_request *req, lurk_cbb *out)
     struct lurk_tls12_master_response resp;
     uint8_t shr[LURK_RANDOM_LEN], pms[LURK_PREMASTER_LEN];
     const struct lurkd_key *key;
-    lurk_cbs ciphertext;
     uint8_t st = lurk_tls12_rsa_master_request_decode(&req->payload, &r);
 
     if (st != LURK_STATUS_SUCCESS)
@@ -247,18 +223,13 @@ uint8_t lurkd_ex_tls12_rsa_master(struct lurkd_request *req, lurk_cbb *out)
     st = lurkd_tls12_server_random(req, key, r.freshness_funct, r.server_random, shr);
     if (st != LURK_STATUS_SUCCESS)
         return st;
-    if (!premaster_ciphertext(key, &r.encrypted_premaster, &ciphertext)) {
-        req->note = "encrypted premaster is not as long as the RSA modulus";
-        return LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT;
-    }
     /*
      * rsa_master carries no ClientHello: the version bytes are checked against
      * TLS 1.2, the legacy_version every TLS 1.2 and 1.3 client sends (protocol.md).
      */
-    if (!rsa_tls_decrypt(key, TLS12_VERSION, &ciphertext, pms)) {
-        req->note = "RSA decryption failed (ciphertext not below the modulus)";
-        return LURK_TLS12_STATUS_UNDEFINED_ERROR;
-    }
+    st = decrypt_premaster(req, key, TLS12_VERSION, &r.encrypted_premaster, pms);
+    if (st != LURK_STATUS_SUCCESS)
+        return st;
     st = lurk_tls12_master_secret(NULL, r.prf_hash, pms, sizeof(pms), r.client_random, shr,
                                   resp.master)
              ? LURK_STATUS_SUCCESS
@@ -295,7 +266,6 @@ uint8_t lurkd_ex_tls12_rsa_handshake(struct lurkd_request *req, lurk_cbb *out)
     uint8_t shr[LURK_RANDOM_LEN], pms[LURK_PREMASTER_LEN], hash[EVP_MAX_MD_SIZE], prf_hash;
     size_t hash_len;
     const struct lurkd_key *key;
-    lurk_cbs ciphertext;
     uint8_t st = lurk_tls12_handshake_request_decode(type, &req->payload, &r);
 
     if (st != LURK_STATUS_SUCCESS)
@@ -319,14 +289,9 @@ uint8_t lurkd_ex_tls12_rsa_handshake(struct lurkd_request *req, lurk_cbb *out)
     st = lurkd_tls12_server_random(req, key, r.freshness_funct, hs.server_random, shr);
     if (st != LURK_STATUS_SUCCESS)
         return st;
-    if (!premaster_ciphertext(key, &hs.encrypted_premaster, &ciphertext)) {
-        req->note = "encrypted premaster is not as long as the RSA modulus";
-        return LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT;
-    }
-    if (!rsa_tls_decrypt(key, hs.client_version, &ciphertext, pms)) {
-        req->note = "RSA decryption failed (ciphertext not below the modulus)";
-        return LURK_TLS12_STATUS_UNDEFINED_ERROR;
-    }
+    st = decrypt_premaster(req, key, hs.client_version, &hs.encrypted_premaster, pms);
+    if (st != LURK_STATUS_SUCCESS)
+        return st;
     st = LURK_TLS12_STATUS_UNDEFINED_ERROR;
     req->note = "master secret derivation failed";
     if (extended) {
@@ -372,16 +337,11 @@ uint8_t lurkd_ex_tls12_rsa_premaster(struct lurkd_request *req, lurk_cbb *out)
         return st;
     if ((key = rsa_key(req, &r.key_id, LURKD_EX_RSA_PREMASTER)) == NULL)
         return LURK_TLS12_STATUS_INVALID_KEY_ID;
-    if (lurk_cbs_len(&r.encrypted_premaster) != (size_t)EVP_PKEY_get_size(key->pkey)) {
-        req->note = "encrypted premaster is not as long as the RSA modulus";
-        return LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT;
-    }
-    if (!rsa_tls_decrypt(key, r.client_version, &r.encrypted_premaster, resp.premaster)) {
-        req->note = "RSA decryption failed (ciphertext not below the modulus)";
-        return LURK_TLS12_STATUS_UNDEFINED_ERROR;
-    }
-    st = lurk_tls12_premaster_response_encode(out, &resp) ? LURK_STATUS_SUCCESS
-                                                          : LURK_TLS12_STATUS_UNDEFINED_ERROR;
+    st = lurkd_rsa_premaster_decrypt(key->pkey, key->rsa_kx, r.client_version,
+                                     &r.encrypted_premaster, resp.premaster, &req->note);
+    if (st == LURK_STATUS_SUCCESS)
+        st = lurk_tls12_premaster_response_encode(out, &resp) ? LURK_STATUS_SUCCESS
+                                                              : LURK_TLS12_STATUS_UNDEFINED_ERROR;
     OPENSSL_cleanse(&resp, sizeof(resp));
     return st;
 }

@@ -16,6 +16,7 @@
 #include "engine_key.h"
 #include "lurk/hex.h"
 #include "lurk/keyid.h"
+#include "rsa_premaster.h"
 #include "sign.h"
 
 static void openssl_reason(char *buf, size_t len)
@@ -119,32 +120,35 @@ static bool classify(struct lurkd_key *k, char *why, size_t whylen)
     return true;
 }
 
-#define RSA_DECRYPTION                                                                             \
-    (LURKD_EX_RSA_MASTER | LURKD_EX_RSA_MASTER_WITH_POH | LURKD_EX_RSA_EXTENDED_MASTER |           \
-     LURKD_EX_RSA_EXTENDED_MASTER_WITH_POH | LURKD_EX_RSA_PREMASTER)
-
 /*
- * The exchanges of the section this key can do. RSA key transport needs an
- * rsaEncryption key and OpenSSL's TLS padding mode (implicit rejection of a
- * bad block, ex_tls12_rsa.c), which works on keys OpenSSL holds itself only:
- * a token behind an engine decrypts plain PKCS#1 v1.5 at best, a padding
- * oracle. Engine keys never offer it, and naming it for one is an error.
+ * The exchanges of the section this key can do. RSA key transport is only
+ * there when the section names it (config.h) and needs an rsaEncryption key
+ * whose private exponent lurkd holds: its implicit rejection derives the
+ * synthetic premasters from it (rsa_premaster.h). A token behind an engine
+ * decrypts plain PKCS#1 v1.5 at best, a padding oracle: naming RSA key
+ * transport for an engine key is an error.
  */
 static bool usable_exchanges(struct lurkd_key *k, char *why, size_t whylen, const char **at)
 {
     const struct lurkd_key_conf *conf = k->conf;
 
     k->exchanges = conf->exchanges;
-    if (k->engine != NULL && k->kind == LURKD_KEY_RSA && conf->exchanges != LURKD_EX_ALL &&
-        (conf->exchanges & RSA_DECRYPTION) != 0) {
+    if (k->engine != NULL && k->kind == LURKD_KEY_RSA &&
+        (conf->exchanges & LURKD_EX_RSA_KEY_TRANSPORT) != 0) {
         snprintf(why, whylen,
                  "an engine key cannot do the RSA key transport exchanges (rsa_master*, "
-                 "rsa_premaster): they need OpenSSL's TLS padding check, which a token lacks");
+                 "rsa_premaster): their implicit rejection needs the private key in lurkd");
         *at = conf->exchanges_where ? conf->exchanges_where : conf->where;
         return false;
     }
     if (k->kind != LURKD_KEY_RSA || k->engine != NULL)
-        k->exchanges &= ~(uint32_t)RSA_DECRYPTION;
+        k->exchanges &= ~(uint32_t)LURKD_EX_RSA_KEY_TRANSPORT;
+    if ((k->exchanges & LURKD_EX_RSA_KEY_TRANSPORT) != 0 &&
+        (k->rsa_kx = lurkd_rsa_kx_new(k->pkey)) == NULL) {
+        snprintf(why, whylen, "cannot derive the implicit rejection secret of this RSA key");
+        *at = conf->exchanges_where ? conf->exchanges_where : conf->where;
+        return false;
+    }
     return true;
 }
 
@@ -209,6 +213,7 @@ static void shown_source(const char *source, char *buf, size_t len)
 static void key_clear(struct lurkd_key *k)
 {
     lurkd_sign_cache_free(k);
+    lurkd_rsa_kx_free(k->rsa_kx);
     EVP_PKEY_free(k->pkey);
     lurkd_engine_release(k->engine); /* after the key, which uses it */
     X509_free(k->cert);
@@ -217,12 +222,12 @@ static void key_clear(struct lurkd_key *k)
     memset(k, 0, sizeof(*k));
 }
 
-struct lurkd_keystore *lurkd_keystore_load(const struct lurkd_config *cfg, char *err,
-                                           size_t errlen)
+struct lurkd_keystore *lurkd_keystore_load(const struct lurkd_config *cfg, char *err, size_t errlen)
 {
     struct lurkd_keystore *ks = calloc(1, sizeof(*ks));
 
-    if (ks == NULL || (cfg->n_keys > 0 && (ks->keys = calloc(cfg->n_keys, sizeof(*ks->keys))) == NULL)) {
+    if (ks == NULL ||
+        (cfg->n_keys > 0 && (ks->keys = calloc(cfg->n_keys, sizeof(*ks->keys))) == NULL)) {
         free(ks);
         snprintf(err, errlen, "out of memory");
         return NULL;

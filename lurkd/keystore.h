@@ -34,7 +34,7 @@ struct lurkd_key {
     ENGINE *engine; /* an engine key: the engine holding it, NULL otherwise */
     enum lurkd_key_kind kind;
     uint32_t exchanges; /* the section's exchanges that this kind of key can do */
-    uint16_t ec_group; /* TLS NamedGroup of an EC key: 23, 24 or 25 */
+    uint16_t ec_group;  /* TLS NamedGroup of an EC key: 23, 24 or 25 */
     int bits;
     X509 *cert;        /* NULL when the key section names no certificate */
     uint8_t *cert_der; /* DER of cert */
@@ -42,6 +42,7 @@ struct lurkd_key {
     uint8_t *spki_der; /* SubjectPublicKeyInfo DER: the key id input, the raw public key */
     size_t spki_der_len;
     struct lurkd_sign_cache *sign_cache; /* sign.c */
+    struct lurkd_rsa_kx *rsa_kx;         /* RSA key transport enabled: rsa_premaster.h; else NULL */
 };
 
 struct lurkd_keystore {

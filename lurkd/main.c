@@ -167,12 +167,18 @@ static void describe_keys(const struct lurkd_runtime *rt, FILE *f)
     }
 }
 
-static void warn_weak_keys(const struct lurkd_runtime *rt)
+/* At start and at each reload: what the operator should know about each key. */
+static void warn_keys(const struct lurkd_runtime *rt)
 {
     for (size_t i = 0; i < rt->keys->n_keys; i++) {
         const struct lurkd_key *k = &rt->keys->keys[i];
         if ((k->kind == LURKD_KEY_RSA || k->kind == LURKD_KEY_RSA_PSS) && k->bits < 2048)
             lurkd_warn("key %s is RSA-%d: weaker than 2048 bits", k->conf->name, k->bits);
+        if (k->exchanges & LURKD_EX_RSA_KEY_TRANSPORT)
+            lurkd_warn("key %s enables RSA key transport: every client allowed to use it can "
+                       "decrypt any recorded TLS 1.2 RSA-key-exchange session made with this key "
+                       "(docs/security.md)",
+                       k->conf->name);
     }
 }
 
@@ -266,7 +272,7 @@ static void reload(const struct options *o, bool foreground)
     if (!open_logs(rt->cfg, foreground, err, sizeof(err)))
         lurkd_error("reload: %s", err);
     apply_settings(rt->cfg);
-    warn_weak_keys(rt);
+    warn_keys(rt);
     lurkd_metrics_count(LURKD_COUNTER_RELOADS);
     lurkd_notice("configuration reloaded: %zu keys, lurk_state %02x%02x%02x%02x", rt->keys->n_keys,
                  rt->state[0], rt->state[1], rt->state[2], rt->state[3]);
@@ -410,7 +416,7 @@ int main(int argc, char **argv)
 
     lurkd_runtime_install(rt);
     apply_settings(rt->cfg);
-    warn_weak_keys(rt);
+    warn_keys(rt);
     if (sfd < 0 || !lurkd_workers_start(rt->cfg->workers, rt->cfg->queue_limit, err, sizeof(err)) ||
         !lurkd_io_start(rt->cfg->io_threads, listeners, n_listeners, err, sizeof(err))) {
         lurkd_error("cannot start: %s", sfd < 0 ? strerror(errno) : err);

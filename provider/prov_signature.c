@@ -93,6 +93,19 @@ static bool is_eddsa(const struct lurk_prov_key *key)
     return key->type == LURK_PROV_KEY_ED25519 || key->type == LURK_PROV_KEY_ED448;
 }
 
+/*
+ * SHA-1 (and MD5+SHA-1) is what libssl falls back to for a TLS 1.2 client
+ * that sends no signature_algorithms (RFC 5246 §7.4.1.4.1), allowed only at
+ * security level 0. lurk never signs with it (docs/security.md): the error
+ * says so by name.
+ */
+static bool is_sha1(const char *name)
+{
+    return OPENSSL_strcasecmp(name, "SHA1") == 0 || OPENSSL_strcasecmp(name, "SHA-1") == 0 ||
+           OPENSSL_strcasecmp(name, "MD5-SHA1") == 0 ||
+           OPENSSL_strcasecmp(name, "1.3.14.3.2.26") == 0;
+}
+
 /* -1 for a digest we do not sign with. */
 static int md_from_name(const char *name)
 {
@@ -157,6 +170,14 @@ static bool set_md(struct sig_ctx *ctx, const char *name, bool mgf1)
     const struct lurk_prov_key *key = ctx->key;
     int m = md_from_name(name);
 
+    if (m < 0 && name != NULL && is_sha1(name)) {
+        LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_UNSUPPORTED_DIGEST,
+                        "key id %s: %s%s: SHA-1 signatures are refused (LURK signs with SHA-256, "
+                        "SHA-384 or SHA-512; a TLS 1.2 client that sends no signature_algorithms "
+                        "asks for SHA-1)",
+                        key->key_id_hex, mgf1 ? "MGF1 with " : "", name);
+        return false;
+    }
     if (m < 0 || (m == MD_NONE && !is_eddsa(key)) || (m != MD_NONE && is_eddsa(key))) {
         LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_UNSUPPORTED_DIGEST, "key id %s: %s%s (%s)",
                         key->key_id_hex, mgf1 ? "MGF1 with " : "",

@@ -520,3 +520,48 @@ const char *dc_write_file(const struct lurkd_proc *p, const char *name, const ch
     snprintf(path, sizeof(path), "%s/%s", p->dir, name);
     return path;
 }
+
+/* ---- synthetic TLS 1.2 RSA handshakes ---- */
+
+static void hs_message(lurk_cbb *b, uint8_t type, const uint8_t *body, size_t len)
+{
+    lurk_cbb_add_u8(b, type);
+    lurk_cbb_add_prefixed(b, 3, body, len);
+}
+
+size_t dc_tls12_rsa_handshake(uint8_t *out, size_t cap, const uint8_t cr[32], const uint8_t s[32],
+                              uint16_t suite, bool ems, const uint8_t *epms, size_t epms_len)
+{
+    static const uint8_t ems_ext[] = {0x00, 0x17, 0x00, 0x00};
+    uint8_t body[1100];
+    lurk_cbb b, m;
+
+    lurk_cbb_init_fixed(&b, out, cap);
+    /* ClientHello: 0303, random, no session id, one suite, null compression, extensions */
+    lurk_cbb_init_fixed(&m, body, sizeof(body));
+    lurk_cbb_add_u16(&m, 0x0303);
+    lurk_cbb_add_bytes(&m, cr, 32);
+    lurk_cbb_add_u8(&m, 0);
+    lurk_cbb_add_u16(&m, 2);
+    lurk_cbb_add_u16(&m, suite);
+    lurk_cbb_add_u8(&m, 1);
+    lurk_cbb_add_u8(&m, 0);
+    lurk_cbb_add_prefixed(&m, 2, ems_ext, ems ? sizeof(ems_ext) : 0);
+    hs_message(&b, 1, body, lurk_cbb_len(&m));
+    /* ServerHello: 0303, S, no session id, the suite, null compression, extensions */
+    lurk_cbb_init_fixed(&m, body, sizeof(body));
+    lurk_cbb_add_u16(&m, 0x0303);
+    lurk_cbb_add_bytes(&m, s, 32);
+    lurk_cbb_add_u8(&m, 0);
+    lurk_cbb_add_u16(&m, suite);
+    lurk_cbb_add_u8(&m, 0);
+    lurk_cbb_add_prefixed(&m, 2, ems_ext, ems ? sizeof(ems_ext) : 0);
+    hs_message(&b, 2, body, lurk_cbb_len(&m));
+    hs_message(&b, 14, NULL, 0);
+    /* ClientKeyExchange: EncryptedPreMasterSecret with its 2-byte length */
+    lurk_cbb_init_fixed(&m, body, sizeof(body));
+    lurk_cbb_add_prefixed(&m, 2, epms, epms_len);
+    hs_message(&b, 16, body, lurk_cbb_len(&m));
+    ck_assert(lurk_cbb_ok(&m) && lurk_cbb_ok(&b));
+    return lurk_cbb_len(&b);
+}

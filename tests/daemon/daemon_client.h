@@ -109,6 +109,13 @@ size_t dc_sign_cv_payload(uint8_t *out, uint8_t key_id_type, const uint8_t key_i
                           uint16_t scheme, uint8_t role, const uint8_t *hash, size_t hash_len);
 /* RFC 8446 §4.4.3: 64 spaces, the context string of role, 0x00, the hash; its length. */
 size_t dc_cv_content(uint8_t *out, uint8_t role, const uint8_t *hash, size_t hash_len);
+/*
+ * A TLS 1.2 RSA handshake as -05 §4.1 handshake_messages: ClientHello
+ * (random cr, one suite, extended_master_secret when ems), ServerHello (random
+ * s, the suite, ems), ServerHelloDone, ClientKeyExchange carrying epms.
+ */
+size_t dc_tls12_rsa_handshake(uint8_t *out, size_t cap, const uint8_t cr[32], const uint8_t s[32],
+                              uint16_t suite, bool ems, const uint8_t *epms, size_t epms_len);
 /* Writes text to dir/name and returns the path (static buffer, one at a time). */
 const char *dc_write_file(const struct lurkd_proc *p, const char *name, const char *text);
 

@@ -145,7 +145,10 @@ static char *load_ecdhe_vectors(void)
 static void setup(void)
 {
     char *go_pem = load_captures(), *illustrated_pem = load_ecdhe_vectors(), extra[4096];
-    static const char common[] = "clients = client1, local, tcp\n";
+    /* RSA key transport is off unless a key names it (docs/security.md). */
+    static const char common[] = "clients = client1, local, tcp\n",
+                      every[] = "exchanges = rsa_master, rsa_master_with_poh, rsa_extended_master, "
+                                "rsa_extended_master_with_poh, rsa_premaster, ecdhe\n";
 
     ck_assert(lurk_test_lurkd_init(&lurkd));
     dc_write_file(&lurkd, "go.key", go_pem);
@@ -165,14 +168,14 @@ static void setup(void)
      * may not be used by any tls12 exchange.
      */
     snprintf(extra, sizeof(extra),
-             "[key.go]\nsource = go.key\n%snull_freshness = yes\ncheck_time = no\n"
+             "[key.go]\nsource = go.key\n%s%snull_freshness = yes\ncheck_time = no\n"
              "[key.illustrated]\nsource = illustrated.key\n%sexchanges = ecdhe\n"
              "null_freshness = yes\ncheck_time = no\n"
-             "[key.rsa]\nsource = %s\n%s"
+             "[key.rsa]\nsource = %s\n%s%s"
              "[key.p256]\nsource = %s\n%sexchanges = ecdhe\nnull_freshness = yes\n"
              "check_time = no\n"
              "[key.sign_only]\nsource = %s\n%sexchanges = sign_certificate_verify\n",
-             common, common, lurk_test_pki("server-rsa2048.key"), common,
+             common, every, common, lurk_test_pki("server-rsa2048.key"), common, every,
              lurk_test_pki("server-p256.key"), common, lurk_test_pki("server-rsa3072.key"), common);
     dc_start(&lurkd, NULL, extra, tcp_addr, tls_addr, sizeof(tcp_addr));
 }
@@ -469,52 +472,6 @@ static size_t sh_suite_at(const struct t12 *q)
     return at + 1 + q->hs[at];
 }
 
-/* ---- synthetic handshakes: ClientHello, ServerHello(S), ServerHelloDone, ClientKeyExchange ----
- */
-
-static void hs_message(lurk_cbb *b, uint8_t type, const uint8_t *body, size_t len)
-{
-    lurk_cbb_add_u8(b, type);
-    lurk_cbb_add_prefixed(b, 3, body, len);
-}
-
-static size_t synth_handshake(uint8_t *out, size_t cap, const uint8_t cr[32], const uint8_t s[32],
-                              uint16_t suite, bool ems, const uint8_t *epms, size_t epms_len)
-{
-    static const uint8_t ems_ext[] = {0x00, 0x17, 0x00, 0x00};
-    uint8_t body[600];
-    lurk_cbb b, m;
-
-    lurk_cbb_init_fixed(&b, out, cap);
-    /* ClientHello: 0303, random, no session id, one suite, null compression, extensions */
-    lurk_cbb_init_fixed(&m, body, sizeof(body));
-    lurk_cbb_add_u16(&m, 0x0303);
-    put(&m, cr, 32);
-    lurk_cbb_add_u8(&m, 0);
-    lurk_cbb_add_u16(&m, 2);
-    lurk_cbb_add_u16(&m, suite);
-    lurk_cbb_add_u8(&m, 1);
-    lurk_cbb_add_u8(&m, 0);
-    lurk_cbb_add_prefixed(&m, 2, ems_ext, ems ? sizeof(ems_ext) : 0);
-    hs_message(&b, 1, body, lurk_cbb_len(&m));
-    /* ServerHello: 0303, S, no session id, the suite, null compression, extensions */
-    lurk_cbb_init_fixed(&m, body, sizeof(body));
-    lurk_cbb_add_u16(&m, 0x0303);
-    put(&m, s, 32);
-    lurk_cbb_add_u8(&m, 0);
-    lurk_cbb_add_u16(&m, suite);
-    lurk_cbb_add_u8(&m, 0);
-    lurk_cbb_add_prefixed(&m, 2, ems_ext, ems ? sizeof(ems_ext) : 0);
-    hs_message(&b, 2, body, lurk_cbb_len(&m));
-    hs_message(&b, 14, NULL, 0);
-    /* ClientKeyExchange: EncryptedPreMasterSecret with its 2-byte length */
-    lurk_cbb_init_fixed(&m, body, sizeof(body));
-    lurk_cbb_add_prefixed(&m, 2, epms, epms_len);
-    hs_message(&b, 16, body, lurk_cbb_len(&m));
-    ck_assert(lurk_cbb_ok(&b));
-    return lurk_cbb_len(&b);
-}
-
 /* What a successful answer must be. */
 struct expect {
     bool signature;
@@ -577,8 +534,8 @@ static void fresh_request(struct t12 *q, enum ex e, int key, uint8_t freshness, 
         prf("SHA256", pms, 48, "master secret", seed, 64, want->master, 48);
         return;
     }
-    q->hs_len = synth_handshake(q->hs, sizeof(q->hs), q->client_random, s, suite, e != RMP, q->epms,
-                                q->epms_len);
+    q->hs_len = dc_tls12_rsa_handshake(q->hs, sizeof(q->hs), q->client_random, s, suite, e != RMP,
+                                       q->epms, q->epms_len);
     /* Every hash lurkd takes is over the messages with ServerHello.random in place of S. */
     uint8_t wire[2048];
     memcpy(wire, q->hs, q->hs_len);
@@ -1079,9 +1036,9 @@ static void m_epms_plus_one(struct t12 *q)
 {
     q->epms[q->epms_len++] = 0;
 }
-static void m_epms_short(struct t12 *q)
+static void m_epms_above_modulus(struct t12 *q)
 {
-    q->epms_len--;
+    memset(q->epms, 0xff, q->epms_len);
 }
 static void m_sig_ecdsa_on_rsa(struct t12 *q)
 {
@@ -1144,9 +1101,11 @@ static const struct status_case status_cases[] = {
      LURK_TLS12_STATUS_INVALID_CIPHER_OR_PRF_HASH,
      "ServerHello selected no RSA key exchange suite"},
     {"ciphertext one byte too long", RM, m_epms_plus_one, 0,
-     LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT, "encrypted premaster is not as long"},
-    {"ciphertext one byte short", PM, m_epms_short, 0, LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT,
-     "encrypted premaster is not as long"},
+     LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT, "encrypted premaster is longer than"},
+    {"ciphertext not below the modulus", RM | PM, m_epms_above_modulus, 0,
+     LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT, "encrypted premaster is not below"},
+    {"ciphertext one byte longer than the modulus", PM, m_epms_plus_one, 0,
+     LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT, "encrypted premaster is longer than"},
     {"ECDSA sig_and_hash with an RSA key", EC, m_sig_ecdsa_on_rsa, 0,
      LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT, "sig_and_hash does not fit the key"},
     {"handshake_messages not a handshake", HS, m_hs_garbage, 0,
@@ -1188,7 +1147,11 @@ START_TEST(every_status_and_its_audit_line)
 }
 END_TEST
 
-/* Every truncation of every exchange's payload is a format error. */
+/*
+ * Every truncation of every exchange's payload is a format error, except
+ * inside rsa_master's ciphertext: it is the rest of the payload, and a
+ * shorter one is a smaller integer (rsa_premaster.h), which decrypts.
+ */
 START_TEST(truncations)
 {
     struct lurk_conn *c = dc_connect(lurkd.unix_addr, 0);
@@ -1201,7 +1164,8 @@ START_TEST(truncations)
         make_s(s, 0);
         fresh_request(&q, (enum ex)e, K_GO, LURK_FRESHNESS_NULL, s, 0x002f, CT_GOOD, &want);
         size_t len = t12_encode(&q, buf, sizeof(buf));
-        for (size_t cut = 0; cut < len; cut++) {
+        size_t last = e == RM ? len - q.epms_len : len;
+        for (size_t cut = 0; cut <= last && cut < len; cut++) {
             uint8_t st = dc_call(c, LURK_DESIGNATION_TLS12, ex_type(e), buf, cut, &resp);
             ck_assert_msg(st == LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT,
                           "%s cut at %zu of %zu: %s", lurk_tls12_type_name(ex_type(e)), cut, len,

@@ -105,7 +105,7 @@ void prov_lurkd_start(struct prov_lurkd *l, const char *const *keys, const char 
                 "source = %s\n"
                 "certificate = %s\n"
                 "clients = frontend\n"
-                "exchanges = all\n"
+                "exchanges = all, rsa_premaster\n"
                 "null_freshness = yes\n"
                 "check_time = no\n",
                 keys[i], lurk_test_pki(key), lurk_test_pki(crt));

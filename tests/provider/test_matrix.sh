@@ -58,7 +58,7 @@ EOF
 source = $PKI/server-$k.key
 certificate = $PKI/server-$k.crt
 clients = frontend
-exchanges = all
+exchanges = all, rsa_premaster
 null_freshness = yes
 check_time = no
 EOF

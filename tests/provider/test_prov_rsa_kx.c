@@ -117,10 +117,11 @@ static void sleep_ms(int ms)
 }
 
 /*
- * One-connection s_server (TLS 1.2, RSA key exchange only) on a unix socket
- * in lurkd's directory, with -trace; waits until it accepts.
+ * One-connection s_server (TLS 1.2, the given cipher list: RSA key exchange
+ * unless said otherwise) on a unix socket in lurkd's directory, with -trace;
+ * waits until it accepts.
  */
-static void server_start(struct server *s, enum server_key key)
+static void server_start_ciphers(struct server *s, enum server_key key, const char *cipher_list)
 {
     static int serial;
     int fd;
@@ -141,7 +142,7 @@ static void server_start(struct server *s, enum server_key key)
         const char *argv[] = {
             LURK_OPENSSL_BIN, "s_server", "-unix", s->sock,
             "-cert", lurk_test_pki("server-rsa2048.crt"), "-key", keyfile,
-            "-naccept", "1", "-tls1_2", "-cipher", "kRSA", "-trace", "-www", NULL,
+            "-naccept", "1", "-tls1_2", "-cipher", cipher_list, "-trace", "-www", NULL,
         };
         /* clang-format on */
         if (key == KEY_LOCAL)
@@ -176,6 +177,11 @@ static void server_start(struct server *s, enum server_key key)
     }
 }
 
+static void server_start(struct server *s, enum server_key key)
+{
+    server_start_ciphers(s, key, "kRSA");
+}
+
 /* Waits for the one-connection server to exit (killing it after a while). */
 static void server_wait(struct server *s)
 {
@@ -200,7 +206,10 @@ enum cke {
     CKE_SHORT,           /* PKCS#1 well formed, 47-byte premaster */
     CKE_RANDOM,          /* a random integer below n */
     CKE_OTHER_PREMASTER, /* PKCS#1 well formed, right version: not the client's premaster */
-    CKE_ABOVE_MODULUS    /* FF..FF: not below n, refused before decrypting (a public check) */
+    CKE_SHORT_ZEROS,     /* k - 1 zero bytes: shorter than the modulus (tlsfuzzer) */
+    CKE_TRUNCATED,       /* the genuine ciphertext without its last byte */
+    CKE_ABOVE_MODULUS,   /* FF..FF: not below n, refused before decrypting (a public check) */
+    CKE_LONGER,          /* k + 1 bytes: longer than the modulus (a public check) */
 };
 
 static const char *const cke_names[] = {
@@ -211,7 +220,10 @@ static const char *const cke_names[] = {
     "47-byte premaster",
     "random integer < n",
     "a foreign well-formed premaster",
+    "k - 1 zero bytes",
+    "genuine ciphertext less its last byte",
     "ciphertext above the modulus",
+    "ciphertext of k + 1 bytes",
 };
 
 struct outcome {
@@ -359,10 +371,12 @@ static void raw_encrypt(const uint8_t *block, uint8_t *out, size_t k)
 
 /*
  * The client's second flight is ClientKeyExchange, ChangeCipherSpec,
- * Finished (encrypted), one record each. Rewrites the encrypted premaster,
- * or corrupts the Finished record's last byte (its GCM tag).
+ * Finished (encrypted), one record each. Rewrites the encrypted premaster
+ * (in place, or with another length: the record and message lengths
+ * follow), or corrupts the Finished record's last byte (its GCM tag).
+ * Returns the flight's new length.
  */
-static void rewrite_flight(uint8_t *flight, size_t len, enum cke cke, bool corrupt_finished)
+static size_t rewrite_flight(uint8_t *flight, size_t len, enum cke cke, bool corrupt_finished)
 {
     size_t k = (size_t)EVP_PKEY_get_size(pub), off = 0, rec = 0;
     uint8_t *records[3];
@@ -383,15 +397,38 @@ static void rewrite_flight(uint8_t *flight, size_t len, enum cke cke, bool corru
     ck_assert_uint_eq((size_t)records[0][9] << 8 | records[0][10], k);
     ck_assert_int_eq(records[1][0], 20); /* ChangeCipherSpec */
     ck_assert_int_eq(records[2][0], 22); /* Finished, encrypted */
+    if (corrupt_finished)
+        records[2][5 + rec_len[2] - 1] ^= 0x01;
     if (cke == CKE_ABOVE_MODULUS) {
         memset(records[0] + 11, 0xff, k);
+    } else if (cke == CKE_SHORT_ZEROS || cke == CKE_TRUNCATED || cke == CKE_LONGER) {
+        /* A ClientKeyExchange of another length, then the other two records unchanged. */
+        size_t n = cke == CKE_LONGER ? k + 1 : k - 1, rest = len - (5 + rec_len[0]);
+        uint8_t out[8192], *cke_rec = out;
+        ck_assert_uint_le(5 + 6 + n + rest, sizeof(out));
+        memcpy(cke_rec, records[0], 5 + 4 + 2);
+        cke_rec[3] = (uint8_t)((4 + 2 + n) >> 8);
+        cke_rec[4] = (uint8_t)(4 + 2 + n);
+        cke_rec[6] = 0;
+        cke_rec[7] = (uint8_t)((2 + n) >> 8);
+        cke_rec[8] = (uint8_t)(2 + n);
+        cke_rec[9] = (uint8_t)(n >> 8);
+        cke_rec[10] = (uint8_t)n;
+        if (cke == CKE_SHORT_ZEROS)
+            memset(cke_rec + 11, 0, n);
+        else if (cke == CKE_TRUNCATED)
+            memcpy(cke_rec + 11, records[0] + 11, n);
+        else
+            ck_assert_int_eq(RAND_bytes(cke_rec + 11, (int)n), 1);
+        memcpy(out + 11 + n, records[1], rest);
+        memcpy(flight, out, 11 + n + rest);
+        return 11 + n + rest;
     } else if (cke != CKE_GENUINE) {
         uint8_t block[1024];
         make_block(cke, block, k);
         raw_encrypt(block, records[0] + 11, k);
     }
-    if (corrupt_finished)
-        records[2][5 + rec_len[2] - 1] ^= 0x01;
+    return len;
 }
 
 /* Reads s_server's -trace and error output after it exited. */
@@ -483,7 +520,7 @@ static void run(enum server_key key, const char *cipher, enum cke cke, bool corr
     ck_assert_ptr_nonnull(SSL_get_pending_cipher(ssl));
     ck_assert_str_eq(SSL_CIPHER_get_name(SSL_get_pending_cipher(ssl)), cipher);
     len = drain(net, flight, sizeof(flight));
-    rewrite_flight(flight, len, cke, corrupt_finished);
+    len = rewrite_flight(flight, len, cke, corrupt_finished);
     send_all(fd, flight, len);
     /* The server's answer: its Finished, or an alert. */
     for (;;) {
@@ -608,7 +645,8 @@ START_TEST(corrupted_finished_fails_at_finished)
 END_TEST
 
 static const enum cke bad[] = {CKE_NO_SEPARATOR, CKE_BLOCK_TYPE_1, CKE_WRONG_VERSION,
-                               CKE_SHORT,        CKE_RANDOM,       CKE_OTHER_PREMASTER};
+                               CKE_SHORT,        CKE_RANDOM,       CKE_OTHER_PREMASTER,
+                               CKE_SHORT_ZEROS,  CKE_TRUNCATED};
 
 #define N_BAD (sizeof(bad) / sizeof(bad[0]))
 
@@ -649,18 +687,21 @@ START_TEST(unreachable_lurkd_fails_early)
 END_TEST
 
 /*
- * A ciphertext not below the modulus is refused before any private-key
- * operation, by stock OpenSSL as by lurkd (a public check, no oracle): an
- * early decrypt_error in both cases.
+ * A ciphertext not below the modulus, or longer than it, is refused before
+ * any private-key operation, by stock OpenSSL as by lurkd (a public check,
+ * no oracle): an early decrypt_error in both cases.
  */
+static const enum cke public_faults[] = {CKE_ABOVE_MODULUS, CKE_LONGER};
+
 START_TEST(ciphertext_above_modulus_fails_early_like_stock_openssl)
 {
+    enum cke cke = public_faults[_i];
     struct audited audited = audited_now();
     struct outcome lurk, local;
     char dl[600], dk[600];
 
-    run(KEY_LURK, ciphers[0], CKE_ABOVE_MODULUS, false, &lurk);
-    run(KEY_LOCAL, ciphers[0], CKE_ABOVE_MODULUS, false, &local);
+    run(KEY_LURK, ciphers[0], cke, false, &lurk);
+    run(KEY_LOCAL, ciphers[0], cke, false, &local);
     describe("lurk", &lurk, dl, sizeof(dl));
     describe("local", &local, dk, sizeof(dk));
     ck_assert_msg(lurk.client_alert == DECRYPT_ERROR && local.client_alert == DECRYPT_ERROR,
@@ -673,6 +714,83 @@ START_TEST(ciphertext_above_modulus_fails_early_like_stock_openssl)
     ck_assert(prov_wait_count(lurkd.proc.audit, "\"exchange\":\"" EX_PREMASTER "\"",
                               audited.all + 1, 10000));
     ck_assert_int_eq(audited_now().success, audited.success);
+}
+END_TEST
+
+/*
+ * A TLS 1.2 client that sends no signature_algorithms (RFC 5246 §7.4.1.4.1:
+ * the server must then sign with SHA-1), to a server at security level 0,
+ * the only level that allows it. With a local key the server signs its
+ * ServerKeyExchange with SHA-1; lurk refuses (docs/security.md): libssl's
+ * probe of the key (digest_sign_init with SHA-1, whose error names SHA-1,
+ * test_provider) fails, so the server answers handshake_failure, "wrong
+ * signature type", before any signature. The ClientHello is built here:
+ * libssl always sends the extension.
+ */
+START_TEST(no_signature_algorithms_is_refused_by_name)
+{
+    static const uint8_t client_hello_body_tail[] = {
+        0x00,                                           /* session_id */
+        0x00, 0x02, 0xc0, 0x2f,                         /* ECDHE-RSA-AES128-GCM-SHA256 */
+        0x01, 0x00,                                     /* null compression */
+        0x00, 0x0e,                                     /* extensions: */
+        0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x17, /* supported_groups: secp256r1 */
+        0x00, 0x0b, 0x00, 0x02, 0x01, 0x00,             /* ec_point_formats: uncompressed */
+    };
+    const enum server_key keys[] = {KEY_LOCAL, KEY_LURK};
+    bool saw_server_key_exchange[2] = {false, false};
+    char *text[2];
+
+    for (int i = 0; i < 2; i++) {
+        uint8_t hello[128], buf[16384];
+        size_t body = 2 + 32 + sizeof(client_hello_body_tail), n = 0, got = 0;
+        struct server s;
+        int fd;
+
+        server_start_ciphers(&s, keys[i], "ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0");
+        /* record header, handshake header, client_version, random, the rest */
+        uint8_t head[] = {22, 3, 1, 0, (uint8_t)(4 + body), 1, 0, 0, (uint8_t)body, 3, 3};
+        memcpy(hello, head, sizeof(head));
+        n = sizeof(head);
+        ck_assert_int_eq(RAND_bytes(hello + n, 32), 1);
+        n += 32;
+        memcpy(hello + n, client_hello_body_tail, sizeof(client_hello_body_tail));
+        n += sizeof(client_hello_body_tail);
+        fd = connect_unix(s.sock);
+        send_all(fd, hello, n);
+        /*
+         * The server's flight, record by record, up to its ServerHelloDone (14)
+         * or an alert (record type 21), or until it closes.
+         */
+        for (size_t off = 0, r; (r = recv_some(fd, buf + got, sizeof(buf) - got)) > 0;) {
+            bool done = false;
+            got += r;
+            while (off + 5 <= got && off + 5 + ((size_t)buf[off + 3] << 8 | buf[off + 4]) <= got) {
+                size_t len = (size_t)buf[off + 3] << 8 | buf[off + 4];
+                done |= buf[off] == 21;
+                for (size_t m = off + 5; buf[off] == 22 && m + 4 <= off + 5 + len;
+                     m += 4 + ((size_t)buf[m + 1] << 16 | (size_t)buf[m + 2] << 8 | buf[m + 3])) {
+                    saw_server_key_exchange[i] |= buf[m] == 12;
+                    done |= buf[m] == 14;
+                }
+                off += 5 + len;
+            }
+            if (done)
+                break;
+        }
+        close(fd);
+        server_wait(&s);
+        text[i] = lurk_test_read_file(s.out, NULL);
+        ck_assert_ptr_nonnull(text[i]);
+    }
+    ck_assert_msg(saw_server_key_exchange[0], "stock OpenSSL did not sign with SHA-1:\n%s",
+                  text[0]);
+    ck_assert_msg(!saw_server_key_exchange[1], "lurk signed a ServerKeyExchange with SHA-1");
+    ck_assert_msg(strstr(text[1], "tls_choose_sigalg:wrong signature type") != NULL &&
+                      strstr(text[1], "handshake failure(40)") != NULL,
+                  "lurk's refusal is not libssl's \"wrong signature type\":\n%s", text[1]);
+    free(text[0]);
+    free(text[1]);
 }
 END_TEST
 
@@ -691,7 +809,9 @@ int main(void)
     tcase_add_loop_test(tc, bad_client_key_exchange_fails_like_a_bad_finished, 0,
                         N_BAD * N_CIPHERS);
     tcase_add_test(tc, unreachable_lurkd_fails_early);
-    tcase_add_test(tc, ciphertext_above_modulus_fails_early_like_stock_openssl);
+    tcase_add_loop_test(tc, ciphertext_above_modulus_fails_early_like_stock_openssl, 0,
+                        sizeof(public_faults) / sizeof(public_faults[0]));
+    tcase_add_test(tc, no_signature_algorithms_is_refused_by_name);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
