@@ -13,9 +13,9 @@
 
 struct lurkd_audit_event {
     const char *peer;
-    const char *client;  /* NULL when the peer matches no [client.NAME] */
-    const char *key_id;  /* hex, as requested */
-    const char *key;     /* key section name, NULL when unknown */
+    const char *client; /* NULL when the peer matches no [client.NAME] */
+    const char *key_id; /* hex, as requested */
+    const char *key;    /* key section name, NULL when unknown */
     uint8_t designation;
     uint8_t type;
     uint8_t status;

@@ -31,8 +31,11 @@
 #define DEFAULT_CONNECTION_LIMIT 256
 #define DEFAULT_MAX_CONNECTIONS  4096
 #define DEFAULT_IDLE_TIMEOUT     300
-#define DEFAULT_DRAIN_TIMEOUT    10
-#define DEFAULT_TIME_WINDOW      300
+#define DEFAULT_REQUEST_TIMEOUT  10
+/* One peer may hold an eighth of max_connections unless set otherwise. */
+#define DEFAULT_PER_PEER_SHARE 8
+#define DEFAULT_DRAIN_TIMEOUT  10
+#define DEFAULT_TIME_WINDOW    300
 
 static const struct {
     const char *name;
@@ -270,6 +273,7 @@ struct lurkd_config *lurkd_config_new(void)
     cfg->connection_limit = DEFAULT_CONNECTION_LIMIT;
     cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
     cfg->idle_timeout = DEFAULT_IDLE_TIMEOUT;
+    cfg->request_timeout = DEFAULT_REQUEST_TIMEOUT;
     cfg->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
     cfg->log_level = LURKD_LOG_INFO;
     return cfg;
@@ -551,6 +555,14 @@ static bool parse_main(struct parse *p, struct lurkd_config *cfg)
             if (!parse_uint(v->value, 1, 1000000, false, &u))
                 return failf(p, "lurkd", n, "max_connections must be 1..1000000");
             cfg->max_connections = (unsigned)u;
+        } else if (strcmp(n, "max_connections_per_peer") == 0) {
+            if (!parse_uint(v->value, 1, 1000000, false, &u))
+                return failf(p, "lurkd", n, "max_connections_per_peer must be 1..1000000");
+            cfg->max_connections_per_peer = (unsigned)u;
+        } else if (strcmp(n, "request_timeout") == 0) {
+            if (!parse_uint(v->value, 1, 3600, true, &u))
+                return failf(p, "lurkd", n, "request_timeout must be 1s..1h");
+            cfg->request_timeout = (unsigned)u;
         } else if (strcmp(n, "idle_timeout") == 0) {
             if (!parse_uint(v->value, 1, 86400 * 7, true, &u))
                 return failf(p, "lurkd", n, "idle_timeout must be 1s..7d");
@@ -770,6 +782,10 @@ bool lurkd_config_add_key(struct lurkd_config *cfg, const char *source, char *er
 
 bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
 {
+    if (cfg->max_connections_per_peer == 0)
+        cfg->max_connections_per_peer = cfg->max_connections / DEFAULT_PER_PEER_SHARE > 0
+                                            ? cfg->max_connections / DEFAULT_PER_PEER_SHARE
+                                            : 1;
     if (cfg->n_listeners == 0) {
         snprintf(err, errlen, "%s%sno listener (add a [listener.NAME] section or --listen)",
                  cfg->path ? cfg->path : "", cfg->path ? ": " : "");

@@ -98,8 +98,10 @@ struct lurkd_config {
     unsigned queue_limit;      /* requests queued for the workers, all connections */
     unsigned connection_limit; /* requests in flight per connection */
     unsigned max_connections;
-    unsigned idle_timeout;  /* seconds without a request before a connection is closed */
-    unsigned drain_timeout; /* seconds SIGTERM waits for in-flight work */
+    unsigned max_connections_per_peer; /* per uid, address, or client identity (net/peer_limit.h) */
+    unsigned idle_timeout;             /* seconds without a request before a connection is closed */
+    unsigned request_timeout;          /* seconds for a TLS handshake, a request, a blocked write */
+    unsigned drain_timeout;            /* seconds SIGTERM waits for in-flight work */
     char *audit_log;
     char *error_log;
     enum lurkd_log_level log_level;

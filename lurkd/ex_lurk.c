@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "io_loop.h"
+#include "net/io_loop.h"
 #include "lurk/lurk.h"
 #include "metrics.h"
 #include "worker.h"

@@ -38,15 +38,14 @@ static const uint8_t prf_hashes[] = {LURK_PRF_HASH_SHA256, LURK_PRF_HASH_SHA384,
 static const uint8_t poo_prfs[] = {LURK_POO_PRF_NULL, LURK_POO_PRF_SHA256_128,
                                    LURK_POO_PRF_SHA256_256};
 /* RSA key exchange suites whose PRF lurkd derives from a ServerHello. */
-static const uint8_t rsa_suites[] = {0x00, 0x2f, 0x00, 0x35, 0x00, 0x3c, 0x00, 0x3d,
-                                     0x00, 0x9c, 0x00, 0x9d};
-static const uint8_t ecdhe_suites[] = {0xc0, 0x2b, 0xc0, 0x2c, 0xc0, 0x2f, 0xc0, 0x30,
-                                       0xcc, 0xa8, 0xcc, 0xa9, 0xc0, 0x09, 0xc0, 0x0a,
-                                       0xc0, 0x13, 0xc0, 0x14, 0xc0, 0x23, 0xc0, 0x24,
-                                       0xc0, 0x27, 0xc0, 0x28};
+static const uint8_t rsa_suites[] = {0x00, 0x2f, 0x00, 0x35, 0x00, 0x3c,
+                                     0x00, 0x3d, 0x00, 0x9c, 0x00, 0x9d};
+static const uint8_t ecdhe_suites[] = {0xc0, 0x2b, 0xc0, 0x2c, 0xc0, 0x2f, 0xc0, 0x30, 0xcc, 0xa8,
+                                       0xcc, 0xa9, 0xc0, 0x09, 0xc0, 0x0a, 0xc0, 0x13, 0xc0, 0x14,
+                                       0xc0, 0x23, 0xc0, 0x24, 0xc0, 0x27, 0xc0, 0x28};
 static const uint8_t ecdhe_curves[] = {0x00, 23, 0x00, 24, 0x00, 25, 0x00, 29, 0x00, 30};
-static const uint8_t tls12_sig_and_hash[] = {4, 1, 5, 1, 6, 1, 4, 3, 5, 3, 6, 3, 8, 4, 8,
-                                             5, 8, 6, 8, 9, 8, 10, 8, 11, 8, 7, 8, 8};
+static const uint8_t tls12_sig_and_hash[] = {4, 1, 5, 1, 6, 1, 4, 3,  5, 3,  6, 3, 8, 4,
+                                             8, 5, 8, 6, 8, 9, 8, 10, 8, 11, 8, 7, 8, 8};
 
 static const struct {
     uint8_t type;

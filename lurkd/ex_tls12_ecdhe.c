@@ -12,6 +12,7 @@
 #include <openssl/param_build.h>
 
 #include "ex_tls12.h"
+#include "lurk/ecx.h"
 #include "lurk/tls12_poo.h"
 #include "sign.h"
 
@@ -24,7 +25,11 @@ static const struct {
     {23, "P-256", 65}, {24, "P-384", 97}, {25, "P-521", 133}, {29, "X25519", 32}, {30, "X448", 56},
 };
 
-/* True when point is a public key of the named curve (not the identity, on the curve). */
+/*
+ * True when point is a public key of the named curve (not the identity, on
+ * the curve); small-order X25519 and X448 points are refused before this,
+ * with the same status (docs/protocol.md).
+ */
 static bool point_valid(uint16_t group, const lurk_cbs *point)
 {
     EVP_PKEY_CTX *ctx = NULL;
@@ -37,8 +42,8 @@ static bool point_valid(uint16_t group, const lurk_cbs *point)
         ;
     if (i == sizeof(curves) / sizeof(curves[0]) || lurk_cbs_len(point) != curves[i].point_len)
         return false;
-    if (group == 29 || group == 30)
-        return true; /* every u-coordinate is a valid X25519/X448 public key (RFC 7748 §5) */
+    if (group == LURK_GROUP_X25519 || group == LURK_GROUP_X448)
+        return true; /* any other u-coordinate is a public key (RFC 7748 §5) */
     /* RFC 8422 §5.4: uncompressed points only. */
     if (lurk_cbs_data(point)[0] != 0x04)
         return false;
@@ -88,6 +93,11 @@ uint8_t lurkd_ex_tls12_ecdhe(struct lurkd_request *req, lurk_cbb *out)
     /* §6.4 step 2 */
     if (!curve_supported(r.ecdhe_params.named_curve)) {
         req->note = "unsupported curve";
+        return LURK_TLS12_STATUS_INVALID_EC_CURVE;
+    }
+    if (lurk_ecx_small_order(r.ecdhe_params.named_curve, lurk_cbs_data(&r.ecdhe_params.point),
+                             lurk_cbs_len(&r.ecdhe_params.point))) {
+        req->note = "ECDHE public key is a point of small order";
         return LURK_TLS12_STATUS_INVALID_EC_CURVE;
     }
     if (!point_valid(r.ecdhe_params.named_curve, &r.ecdhe_params.point)) {

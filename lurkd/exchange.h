@@ -45,8 +45,7 @@ typedef uint8_t (*lurkd_exchange_fn)(struct lurkd_request *req, lurk_cbb *out);
  * audit line says which of the two it was). Marks the request for audit.
  */
 const struct lurkd_key *lurkd_request_key(struct lurkd_request *req,
-                                          const struct lurk_key_id *key_id,
-                                          enum lurkd_exchange ex);
+                                          const struct lurk_key_id *key_id, enum lurkd_exchange ex);
 
 /* Empty request, empty response: ping of every designation. */
 uint8_t lurkd_ex_ping(struct lurkd_request *req, lurk_cbb *out);

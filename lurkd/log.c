@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lurk/clock.h"
+
 static atomic_int log_level = LURKD_LOG_INFO;
 static atomic_int log_fd = STDERR_FILENO;
 
@@ -79,15 +81,87 @@ static void log_write(enum lurkd_log_level level, const char *msg)
     }
 }
 
+bool lurkd_log_enabled(enum lurkd_log_level level)
+{
+    return (int)level <= atomic_load_explicit(&log_level, memory_order_relaxed);
+}
+
 void lurkd_log(enum lurkd_log_level level, const char *fmt, ...)
 {
     char msg[1536];
     va_list ap;
 
-    if ((int)level > atomic_load(&log_level))
+    if (!lurkd_log_enabled(level))
         return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     log_write(level, msg);
+}
+
+/* ---- rate-limited lines ---- */
+
+#define LIMIT_WINDOW_MS 1000
+
+static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lurkd_log_limit *limits; /* every limit used so far, for the flush */
+
+/* Writes the line left out last, with its count (limit->lock held). */
+static void limit_report(struct lurkd_log_limit *limit, int64_t now)
+{
+    char line[700];
+
+    snprintf(line, sizeof(line), "%s (%lu such lines in the last %.1f s)", limit->last,
+             limit->suppressed, (double)(now - limit->window_ms) / 1000.0);
+    log_write(limit->level, line);
+    limit->suppressed = 0;
+    limit->window_ms = now;
+}
+
+void lurkd_log_limited(struct lurkd_log_limit *limit, enum lurkd_log_level level, const char *fmt,
+                       ...)
+{
+    int64_t now = lurk_clock_ms();
+    char msg[512];
+    va_list ap;
+
+    if (!lurkd_log_enabled(level))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* Never one lock inside the other: the flush takes them in the other order. */
+    pthread_mutex_lock(&limits_lock);
+    if (!limit->registered) {
+        limit->next = limits;
+        limits = limit;
+        limit->registered = true;
+    }
+    pthread_mutex_unlock(&limits_lock);
+    pthread_mutex_lock(&limit->lock);
+    if (now - limit->window_ms >= LIMIT_WINDOW_MS) {
+        if (limit->suppressed > 0)
+            limit_report(limit, now);
+        log_write(level, msg);
+        limit->window_ms = now;
+    } else {
+        limit->suppressed++;
+        limit->level = level;
+        memcpy(limit->last, msg, sizeof(msg));
+    }
+    pthread_mutex_unlock(&limit->lock);
+}
+
+void lurkd_log_limited_flush(void)
+{
+    int64_t now = lurk_clock_ms();
+
+    pthread_mutex_lock(&limits_lock);
+    for (struct lurkd_log_limit *l = limits; l != NULL; l = l->next) {
+        pthread_mutex_lock(&l->lock);
+        if (l->suppressed > 0 && now - l->window_ms >= LIMIT_WINDOW_MS)
+            limit_report(l, now);
+        pthread_mutex_unlock(&l->lock);
+    }
+    pthread_mutex_unlock(&limits_lock);
 }

@@ -5,7 +5,9 @@
 #ifndef LURKD_LOG_H
 #define LURKD_LOG_H
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 enum lurkd_log_level {
     LURKD_LOG_ERROR = 0,
@@ -22,6 +24,36 @@ void lurkd_log_set_level(enum lurkd_log_level level);
 bool lurkd_log_open(const char *path);
 void lurkd_log(enum lurkd_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* lurkd_log_enabled is true when a line at level would be written (skip work for it otherwise). */
+bool lurkd_log_enabled(enum lurkd_log_level level);
+
+/*
+ * A line that an attacker can make repeat (refused connections, exhausted
+ * descriptors): lurkd_log_limited writes at most one per second for each
+ * limit; the lines left out are counted, and the next line, or
+ * lurkd_log_limited_flush (the main loop calls it several times a second),
+ * says how many there were. Declare each limit static with
+ * LURKD_LOG_LIMIT_INIT.
+ */
+struct lurkd_log_limit {
+    pthread_mutex_t lock;
+    bool registered;
+    int64_t window_ms;        /* when the last line was written */
+    unsigned long suppressed; /* lines left out since */
+    enum lurkd_log_level level;
+    char last[512]; /* the last line left out */
+    struct lurkd_log_limit *next;
+};
+#define LURKD_LOG_LIMIT_INIT                                                                       \
+    {                                                                                              \
+        .lock = PTHREAD_MUTEX_INITIALIZER                                                          \
+    }
+
+void lurkd_log_limited(struct lurkd_log_limit *limit, enum lurkd_log_level level, const char *fmt,
+                       ...) __attribute__((format(printf, 3, 4)));
+/* lurkd_log_limited_flush writes the count of every limit whose second has passed. */
+void lurkd_log_limited_flush(void);
 
 #define lurkd_error(...)  lurkd_log(LURKD_LOG_ERROR, __VA_ARGS__)
 #define lurkd_warn(...)   lurkd_log(LURKD_LOG_WARN, __VA_ARGS__)

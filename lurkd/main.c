@@ -20,8 +20,8 @@
 
 #include "audit.h"
 #include "config.h"
-#include "io_loop.h"
-#include "listener.h"
+#include "net/io_loop.h"
+#include "net/listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
@@ -201,7 +201,9 @@ static void apply_settings(const struct lurkd_config *cfg)
         .max_frame = cfg->max_frame,
         .connection_limit = cfg->connection_limit,
         .max_connections = cfg->max_connections,
+        .max_connections_per_peer = cfg->max_connections_per_peer,
         .idle_timeout = cfg->idle_timeout,
+        .request_timeout = cfg->request_timeout,
     };
 
     lurkd_log_set_level(cfg->log_level);
@@ -437,6 +439,7 @@ int main(int argc, char **argv)
         /* Wake up regularly to write buffered audit lines. */
         int n = poll(&pfd, 1, 100);
         lurkd_audit_flush();
+        lurkd_log_limited_flush();
         if (n <= 0 || read(sfd, &si, sizeof(si)) != sizeof(si))
             continue;
         if (si.ssi_signo == SIGHUP) {

@@ -25,14 +25,24 @@ static struct {
     atomic_uint_fast64_t latency_sum_us[DESIGNATIONS][TYPE_SLOTS];
 } m;
 
-static const char *const counter_names[LURKD_COUNTER_COUNT][2] = {
-    {"lurkd_connections_accepted_total", "Connections accepted."},
-    {"lurkd_connections_refused_total", "Connections refused because max_connections was reached."},
-    {"lurkd_connections_closed_bad_frame_total",
-     "Connections closed for a garbage header or an oversize frame."},
-    {"lurkd_tls_handshake_failures_total", "Failed TLS handshakes on tls:// listeners."},
-    {"lurkd_reloads_total", "Successful configuration reloads."},
-    {"lurkd_reload_failures_total", "Reloads refused because the new configuration was bad."},
+/* Counters of one name with different labels are consecutive: HELP and TYPE come once. */
+static const struct {
+    const char *name, *label, *help;
+} counters[LURKD_COUNTER_COUNT] = {
+    {"lurkd_connections_accepted_total", NULL, "Connections accepted."},
+    {"lurkd_connections_refused_total", "reason=\"max_connections\"",
+     "Connections refused, by reason (docs/security.md)."},
+    {"lurkd_connections_refused_total", "reason=\"max_connections_per_peer\"", NULL},
+    {"lurkd_connections_refused_total", "reason=\"descriptors_exhausted\"", NULL},
+    {"lurkd_connections_closed_total", "reason=\"bad_frame\"",
+     "Connections closed by lurkd, by reason."},
+    {"lurkd_connections_closed_total", "reason=\"request_timeout\"", NULL},
+    {"lurkd_connections_closed_total", "reason=\"idle_timeout\"", NULL},
+    {"lurkd_tls_handshake_failures_total", NULL, "Failed TLS handshakes on tls:// listeners."},
+    {"lurkd_reloads_total", NULL, "Successful configuration reloads."},
+    {"lurkd_reload_failures_total", NULL, "Reloads refused because the new configuration was bad."},
+    {"lurkd_audit_refusals_aggregated_total", NULL,
+     "Refused requests counted in an aggregate audit line instead of a line of their own."},
 };
 
 static int type_slot(uint8_t type)
@@ -91,10 +101,14 @@ static uint64_t get(atomic_uint_fast64_t *v)
 
 bool lurkd_metrics_render(lurk_cbb *out, const struct lurkd_gauges *g)
 {
-    for (int c = 0; c < LURKD_COUNTER_COUNT; c++)
-        add(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_names[c][0],
-            counter_names[c][1], counter_names[c][0], counter_names[c][0],
+    for (int c = 0; c < LURKD_COUNTER_COUNT; c++) {
+        if (counters[c].help != NULL)
+            add(out, "# HELP %s %s\n# TYPE %s counter\n", counters[c].name, counters[c].help,
+                counters[c].name);
+        add(out, "%s%s%s%s %llu\n", counters[c].name, counters[c].label ? "{" : "",
+            counters[c].label ? counters[c].label : "", counters[c].label ? "}" : "",
             (unsigned long long)get(&m.counters[c]));
+    }
     add(out,
         "# HELP lurkd_connections Open client connections.\n"
         "# TYPE lurkd_connections gauge\nlurkd_connections %u\n",

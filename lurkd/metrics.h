@@ -13,11 +13,16 @@
 
 enum lurkd_counter {
     LURKD_COUNTER_CONNECTIONS_ACCEPTED,
-    LURKD_COUNTER_CONNECTIONS_REFUSED, /* max_connections reached */
+    LURKD_COUNTER_REFUSED_MAX_CONNECTIONS, /* refused: max_connections reached */
+    LURKD_COUNTER_REFUSED_PER_PEER,        /* refused: max_connections_per_peer reached */
+    LURKD_COUNTER_ACCEPT_NO_DESCRIPTORS,   /* accept failed: descriptors exhausted */
     LURKD_COUNTER_CONNECTIONS_CLOSED_BAD_FRAME,
+    LURKD_COUNTER_CLOSED_REQUEST_TIMEOUT, /* handshake, message or write over request_timeout */
+    LURKD_COUNTER_CLOSED_IDLE,
     LURKD_COUNTER_TLS_HANDSHAKE_FAILURES,
     LURKD_COUNTER_RELOADS,
     LURKD_COUNTER_RELOAD_FAILURES,
+    LURKD_COUNTER_AUDIT_LINES_AGGREGATED, /* refusals counted in an aggregate audit line */
     LURKD_COUNTER_COUNT,
 };
 

@@ -50,8 +50,7 @@ static bool client_listed(const struct lurkd_config *cfg, const struct lurkd_key
 }
 
 bool lurkd_policy_allows(const struct lurkd_config *cfg, const struct lurkd_key *key,
-                         const struct lurkd_peer *peer, enum lurkd_exchange ex,
-                         const char **reason)
+                         const struct lurkd_peer *peer, enum lurkd_exchange ex, const char **reason)
 {
     if (!client_listed(cfg, key->conf, peer)) {
         *reason = "client not allowed to use this key";

@@ -22,10 +22,10 @@ enum lurkd_peer_kind {
 
 struct lurkd_peer {
     enum lurkd_peer_kind kind;
-    uid_t uid;                /* unix */
-    pid_t pid;                /* unix */
-    uint8_t spki_sha256[32];  /* tls */
-    char text[96];            /* for logs: "uid:33", "spki-sha256:ab12...", "tcp:127.0.0.1:4711" */
+    uid_t uid;               /* unix */
+    pid_t pid;               /* unix */
+    uint8_t spki_sha256[32]; /* tls */
+    char text[96];           /* for logs: "uid:33", "spki-sha256:ab12...", "tcp:127.0.0.1:4711" */
 };
 
 /* The [client.NAME] the peer matches first, or NULL. */

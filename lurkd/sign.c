@@ -25,7 +25,8 @@ const struct lurkd_sig_alg lurkd_sig_algs_tls13[] = {
     {0x0807, NULL, LURKD_SIG_PLAIN, LURKD_KEY_ED25519, 0},
     {0x0808, NULL, LURKD_SIG_PLAIN, LURKD_KEY_ED448, 0},
 };
-const size_t lurkd_n_sig_algs_tls13 = sizeof(lurkd_sig_algs_tls13) / sizeof(lurkd_sig_algs_tls13[0]);
+const size_t lurkd_n_sig_algs_tls13 =
+    sizeof(lurkd_sig_algs_tls13) / sizeof(lurkd_sig_algs_tls13[0]);
 
 /*
  * TLS 1.2 (RFC 5246 §7.4.1.4.1): hash(1) signature(1) with SHA-256/384/512
@@ -77,8 +78,7 @@ static EVP_MD_CTX *sign_ctx_new(const struct lurkd_key *key, const struct lurkd_
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
 
-    if (md == NULL ||
-        EVP_DigestSignInit_ex(md, &pctx, alg->md, NULL, NULL, key->pkey, NULL) != 1 ||
+    if (md == NULL || EVP_DigestSignInit_ex(md, &pctx, alg->md, NULL, NULL, key->pkey, NULL) != 1 ||
         (alg->padding == LURKD_SIG_PSS &&
          (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
           EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) ||

@@ -18,17 +18,17 @@
 #include "lurk/bytes.h"
 
 enum lurkd_sig_padding {
-    LURKD_SIG_PLAIN,  /* ECDSA, EdDSA */
-    LURKD_SIG_PKCS1,  /* RSASSA-PKCS1-v1_5 */
-    LURKD_SIG_PSS,    /* RSASSA-PSS, salt = hash length, MGF1 with the same hash */
+    LURKD_SIG_PLAIN, /* ECDSA, EdDSA */
+    LURKD_SIG_PKCS1, /* RSASSA-PKCS1-v1_5 */
+    LURKD_SIG_PSS,   /* RSASSA-PSS, salt = hash length, MGF1 with the same hash */
 };
 
 struct lurkd_sig_alg {
-    uint16_t code;             /* SignatureScheme / SignatureAndHashAlgorithm */
-    const char *md;            /* NULL for EdDSA (PureEdDSA signs the message) */
+    uint16_t code;  /* SignatureScheme / SignatureAndHashAlgorithm */
+    const char *md; /* NULL for EdDSA (PureEdDSA signs the message) */
     enum lurkd_sig_padding padding;
-    enum lurkd_key_kind kind;  /* the key type it needs */
-    uint16_t ec_group;         /* TLS 1.3 ECDSA: the curve it needs; 0 = any */
+    enum lurkd_key_kind kind; /* the key type it needs */
+    uint16_t ec_group;        /* TLS 1.3 ECDSA: the curve it needs; 0 = any */
 };
 
 /* A TLS 1.3 SignatureScheme (RFC 8446 §4.2.3) usable with key, or NULL. */

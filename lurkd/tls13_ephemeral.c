@@ -11,6 +11,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 
+#include "lurk/ecx.h"
 #include "lurk/tls13.h"
 
 /* RFC 8446 §4.2.7 NamedGroup code points. */
@@ -86,7 +87,8 @@ static EVP_PKEY *peer_key(const struct group *g, const lurk_cbs *share)
     EVP_PKEY *pkey;
 
     if (!g->ec) {
-        if (n != g->len)
+        /* A small-order key share leaves no secret (RFC 8446 §7.4.2). */
+        if (n != g->len || lurk_ecx_small_order(g->code, p, n))
             return NULL;
         return EVP_PKEY_new_raw_public_key_ex(NULL, g->name, NULL, p, n);
     }

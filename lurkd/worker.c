@@ -8,7 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
-#include "conn.h"
+#include "net/conn.h"
 #include "dispatch.h"
 #include "runtime.h"
 

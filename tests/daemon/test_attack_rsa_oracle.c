@@ -187,6 +187,9 @@ START_TEST(repeated_ciphertexts_classify_no_better_than_chance)
     for (int r = 0; r < RULE_COUNT; r++)
         used += (size_t)snprintf(report + used, sizeof(report) - used, "\n  %s: %u of %d right",
                                  rule_names[r], right[r], N_GOOD + N_BAD);
+    printf("figure: oracle: %s, %d good and %d malformed ciphertexts, each asked twice and of a "
+           "second lurkd:%s\n",
+           ex_names[ex], N_GOOD, N_BAD, report);
     /*
      * A rule that always guesses "well-formed" is right N_GOOD times; any
      * rule that can tell the two apart does better. Deterministic answers

@@ -1017,6 +1017,24 @@ static void m_poo_unknown(struct t12 *q)
 {
     q->poo_prf = 3;
 }
+static void m_x25519_zero(struct t12 *q)
+{
+    memset(q->point, 0, q->point_len);
+}
+static void m_x25519_order8(struct t12 *q)
+{
+    /* 325606250916557431795983626356110631294008115727848805560023387167927233504, little-endian */
+    static const uint8_t u[32] = {0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3,
+                                  0xfa, 0xf1, 0x9f, 0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32,
+                                  0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00};
+    memcpy(q->point, u, sizeof(u));
+}
+static void m_x448_one(struct t12 *q)
+{
+    q->curve = 30;
+    memset(q->point, 0, q->point_len = 56);
+    q->point[0] = 1;
+}
 static void m_poo_x25519(struct t12 *q)
 {
     q->poo_prf = LURK_POO_PRF_SHA256_128;
@@ -1093,6 +1111,12 @@ static const struct status_case status_cases[] = {
      "ECDHE public key is not a point of the curve"},
     {"X25519 key of 31 bytes", EC, m_x25519_short, 0, LURK_TLS12_STATUS_INVALID_EC_CURVE,
      "ECDHE public key is not a point of the curve"},
+    {"X25519 all-zero point", EC, m_x25519_zero, 0, LURK_TLS12_STATUS_INVALID_EC_CURVE,
+     "ECDHE public key is a point of small order"},
+    {"X25519 point of order 8", EC, m_x25519_order8, 0, LURK_TLS12_STATUS_INVALID_EC_CURVE,
+     "ECDHE public key is a point of small order"},
+    {"X448 point 1", EC, m_x448_one, 0, LURK_TLS12_STATUS_INVALID_EC_CURVE,
+     "ECDHE public key is a point of small order"},
     {"unknown poo_prf", EC, m_poo_unknown, 0, LURK_TLS12_STATUS_INVALID_POO_PRF, NULL},
     {"Schnorr proof on X25519", EC, m_poo_x25519, 0, LURK_TLS12_STATUS_INVALID_POO_PRF,
      "proof of ownership is only supported on P-256, P-384 and P-521"},

@@ -443,6 +443,19 @@ START_TEST(handshake_and_ephemeral_statuses)
         t13_req_ephemeral(&r, LURK_TLS13_EPHEMERAL_SECRET_GENERATED, NULL, 0);
         t13_req_freshness(&r, LURK_FRESHNESS_NULL);
         expect(c, &r, ST(INVALID_EPHEMERAL), "client role");
+        /* 16 invalid_handshake: the server's X25519 share is a point of small order (zero). */
+        static const uint8_t zero_share[32];
+        t13_buf_free(&c2);
+        t13_buf_free(&h.sh);
+        t13_build_sh(&h.sh, NULL, 0x1301, 29, zero_share, 32, false, 0);
+        t13_add(&c2, h.ch.p, h.ch.n);
+        t13_add(&c2, h.sh.p, h.sh.n);
+        t13_req(&r, LURK_TLS13_TYPE_INIT_HANDSHAKE_SECRET, KR(H_C) | KR(H_S));
+        t13_req_ctx(&r);
+        t13_req_context(&r, &c2);
+        t13_req_ephemeral(&r, LURK_TLS13_EPHEMERAL_SECRET_PROVIDED, h.client.priv, 32);
+        t13_req_freshness(&r, LURK_FRESHNESS_NULL);
+        expect(c, &r, ST(INVALID_HANDSHAKE), "the peer's key share is not a valid public key");
         t13_buf_free(&c2);
         client_free(&h);
     }

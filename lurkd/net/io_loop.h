@@ -1,27 +1,24 @@
 /*
- * I/O threads: each runs an epoll loop that accepts on every listener
- * (EPOLLEXCLUSIVE), reads and frames requests, hands them to the worker pool,
- * writes responses, and closes idle or misbehaving connections.
+ * The I/O threads: each runs an epoll loop over every listener and its own
+ * connections; accepting (net/accept.h), the transports (net/plain.c,
+ * net/tls.c), framing (net/reader.h), request submission (net/request.h)
+ * and deadlines (net/timer.h) are their own modules; this one turns events
+ * into calls to them.
  */
-#ifndef LURKD_IO_LOOP_H
-#define LURKD_IO_LOOP_H
+#ifndef LURKD_NET_IO_LOOP_H
+#define LURKD_NET_IO_LOOP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "conn.h"
-#include "listener.h"
+#include <openssl/ssl.h>
 
-struct lurkd_io_limits {
-    size_t max_frame;
-    unsigned connection_limit;
-    unsigned max_connections;
-    unsigned idle_timeout;
-};
+#include "net/listener.h"
+#include "net/loop.h"
 
 /* Starts n loops serving the listeners (which must outlive them). */
-bool lurkd_io_start(unsigned n, struct lurkd_listener *listeners, size_t n_listeners,
-                    char *err, size_t errlen);
+bool lurkd_io_start(unsigned n, struct lurkd_listener *listeners, size_t n_listeners, char *err,
+                    size_t errlen);
 /* New limits (SIGHUP); they apply to frames and connections from now on. */
 void lurkd_io_set_limits(const struct lurkd_io_limits *limits);
 /* Replaces a tls listener's credentials for new connections (SIGHUP). */
@@ -41,8 +38,5 @@ unsigned lurkd_io_connections(void);
 bool lurkd_io_flushed(void);
 /* Closes every connection and joins the threads (after lurkd_workers_stop). */
 void lurkd_io_stop(void);
-
-/* Tells a connection's loop that it has output to flush (used by conn.c). */
-void lurkd_loop_schedule_flush(struct lurkd_loop *loop, struct lurkd_conn *c);
 
 #endif

@@ -1,20 +1,19 @@
 /* Connection objects and their output buffer; see conn.h. */
-#include "conn.h"
+#include "net/conn.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
-
-#include "io_loop.h"
 
 /* Output kept allocated between bursts; beyond this it is freed when drained. */
 #define OUT_KEEP 16384
 
 static atomic_size_t pending_total;
 
-struct lurkd_conn *lurkd_conn_new(int fd, struct lurkd_loop *loop)
+struct lurkd_conn *lurkd_conn_new(int fd, struct lurkd_loop *loop, struct lurkd_flush_queue *flushq,
+                                  const struct lurkd_transport *transport)
 {
     struct lurkd_conn *c = calloc(1, sizeof(*c));
 
@@ -22,6 +21,9 @@ struct lurkd_conn *lurkd_conn_new(int fd, struct lurkd_loop *loop)
         return NULL;
     c->fd = fd;
     c->loop = loop;
+    c->flushq = flushq;
+    c->transport = transport;
+    lurkd_timer_init(&c->timer);
     pthread_mutex_init(&c->out_lock, NULL);
     atomic_init(&c->inflight, 0);
     atomic_init(&c->closed, false);
@@ -42,11 +44,47 @@ void lurkd_conn_unref(struct lurkd_conn *c)
     if (c->out != NULL)
         OPENSSL_cleanse(c->out, c->out_cap);
     free(c->out);
-    if (c->rbuf != NULL)
-        OPENSSL_cleanse(c->rbuf, c->rcap);
-    free(c->rbuf);
+    lurkd_reader_clear(&c->reader);
     pthread_mutex_destroy(&c->out_lock);
     free(c);
+}
+
+void lurkd_flush_queue_wake(struct lurkd_flush_queue *q)
+{
+    uint64_t one = 1;
+
+    if (write(q->wakefd, &one, sizeof(one)) < 0) {
+        /* The counter is saturated, so the loop is awake anyway. */
+    }
+}
+
+static void flush_queue_push(struct lurkd_flush_queue *q, struct lurkd_conn *c)
+{
+    bool was_empty;
+
+    lurkd_conn_ref(c);
+    pthread_mutex_lock(&q->lock);
+    was_empty = q->head == NULL;
+    c->flush_next = q->head;
+    q->head = c;
+    pthread_mutex_unlock(&q->lock);
+    if (was_empty)
+        lurkd_flush_queue_wake(q);
+}
+
+struct lurkd_conn *lurkd_flush_queue_take(struct lurkd_flush_queue *q)
+{
+    struct lurkd_conn *list;
+    uint64_t count;
+
+    if (read(q->wakefd, &count, sizeof(count)) < 0) {
+        /* Nothing to read: woken for another reason. */
+    }
+    pthread_mutex_lock(&q->lock);
+    list = q->head;
+    q->head = NULL;
+    pthread_mutex_unlock(&q->lock);
+    return list;
 }
 
 void lurkd_conn_send(struct lurkd_conn *c, const uint8_t *msg, size_t len)
@@ -62,8 +100,8 @@ void lurkd_conn_send(struct lurkd_conn *c, const uint8_t *msg, size_t len)
      * buffer). TLS connections are written by their I/O thread only: one SSL
      * object cannot be read and written from two threads.
      */
-    if (c->ssl == NULL && c->out_len == c->out_off) {
-        ssize_t n = send(c->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (c->transport->worker_may_send && c->out_len == c->out_off) {
+        ssize_t n = c->transport->send(c, msg, len);
         if (n == (ssize_t)len)
             goto out;
         if (n > 0) {
@@ -99,7 +137,7 @@ void lurkd_conn_send(struct lurkd_conn *c, const uint8_t *msg, size_t len)
 out:
     pthread_mutex_unlock(&c->out_lock);
     if (schedule)
-        lurkd_loop_schedule_flush(c->loop, c);
+        flush_queue_push(c->flushq, c);
 }
 
 size_t lurkd_conn_pending_output(struct lurkd_conn *c)

@@ -1,5 +1,5 @@
 /* Listening sockets; see listener.h. */
-#include "listener.h"
+#include "net/listener.h"
 
 #include <errno.h>
 #include <arpa/inet.h>
@@ -119,11 +119,10 @@ static void bound_port(int fd, struct lurk_address *addr)
              v6 ? "]" : "", port);
 }
 
-static int listen_inet(const struct lurkd_listener_conf *conf, struct lurk_address *addr,
-                       char *err, size_t errlen)
+static int listen_inet(const struct lurkd_listener_conf *conf, struct lurk_address *addr, char *err,
+                       size_t errlen)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
                     *res;
     const char *host = strcmp(conf->addr.host, "*") == 0 ? NULL : conf->addr.host;
     int rc = getaddrinfo(host, conf->addr.port, &hints, &res), fd = -1;

@@ -1,0 +1,73 @@
+/* Request submission; see request.h. */
+#include "net/request.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "dispatch.h"
+#include "lurk/lurk.h"
+#include "net/loop.h"
+#include "runtime.h"
+#include "worker.h"
+
+/* An answer from the I/O thread itself, when the queues are full. */
+static void reject(struct lurkd_conn *c, const uint8_t *frame, size_t len, uint8_t status)
+{
+    struct lurkd_runtime *rt = lurkd_runtime_acquire();
+    uint8_t buf[LURK_HEADER_LEN + LURK_STATE_LEN];
+    lurk_cbb cbb;
+
+    lurk_cbb_init_fixed(&cbb, buf, sizeof(buf));
+    lurkd_dispatch_reject(rt, frame, len, status, &cbb);
+    lurkd_runtime_unref(rt);
+    if (lurk_cbb_ok(&cbb))
+        lurkd_conn_send(c, lurk_cbb_data(&cbb), lurk_cbb_len(&cbb));
+}
+
+/* A quick request (dispatch.h) that the I/O thread may answer itself. */
+static bool quick(const uint8_t *frame, size_t len)
+{
+    struct lurkd_runtime *rt = lurkd_runtime_acquire();
+    bool q = lurkd_dispatch_is_quick(rt, frame, len);
+
+    lurkd_runtime_unref(rt);
+    return q;
+}
+
+void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len, bool last,
+                          bool lone)
+{
+    struct lurkd_job *job;
+
+    if ((unsigned)atomic_load(&c->inflight) >= lurkd_io_limits_get().connection_limit) {
+        reject(c, frame, len, LURK_STATUS_TEMPORARY_FAILURE);
+        return;
+    }
+    job = malloc(sizeof(*job));
+    if (job != NULL && (job->frame = malloc(len)) == NULL) {
+        free(job);
+        job = NULL;
+    }
+    if (job == NULL) {
+        reject(c, frame, len, LURK_STATUS_TEMPORARY_FAILURE);
+        return;
+    }
+    memcpy(job->frame, frame, len);
+    job->len = len;
+    job->conn = c;
+    lurkd_conn_ref(c);
+    atomic_fetch_add(&c->inflight, 1);
+    /* Alone in its batch, with no pipelined request behind it: nobody waits for this thread. */
+    if (last && lone && quick(frame, len) && lurkd_workers_run_if_idle(job))
+        return;
+    if (!lurkd_workers_submit(job)) {
+        atomic_fetch_sub(&c->inflight, 1);
+        lurkd_conn_unref(c);
+        OPENSSL_cleanse(job->frame, len);
+        free(job->frame);
+        free(job);
+        reject(c, frame, len, LURK_STATUS_TEMPORARY_FAILURE);
+    }
+}

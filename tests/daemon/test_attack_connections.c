@@ -1,0 +1,432 @@
+/*
+ * Attacks on lurkd's availability (docs/security.md, "Attacks tried"), with
+ * real lurkd processes and raw sockets: descriptors exhausted by held
+ * connections, bytes trickled to beat the idle timeout (slowloris), one peer
+ * holding every connection, refusals flooding the log, and the memory of
+ * connections that stop mid-header. Every loop here is bounded in count and
+ * time; the figures asserted are CPU seconds, log bytes, connection counts
+ * and resident memory, never a speed.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "daemon_client.h"
+#include "lurk/clock.h"
+#include "lurk/lurk.h"
+
+static struct lurkd_proc lurkd;
+static char tcp_addr[128], tls_addr[128];
+
+static void start(const char *settings)
+{
+    dc_start(&lurkd, settings, NULL, tcp_addr, tls_addr, sizeof(tcp_addr));
+}
+
+static void teardown(void)
+{
+    dc_stop(&lurkd);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- raw sockets ---- */
+
+/* "tcp://127.0.0.1:1234" or "tls://..." to a sockaddr. */
+static struct sockaddr_in inet_of(const char *addr)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    const char *colon = strrchr(addr, ':');
+
+    ck_assert_ptr_nonnull(colon);
+    sin.sin_port = htons((uint16_t)atoi(colon + 1));
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return sin;
+}
+
+/*
+ * A connection to addr from source (another loopback address: another
+ * peer), or -1. Nonblocking connect: lurkd may not accept it at once.
+ */
+static int connect_from(const char *addr, const char *source)
+{
+    struct sockaddr_in sin = inet_of(addr);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    if (source != NULL) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        inet_pton(AF_INET, source, &src.sin_addr);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+    }
+    if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int connect_unix(const char *addr)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    const char *path = addr + strlen("unix:");
+
+    ck_assert_uint_lt(strlen(path), sizeof(sun.sun_path));
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* True when the peer has closed fd (EOF or reset), waiting up to timeout_ms. */
+static bool closed_by_peer(int fd, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    uint8_t b[64];
+
+    if (poll(&p, 1, timeout_ms) != 1)
+        return false;
+    ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* A lurk ping on a raw socket, answered within timeout_ms. */
+static bool raw_ping(int fd, int timeout_ms)
+{
+    uint8_t msg[LURK_HEADER_LEN], resp[64];
+    size_t len =
+        dc_message(msg, sizeof(msg), LURK_DESIGNATION_LURK, 1, LURK_TYPE_PING, 0, 7, NULL, 0);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len || poll(&p, 1, timeout_ms) != 1)
+        return false;
+    return recv(fd, resp, sizeof(resp), 0) == LURK_HEADER_LEN && resp[3] == LURK_STATUS_SUCCESS;
+}
+
+/* ---- what the process costs ---- */
+
+/* CPU seconds lurkd has used (user + system, all threads). */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long utime, stime;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    p = strrchr(buf, ')'); /* the command name may hold spaces */
+    ck_assert_int_eq(
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime), 2);
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Resident memory in KiB. */
+static long rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* ---- tests ---- */
+
+/*
+ * 300 connections held against lurkd limited to 128 descriptors for 6 s.
+ * lurkd must neither spin (level-triggered listener, accept failing at once)
+ * nor write a line per failure, and must serve again once descriptors free.
+ */
+START_TEST(exhausted_descriptors_neither_spin_nor_flood)
+{
+    struct rlimit old, low = {128, 0};
+    enum { HELD = 300, HOLD_MS = 6000 };
+    static int fds[HELD];
+    int opened = 0;
+
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low.rlim_max = old.rlim_max;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0); /* lurkd inherits it */
+    start("max_connections_per_peer = 1000\nlog_level = info\n");
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    double cpu0 = cpu_seconds(lurkd.pid);
+    long log0 = file_size(lurkd.log);
+    for (int i = 0; i < HELD; i++)
+        if ((fds[i] = connect_from(tcp_addr, NULL)) >= 0)
+            opened++;
+    sleep_ms(HOLD_MS);
+    double cpu = cpu_seconds(lurkd.pid) - cpu0;
+    long logged = file_size(lurkd.log) - log0;
+    int lines = dc_count(lurkd.log, "Too many open files");
+    printf("figure: descriptors: %d connections held %d ms against 128 descriptors: lurkd used "
+           "%.2f s of CPU, wrote %ld bytes (%d lines) of log\n",
+           HELD, HOLD_MS, cpu, logged, lines);
+    /* The backlog takes what lurkd cannot: every connect succeeds. */
+    ck_assert_int_eq(opened, HELD);
+    ck_assert_msg(cpu < 1.0, "lurkd used %.2f s of CPU in %d ms at its descriptor limit", cpu,
+                  HOLD_MS);
+    ck_assert_msg(logged < 16 * 1024 && lines <= 2 * (HOLD_MS / 1000) + 2,
+                  "%ld bytes, %d lines of log in %d ms at the descriptor limit", logged, lines,
+                  HOLD_MS);
+    /* Descriptors free: lurkd accepts again, within the back-off. */
+    for (int i = 0; i < HELD; i++)
+        close(fds[i]);
+    int fd = -1;
+    for (int tries = 0; tries < 50 && fd < 0; tries++) {
+        fd = connect_from(tcp_addr, NULL);
+        if (fd >= 0 && !raw_ping(fd, 3000)) {
+            close(fd);
+            fd = -1;
+            sleep_ms(100);
+        }
+    }
+    ck_assert_msg(fd >= 0, "lurkd does not serve once descriptors are free again");
+    close(fd);
+    ck_assert(dc_wait_count(lurkd.log, "such lines in the last", 1, 3000));
+}
+END_TEST
+
+/*
+ * Slowloris: 40 connections each send one header byte per second. Only
+ * whole messages are activity; a message must arrive within
+ * request_timeout (3 s here) of its first byte, whatever the idle timeout.
+ */
+START_TEST(trickled_bytes_do_not_hold_connections)
+{
+    enum { N = 40, LIMIT_MS = 12000 };
+    static int fds[N];
+    static bool gone[N];
+    uint8_t header[LURK_HEADER_LEN];
+    int open = N;
+    int64_t t0 = lurk_clock_ms();
+
+    start("idle_timeout = 5s\nrequest_timeout = 3s\nmax_connections_per_peer = 100\n");
+    dc_message(header, sizeof(header), LURK_DESIGNATION_LURK, 1, LURK_TYPE_PING, 0, 1, NULL, 0);
+    for (int i = 0; i < N; i++) {
+        fds[i] = connect_from(tcp_addr, NULL);
+        ck_assert_int_ge(fds[i], 0);
+        gone[i] = false;
+    }
+    for (int byte = 0; open > 0 && lurk_clock_ms() - t0 < LIMIT_MS; byte++) {
+        for (int i = 0; i < N; i++) {
+            if (gone[i])
+                continue;
+            if (closed_by_peer(fds[i], 0) ||
+                send(fds[i], &header[byte % (LURK_HEADER_LEN - 1)], 1, MSG_NOSIGNAL) != 1) {
+                gone[i] = true;
+                open--;
+            }
+        }
+        sleep_ms(1000);
+    }
+    int64_t took = lurk_clock_ms() - t0;
+    printf("figure: slowloris: %d connections trickling a byte a second: %d open after %lld ms\n",
+           N, open, (long long)took);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    ck_assert_msg(open == 0, "%d of %d trickling connections still open after %lld ms", open, N,
+                  (long long)took);
+    ck_assert_msg(took <= 3000 + 2500, "the trickling connections lasted %lld ms", (long long)took);
+    /* A TLS handshake is held to the same bound: a ClientHello trickled, or nothing sent. */
+    int silent = connect_from(tls_addr, NULL), trickle = connect_from(tls_addr, NULL);
+    static const uint8_t hello_start[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01};
+    t0 = lurk_clock_ms();
+    bool trickle_closed = false;
+    for (size_t i = 0; i < sizeof(hello_start) && !trickle_closed; i++) {
+        trickle_closed =
+            send(trickle, &hello_start[i], 1, MSG_NOSIGNAL) != 1 || closed_by_peer(trickle, 1000);
+    }
+    ck_assert(trickle_closed || closed_by_peer(trickle, 5000));
+    ck_assert(closed_by_peer(silent, 5000));
+    ck_assert_int_le(lurk_clock_ms() - t0, 3000 + 2500);
+    close(silent);
+    close(trickle);
+    ck_assert(dc_wait_count(lurkd.log, "not finished within request_timeout", 1, 3000));
+}
+END_TEST
+
+/*
+ * One peer cannot take every connection: with max_connections = 100 and
+ * the default per-peer share (100 / 8 = 12), an attacker on 127.0.0.1 holds
+ * 12 connections, and a client on 127.0.0.2, a unix client and a second
+ * tls:// identity are served. Refusals are counted and logged once a
+ * second at most.
+ */
+START_TEST(one_peer_cannot_take_every_connection)
+{
+    enum { ATTACK = 100, PER_PEER = 100 / 8 };
+    static int fds[ATTACK];
+    int held = 0;
+
+    start("max_connections = 100\nlog_level = info\n");
+    for (int i = 0; i < ATTACK; i++)
+        fds[i] = connect_from(tcp_addr, "127.0.0.1");
+    sleep_ms(500);
+    for (int i = 0; i < ATTACK; i++)
+        held += fds[i] >= 0 && !closed_by_peer(fds[i], 0);
+    printf("figure: per peer: %d connections from one address, %d held\n", ATTACK, held);
+    ck_assert_msg(held == PER_PEER, "one address holds %d connections (per-peer cap %d)", held,
+                  PER_PEER);
+    int other = connect_from(tcp_addr, "127.0.0.2");
+    ck_assert_msg(other >= 0 && raw_ping(other, 3000), "a second address is locked out");
+    close(other);
+    struct lurk_conn *local = dc_connect(lurkd.unix_addr, 0);
+    struct lurk_response resp;
+    ck_assert_uint_eq(dc_call(local, LURK_DESIGNATION_LURK, LURK_TYPE_PING, NULL, 0, &resp),
+                      LURK_STATUS_SUCCESS);
+    lurk_response_free(&resp);
+    lurk_conn_close(local);
+    /* Refused 88 times, logged at most twice in this second (and the count after it). */
+    ck_assert_int_le(dc_count(lurkd.log, "max_connections_per_peer reached"), 3);
+    ck_assert(dc_wait_count(lurkd.log, "such lines in the last", 1, 3000));
+    for (int i = 0; i < ATTACK; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+END_TEST
+
+/* tls:// counts a client by its certificate once authenticated, unix: by uid. */
+START_TEST(identities_and_uids_have_their_own_cap)
+{
+    enum { CAP = 3 };
+    struct lurk_conn *c1[CAP + 1], *c2;
+    struct lurk_response resp;
+    char err[256];
+
+    start("max_connections_per_peer = 3\n");
+    for (int i = 0; i < CAP; i++)
+        c1[i] = dc_connect(tls_addr, 1);
+    /* The fourth client1 connection completes its handshake and is closed. */
+    c1[CAP] = dc_connect(tls_addr, 1);
+    ck_assert(!lurk_conn_call(c1[CAP], LURK_DESIGNATION_LURK, LURK_TYPE_PING, NULL, 0, &resp, 3000,
+                              err, sizeof(err)));
+    /* client2, another identity from the same address, is served. */
+    c2 = dc_connect(tls_addr, 2);
+    ck_assert_uint_eq(dc_call(c2, LURK_DESIGNATION_LURK, LURK_TYPE_PING, NULL, 0, &resp),
+                      LURK_STATUS_SUCCESS);
+    lurk_response_free(&resp);
+    lurk_conn_close(c2);
+    for (int i = 0; i <= CAP; i++)
+        lurk_conn_close(c1[i]);
+    /* unix: the same uid, capped the same way. */
+    int u[CAP + 1];
+    for (int i = 0; i <= CAP; i++)
+        u[i] = connect_unix(lurkd.unix_addr);
+    sleep_ms(300);
+    ck_assert(raw_ping(u[0], 3000));
+    ck_assert(closed_by_peer(u[CAP], 3000));
+    for (int i = 0; i <= CAP; i++)
+        close(u[i]);
+}
+END_TEST
+
+/*
+ * 1000 connections each send 8 bytes of a header and stop. While they are
+ * open lurkd holds about what they sent, not a read buffer each; once they
+ * close, its memory is back near where it started (an allowance of 2 MiB
+ * for the allocator's free lists and thread arenas).
+ */
+START_TEST(truncated_headers_give_their_memory_back)
+{
+    enum { N = 1000 };
+    static int fds[N];
+    uint8_t header[LURK_HEADER_LEN];
+    char settings[128];
+
+    snprintf(settings, sizeof(settings),
+             "max_connections_per_peer = %d\nmax_connections = %d\nrequest_timeout = 60s\n", 2 * N,
+             2 * N);
+    start(settings);
+    dc_message(header, sizeof(header), LURK_DESIGNATION_LURK, 1, LURK_TYPE_PING, 0, 1, NULL, 0);
+    struct rlimit lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
+    ck_assert_msg(lim.rlim_cur > N + 64, "RLIMIT_NOFILE %lu is too low for this test",
+                  (unsigned long)lim.rlim_cur);
+    /* One ping first, so that the I/O thread's steady-state allocations exist. */
+    int warm = connect_from(tcp_addr, NULL);
+    ck_assert(raw_ping(warm, 3000));
+    close(warm);
+    sleep_ms(300);
+    long before = rss_kib(lurkd.pid);
+    for (int i = 0; i < N; i++) {
+        fds[i] = connect_from(tcp_addr, NULL);
+        ck_assert_int_ge(fds[i], 0);
+        ck_assert_int_eq(send(fds[i], header, 8, MSG_NOSIGNAL), 8);
+    }
+    sleep_ms(1500);
+    long open = rss_kib(lurkd.pid);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    sleep_ms(1500);
+    long after = rss_kib(lurkd.pid);
+    printf("figure: memory: RSS %ld KiB before, %ld KiB with 1000 truncated headers, %ld KiB "
+           "after they closed\n",
+           before, open, after);
+    ck_assert_msg(after <= before + 2048 && open <= before + 4096,
+                  "RSS %ld KiB before, %ld KiB while 1000 connections hold 8 bytes each, "
+                  "%ld KiB after they closed",
+                  before, open, after);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("attack_connections");
+    TCase *tc = tcase_create("connections");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, exhausted_descriptors_neither_spin_nor_flood);
+    tcase_add_test(tc, trickled_bytes_do_not_hold_connections);
+    tcase_add_test(tc, one_peer_cannot_take_every_connection);
+    tcase_add_test(tc, identities_and_uids_have_their_own_cap);
+    tcase_add_test(tc, truncated_headers_give_their_memory_back);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
