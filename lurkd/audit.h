@@ -4,6 +4,13 @@
  *    "exchange":"tls12/ecdhe","status":"success","us":123,"id":"...","note":"..."}
  * Lines are buffered and written by lurkd_audit_flush (the main loop calls
  * it several times a second) so signing threads do not wait on the disk.
+ *
+ * A refusal that repeats (same peer, its tcp source port aside, exchange,
+ * status and reason) within the repeat interval (audit_repeat_interval,
+ * 10 s by default) is counted instead of logged; the end of the interval
+ * writes one line with "repeated":N and "since":TIME, so a flood of refused
+ * requests cannot fill the disk (docs/security.md). Successful operations
+ * are always one line each.
  */
 #ifndef LURKD_AUDIT_H
 #define LURKD_AUDIT_H
@@ -24,9 +31,12 @@ struct lurkd_audit_event {
     const char *note; /* why access was refused, or NULL */
 };
 
+/* The repeat interval in seconds; 0 logs every refusal on its own line. */
+void lurkd_audit_set_repeat_interval(unsigned seconds);
 /* NULL path turns auditing off. False (errno set) when the file cannot be opened. */
 bool lurkd_audit_open(const char *path);
 void lurkd_audit_log(const struct lurkd_audit_event *ev);
+/* Writes the buffered lines, and the count lines of the intervals that are over. */
 void lurkd_audit_flush(void);
 void lurkd_audit_close(void);
 

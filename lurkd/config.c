@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,12 +27,13 @@
 #include "lurk/hex.h"
 
 /* Defaults, documented in docs/lurkd.conf.example. */
-#define DEFAULT_MAX_FRAME        65536
-#define DEFAULT_QUEUE_LIMIT      4096
-#define DEFAULT_CONNECTION_LIMIT 256
-#define DEFAULT_MAX_CONNECTIONS  4096
-#define DEFAULT_IDLE_TIMEOUT     300
-#define DEFAULT_REQUEST_TIMEOUT  10
+#define DEFAULT_MAX_FRAME             65536
+#define DEFAULT_QUEUE_LIMIT           4096
+#define DEFAULT_CONNECTION_LIMIT      256
+#define DEFAULT_MAX_CONNECTIONS       4096
+#define DEFAULT_IDLE_TIMEOUT          300
+#define DEFAULT_REQUEST_TIMEOUT       10
+#define DEFAULT_AUDIT_REPEAT_INTERVAL 10
 /* One peer may hold an eighth of max_connections unless set otherwise. */
 #define DEFAULT_PER_PEER_SHARE 8
 #define DEFAULT_DRAIN_TIMEOUT  10
@@ -274,9 +276,66 @@ struct lurkd_config *lurkd_config_new(void)
     cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
     cfg->idle_timeout = DEFAULT_IDLE_TIMEOUT;
     cfg->request_timeout = DEFAULT_REQUEST_TIMEOUT;
+    cfg->audit_repeat_interval = DEFAULT_AUDIT_REPEAT_INTERVAL;
     cfg->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
     cfg->log_level = LURKD_LOG_INFO;
     return cfg;
+}
+
+/* A user name or number: its uid and primary group. */
+static bool lookup_user(const char *name, uid_t *uid, gid_t *gid)
+{
+    struct passwd *pw = getpwnam(name);
+    unsigned long long n;
+
+    if (pw == NULL && parse_uint(name, 0, UINT32_MAX - 1, false, &n))
+        pw = getpwuid((uid_t)n);
+    if (pw == NULL)
+        return false;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return true;
+}
+
+/* A group name or number. */
+static bool lookup_group(const char *name, gid_t *gid)
+{
+    struct group *gr = getgrnam(name);
+    unsigned long long n;
+
+    if (gr != NULL) {
+        *gid = gr->gr_gid;
+        return true;
+    }
+    if (!parse_uint(name, 0, UINT32_MAX - 1, false, &n))
+        return false;
+    *gid = (gid_t)n;
+    return true;
+}
+
+/* user and group (either may be NULL): resolved into cfg, or a message in why. */
+static bool set_user(struct lurkd_config *cfg, const char *user, const char *group, char *why,
+                     size_t whylen)
+{
+    if (user == NULL) {
+        snprintf(why, whylen, "group = %s needs a user setting", group);
+        return false;
+    }
+    if (!lookup_user(user, &cfg->uid, &cfg->gid)) {
+        snprintf(why, whylen, "unknown user \"%s\"", user);
+        return false;
+    }
+    if (cfg->uid == 0) {
+        snprintf(why, whylen, "user \"%s\" is root (to stay root, set run_as_root = yes)", user);
+        return false;
+    }
+    if (group != NULL && !lookup_group(group, &cfg->gid)) {
+        snprintf(why, whylen, "unknown group \"%s\"", group);
+        return false;
+    }
+    free(cfg->user);
+    cfg->user = strdup(user);
+    return cfg->user != NULL;
 }
 
 static bool parse_identity(const char *text, struct lurkd_identity *id)
@@ -523,6 +582,8 @@ static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *sec
 static bool parse_main(struct parse *p, struct lurkd_config *cfg)
 {
     STACK_OF(CONF_VALUE) *values = NCONF_get_section(p->conf, "lurkd");
+    const char *user = NULL, *group = NULL;
+    char why[256];
 
     for (int i = 0; i < sk_CONF_VALUE_num(values); i++) {
         CONF_VALUE *v = sk_CONF_VALUE_value(values, i);
@@ -574,6 +635,10 @@ static bool parse_main(struct parse *p, struct lurkd_config *cfg)
         } else if (strcmp(n, "audit_log") == 0) {
             free(cfg->audit_log);
             cfg->audit_log = resolve_path(p, v->value);
+        } else if (strcmp(n, "audit_repeat_interval") == 0) {
+            if (!parse_uint(v->value, 0, 3600, true, &u))
+                return failf(p, "lurkd", n, "audit_repeat_interval must be 0..1h");
+            cfg->audit_repeat_interval = (unsigned)u;
         } else if (strcmp(n, "error_log") == 0) {
             free(cfg->error_log);
             cfg->error_log =
@@ -581,6 +646,13 @@ static bool parse_main(struct parse *p, struct lurkd_config *cfg)
         } else if (strcmp(n, "log_level") == 0) {
             if (!lurkd_log_level_parse(v->value, &cfg->log_level))
                 return failf(p, "lurkd", n, "log_level must be error, warn, notice, info or debug");
+        } else if (strcmp(n, "user") == 0) {
+            user = v->value;
+        } else if (strcmp(n, "group") == 0) {
+            group = v->value;
+        } else if (strcmp(n, "run_as_root") == 0) {
+            if (!parse_bool(v->value, &cfg->run_as_root))
+                return failf(p, "lurkd", n, "run_as_root must be yes or no");
         } else if (strcmp(n, "pid_file") == 0) {
             free(cfg->pid_file);
             cfg->pid_file = resolve_path(p, v->value);
@@ -597,6 +669,13 @@ static bool parse_main(struct parse *p, struct lurkd_config *cfg)
             return failf(p, "lurkd", n, "unknown setting \"%s\" in [lurkd]", n);
         }
     }
+    gid_t gid;
+    if (group != NULL && user != NULL && !lookup_group(group, &gid))
+        return failf(p, "lurkd", "group", "unknown group \"%s\"", group);
+    if ((user != NULL || group != NULL) && !set_user(cfg, user, group, why, sizeof(why)))
+        return failf(p, "lurkd", user != NULL ? "user" : "group", "%s", why);
+    if (user != NULL)
+        cfg->user_where = where(p, "lurkd", "user");
     return true;
 }
 
@@ -780,6 +859,24 @@ bool lurkd_config_add_key(struct lurkd_config *cfg, const char *source, char *er
     return true;
 }
 
+bool lurkd_config_set_user(struct lurkd_config *cfg, const char *spec, char *err, size_t errlen)
+{
+    char *copy = strdup(spec), *colon = copy ? strchr(copy, ':') : NULL, why[256];
+    bool ok;
+
+    if (copy == NULL)
+        return false;
+    if (colon != NULL)
+        *colon++ = '\0';
+    ok = set_user(cfg, copy, colon, why, sizeof(why));
+    if (!ok)
+        snprintf(err, errlen, "--user: %s", why);
+    free(copy);
+    free(cfg->user_where);
+    cfg->user_where = strdup("--user");
+    return ok;
+}
+
 bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
 {
     if (cfg->max_connections_per_peer == 0)
@@ -883,6 +980,8 @@ void lurkd_config_free(struct lurkd_config *cfg)
     free(cfg->audit_log);
     free(cfg->error_log);
     free(cfg->pid_file);
+    free(cfg->user);
+    free(cfg->user_where);
     free_list(cfg->stats_clients, cfg->n_stats_clients);
     free(cfg->certificate);
     free(cfg->private_key);

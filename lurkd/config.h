@@ -103,9 +103,20 @@ struct lurkd_config {
     unsigned request_timeout;          /* seconds for a TLS handshake, a request, a blocked write */
     unsigned drain_timeout;            /* seconds SIGTERM waits for in-flight work */
     char *audit_log;
+    unsigned audit_repeat_interval; /* seconds; 0: every refusal on its own line (audit.h) */
     char *error_log;
     enum lurkd_log_level log_level;
     char *pid_file;
+    /*
+     * The account lurkd runs as once its listeners are bound and its keys
+     * loaded, when started as root (privileges.h); run_as_root allows
+     * staying root without one.
+     */
+    char *user;
+    uid_t uid;
+    gid_t gid;
+    bool run_as_root;
+    char *user_where; /* "file:line" of the user setting, or "--user" */
     /* Clients that may read metrics (lurk "stats"); local root and lurkd's own uid always may. */
     char **stats_clients;
     size_t n_stats_clients;
@@ -133,6 +144,8 @@ struct lurkd_config *lurkd_config_new(void);
 bool lurkd_config_add_listener(struct lurkd_config *cfg, const char *address, char *err,
                                size_t errlen);
 bool lurkd_config_add_key(struct lurkd_config *cfg, const char *source, char *err, size_t errlen);
+/* --user USER[:GROUP], as the user and group settings; --run-as-root sets run_as_root. */
+bool lurkd_config_set_user(struct lurkd_config *cfg, const char *spec, char *err, size_t errlen);
 /* Checks that need the whole config (listeners exist, tls credentials present, ...). */
 bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen);
 void lurkd_config_free(struct lurkd_config *cfg);

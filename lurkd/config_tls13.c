@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "lurk/hex.h"
+#include "secret_file.h"
 
 /*
  * Defaults, documented in docs/lurkd.conf.example. -01 §9.1: "By default,
@@ -163,12 +164,14 @@ static bool hex_loose(const char *text, uint8_t *out, size_t max, size_t *len)
 /* The hex text of a secret_file (owner-readable only, like a key file). */
 static bool read_secret_file(const char *path, uint8_t *out, size_t *len, char *why, size_t whylen)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f;
     char buf[4 * LURKD_PSK_MAX_LEN + 64];
     size_t n;
     bool ok;
 
-    if (f == NULL) {
+    if (!lurkd_secret_file_private(path, why, whylen))
+        return false;
+    if ((f = fopen(path, "r")) == NULL) {
         snprintf(why, whylen, "cannot open secret_file %s", path);
         return false;
     }

@@ -23,6 +23,8 @@
 #include <openssl/err.h>
 #include <openssl/ui.h>
 
+#include "secret_file.h"
+
 #define ENGINE_PREFIX "engine:"
 #define PIN_MAX       256
 
@@ -117,11 +119,13 @@ static struct engine_use *use_of(const char *id)
 /* The PIN on the first line of path, without its line end. */
 static bool read_pin(const char *path, char pin[PIN_MAX], char *why, size_t whylen)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f;
     size_t n;
     bool ok;
 
-    if (f == NULL) {
+    if (!lurkd_secret_file_private(path, why, whylen))
+        return false;
+    if ((f = fopen(path, "r")) == NULL) {
         snprintf(why, whylen, "cannot open pin_file %s: %s", path, strerror(errno));
         return false;
     }

@@ -17,6 +17,7 @@
 #include "lurk/hex.h"
 #include "lurk/keyid.h"
 #include "rsa_premaster.h"
+#include "secret_file.h"
 #include "sign.h"
 
 static void openssl_reason(char *buf, size_t len)
@@ -165,7 +166,9 @@ static bool load_one(const struct lurkd_config *cfg, const struct lurkd_key_conf
     if (lurkd_engine_source(conf->source))
         k->pkey = lurkd_engine_load_key(cfg, conf, &k->engine, why, whylen, at);
     else
-        k->pkey = load_private_key(conf->source, why, whylen);
+        k->pkey = lurkd_secret_file_private(conf->source, why, whylen)
+                      ? load_private_key(conf->source, why, whylen)
+                      : NULL;
     if (k->pkey == NULL || !classify(k, why, whylen) || !usable_exchanges(k, why, whylen, at))
         return false;
     if (!lurk_keyid_from_pkey(NULL, k->pkey, k->id)) {

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "net/io_loop.h"
 #include "net/listener.h"
+#include "privileges.h"
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
@@ -41,6 +42,8 @@ struct options {
     bool foreground;
     bool check;
     const char *log_level;
+    const char *user; /* --user USER[:GROUP] */
+    bool run_as_root;
 };
 
 static struct lurkd_listener *listeners;
@@ -50,13 +53,15 @@ static void usage(FILE *f)
 {
     fprintf(
         f, "usage: lurkd [-c FILE] [--listen ADDR]... [--key PATH_OR_URI]... [--foreground]\n"
-           "             [--log-level LEVEL] [--check]\n"
+           "             [--log-level LEVEL] [--user USER[:GROUP] | --run-as-root] [--check]\n"
            "\n"
            "  -c, --config FILE     configuration file (default " DEFAULT_CONFIG ")\n"
            "      --listen ADDR     also listen on unix:/path, tcp://host:port or tls://host:port\n"
            "      --key SOURCE      also serve this key (file or OSSL_STORE URI), every client\n"
            "  -f, --foreground      stay in the foreground, log to stderr\n"
            "      --log-level LEVEL error, warn, notice, info or debug\n"
+           "  -u, --user USER[:GROUP] started as root, become USER once listening with keys\n"
+           "      --run-as-root     started as root, stay root (refused otherwise)\n"
            "  -t, --check           check the configuration and keys, print key ids, exit\n"
            "  -V, --version         print the version\n"
            "\n"
@@ -73,6 +78,8 @@ static bool parse_options(int argc, char **argv, struct options *o)
         {"foreground", no_argument, NULL, 'f'},
         {"log-level", required_argument, NULL, 'L'},
         {"check", no_argument, NULL, 't'},
+        {"user", required_argument, NULL, 'u'},
+        {"run-as-root", no_argument, NULL, 'R'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -84,7 +91,7 @@ static bool parse_options(int argc, char **argv, struct options *o)
     o->keys = calloc((size_t)argc, sizeof(*o->keys));
     if (o->listen == NULL || o->keys == NULL)
         return false;
-    while ((ch = getopt_long(argc, argv, "c:ftVh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:ftu:Vh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             o->config = optarg;
@@ -104,6 +111,12 @@ static bool parse_options(int argc, char **argv, struct options *o)
             break;
         case 't':
             o->check = true;
+            break;
+        case 'u':
+            o->user = optarg;
+            break;
+        case 'R':
+            o->run_as_root = true;
             break;
         case 'V':
             printf("lurkd %s (%s)\n", LURKD_VERSION, OpenSSL_version(OPENSSL_VERSION));
@@ -139,6 +152,10 @@ static struct lurkd_config *load_config(const struct options *o, char *err, size
     for (size_t i = 0; i < o->n_keys; i++)
         if (!lurkd_config_add_key(cfg, o->keys[i], err, errlen))
             goto fail;
+    if (o->user != NULL && !lurkd_config_set_user(cfg, o->user, err, errlen))
+        goto fail;
+    if (o->run_as_root)
+        cfg->run_as_root = true;
     if (o->log_level != NULL && !lurkd_log_level_parse(o->log_level, &cfg->log_level)) {
         snprintf(err, errlen, "--log-level must be error, warn, notice, info or debug");
         goto fail;
@@ -207,6 +224,7 @@ static void apply_settings(const struct lurkd_config *cfg)
     };
 
     lurkd_log_set_level(cfg->log_level);
+    lurkd_audit_set_repeat_interval(cfg->audit_repeat_interval);
     lurkd_io_set_limits(&lim);
     lurkd_workers_set_limit(cfg->queue_limit);
 }
@@ -268,6 +286,9 @@ static void reload(const struct options *o, bool foreground)
         lurkd_warn("reload: listener changes take effect at restart");
     if (rt->cfg->workers != old->cfg->workers || rt->cfg->io_threads != old->cfg->io_threads)
         lurkd_warn("reload: workers and io_threads take effect at restart");
+    if ((rt->cfg->user == NULL) != (old->cfg->user == NULL) ||
+        (rt->cfg->user != NULL && strcmp(rt->cfg->user, old->cfg->user) != 0))
+        lurkd_warn("reload: user and group take effect at restart");
     for (size_t i = 0; i < n_listeners; i++)
         if (ctxs[i] != NULL)
             lurkd_io_set_tls(&listeners[i], ctxs[i]);
@@ -372,6 +393,11 @@ int main(int argc, char **argv)
 
     if (!parse_options(argc, argv, &o))
         return 2;
+    /* Before any key is read: nothing of this process ends up in a core file or a debugger. */
+    if (!lurkd_privileges_harden(err, sizeof(err))) {
+        fprintf(stderr, "lurkd: %s\n", err);
+        return 1;
+    }
     cfg = load_config(&o, err, sizeof(err));
     rt = cfg ? lurkd_runtime_build(cfg, err, sizeof(err)) : NULL;
     if (rt == NULL || !check_listeners_tls(rt->cfg, err, sizeof(err))) {
@@ -389,6 +415,10 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    if (!lurkd_privileges_allowed(rt->cfg, err, sizeof(err))) {
+        fprintf(stderr, "lurkd: %s\n", err);
+        return start_failed(rt, &o);
+    }
     /* Everything that can fail is done before anything starts: bind the listeners. */
     listeners = calloc(rt->cfg->n_listeners, sizeof(*listeners));
     for (size_t i = 0; listeners != NULL && i < rt->cfg->n_listeners; i++) {
@@ -405,6 +435,13 @@ int main(int argc, char **argv)
     }
     if (!write_pid_file(rt->cfg->pid_file))
         lurkd_warn("cannot write pid_file %s: %s", rt->cfg->pid_file, strerror(errno));
+    /* Listeners bound, keys loaded, logs open: root is no longer needed. */
+    if (!lurkd_privileges_drop(rt->cfg, err, sizeof(err))) {
+        lurkd_error("%s", err);
+        if (rt->cfg->pid_file != NULL)
+            unlink(rt->cfg->pid_file);
+        return start_failed(rt, &o);
+    }
 
     /* Signals go to the main thread only, through a signalfd. */
     signal(SIGPIPE, SIG_IGN);

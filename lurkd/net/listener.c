@@ -14,6 +14,8 @@
 
 #include <openssl/err.h>
 
+#include "secret_file.h"
+
 static void ssl_reason(char *buf, size_t len, const char *what)
 {
     unsigned long e = ERR_peek_last_error();
@@ -42,6 +44,13 @@ SSL_CTX *lurkd_listener_tls_ctx(const struct lurkd_listener_conf *conf, char *er
     if (SSL_CTX_use_certificate_chain_file(ctx, conf->certificate) != 1) {
         snprintf(what, sizeof(what), "%s: certificate %s", conf->where, conf->certificate);
         goto fail;
+    }
+    if (!lurkd_secret_file_private(conf->private_key, err, errlen)) {
+        char why[600];
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, errlen, "%s: private_key %s", conf->where, why);
+        SSL_CTX_free(ctx);
+        return NULL;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, conf->private_key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {

@@ -95,6 +95,8 @@ bool dc_write_config(struct lurkd_proc *p, const char *lurkd_settings, const cha
                   "workers = 2\n"
                   "audit_log = audit.log\n"
                   "log_level = info\n"
+                  "%s"
+                  "%s"
                   "%s\n"
                   "[listener.local]\n"
                   "address = %s\n"
@@ -114,6 +116,12 @@ bool dc_write_config(struct lurkd_proc *p, const char *lurkd_settings, const cha
                   "[client.tcp]\n"
                   "identity = tcp\n"
                   "%s",
+                  /* The tests run as root on CI: lurkd stays root unless a test says otherwise. */
+                  geteuid() == 0 ? "run_as_root = yes\n" : "",
+                  /* The tests look for the audit line of each request, unless they set this. */
+                  lurkd_settings && strstr(lurkd_settings, "audit_repeat_interval")
+                      ? ""
+                      : "audit_repeat_interval = 0\n",
                   lurkd_settings ? lurkd_settings : "", p->unix_addr, lurk_test_pki("lurkd.crt"),
                   lurk_test_pki("lurkd.key"), lurk_test_pki("ca.crt"), spki, spki2,
                   (unsigned)getuid(), extra ? extra : "") > 0 &&

@@ -23,8 +23,10 @@ size_t dc_message(uint8_t *out, size_t cap, uint8_t designation, uint8_t version
                   uint8_t status, uint64_t id, const uint8_t *payload, size_t len);
 /*
  * A config with a unix listener, a tcp://127.0.0.1:0 and a tls://127.0.0.1:0
- * listener, audit log, clients client1 (tls), local (uid of this process)
- * and tcp, followed by extra (key sections etc.).
+ * listener, audit log (every refusal on its own line unless lurkd_settings
+ * sets audit_repeat_interval), run_as_root when the test runs as root,
+ * clients client1 (tls), local (uid of this process) and tcp, followed by
+ * extra (key sections etc.).
  */
 bool dc_write_config(struct lurkd_proc *p, const char *lurkd_settings, const char *extra);
 

@@ -20,9 +20,24 @@
 
 static struct lurkd_proc lurkd;
 
+/* Copies of a private key that its group, or everyone, may read. */
+static void shared_key(const char *name, mode_t mode)
+{
+    char *pem = lurk_test_read_file(lurk_test_pki("server-p256.key"), NULL);
+    char path[600];
+
+    ck_assert_ptr_nonnull(pem);
+    ck_assert(lurk_test_write_file(&lurkd, name, pem));
+    snprintf(path, sizeof(path), "%s/%s", lurkd.dir, name);
+    ck_assert_int_eq(chmod(path, mode), 0);
+    free(pem);
+}
+
 static void setup(void)
 {
     ck_assert(lurk_test_lurkd_init(&lurkd));
+    shared_key("world.key", 0644);
+    shared_key("group.key", 0640);
 }
 
 static void teardown(void)
@@ -122,6 +137,34 @@ static const struct bad_case {
     {"certificate of another key",
      "[lurkd]\n" LISTENER CLIENT KEY "certificate = @PKI@/server-p384.crt" MARK "\n",
      "does not match the key"},
+    {"key file anyone may read",
+     "[lurkd]\n" LISTENER CLIENT "[key.k]\nclients = local\nsource = @DIR@/world.key" MARK "\n",
+     "world.key may be read or written by its group or others (mode 0644)"},
+    {"key file its group may read",
+     "[lurkd]\n" LISTENER CLIENT "[key.k]\nclients = local\nsource = @DIR@/group.key" MARK "\n",
+     "(mode 0640): make it private (chmod 600 "},
+    {"listener key anyone may read",
+     "[lurkd]\n" LISTENER CLIENT KEY "[listener.tls]" MARK
+     "\naddress = tls://127.0.0.1:0\ncertificate = @PKI@/lurkd.crt\n"
+     "private_key = @DIR@/world.key\nclient_ca = @PKI@/ca.crt\n",
+     "/world.key may be read or written by its group or others"},
+    {"PSK secret_file anyone may read",
+     "[lurkd]\n" LISTENER CLIENT KEY "[psk.p]\nidentity = p\nclients = local\n"
+     "secret_file = @DIR@/world.key" MARK "\n",
+     "may be read or written by its group or others"},
+    {"unknown user", "[lurkd]\nuser = no-such-user-here" MARK "\n" LISTENER CLIENT KEY,
+     "unknown user \"no-such-user-here\""},
+    {"user root", "[lurkd]\nuser = root" MARK "\n" LISTENER CLIENT KEY,
+     "is root (to stay root, set run_as_root = yes)"},
+    {"group without user", "[lurkd]\ngroup = nogroup" MARK "\n" LISTENER CLIENT KEY,
+     "group = nogroup needs a user setting"},
+    {"unknown group", "[lurkd]\nuser = nobody\ngroup = no-such-group" MARK "\n" LISTENER CLIENT KEY,
+     "unknown group \"no-such-group\""},
+    {"request_timeout of zero", "[lurkd]\nrequest_timeout = 0" MARK "\n" LISTENER CLIENT KEY,
+     "request_timeout must be 1s..1h"},
+    {"max_connections_per_peer of zero",
+     "[lurkd]\nmax_connections_per_peer = 0" MARK "\n" LISTENER CLIENT KEY,
+     "max_connections_per_peer must be 1..1000000"},
     {"syntax error", "[lurkd]\nworkers = 2\nworkers 2" MARK "\n" LISTENER CLIENT KEY,
      "syntax error"},
     {"unterminated section header", "[lurkd]\n[listener.local" MARK "\n" CLIENT KEY,
@@ -207,7 +250,7 @@ static bool port_free(int port)
 
 START_TEST(failed_start_leaves_nothing_listening)
 {
-    const char *const run[] = {"-f", "-c", lurkd.conf, NULL};
+    const char *const run[] = {"-f", "-c", lurkd.conf, "--run-as-root", NULL};
     char text[2048], out[4096], want[600];
     int busy_port, free_port, busy = listening_socket(&busy_port);
     int probe = listening_socket(&free_port);
@@ -287,7 +330,8 @@ START_TEST(quick_start_without_config_file)
     ck_assert_int_eq(dc_run(&lurkd, check, check_out, sizeof(check_out), 10000), 0);
     snprintf(sock, sizeof(sock), "%s", lurkd.unix_addr);
     const char *const args[] = {"-f",    "--listen", sock,    "--listen", "tcp://127.0.0.1:0",
-                                "--key", p256,       "--key", ed,         NULL};
+                                "--key", p256,       "--key", ed,         "--run-as-root",
+                                NULL};
     ck_assert_msg(dc_start_args(&lurkd, args), "quick start failed");
     ck_assert(lurk_test_lurkd_address(&lurkd, "tcp://", tcp, sizeof(tcp)));
     struct {
@@ -342,11 +386,37 @@ static const struct {
 
 /* Every setting config.c knows: the example documents each one. */
 static const char *const settings[] = {
-    "workers",         "io_threads",   "max_frame_size", "queue_limit",    "connection_queue_limit",
-    "max_connections", "idle_timeout", "drain_timeout",  "audit_log",      "error_log",
-    "log_level",       "pid_file",     "stats_clients",  "certificate",    "private_key",
-    "client_ca",       "address",      "insecure",       "mode",           "identity",
-    "source",          "exchanges",    "clients",        "null_freshness", "check_time",
+    "workers",
+    "io_threads",
+    "max_frame_size",
+    "queue_limit",
+    "connection_queue_limit",
+    "max_connections",
+    "idle_timeout",
+    "drain_timeout",
+    "audit_log",
+    "error_log",
+    "max_connections_per_peer",
+    "request_timeout",
+    "audit_repeat_interval",
+    "user",
+    "group",
+    "run_as_root",
+    "log_level",
+    "pid_file",
+    "stats_clients",
+    "certificate",
+    "private_key",
+    "client_ca",
+    "address",
+    "insecure",
+    "mode",
+    "identity",
+    "source",
+    "exchanges",
+    "clients",
+    "null_freshness",
+    "check_time",
     "time_window",
 };
 

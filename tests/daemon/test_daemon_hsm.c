@@ -88,11 +88,12 @@ static const char *missing(void)
     return NULL;
 }
 
+/* A file only its owner may read: lurkd refuses a shared PIN file. */
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
 
-    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0 || chmod(path, 0600) != 0) {
         fprintf(stderr, "cannot write %s\n", path);
         exit(EXIT_FAILURE);
     }
@@ -124,6 +125,8 @@ static bool make_token(void)
     setenv("SOFTHSM2_CONF", hsm_path("softhsm2.conf"), 1);
     write_text(hsm_path("pin"), PIN "\n");
     write_text(hsm_path("wrong-pin"), "4321\n");
+    write_text(hsm_path("shared-pin"), PIN "\n");
+    chmod(hsm_path("shared-pin"), 0644);
     if (run_quiet("softhsm2-util --init-token --free --label lurk --pin " PIN
                   " --so-pin " SO_PIN) != 0)
         return false;
@@ -395,7 +398,7 @@ END_TEST
 
 static const struct bad_case {
     const char *what;
-    const char *key; /* the key section; @MODULE@, @PIN@, @WRONG@ are replaced */
+    const char *key; /* the key section; @MODULE@, @PIN@, @WRONG@, @SHARED@ are replaced */
     const char *reason;
 } bad_cases[] = {
     {"wrong PIN", "source = " SRC_RSA "\nengine_module = @MODULE@\npin_file = @WRONG@" MARK "\n",
@@ -410,6 +413,9 @@ static const struct bad_case {
      "engine pkcs11 did not load the key"},
     {"no PIN for a token that needs one", "source = " SRC_RSA MARK "\nengine_module = @MODULE@\n",
      "the token wants a PIN"},
+    {"pin_file readable by others",
+     "source = " SRC_RSA "\nengine_module = @MODULE@\npin_file = @SHARED@" MARK "\n",
+     "may be read or written by its group or others (mode 0644)"},
     {"missing pin_file",
      "source = " SRC_RSA "\nengine_module = @MODULE@\npin_file = @PIN@.none" MARK "\n",
      "cannot open pin_file"},
@@ -453,7 +459,7 @@ START_TEST(bad_setting_names_file_and_line)
     const char *const run[] = {"-f", "-c", lurkd.conf, NULL};
     const char *const *modes[] = {check, run};
     char head[1024], out[8192], prefix[600];
-    char *a, *b, *c, *text, *mark;
+    char *a, *b, *c, *d, *text, *mark;
     int line = 1;
 
     snprintf(head, sizeof(head),
@@ -463,10 +469,12 @@ START_TEST(bad_setting_names_file_and_line)
     a = lurk_test_replace_all(head, "@MODULE@", module);
     b = lurk_test_replace_all(a, "@PIN@", hsm_path("pin"));
     c = lurk_test_replace_all(b, "@WRONG@", hsm_path("wrong-pin"));
-    text = lurk_test_replace_all(c, "@KEYFILE@", lurk_test_pki("server-p256.key"));
+    d = lurk_test_replace_all(c, "@SHARED@", hsm_path("shared-pin"));
+    text = lurk_test_replace_all(d, "@KEYFILE@", lurk_test_pki("server-p256.key"));
     free(a);
     free(b);
     free(c);
+    free(d);
     mark = strstr(text, MARK);
     ck_assert(mark != NULL);
     for (const char *p = text; p < mark; p++)
@@ -486,6 +494,39 @@ START_TEST(bad_setting_names_file_and_line)
         ck_assert_msg(strstr(out, "pin-value=" PIN) == NULL && strstr(out, "4321") == NULL,
                       "%s: a PIN in the output:\n%s", bc->what, out);
         ck_assert(access(lurkd.unix_addr + strlen("unix:"), F_OK) != 0);
+    }
+}
+END_TEST
+
+/*
+ * Started as root with user = nobody, lurkd logs in to the token, then drops
+ * root (docs/security.md): the token session it opened keeps signing.
+ * SoftHSM re-reads its object files for every operation, so its token
+ * directory belongs to the user lurkd runs as (docs/deploy.md, HSMs).
+ */
+START_TEST(signs_after_dropping_root)
+{
+    char extra[2048];
+
+    if (geteuid() != 0) {
+        printf("signs_after_dropping_root: not root, nothing to drop\n");
+        return;
+    }
+    dc_stop(&lurkd);
+    memset(&lurkd, 0, sizeof(lurkd));
+    char chown_cmd[300];
+    snprintf(chown_cmd, sizeof(chown_cmd), "chown -R nobody:nogroup %s", hsm_path("tokens"));
+    ck_assert_int_eq(run_quiet(chown_cmd), 0);
+    ck_assert_int_eq(chmod(hsm_dir, 0711), 0);
+    key_sections(extra, sizeof(extra), "client1, local, tcp");
+    dc_start(&lurkd, "user = nobody\ngroup = nogroup\n", extra, tcp_addr, tls_addr,
+             sizeof(tcp_addr));
+    ck_assert(dc_wait_count(lurkd.log, "running as user nobody", 1, 5000));
+    for (int t = 0; t < 3; t++) {
+        struct lurk_conn *c = dc_connect(transport(t), 1);
+        for (size_t s = 0; s < N_SCHEMES; s++)
+            sign_and_verify(c, s, LURK_TLS13_ROLE_SERVER);
+        lurk_conn_close(c);
     }
 }
 END_TEST
@@ -529,6 +570,7 @@ int main(void)
     tcase_add_test(tc, rsa_key_transport_is_not_offered);
     tcase_add_test(tc, reload_keeps_signing);
     tcase_add_test(tc, check_prints_key_ids);
+    tcase_add_test(tc, signs_after_dropping_root);
     suite_add_tcase(s, tc);
     TCase *bad = tcase_create("bad engine settings");
     tcase_add_checked_fixture(bad, bad_setup, teardown);

@@ -63,6 +63,7 @@ start_lurkd() {
     cat > "$conf" <<EOF
 [lurkd]
 workers = 2
+$([ "$(id -u)" -eq 0 ] && printf 'user = nobody\ngroup = nogroup\n')
 audit_log = $E2E_DIR/$name-audit.log
 log_level = info
 [listener.tls]

@@ -85,6 +85,7 @@ void prov_lurkd_start(struct prov_lurkd *l, const char *const *keys, const char 
             "workers = 4\n"
             "audit_log = audit.log\n"
             "log_level = debug\n"
+            "%s"
             "[listener.tls]\n"
             "address = tls://127.0.0.1:0\n"
             "certificate = %s\n"
@@ -94,7 +95,7 @@ void prov_lurkd_start(struct prov_lurkd *l, const char *const *keys, const char 
             "identity = spki-sha256:%s\n"
             "[client.other]\n"
             "identity = spki-sha256:%s\n",
-            lurk_test_pki("lurkd.crt"), lurk_test_pki("lurkd.key"), lurk_test_pki("ca.crt"), spki1,
+            geteuid() == 0 ? "run_as_root = yes\n" : "", lurk_test_pki("lurkd.crt"), lurk_test_pki("lurkd.key"), lurk_test_pki("ca.crt"), spki1,
             spki2);
     for (size_t i = 0; keys[i] != NULL; i++) {
         char key[64], crt[64];

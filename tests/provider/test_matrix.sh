@@ -39,6 +39,7 @@ start_matrix_lurkd() { # NAME PORT
     {
         cat <<EOF
 [lurkd]
+$([ "$(id -u)" -eq 0 ] && echo "run_as_root = yes")
 workers = 2
 audit_log = $AUDIT
 log_level = info

@@ -53,11 +53,16 @@ bool lurk_test_write_file(const struct lurkd_proc *p, const char *name, const ch
 {
     char path[600];
     FILE *f;
+    int fd;
 
+    /* Owner only: the files written here include private keys, and lurkd refuses shared ones. */
     snprintf(path, sizeof(path), "%s/%s", p->dir, name);
-    f = fopen(path, "w");
-    if (f == NULL)
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+        if (fd >= 0)
+            close(fd);
         return false;
+    }
     fputs(text, f);
     return fclose(f) == 0;
 }

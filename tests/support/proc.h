@@ -23,7 +23,7 @@ struct lurkd_proc {
 const char *lurk_test_pki(const char *file);
 /* A new private directory and the paths above; config not yet written. */
 bool lurk_test_lurkd_init(struct lurkd_proc *p);
-/* Writes text as the config file (relative paths resolve against dir). */
+/* Writes text as the config file (relative paths resolve against dir), mode 0600. */
 bool lurk_test_write_file(const struct lurkd_proc *p, const char *name, const char *text);
 /*
  * Starts lurkd -f -c conf (plus extra args, NULL-terminated) and waits until
