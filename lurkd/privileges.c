@@ -13,10 +13,19 @@
 
 bool lurkd_privileges_harden(char *err, size_t errlen)
 {
-    struct rlimit none = {0, 0};
+    struct rlimit core, none = {0, 0};
 
-    if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-        snprintf(err, errlen, "cannot turn core dumps off: %s", strerror(errno));
+    /*
+     * Already none (systemd's LimitCORE=0 in docs/deploy.md's unit): no
+     * setrlimit, which that unit's system call filter does not allow.
+     */
+    if (getrlimit(RLIMIT_CORE, &core) != 0 || core.rlim_cur != 0 || core.rlim_max != 0)
+        if (setrlimit(RLIMIT_CORE, &none) != 0) {
+            snprintf(err, errlen, "cannot turn core dumps off: %s", strerror(errno));
+            return false;
+        }
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        snprintf(err, errlen, "cannot make the process undumpable: %s", strerror(errno));
         return false;
     }
     return true;

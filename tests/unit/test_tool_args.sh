@@ -2,7 +2,7 @@
 # The tools refuse malformed numeric and enumerated options with exit status 2
 # and a message naming the option, instead of running with a silent default.
 set -uo pipefail
-lurkctl=$1 bench=$2 load=$3
+lurkctl=$1 bench=$2 load=$3 timing=$4
 failures=0
 expect_usage_error() { # WANT_MESSAGE COMMAND...
     local want=$1 out rc
@@ -25,5 +25,8 @@ expect_usage_error "--scheme wants a number" "$bench" -s unix:/nonexistent --key
 expect_usage_error "--tls is 1.2 or 1.3" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --tls 1.1
 expect_usage_error "--parallel wants a number" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --parallel 0
 expect_usage_error "--requests wants a number" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --requests 10k
+expect_usage_error "--rounds wants a number" "$timing" -s unix:/nonexistent --pubkey /dev/null --rounds 5x
+expect_usage_error "--exchange is premaster or master" "$timing" -s unix:/nonexistent --pubkey /dev/null --exchange rsa
+expect_usage_error "holds no RSA public key" "$timing" -s unix:/nonexistent --pubkey /dev/null
 [ "$failures" -eq 0 ] && echo PASS
 exit $((failures > 0))
