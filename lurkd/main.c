@@ -18,15 +18,15 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "audit.h"
-#include "config.h"
+#include "ops/audit.h"
+#include "conf/config.h"
 #include "net/io_loop.h"
 #include "net/listener.h"
-#include "privileges.h"
-#include "log.h"
-#include "metrics.h"
-#include "runtime.h"
-#include "worker.h"
+#include "ops/privileges.h"
+#include "ops/log.h"
+#include "ops/metrics.h"
+#include "conf/runtime.h"
+#include "net/worker.h"
 #include "lurk/clock.h"
 
 #define DEFAULT_CONFIG "/etc/lurkd/lurkd.conf"

@@ -13,6 +13,7 @@
 #include "lurk/json.h"
 #include "lurk/keyid.h"
 #include "lurk/tls13.h"
+#include "lurk/tls13_handshake.h"
 #include "lurk/tls13_keysched.h"
 #include "lurkctl.h"
 
@@ -330,23 +331,17 @@ static const uint8_t *private_key(struct trace *t, bool server, size_t *len)
     return p ? p : field(t, server ? "server_ephemeral_private" : "client_ephemeral_private", len);
 }
 
-/* A message of the ClientHello: its first PskIdentity (pre_shared_key is the last extension). */
+/* The first PskIdentity a ClientHello offers (RFC 8446 §4.2.11). */
 static bool first_psk_identity(const uint8_t *ch, size_t len, lurk_cbs *identity, uint32_t *age)
 {
-    lurk_cbs m, body, skip, exts, data, ids;
-    uint16_t type;
+    struct lurk_tls13_hs_client_hello hello;
+    lurk_cbs m, ids;
 
     lurk_cbs_init(&m, ch, len);
-    if (!lurk_cbs_skip(&m, 4) || !lurk_cbs_get_bytes(&m, &body, lurk_cbs_len(&m)) ||
-        !lurk_cbs_skip(&body, 2 + 32) || !lurk_cbs_get_u8_prefixed(&body, &skip) ||
-        !lurk_cbs_get_u16_prefixed(&body, &skip) || !lurk_cbs_get_u8_prefixed(&body, &skip) ||
-        !lurk_cbs_get_u16_prefixed(&body, &exts))
+    if (!lurk_tls13_hs_parse_client_hello(&m, &hello) || !hello.has_psk)
         return false;
-    while (lurk_cbs_get_u16(&exts, &type) && lurk_cbs_get_u16_prefixed(&exts, &data))
-        if (type == 41)
-            return lurk_cbs_get_u16_prefixed(&data, &ids) &&
-                   lurk_cbs_get_u16_prefixed(&ids, identity) && lurk_cbs_get_u32(&ids, age);
-    return false;
+    ids = hello.identities;
+    return lurk_cbs_get_u16_prefixed(&ids, identity) && lurk_cbs_get_u32(&ids, age);
 }
 
 /* Whether a handshake message is present in the trace. */

@@ -11,9 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "ops/log.h"
 #include "lurk/clock.h"
-#include "metrics.h"
+#include "ops/metrics.h"
 #include "net/peer_limit.h"
 #include "net/tls.h"
 

@@ -22,7 +22,7 @@
 #include "net/peer_limit.h"
 #include "net/reader.h"
 #include "net/timer.h"
-#include "policy.h"
+#include "conf/policy.h"
 
 struct lurkd_loop;
 struct lurkd_conn;

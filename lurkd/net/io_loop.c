@@ -13,9 +13,9 @@
 
 #include <openssl/crypto.h>
 
-#include "log.h"
+#include "ops/log.h"
 #include "lurk/clock.h"
-#include "metrics.h"
+#include "ops/metrics.h"
 #include "net/accept.h"
 #include "net/request.h"
 

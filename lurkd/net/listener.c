@@ -14,7 +14,7 @@
 
 #include <openssl/err.h>
 
-#include "secret_file.h"
+#include "keys/secret_file.h"
 
 static void ssl_reason(char *buf, size_t len, const char *what)
 {

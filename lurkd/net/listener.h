@@ -2,15 +2,15 @@
  * Listening sockets: unix:, tcp:// and tls:// (TLS 1.3, client certificate
  * required, DESIGN.md §3).
  */
-#ifndef LURKD_LISTENER_H
-#define LURKD_LISTENER_H
+#ifndef LURKD_NET_LISTENER_H
+#define LURKD_NET_LISTENER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/ssl.h>
 
-#include "config.h"
+#include "conf/config.h"
 
 struct lurkd_listener {
     int fd;

@@ -4,7 +4,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "ops/log.h"
 
 struct lurkd_io lurkd_io = {
     .tls_lock = PTHREAD_MUTEX_INITIALIZER,

@@ -6,11 +6,11 @@
 
 #include <openssl/crypto.h>
 
-#include "dispatch.h"
+#include "exchange/dispatch.h"
 #include "lurk/lurk.h"
 #include "net/loop.h"
-#include "runtime.h"
-#include "worker.h"
+#include "conf/runtime.h"
+#include "net/worker.h"
 
 /* An answer from the I/O thread itself, when the queues are full. */
 static void reject(struct lurkd_conn *c, const uint8_t *frame, size_t len, uint8_t status)

@@ -7,9 +7,9 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "log.h"
+#include "ops/log.h"
 #include "lurk/hex.h"
-#include "metrics.h"
+#include "ops/metrics.h"
 
 bool lurkd_tls_attach(struct lurkd_conn *c, SSL_CTX *ctx)
 {

@@ -20,10 +20,10 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "dispatch.h"
+#include "exchange/dispatch.h"
 #include "lurk/header.h"
 #include "net/reader.h"
-#include "runtime.h"
+#include "conf/runtime.h"
 #include "vectors.h"
 
 #ifndef LURK_VECTORS_DIR

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tls13_handshake.h"
+#include "lurk/tls13_handshake.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,11 +25,11 @@ static void inside(const lurk_cbs *view, const uint8_t *base, size_t len)
 
 static void client_hello(const lurk_cbs *in, const uint8_t *base, size_t len)
 {
-    struct lurkd_tls13_client_hello ch;
+    struct lurk_tls13_hs_client_hello ch;
     lurk_cbs share, binder, identity = *in;
     uint32_t age;
 
-    if (!lurkd_tls13_parse_client_hello(in, &ch))
+    if (!lurk_tls13_hs_parse_client_hello(in, &ch))
         return;
     inside(&ch.random, base, len);
     inside(&ch.cipher_suites, base, len);
@@ -37,33 +37,33 @@ static void client_hello(const lurk_cbs *in, const uint8_t *base, size_t len)
     inside(&ch.identities, base, len);
     inside(&ch.binders, base, len);
     inside(&ch.sig_algs, base, len);
-    if (ch.random_off + LURKD_TLS13_RANDOM_LEN > len || ch.truncated_len > len)
+    if (ch.random_off + LURK_TLS13_HS_RANDOM_LEN > len || ch.truncated_len > len)
         abort();
     for (uint16_t g = 23; g <= 30; g++)
-        if (lurkd_tls13_client_key_share(&ch, g, &share))
+        if (lurk_tls13_hs_client_key_share(&ch, g, &share))
             inside(&share, base, len);
     lurk_cbs_init(&identity, base, len > 8 ? 8 : len);
-    (void)lurkd_tls13_client_psk_index(&ch, &identity, &age);
+    (void)lurk_tls13_hs_client_psk_index(&ch, &identity, &age);
     for (unsigned i = 0; i < 4; i++)
-        if (lurkd_tls13_client_psk_binder(&ch, i, &binder))
+        if (lurk_tls13_hs_client_psk_binder(&ch, i, &binder))
             inside(&binder, base, len);
-    (void)lurkd_tls13_scheme_listed(&ch.sig_algs, 0x0804);
+    (void)lurk_tls13_hs_scheme_listed(&ch.sig_algs, 0x0804);
 }
 
 static void server_hello(const lurk_cbs *in, const uint8_t *base, size_t len)
 {
-    struct lurkd_tls13_server_hello sh;
+    struct lurk_tls13_hs_server_hello sh;
     uint8_t out[1024], share[133];
     size_t out_len;
 
-    if (!lurkd_tls13_parse_server_hello(in, &sh))
+    if (!lurk_tls13_hs_parse_server_hello(in, &sh))
         return;
     inside(&sh.key_exchange, base, len);
-    if (sh.random_off + LURKD_TLS13_RANDOM_LEN > len)
+    if (sh.random_off + LURK_TLS13_HS_RANDOM_LEN > len)
         abort();
     if (sh.has_key_share && lurk_cbs_len(&sh.key_exchange) == 0) {
         memset(share, 0x42, sizeof(share));
-        (void)lurkd_tls13_server_hello_fill_share(&sh, share, 32, out, sizeof(out), &out_len);
+        (void)lurk_tls13_hs_server_hello_fill_share(&sh, share, 32, out, sizeof(out), &out_len);
     }
 }
 
@@ -84,19 +84,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         server_hello(&in, data + 1, size - 1);
         break;
     case 2:
-        (void)lurkd_tls13_parse_encrypted_extensions(&in, &flag);
+        (void)lurk_tls13_hs_parse_encrypted_extensions(&in, &flag);
         break;
     case 3:
-        if (lurkd_tls13_parse_certificate_request(&in, &ctx, &algs)) {
+        if (lurk_tls13_hs_parse_certificate_request(&in, &ctx, &algs)) {
             inside(&ctx, data + 1, size - 1);
             inside(&algs, data + 1, size - 1);
         }
         break;
     case 4:
-        (void)lurkd_tls13_parse_certificate(&in, &flag);
+        (void)lurk_tls13_hs_parse_certificate(&in, &flag);
         break;
     default:
-        (void)lurkd_tls13_ticket_max_early_data(&in, &max);
+        (void)lurk_tls13_hs_ticket_max_early_data(&in, &max);
         break;
     }
     return 0;

@@ -1,0 +1,281 @@
+/* Request routing; see dispatch.h. */
+#include "exchange/dispatch.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ops/audit.h"
+#include "ops/metrics.h"
+#include "exchange/exchange.h"
+#include "lurk/lurk.h"
+#include "lurk/tls13.h"
+
+#define PAYLOAD_MAX (1024 * 1024 - LURK_HEADER_LEN)
+
+/* key_op: a private-key operation, audited whatever its outcome (DESIGN.md §5). */
+static const struct {
+    uint8_t designation;
+    uint8_t type;
+    lurkd_exchange_fn fn;
+    bool key_op;
+} exchanges[] = {
+    {LURK_DESIGNATION_LURK, LURK_TYPE_CAPABILITIES, lurkd_ex_lurk_capabilities, false},
+    {LURK_DESIGNATION_LURK, LURK_TYPE_PING, lurkd_ex_ping, false},
+    {LURK_DESIGNATION_LURK, LURK_TYPE_STATS, lurkd_ex_lurk_stats, false},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_CAPABILITIES, lurkd_ex_tls12_capabilities, false},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_PING, lurkd_ex_ping, false},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_MASTER, lurkd_ex_tls12_rsa_master, true},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_MASTER_WITH_POH, lurkd_ex_tls12_rsa_handshake,
+     true},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_EXTENDED_MASTER, lurkd_ex_tls12_rsa_handshake,
+     true},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_EXTENDED_MASTER_WITH_POH,
+     lurkd_ex_tls12_rsa_handshake, true},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_ECDHE, lurkd_ex_tls12_ecdhe, true},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_PREMASTER, lurkd_ex_tls12_rsa_premaster, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_CAPABILITIES, lurkd_ex_tls13_capabilities, false},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_PING, lurkd_ex_ping, false},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY,
+     lurkd_ex_tls13_sign_certificate_verify, true},
+    /* tls13 -01 key schedule: secrets of held keys and PSKs, audited like signatures. */
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_BINDER_KEY, lurkd_ex_tls13_binder_key, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_EARLY_SECRET, lurkd_ex_tls13_early_secret, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_HANDSHAKE_AND_APP_SECRET,
+     lurkd_ex_tls13_handshake_and_app_secret, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_INIT_HANDSHAKE_SECRET,
+     lurkd_ex_tls13_init_handshake_secret, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_HANDSHAKE_SECRET, lurkd_ex_tls13_handshake_secret,
+     true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_APP_SECRET, lurkd_ex_tls13_app_secret, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_INIT_CERTIFICATE_VERIFY,
+     lurkd_ex_tls13_init_certificate_verify, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_CERTIFICATE_VERIFY, lurkd_ex_tls13_certificate_verify,
+     true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_POST_HANDSHAKE, lurkd_ex_tls13_post_handshake, true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_NEW_SESSION_TICKET, lurkd_ex_tls13_new_session_ticket,
+     true},
+    {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_REGISTER_SESSION_TICKET,
+     lurkd_ex_tls13_register_session_ticket, true},
+};
+
+static bool extension_supported(uint8_t designation, uint8_t version)
+{
+    return version == LURK_VERSION &&
+           (designation == LURK_DESIGNATION_LURK || designation == LURK_DESIGNATION_TLS12 ||
+            designation == LURK_DESIGNATION_TLS13);
+}
+
+static lurkd_exchange_fn find_exchange(uint8_t designation, uint8_t type, bool *key_op)
+{
+    for (size_t i = 0; i < sizeof(exchanges) / sizeof(exchanges[0]); i++) {
+        if (exchanges[i].designation == designation && exchanges[i].type == type) {
+            *key_op = exchanges[i].key_op;
+            return exchanges[i].fn;
+        }
+    }
+    return NULL;
+}
+
+static void write_response(lurk_cbb *out, const struct lurk_header *req, uint8_t designation,
+                           uint8_t version, uint8_t status, const uint8_t *payload,
+                           size_t payload_len)
+{
+    struct lurk_header hdr = {
+        .designation = designation,
+        .version = version,
+        .type = req->type,
+        .status = status,
+        .id = req->id,
+    };
+    size_t start;
+
+    lurk_message_begin(out, &start, &hdr);
+    lurk_cbb_add_bytes(out, payload, payload_len);
+    lurk_message_end(out, start);
+}
+
+/* lurk-lurk §4.2: an error carries lurk_state so the client can tell the config changed. */
+static void write_error(lurk_cbb *out, const struct lurk_header *req, uint8_t designation,
+                        uint8_t version, uint8_t status, const struct lurkd_runtime *rt)
+{
+    write_response(out, req, designation, version, status, rt->state, LURK_STATE_LEN);
+}
+
+void lurkd_dispatch_reject(const struct lurkd_runtime *rt, const uint8_t *frame, size_t len,
+                           uint8_t lurk_status, lurk_cbb *out)
+{
+    struct lurk_header hdr;
+    lurk_cbs cbs;
+
+    lurk_cbs_init(&cbs, frame, len);
+    if (!lurk_header_parse(&cbs, &hdr))
+        return;
+    write_error(out, &hdr, LURK_DESIGNATION_LURK, LURK_VERSION, lurk_status, rt);
+    lurkd_metrics_request(hdr.designation, hdr.type, LURK_DESIGNATION_LURK, lurk_status, 0);
+}
+
+static uint64_t elapsed_us(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (uint64_t)(t1.tv_sec - t0->tv_sec) * 1000000u +
+           (uint64_t)((t1.tv_nsec - t0->tv_nsec) / 1000);
+}
+
+static void audit(const struct lurkd_request *req, uint8_t status, const struct timespec *t0)
+{
+    const struct lurkd_client_conf *client = lurkd_policy_client(req->rt->cfg, req->peer);
+    struct lurkd_audit_event ev = {
+        .peer = req->peer->text,
+        .client = client ? client->name : NULL,
+        .key_id = req->key_id_hex,
+        .key = req->key ? req->key->conf->name : NULL,
+        .designation = req->lurk_error ? LURK_DESIGNATION_LURK : req->hdr->designation,
+        .type = req->hdr->type,
+        .status = status,
+        .request_id = req->hdr->id,
+        .micros = elapsed_us(t0),
+        .note = req->note,
+    };
+
+    lurkd_audit_log(&ev);
+}
+
+static void dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
+                     const uint8_t *frame, size_t len, lurk_cbb *out, const struct timespec *t0);
+
+/* Every answer is counted by request type and response status (metrics.h). */
+void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
+                    const uint8_t *frame, size_t len, lurk_cbb *out)
+{
+    struct timespec t0;
+    size_t start = lurk_cbb_len(out);
+    struct lurk_header req, resp;
+    lurk_cbs cbs;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    dispatch(rt, peer, frame, len, out, &t0);
+    lurk_cbs_init(&cbs, frame, len);
+    if (!lurk_header_parse(&cbs, &req) || lurk_cbb_len(out) < start + LURK_HEADER_LEN)
+        return;
+    lurk_cbs_init(&cbs, lurk_cbb_data(out) + start, LURK_HEADER_LEN);
+    lurk_header_parse(&cbs, &resp);
+    lurkd_metrics_request(req.designation, req.type, resp.designation, resp.status,
+                          elapsed_us(&t0));
+}
+
+static void dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
+                     const uint8_t *frame, size_t len, lurk_cbb *out, const struct timespec *t0)
+{
+    struct lurk_message msg;
+    lurkd_exchange_fn fn;
+    lurk_cbb payload;
+    uint8_t status;
+    bool key_op = false;
+
+    if (!lurk_message_parse(frame, len, &msg))
+        return; /* The I/O thread frames exactly; nothing else reaches here. */
+    /* lurk-lurk §5.3, in order; errors before the payload use designation lurk. */
+    if (!extension_supported(msg.hdr.designation, msg.hdr.version)) {
+        write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION,
+                    LURK_STATUS_INVALID_EXTENSION, rt);
+        return;
+    }
+    if (msg.hdr.status != LURK_STATUS_REQUEST) {
+        write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION, LURK_STATUS_INVALID_STATUS,
+                    rt);
+        return;
+    }
+    fn = find_exchange(msg.hdr.designation, msg.hdr.type, &key_op);
+    if (fn == NULL) {
+        write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION, LURK_STATUS_INVALID_TYPE,
+                    rt);
+        return;
+    }
+
+    /* Refused key operations are audited too, the malformed ones included. */
+    struct lurkd_request req = {
+        .rt = rt, .peer = peer, .hdr = &msg.hdr, .payload = msg.payload, .audited = key_op};
+    if (!lurk_cbb_init(&payload, 256, PAYLOAD_MAX)) {
+        write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION,
+                    LURK_STATUS_TEMPORARY_FAILURE, rt);
+        return;
+    }
+    status = fn(&req, &payload);
+    /* A handler's designation-lurk answer (a resource limit: temporary_failure). */
+    if (req.lurk_error != 0) {
+        status = req.lurk_error;
+        write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION, status, rt);
+        lurk_cbb_cleanup(&payload);
+        if (req.audited)
+            audit(&req, status, t0);
+        return;
+    }
+    if (status == LURK_STATUS_SUCCESS && !lurk_cbb_ok(&payload))
+        status = LURK_STATUS_UNDEFINED_ERROR; /* same value in every designation */
+    if (status == LURK_STATUS_SUCCESS)
+        write_response(out, &msg.hdr, msg.hdr.designation, msg.hdr.version, status,
+                       lurk_cbb_data(&payload), lurk_cbb_len(&payload));
+    else
+        write_error(out, &msg.hdr, msg.hdr.designation, msg.hdr.version, status, rt);
+    lurk_cbb_cleanup(&payload);
+    /* Every refusal says why; handlers note all but their decoder's refusals. */
+    if (status != LURK_STATUS_SUCCESS && req.note == NULL)
+        req.note = "request payload does not decode";
+    if (req.audited)
+        audit(&req, status, t0);
+}
+
+const struct lurkd_key *lurkd_request_key(struct lurkd_request *req,
+                                          const struct lurk_key_id *key_id, enum lurkd_exchange ex)
+{
+    const struct lurkd_key *key;
+    const char *reason;
+
+    req->audited = true;
+    for (size_t i = 0; i < LURK_KEY_ID_LEN; i++)
+        snprintf(req->key_id_hex + 2 * i, 3, "%02x", key_id->id[i]);
+    key = lurkd_keystore_find(req->rt->keys, key_id->id);
+    if (key == NULL) {
+        req->note = "unknown key";
+        return NULL;
+    }
+    req->key = key;
+    if (!lurkd_policy_allows(req->rt->cfg, key, req->peer, ex, &reason)) {
+        req->note = reason;
+        return NULL;
+    }
+    return key;
+}
+
+bool lurkd_dispatch_is_quick(const struct lurkd_runtime *rt, const uint8_t *frame, size_t len)
+{
+    struct lurk_message msg;
+    struct lurk_tls13_sign_cv_request r;
+    const struct lurkd_key *key;
+
+    if (!lurk_message_parse(frame, len, &msg) || msg.hdr.status != LURK_STATUS_REQUEST)
+        return false;
+    if (msg.hdr.type == LURK_TYPE_PING) /* the same number in every designation */
+        return true;
+    if (msg.hdr.designation != LURK_DESIGNATION_TLS13 ||
+        msg.hdr.type != LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY ||
+        lurk_tls13_sign_cv_request_decode(&msg.payload, &r) != LURK_STATUS_SUCCESS ||
+        (key = lurkd_keystore_find(rt->keys, r.key_id.id)) == NULL)
+        return false;
+    /*
+     * ECDSA and EdDSA sign in tens of microseconds; RSA takes hundreds, and
+     * a key in an HSM as long as the token takes.
+     */
+    return key->engine == NULL && (key->kind == LURKD_KEY_EC || key->kind == LURKD_KEY_ED25519 ||
+                                   key->kind == LURKD_KEY_ED448);
+}
+
+uint8_t lurkd_ex_ping(struct lurkd_request *req, lurk_cbb *out)
+{
+    (void)out;
+    /* Every designation numbers its format error 3 (invalid_format / invalid_payload_format). */
+    return lurk_cbs_len(&req->payload) == 0 ? LURK_STATUS_SUCCESS : LURK_STATUS_INVALID_FORMAT;
+}

@@ -1,0 +1,191 @@
+/* The crypto worker pool; see worker.h. */
+#include "net/worker.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "net/conn.h"
+#include "exchange/dispatch.h"
+#include "conf/runtime.h"
+
+/* Largest response: a tls12/tls13 capabilities listing many certificates. */
+#define RESPONSE_MAX (1024 * 1024)
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t more;
+    pthread_cond_t idle;
+    struct lurkd_job *head, *tail;
+    unsigned queued, running, limit, idle_threads;
+    bool stopping;
+    pthread_t *threads;
+    unsigned n_threads;
+} pool = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .more = PTHREAD_COND_INITIALIZER,
+    .idle = PTHREAD_COND_INITIALIZER,
+};
+
+static void process(struct lurkd_job *job)
+{
+    struct lurkd_conn *c = job->conn;
+
+    /* Work for a connection that has gone is dropped (DESIGN.md §5). */
+    if (!atomic_load(&c->closed)) {
+        struct lurkd_runtime *rt = lurkd_runtime_acquire();
+        lurk_cbb out;
+        if (lurk_cbb_init(&out, 512, RESPONSE_MAX)) {
+            lurkd_dispatch(rt, &c->peer, job->frame, job->len, &out);
+            if (lurk_cbb_ok(&out))
+                lurkd_conn_send(c, lurk_cbb_data(&out), lurk_cbb_len(&out));
+        }
+        lurk_cbb_cleanup(&out);
+        lurkd_runtime_unref(rt);
+        /*
+         * What a refused request left in this thread's OpenSSL error queue
+         * (a point off its curve, a ciphertext above the modulus) is not
+         * the next request's: the handlers answer with statuses, not errors.
+         */
+        ERR_clear_error();
+    }
+    atomic_fetch_sub(&c->inflight, 1);
+    lurkd_conn_unref(c);
+    /* Requests carry premasters and handshake secrets. */
+    OPENSSL_cleanse(job->frame, job->len);
+    free(job->frame);
+    free(job);
+}
+
+/* A job ended (pool.lock held): a drain waiting for idle may go on. */
+static void finished_locked(void)
+{
+    pool.running--;
+    if (pool.queued == 0 && pool.running == 0)
+        pthread_cond_broadcast(&pool.idle);
+}
+
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&pool.lock);
+    for (;;) {
+        while (pool.head == NULL && !pool.stopping) {
+            pool.idle_threads++;
+            pthread_cond_wait(&pool.more, &pool.lock);
+            pool.idle_threads--;
+        }
+        if (pool.head == NULL)
+            break;
+        struct lurkd_job *job = pool.head;
+        pool.head = job->next;
+        if (pool.head == NULL)
+            pool.tail = NULL;
+        pool.queued--;
+        pool.running++;
+        pthread_mutex_unlock(&pool.lock);
+        process(job);
+        pthread_mutex_lock(&pool.lock);
+        finished_locked();
+    }
+    pthread_mutex_unlock(&pool.lock);
+    return NULL;
+}
+
+bool lurkd_workers_start(unsigned n, unsigned queue_limit, char *err, size_t errlen)
+{
+    pool.limit = queue_limit;
+    pool.threads = calloc(n, sizeof(*pool.threads));
+    if (pool.threads == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (pthread_create(&pool.threads[i], NULL, worker_main, NULL) != 0) {
+            snprintf(err, errlen, "cannot start worker thread %u", i);
+            return false;
+        }
+        pool.n_threads = i + 1;
+    }
+    return true;
+}
+
+void lurkd_workers_set_limit(unsigned queue_limit)
+{
+    pthread_mutex_lock(&pool.lock);
+    pool.limit = queue_limit;
+    pthread_mutex_unlock(&pool.lock);
+}
+
+bool lurkd_workers_run_if_idle(struct lurkd_job *job)
+{
+    pthread_mutex_lock(&pool.lock);
+    bool idle = pool.queued == 0 && pool.running == 0 && !pool.stopping;
+    /* Counted as running, so that a drain (lurkd_workers_stop) waits for it. */
+    if (idle)
+        pool.running++;
+    pthread_mutex_unlock(&pool.lock);
+    if (!idle)
+        return false;
+    process(job);
+    pthread_mutex_lock(&pool.lock);
+    finished_locked();
+    pthread_mutex_unlock(&pool.lock);
+    return true;
+}
+
+bool lurkd_workers_submit(struct lurkd_job *job)
+{
+    pthread_mutex_lock(&pool.lock);
+    if (pool.queued >= pool.limit || pool.stopping) {
+        pthread_mutex_unlock(&pool.lock);
+        return false;
+    }
+    job->next = NULL;
+    if (pool.tail != NULL)
+        pool.tail->next = job;
+    else
+        pool.head = job;
+    pool.tail = job;
+    pool.queued++;
+    if (pool.idle_threads > 0)
+        pthread_cond_signal(&pool.more);
+    pthread_mutex_unlock(&pool.lock);
+    return true;
+}
+
+unsigned lurkd_workers_queued(void)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&pool.lock);
+    n = pool.queued;
+    pthread_mutex_unlock(&pool.lock);
+    return n;
+}
+
+bool lurkd_workers_idle(void)
+{
+    bool idle;
+
+    pthread_mutex_lock(&pool.lock);
+    idle = pool.queued == 0 && pool.running == 0;
+    pthread_mutex_unlock(&pool.lock);
+    return idle;
+}
+
+void lurkd_workers_stop(void)
+{
+    pthread_mutex_lock(&pool.lock);
+    pool.stopping = true;
+    pthread_cond_broadcast(&pool.more);
+    pthread_mutex_unlock(&pool.lock);
+    for (unsigned i = 0; i < pool.n_threads; i++)
+        pthread_join(pool.threads[i], NULL);
+    free(pool.threads);
+    pool.threads = NULL;
+    pool.n_threads = 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * The crypto worker pool: a bounded FIFO of requests and N threads that
+ * decode, check, compute and encode (DESIGN.md §5). Pipelined requests of
+ * one connection run on several workers at once and complete out of order.
+ */
+#ifndef LURKD_NET_WORKER_H
+#define LURKD_NET_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct lurkd_conn;
+
+struct lurkd_job {
+    struct lurkd_conn *conn; /* a reference, dropped by the worker */
+    uint8_t *frame;          /* the whole request message, freed by the worker */
+    size_t len;
+    struct lurkd_job *next;
+};
+
+bool lurkd_workers_start(unsigned n, unsigned queue_limit, char *err, size_t errlen);
+void lurkd_workers_set_limit(unsigned queue_limit);
+/* Takes the job; false (job untouched) when the queue is full. */
+bool lurkd_workers_submit(struct lurkd_job *job);
+/*
+ * Runs the job in the calling thread (the I/O thread, for a quick request)
+ * when no worker has anything to do, sparing a thread hand-off; false (job
+ * untouched) otherwise.
+ */
+bool lurkd_workers_run_if_idle(struct lurkd_job *job);
+/* Requests waiting for a worker (metrics). */
+unsigned lurkd_workers_queued(void);
+/* True when nothing is queued or running. */
+bool lurkd_workers_idle(void);
+/*
+ * Finishes what is queued, then joins the threads. Before lurkd_io_stop:
+ * responses go through the connections' I/O loops.
+ */
+void lurkd_workers_stop(void);
+
+#endif
