@@ -40,6 +40,7 @@
 
 #include "lurk/clock.h"
 #include "lurk/lurk.h"
+#include "lurk/names.h"
 
 /* Plain sockets read ahead into this buffer: one recv usually brings several responses. */
 #define READ_AHEAD 16384

@@ -1,5 +1,6 @@
 /* Designation "lurk" payload codecs; see lurk.h. */
 #include "lurk/lurk.h"
+#include "lurk/names.h"
 
 #include <string.h>
 

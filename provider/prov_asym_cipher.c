@@ -31,6 +31,7 @@
 
 #include "lurk/client.h"
 #include "lurk/tls12.h"
+#include "lurk/names.h"
 #include "lurk_prov.h"
 #include "prov_err.h"
 

@@ -44,6 +44,7 @@
 #include "lurk/client.h"
 #include "lurk/tls12.h"
 #include "lurk/tls13.h"
+#include "lurk/names.h"
 #include "lurk_prov.h"
 #include "prov_content.h"
 #include "prov_err.h"

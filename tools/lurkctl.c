@@ -26,6 +26,7 @@
 #include "lurk/lurk.h"
 #include "lurk/tls12.h"
 #include "lurk/tls13.h"
+#include "lurk/names.h"
 #include "lurkctl.h"
 
 struct ctl {

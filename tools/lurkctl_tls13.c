@@ -15,6 +15,7 @@
 #include "lurk/tls13.h"
 #include "lurk/tls13_handshake.h"
 #include "lurk/tls13_keysched.h"
+#include "lurk/names.h"
 #include "lurkctl.h"
 
 bool lurkctl_print_tls13_capabilities(const lurk_cbs *payload)

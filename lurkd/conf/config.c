@@ -23,7 +23,6 @@
 #include <openssl/err.h>
 
 #include "conf/config_tls13.h"
-#include "keys/engine_key.h"
 #include "lurk/hex.h"
 
 /* Defaults, documented in docs/lurkd.conf.example. */
@@ -65,6 +64,7 @@ const char *lurkd_exchange_name(enum lurkd_exchange ex)
 struct parse {
     const char *path;
     CONF *conf;
+    const struct lurkd_config *cfg;
     char *err;
     size_t errlen;
 };
@@ -569,7 +569,7 @@ static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *sec
     if (k->source == NULL)
         return failf(p, section, NULL, "key \"%s\" has no source", name);
     /* Only an engine reads them: elsewhere they would be silently ignored. */
-    if (!lurkd_engine_source(k->source) && (k->pin_file != NULL || k->engine_module != NULL))
+    if (!lurkd_key_source_is_engine(k->source) && (k->pin_file != NULL || k->engine_module != NULL))
         return failf(p, section, k->pin_file ? "pin_file" : "engine_module",
                      "%s applies to engine keys only (source = engine:ENGINE_ID:KEY_ID)",
                      k->pin_file ? "pin_file" : "engine_module");
@@ -695,6 +695,11 @@ static char *reader_path(void *ctx, const char *value)
     return resolve_path(ctx, value);
 }
 
+static bool reader_client_exists(void *ctx, const char *name)
+{
+    return lurkd_config_find_client(((struct parse *)ctx)->cfg, name) != NULL;
+}
+
 static void tls13_reader(struct parse *p, struct lurkd_config_reader *r)
 {
     *r = (struct lurkd_config_reader){
@@ -706,6 +711,7 @@ static void tls13_reader(struct parse *p, struct lurkd_config_reader *r)
         .parse_uint = parse_uint,
         .split_list = split_list,
         .free_list = free_list,
+        .client_exists = reader_client_exists,
     };
 }
 
@@ -754,6 +760,7 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
         goto fail;
     }
     sections = NCONF_get_section_names(p.conf);
+    p.cfg = cfg;
     tls13_reader(&p, &tls13);
     /* NCONF lists sections in hash order; listeners and keys are reported in file order. */
     order_path = path;
@@ -771,9 +778,9 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
         else if (strncmp(s, "client.", 7) == 0 && s[7] != '\0')
             ok = parse_client(&p, cfg, s, s + 7);
         else if (strcmp(s, "tls13") == 0)
-            ok = lurkd_config_tls13_section(&tls13, cfg, s, NCONF_get_section(p.conf, s));
+            ok = lurkd_config_tls13_section(&tls13, &cfg->tls13, s, NCONF_get_section(p.conf, s));
         else if (strncmp(s, "psk.", 4) == 0 && s[4] != '\0')
-            ok = lurkd_config_psk_section(&tls13, cfg, s, s + 4, NCONF_get_section(p.conf, s));
+            ok = lurkd_config_psk_section(&tls13, &cfg->tls13, s, s + 4, NCONF_get_section(p.conf, s));
         else if (strcmp(s, "default") == 0)
             ok = sk_CONF_VALUE_num(NCONF_get_section(p.conf, s)) <= 0 ||
                  failf(&p, "default", sk_CONF_VALUE_value(NCONF_get_section(p.conf, s), 0)->name,
@@ -809,7 +816,7 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
             goto fail;
         }
     }
-    if (!lurkd_config_tls13_finish(&tls13, cfg))
+    if (!lurkd_config_tls13_finish(&tls13, cfg->tls13))
         goto fail;
     NCONF_free(p.conf);
     return cfg;
@@ -929,6 +936,16 @@ bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
         }
     }
     return true;
+}
+
+const struct lurkd_tls13_conf *lurkd_tls13_conf(const struct lurkd_config *cfg)
+{
+    return cfg != NULL && cfg->tls13 != NULL ? cfg->tls13 : lurkd_config_tls13_defaults();
+}
+
+bool lurkd_key_source_is_engine(const char *source)
+{
+    return source != NULL && strncmp(source, "engine:", strlen("engine:")) == 0;
 }
 
 const struct lurkd_client_conf *lurkd_config_find_client(const struct lurkd_config *cfg,

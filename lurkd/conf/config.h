@@ -90,6 +90,8 @@ struct lurkd_key_conf {
     char *pin_file_where, *engine_module_where;
 };
 
+struct lurkd_tls13_conf; /* conf/config_tls13.h */
+
 struct lurkd_config {
     char *path; /* NULL when everything came from the command line */
     unsigned workers;
@@ -152,5 +154,9 @@ void lurkd_config_free(struct lurkd_config *cfg);
 
 const struct lurkd_client_conf *lurkd_config_find_client(const struct lurkd_config *cfg,
                                                          const char *name);
+/* cfg's [tls13] settings (conf/config_tls13.h), or the defaults when it has none; never NULL. */
+const struct lurkd_tls13_conf *lurkd_tls13_conf(const struct lurkd_config *cfg);
+/* Whether a key source names an engine key ("engine:ID:KEY_ID", keys/engine_key.h). */
+bool lurkd_key_source_is_engine(const char *source);
 
 #endif

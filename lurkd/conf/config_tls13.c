@@ -37,16 +37,16 @@ static const struct lurkd_tls13_conf defaults = {
     .psk_db_size = 16384,
 };
 
-const struct lurkd_tls13_conf *lurkd_tls13_conf(const struct lurkd_config *cfg)
+const struct lurkd_tls13_conf *lurkd_config_tls13_defaults(void)
 {
-    return cfg != NULL && cfg->tls13 != NULL ? cfg->tls13 : &defaults;
+    return &defaults;
 }
 
-static struct lurkd_tls13_conf *conf_of(struct lurkd_config *cfg)
+static struct lurkd_tls13_conf *conf_of(struct lurkd_tls13_conf **t)
 {
-    if (cfg->tls13 == NULL && (cfg->tls13 = malloc(sizeof(*cfg->tls13))) != NULL)
-        *cfg->tls13 = defaults;
-    return cfg->tls13;
+    if (*t == NULL && (*t = malloc(sizeof(**t))) != NULL)
+        **t = defaults;
+    return *t;
 }
 
 static bool failf(const struct lurkd_config_reader *r, const char *section, const char *name,
@@ -102,10 +102,10 @@ static const struct {
      offsetof(struct lurkd_tls13_conf, psk_db_size)},
 };
 
-bool lurkd_config_tls13_section(const struct lurkd_config_reader *r, struct lurkd_config *cfg,
+bool lurkd_config_tls13_section(const struct lurkd_config_reader *r, struct lurkd_tls13_conf **conf,
                                 const char *section, STACK_OF(CONF_VALUE) * values)
 {
-    struct lurkd_tls13_conf *t = conf_of(cfg);
+    struct lurkd_tls13_conf *t = conf_of(conf);
 
     if (t == NULL)
         return failf(r, section, NULL, "out of memory");
@@ -204,10 +204,10 @@ static void psk_clear(struct lurkd_psk_conf *p)
     memset(p, 0, sizeof(*p));
 }
 
-bool lurkd_config_psk_section(const struct lurkd_config_reader *r, struct lurkd_config *cfg,
+bool lurkd_config_psk_section(const struct lurkd_config_reader *r, struct lurkd_tls13_conf **conf,
                               const char *section, const char *name, STACK_OF(CONF_VALUE) * values)
 {
-    struct lurkd_tls13_conf *t = conf_of(cfg);
+    struct lurkd_tls13_conf *t = conf_of(conf);
     struct lurkd_psk_conf *p;
     bool have_secret = false;
     void *grown;
@@ -298,16 +298,14 @@ bool lurkd_config_psk_section(const struct lurkd_config_reader *r, struct lurkd_
     return true;
 }
 
-bool lurkd_config_tls13_finish(const struct lurkd_config_reader *r, struct lurkd_config *cfg)
+bool lurkd_config_tls13_finish(const struct lurkd_config_reader *r, const struct lurkd_tls13_conf *t)
 {
-    const struct lurkd_tls13_conf *t = cfg->tls13;
-
     for (size_t i = 0; t != NULL && i < t->n_psks; i++) {
         const struct lurkd_psk_conf *p = &t->psks[i];
         char section[512];
         snprintf(section, sizeof(section), "psk.%s", p->name);
         for (size_t c = 0; c < p->n_clients; c++) {
-            if (strcmp(p->clients[c], "*") == 0 || lurkd_config_find_client(cfg, p->clients[c]))
+            if (strcmp(p->clients[c], "*") == 0 || r->client_exists(r->ctx, p->clients[c]))
                 continue;
             return failf(r, section, "clients", "unknown client \"%s\" (no [client.%s] section)",
                          p->clients[c], p->clients[c]);

@@ -14,7 +14,6 @@
 
 #include <openssl/conf.h>
 
-#include "conf/config.h"
 
 /* Longest PSK accepted in [psk.NAME] (RFC 8446 leaves it open; 64 bytes hold any hash). */
 #define LURKD_PSK_MAX_LEN 64
@@ -72,19 +71,24 @@ struct lurkd_config_reader {
                        unsigned long long *out);
     char **(*split_list)(const char *v, size_t *n); /* comma/space list, NULL-terminated */
     void (*free_list)(char **list, size_t n);
+    /* Whether a [client.NAME] section exists. */
+    bool (*client_exists)(void *ctx, const char *name);
 };
 
-/* [tls13] (section "tls13") and [psk.NAME]; false after r->fail. */
-bool lurkd_config_tls13_section(const struct lurkd_config_reader *r, struct lurkd_config *cfg,
+/*
+ * [tls13] (section "tls13") and [psk.NAME], into *t (allocated with the
+ * defaults on first use); false after r->fail.
+ */
+bool lurkd_config_tls13_section(const struct lurkd_config_reader *r, struct lurkd_tls13_conf **t,
                                 const char *section, STACK_OF(CONF_VALUE) * values);
-bool lurkd_config_psk_section(const struct lurkd_config_reader *r, struct lurkd_config *cfg,
+bool lurkd_config_psk_section(const struct lurkd_config_reader *r, struct lurkd_tls13_conf **t,
                               const char *section, const char *name, STACK_OF(CONF_VALUE) * values);
-/* Checks that need every section: PSK clients exist, identities are unique. */
-bool lurkd_config_tls13_finish(const struct lurkd_config_reader *r, struct lurkd_config *cfg);
+/* Checks that need every section: PSK clients exist, identities are unique. t may be NULL. */
+bool lurkd_config_tls13_finish(const struct lurkd_config_reader *r, const struct lurkd_tls13_conf *t);
 /* Wipes the PSK secrets and frees; NULL is a no-op. */
 void lurkd_config_tls13_free(struct lurkd_tls13_conf *t);
 
-/* cfg's [tls13] settings, or the defaults when the file has none (never NULL). */
-const struct lurkd_tls13_conf *lurkd_tls13_conf(const struct lurkd_config *cfg);
+/* The [tls13] settings of a file that has no [tls13] section. */
+const struct lurkd_tls13_conf *lurkd_config_tls13_defaults(void);
 
 #endif

@@ -46,11 +46,6 @@ static struct engine_use uses[8];
 static size_t n_uses;
 static pthread_mutex_t uses_lock = PTHREAD_MUTEX_INITIALIZER;
 
-bool lurkd_engine_source(const char *source)
-{
-    return source != NULL && strncmp(source, ENGINE_PREFIX, strlen(ENGINE_PREFIX)) == 0;
-}
-
 /* "engine:ID:KEY_ID" into id and key_id (which points into source). */
 static bool parse_source(const char *source, char *id, size_t idlen, const char **key_id)
 {
@@ -86,7 +81,7 @@ static bool module_of(const struct lurkd_config *cfg, const char *id, const char
         const struct lurkd_key_conf *k = &cfg->keys[i];
         char other[64];
         const char *unused;
-        if (k->engine_module == NULL || !lurkd_engine_source(k->source) ||
+        if (k->engine_module == NULL || !lurkd_key_source_is_engine(k->source) ||
             !parse_source(k->source, other, sizeof(other), &unused) || strcmp(other, id) != 0)
             continue;
         if (*module == NULL) {

@@ -18,9 +18,6 @@
 
 #include "conf/config.h"
 
-/* Whether source names an engine key ("engine:..."). */
-bool lurkd_engine_source(const char *source);
-
 /*
  * Loads the key of conf, an engine source; cfg holds the other keys, which
  * share the engine's module. On success *engine is a functional reference to

@@ -163,7 +163,7 @@ static bool load_one(const struct lurkd_config *cfg, const struct lurkd_key_conf
         snprintf(why, whylen, "out of memory");
         return false;
     }
-    if (lurkd_engine_source(conf->source))
+    if (lurkd_key_source_is_engine(conf->source))
         k->pkey = lurkd_engine_load_key(cfg, conf, &k->engine, why, whylen, at);
     else
         k->pkey = lurkd_secret_file_private(conf->source, why, whylen)

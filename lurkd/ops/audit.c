@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lurk/header.h"
+#include "lurk/names.h"
 #include "ops/metrics.h"
 
 #define AUDIT_BUFFER 65536

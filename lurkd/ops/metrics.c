@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lurk/header.h"
+#include "lurk/names.h"
 
 #define DESIGNATIONS 3
 #define TYPE_SLOTS   16 /* types 0..14, and 128 in slot 15 */

@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "lurk/header.h"
+#include "lurk/names.h"
 
 #ifndef LURKD_PATH
 #error "LURKD_PATH must name the lurkd binary under test"

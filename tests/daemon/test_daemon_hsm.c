@@ -26,6 +26,7 @@
 #include "lurk/tls12.h"
 #include "lurk/tls12_poo.h"
 #include "lurk/tls13.h"
+#include "lurk/names.h"
 
 #define PIN      "1234"
 #define SO_PIN   "123456"

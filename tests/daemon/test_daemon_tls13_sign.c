@@ -13,6 +13,7 @@
 
 #include "daemon_client.h"
 #include "lurk/tls13.h"
+#include "lurk/names.h"
 
 static struct lurkd_proc lurkd;
 static char tcp_addr[128], tls_addr[128];

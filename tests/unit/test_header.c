@@ -11,6 +11,7 @@
 #include "lurk/lurk.h"
 #include "lurk/tls12.h"
 #include "lurk/tls13.h"
+#include "lurk/names.h"
 
 /* A tls12 ecdhe request header: id 0x0102030405060708, length 0x00000020. */
 static const uint8_t hdr_bytes[LURK_HEADER_LEN] = {0x01, 0x01, 0x06, 0x00, 0x01, 0x02, 0x03, 0x04,

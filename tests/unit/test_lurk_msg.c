@@ -11,6 +11,7 @@
 #include "lurk/header.h"
 #include "lurk/hex.h"
 #include "lurk/lurk.h"
+#include "lurk/names.h"
 #include "roundtrip.h"
 
 #define OK       LURK_STATUS_SUCCESS

@@ -18,6 +18,7 @@
 #include "lurk/hex.h"
 #include "lurk/lurk.h"
 #include "lurk/tls12.h"
+#include "lurk/names.h"
 #include "roundtrip.h"
 
 #define DOCS_DIR   LURK_SOURCE_ROOT "/docs"

@@ -70,9 +70,4 @@ bool lurk_message_parse(const uint8_t *buf, size_t len, struct lurk_message *msg
 bool lurk_message_begin(lurk_cbb *cbb, size_t *start, const struct lurk_header *hdr);
 bool lurk_message_end(lurk_cbb *cbb, size_t start);
 
-/* Names of designations, types and statuses for logs and lurkctl; never NULL. */
-const char *lurk_designation_name(uint8_t designation);
-const char *lurk_type_name(uint8_t designation, uint8_t type);
-const char *lurk_status_name(uint8_t designation, uint8_t status);
-
 #endif
