@@ -203,7 +203,14 @@ static void usage(FILE *f)
                "       [--rounds N] [--warmup N] [--exchange premaster|master]\n");
 }
 
-int main(int argc, char **argv)
+struct options {
+    const char *server, *pubkey, *ca, *cert, *key;
+    long rounds, warmup;
+    bool master;
+};
+
+/* The command line into o; -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
         {"server", required_argument, NULL, 's'}, {"pubkey", required_argument, NULL, 'p'},
@@ -212,35 +219,32 @@ int main(int argc, char **argv)
         {"warmup", required_argument, NULL, 'w'}, {"exchange", required_argument, NULL, 'x'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    const char *server = NULL, *pubkey = NULL, *ca = NULL, *cert = NULL, *key = NULL;
-    long rounds = 5000, warmup = 200;
-    bool master = false;
-    char err[512];
     int ch;
 
+    *o = (struct options){.rounds = 5000, .warmup = 200};
     while ((ch = getopt_long(argc, argv, "s:p:n:w:x:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 's':
-            server = optarg;
+            o->server = optarg;
             break;
         case 'p':
-            pubkey = optarg;
+            o->pubkey = optarg;
             break;
         case 'A':
-            ca = optarg;
+            o->ca = optarg;
             break;
         case 'C':
-            cert = optarg;
+            o->cert = optarg;
             break;
         case 'K':
-            key = optarg;
+            o->key = optarg;
             break;
         case 'n':
-            if (!tool_arg_long(TOOL, "--rounds", optarg, 10, 10000000, &rounds))
+            if (!tool_arg_long(TOOL, "--rounds", optarg, 10, 10000000, &o->rounds))
                 return 2;
             break;
         case 'w':
-            if (!tool_arg_long(TOOL, "--warmup", optarg, 0, 1000000, &warmup))
+            if (!tool_arg_long(TOOL, "--warmup", optarg, 0, 1000000, &o->warmup))
                 return 2;
             break;
         case 'x':
@@ -248,7 +252,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, TOOL ": --exchange is premaster or master, not \"%s\"\n", optarg);
                 return 2;
             }
-            master = strcmp(optarg, "master") == 0;
+            o->master = strcmp(optarg, "master") == 0;
             break;
         case 'h':
             usage(stdout);
@@ -258,78 +262,100 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (server == NULL || pubkey == NULL || optind != argc) {
+    if (o->server == NULL || o->pubkey == NULL || optind != argc) {
         usage(stderr);
         return 2;
     }
+    return -1;
+}
 
-    EVP_PKEY *pub = load_public_key(pubkey);
-    uint8_t id[4];
-    if (pub == NULL || !EVP_PKEY_is_a(pub, "RSA") || !lurk_keyid_from_pkey(NULL, pub, id)) {
-        fprintf(stderr, TOOL ": %s holds no RSA public key\n", pubkey);
-        return 2;
-    }
+/* A connection to o->server (*tls holds its TLS context, if any); NULL after a message. */
+static struct lurk_conn *connect_server(const struct options *o, SSL_CTX **tls)
+{
     struct lurk_address addr;
-    SSL_CTX *tls = NULL;
-    if (!lurk_address_parse(server, &addr, err, sizeof(err))) {
+    struct lurk_conn *conn;
+    char err[512];
+
+    *tls = NULL;
+    if (!lurk_address_parse(o->server, &addr, err, sizeof(err))) {
         fprintf(stderr, TOOL ": %s\n", err);
-        return 2;
+        return NULL;
     }
     if (addr.kind == LURK_ADDRESS_TLS &&
-        (tls = lurk_client_tls_ctx_new(NULL, ca, cert, key, err, sizeof(err))) == NULL) {
+        (*tls = lurk_client_tls_ctx_new(NULL, o->ca, o->cert, o->key, err, sizeof(err))) == NULL) {
         fprintf(stderr, TOOL ": %s\n", err);
-        return 2;
+        return NULL;
     }
-    struct lurk_conn *conn = lurk_conn_open(&addr, tls, 5000, err, sizeof(err));
-    if (conn == NULL) {
-        fprintf(stderr, TOOL ": %s: %s\n", server, err);
-        return 2;
-    }
+    conn = lurk_conn_open(&addr, *tls, 5000, err, sizeof(err));
+    if (conn == NULL)
+        fprintf(stderr, TOOL ": %s: %s\n", o->server, err);
+    return conn;
+}
 
-    size_t k = (size_t)EVP_PKEY_get_size(pub), total = (size_t)(warmup + rounds);
-    double *t[N_CLASSES];
+/* A random order of the classes for one round (interleaving cancels drift). */
+static void shuffled_classes(int order[N_CLASSES])
+{
+    uint8_t shuffle[N_CLASSES];
+
     for (int c = 0; c < N_CLASSES; c++)
-        if ((t[c] = calloc((size_t)rounds, sizeof(double))) == NULL)
-            return 2;
-    uint8_t type = master ? LURK_TLS12_TYPE_RSA_MASTER : LURK_TLS12_TYPE_RSA_PREMASTER;
-    unsigned failures = 0;
+        order[c] = c;
+    RAND_bytes(shuffle, sizeof(shuffle));
+    for (int c = N_CLASSES - 1; c > 0; c--) {
+        int j = shuffle[c] % (c + 1), tmp = order[c];
+        order[c] = order[j];
+        order[j] = tmp;
+    }
+}
+
+/*
+ * Runs warm-up and measured rounds, each sending one ciphertext of every
+ * class in random order; the measured times go to t[class][round]. Counts
+ * answers with an unexpected status in *failures. False on a transport error.
+ */
+static bool measure(const struct options *o, struct lurk_conn *conn, EVP_PKEY *pub,
+                    const uint8_t id[4], double *t[N_CLASSES], unsigned *failures)
+{
+    size_t k = (size_t)EVP_PKEY_get_size(pub), total = (size_t)(o->warmup + o->rounds);
+    uint8_t type = o->master ? LURK_TLS12_TYPE_RSA_MASTER : LURK_TLS12_TYPE_RSA_PREMASTER;
+    char err[512];
+
+    *failures = 0;
     for (size_t r = 0; r < total; r++) {
         int order[N_CLASSES];
-        uint8_t shuffle[N_CLASSES];
-        for (int c = 0; c < N_CLASSES; c++)
-            order[c] = c;
-        RAND_bytes(shuffle, sizeof(shuffle));
-        for (int c = N_CLASSES - 1; c > 0; c--) {
-            int j = shuffle[c] % (c + 1), tmp = order[c];
-            order[c] = order[j];
-            order[j] = tmp;
-        }
+        shuffled_classes(order);
         for (int i = 0; i < N_CLASSES; i++) {
             int c = order[i];
             uint8_t ct[LURK_RSA_PROBE_MAX], payload[LURK_RSA_PROBE_MAX + 128];
             struct lurk_response resp;
             if (!make_ciphertext(pub, c, ct))
-                return 2;
-            size_t len = make_payload(master, id, ct, k, payload, sizeof(payload));
+                return false;
+            size_t len = make_payload(o->master, id, ct, k, payload, sizeof(payload));
             int64_t t0 = now_ns();
             bool ok = lurk_conn_call(conn, LURK_DESIGNATION_TLS12, type, payload, len, &resp, 10000,
                                      err, sizeof(err));
             int64_t dt = now_ns() - t0;
             if (!ok) {
                 fprintf(stderr, TOOL ": %s\n", err);
-                return 2;
+                return false;
             }
             /* Every class but the control must be answered success (implicit rejection). */
             if ((resp.msg.hdr.status == LURK_STATUS_SUCCESS) != (c != CONTROL))
-                failures++;
+                (*failures)++;
             lurk_response_free(&resp);
-            if (r >= (size_t)warmup)
-                t[c][r - (size_t)warmup] = (double)dt;
+            if (r >= (size_t)o->warmup)
+                t[c][r - (size_t)o->warmup] = (double)dt;
         }
     }
+    return true;
+}
 
-    double load[3] = {0};
+/* Prints the verdict of every class against the well-formed one; returns the exit status. */
+static int report(const struct options *o, EVP_PKEY *pub, double *t[N_CLASSES], unsigned failures)
+{
+    double load[3] = {-1, -1, -1}, alpha = 0.05 / N_JUDGED;
+    bool differs = false, control_seen = false;
     FILE *la = fopen("/proc/loadavg", "r");
+
     if (la != NULL) {
         if (fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3)
             load[0] = load[1] = load[2] = -1;
@@ -337,18 +363,16 @@ int main(int argc, char **argv)
     }
     printf("lurk-rsa-timing: %s, RSA-%d, %s, %ld rounds (after %ld warm-up) of %d classes, "
            "load average %.2f %.2f %.2f\n",
-           server, EVP_PKEY_get_bits(pub), master ? "rsa_master" : "rsa_premaster", rounds, warmup,
-           N_CLASSES, load[0], load[1], load[2]);
+           o->server, EVP_PKEY_get_bits(pub), o->master ? "rsa_master" : "rsa_premaster", o->rounds,
+           o->warmup, N_CLASSES, load[0], load[1], load[2]);
     if (failures > 0)
         printf("%u answers had an unexpected status (a malformed block must get success)\n",
                failures);
     printf("%-24s %10s %10s %10s %21s %10s %10s  %s\n", "class", "median ns", "good ns", "diff ns",
            "95% CI of diff ns", "Wilcoxon p", "sign p", "verdict");
-    double alpha = 0.05 / N_JUDGED;
-    bool differs = false, control_seen = false;
     for (int c = 1; c < N_CLASSES; c++) {
         struct verdict v;
-        compare(t[LURK_RSA_PROBE_GOOD], t[c], (size_t)rounds, &v);
+        compare(t[LURK_RSA_PROBE_GOOD], t[c], (size_t)o->rounds, &v);
         bool diff = v.p_wilcoxon < alpha && (v.ci_low > 0 || v.ci_high < 0);
         if (c == CONTROL)
             control_seen = diff;
@@ -363,12 +387,41 @@ int main(int argc, char **argv)
            N_JUDGED,
            control_seen ? "differs, as it must: the test can see a difference"
                         : "shows nothing: this run has no power, no verdict");
+    if (!control_seen)
+        return 3;
+    return differs || failures > 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    double *t[N_CLASSES] = {NULL};
+    struct lurk_conn *conn = NULL;
+    SSL_CTX *tls = NULL;
+    EVP_PKEY *pub;
+    unsigned failures;
+    uint8_t id[4];
+    int rc = parse_args(argc, argv, &o);
+
+    if (rc >= 0)
+        return rc;
+    pub = load_public_key(o.pubkey);
+    if (pub == NULL || !EVP_PKEY_is_a(pub, "RSA") || !lurk_keyid_from_pkey(NULL, pub, id)) {
+        fprintf(stderr, TOOL ": %s holds no RSA public key\n", o.pubkey);
+        EVP_PKEY_free(pub);
+        return 2;
+    }
+    rc = 2;
+    for (int c = 0; c < N_CLASSES; c++)
+        if ((t[c] = calloc((size_t)o.rounds, sizeof(double))) == NULL)
+            goto out;
+    if ((conn = connect_server(&o, &tls)) != NULL && measure(&o, conn, pub, id, t, &failures))
+        rc = report(&o, pub, t, failures);
+out:
     lurk_conn_close(conn);
     SSL_CTX_free(tls);
     EVP_PKEY_free(pub);
     for (int c = 0; c < N_CLASSES; c++)
         free(t[c]);
-    if (!control_seen)
-        return 3;
-    return differs || failures > 0 ? 1 : 0;
+    return rc;
 }
