@@ -382,14 +382,118 @@ static int start_failed(struct lurkd_runtime *rt, struct options *o)
     return 1;
 }
 
+/*
+ * Binds the listeners, opens the logs, goes to the background, writes the
+ * pid file and drops root: everything that can fail before a thread starts.
+ * Errors go to stderr until the process is in the background, then to the
+ * error log.
+ */
+static bool prepare_process(const struct lurkd_runtime *rt, const struct options *o)
+{
+    const struct lurkd_config *cfg = rt->cfg;
+    char err[1024] = "out of memory";
+    bool ok = lurkd_privileges_allowed(cfg, err, sizeof(err)) &&
+              (listeners = calloc(cfg->n_listeners, sizeof(*listeners))) != NULL;
+
+    for (size_t i = 0; ok && i < cfg->n_listeners; i++)
+        if ((ok = lurkd_listener_open(&cfg->listeners[i], &listeners[i], err, sizeof(err))))
+            n_listeners = i + 1;
+    ok = ok && open_logs(cfg, o->foreground, err, sizeof(err)) &&
+         (o->foreground || daemonize(err, sizeof(err)));
+    if (!ok) {
+        fprintf(stderr, "lurkd: %s\n", err);
+        return false;
+    }
+    if (!write_pid_file(cfg->pid_file))
+        lurkd_warn("cannot write pid_file %s: %s", cfg->pid_file, strerror(errno));
+    /* Listeners bound, keys loaded, logs open: root is no longer needed. */
+    if (!lurkd_privileges_drop(cfg, err, sizeof(err))) {
+        lurkd_error("%s", err);
+        if (cfg->pid_file != NULL)
+            unlink(cfg->pid_file);
+        return false;
+    }
+    return true;
+}
+
+/* Signals go to the main thread only, through a signalfd (returned; -1 on error). */
+static int signals_to_fd(void)
+{
+    sigset_t sigs;
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    return signalfd(-1, &sigs, SFD_CLOEXEC);
+}
+
+/* SIGTERM or SIGINT: finish what is in flight, stop every thread, exit. */
+static int shut_down(int signo)
+{
+    struct lurkd_runtime *cur = lurkd_runtime_acquire();
+    const char *pid_file = cur->cfg->pid_file;
+
+    lurkd_notice("%s: finishing in-flight requests, then exiting",
+                 signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    drain(cur->cfg->drain_timeout);
+    /*
+     * Workers first: a worker hands its response to a connection's I/O loop,
+     * which must still exist (work left after drain_timeout finishes here;
+     * its connections are closed next).
+     */
+    lurkd_workers_stop();
+    lurkd_io_stop();
+    lurkd_audit_close();
+    if (pid_file != NULL)
+        unlink(pid_file);
+    lurkd_runtime_unref(cur);
+    lurkd_runtime_install(NULL);
+    lurkd_notice("exiting");
+    free(listeners);
+    return 0;
+}
+
+/* The main thread's life once everything runs: signals, and the audit and log flushes. */
+static int serve(const struct options *o, int sfd)
+{
+    char err[1024];
+
+    for (;;) {
+        struct signalfd_siginfo si;
+        struct pollfd pfd = {.fd = sfd, .events = POLLIN};
+        /* Wake up regularly to write buffered audit lines. */
+        int n = poll(&pfd, 1, 100);
+        lurkd_audit_flush();
+        lurkd_log_limited_flush();
+        if (n <= 0 || read(sfd, &si, sizeof(si)) != sizeof(si))
+            continue;
+        if (si.ssi_signo == SIGHUP) {
+            lurkd_notice("SIGHUP: reloading configuration and keys");
+            reload(o, o->foreground);
+        } else if (si.ssi_signo == SIGUSR1) {
+            struct lurkd_runtime *cur = lurkd_runtime_acquire();
+            if (!open_logs(cur->cfg, o->foreground, err, sizeof(err)))
+                lurkd_error("reopening logs: %s", err);
+            else
+                lurkd_notice("SIGUSR1: log files reopened");
+            lurkd_runtime_unref(cur);
+        } else {
+            return shut_down((int)si.ssi_signo);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
     char err[1024];
     struct lurkd_config *cfg;
     struct lurkd_runtime *rt;
-    sigset_t sigs;
-    int sfd;
+    int sfd, rc;
 
     if (!parse_options(argc, argv, &o))
         return 2;
@@ -414,45 +518,10 @@ int main(int argc, char **argv)
         free(o.keys);
         return 0;
     }
-
-    if (!lurkd_privileges_allowed(rt->cfg, err, sizeof(err))) {
-        fprintf(stderr, "lurkd: %s\n", err);
+    if (!prepare_process(rt, &o))
         return start_failed(rt, &o);
-    }
-    /* Everything that can fail is done before anything starts: bind the listeners. */
-    listeners = calloc(rt->cfg->n_listeners, sizeof(*listeners));
-    for (size_t i = 0; listeners != NULL && i < rt->cfg->n_listeners; i++) {
-        if (!lurkd_listener_open(&rt->cfg->listeners[i], &listeners[i], err, sizeof(err))) {
-            fprintf(stderr, "lurkd: %s\n", err);
-            return start_failed(rt, &o);
-        }
-        n_listeners = i + 1;
-    }
-    if (!open_logs(rt->cfg, o.foreground, err, sizeof(err)) ||
-        (!o.foreground && !daemonize(err, sizeof(err)))) {
-        fprintf(stderr, "lurkd: %s\n", err);
-        return start_failed(rt, &o);
-    }
-    if (!write_pid_file(rt->cfg->pid_file))
-        lurkd_warn("cannot write pid_file %s: %s", rt->cfg->pid_file, strerror(errno));
-    /* Listeners bound, keys loaded, logs open: root is no longer needed. */
-    if (!lurkd_privileges_drop(rt->cfg, err, sizeof(err))) {
-        lurkd_error("%s", err);
-        if (rt->cfg->pid_file != NULL)
-            unlink(rt->cfg->pid_file);
-        return start_failed(rt, &o);
-    }
 
-    /* Signals go to the main thread only, through a signalfd. */
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-
+    sfd = signals_to_fd();
     lurkd_runtime_install(rt);
     apply_settings(rt->cfg);
     warn_keys(rt);
@@ -469,50 +538,8 @@ int main(int argc, char **argv)
         lurkd_notice("listening on %s", listeners[i].addr.text);
     lurkd_notice("lurkd %s started: %zu keys, %u workers, %u I/O threads", LURKD_VERSION,
                  rt->keys->n_keys, rt->cfg->workers, rt->cfg->io_threads);
-
-    for (;;) {
-        struct signalfd_siginfo si;
-        struct pollfd pfd = {.fd = sfd, .events = POLLIN};
-        /* Wake up regularly to write buffered audit lines. */
-        int n = poll(&pfd, 1, 100);
-        lurkd_audit_flush();
-        lurkd_log_limited_flush();
-        if (n <= 0 || read(sfd, &si, sizeof(si)) != sizeof(si))
-            continue;
-        if (si.ssi_signo == SIGHUP) {
-            lurkd_notice("SIGHUP: reloading configuration and keys");
-            reload(&o, o.foreground);
-        } else if (si.ssi_signo == SIGUSR1) {
-            struct lurkd_runtime *cur = lurkd_runtime_acquire();
-            if (!open_logs(cur->cfg, o.foreground, err, sizeof(err)))
-                lurkd_error("reopening logs: %s", err);
-            else
-                lurkd_notice("SIGUSR1: log files reopened");
-            lurkd_runtime_unref(cur);
-        } else {
-            struct lurkd_runtime *cur = lurkd_runtime_acquire();
-            unsigned timeout = cur->cfg->drain_timeout;
-            const char *pid_file = cur->cfg->pid_file;
-            lurkd_notice("%s: finishing in-flight requests, then exiting",
-                         si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-            drain(timeout);
-            /*
-             * Workers first: a worker hands its response to a connection's
-             * I/O loop, which must still exist (work left after drain_timeout
-             * finishes here; its connections are closed next).
-             */
-            lurkd_workers_stop();
-            lurkd_io_stop();
-            lurkd_audit_close();
-            if (pid_file != NULL)
-                unlink(pid_file);
-            lurkd_runtime_unref(cur);
-            lurkd_runtime_install(NULL);
-            lurkd_notice("exiting");
-            free(listeners);
-            free(o.listen);
-            free(o.keys);
-            return 0;
-        }
-    }
+    rc = serve(&o, sfd);
+    free(o.listen);
+    free(o.keys);
+    return rc;
 }
