@@ -20,8 +20,8 @@
 #include <openssl/types.h>
 
 #include "lurk/address.h"
+#include "lurk/keyref.h"
 #include "lurk/tls12.h"
-#include "prov_keyref.h"
 
 #define LURK_PROV_NAME    "lurk"
 #define LURK_PROV_VERSION "0.1.0"
@@ -93,8 +93,8 @@ OSSL_LIB_CTX *lurk_prov_libctx(LURK_PROV_CTX *pc);
  */
 struct lurk_prov_key {
     LURK_PROV_CTX *pc;
-    enum lurk_prov_key_type type;
-    enum lurk_prov_curve curve;
+    enum lurk_keyref_key_type type;
+    enum lurk_keyref_curve curve;
     EVP_PKEY *pub; /* in pc's private libctx */
     uint8_t *spki;
     size_t spki_len;
@@ -103,12 +103,12 @@ struct lurk_prov_key {
     bool has_server;
     struct lurk_address server; /* overrides lurk-server for this key */
     size_t max_sig_len;         /* RSA: modulus bytes; ECDSA: DER maximum; EdDSA: fixed */
-    atomic_bool ec_verified;    /* an ECDSA/EdDSA signature from lurkd verified (prov_signature.c) */
-    char mandatory_md[32];      /* RSA-PSS keys restricted to one digest; "" otherwise */
+    atomic_bool ec_verified; /* an ECDSA/EdDSA signature from lurkd verified (prov_signature.c) */
+    char mandatory_md[32];   /* RSA-PSS keys restricted to one digest; "" otherwise */
 };
 
 /* The keymgmt name of a key type ("RSA", "RSA-PSS", "EC", "ED25519", "ED448"). */
-const char *lurk_prov_key_type_name(enum lurk_prov_key_type type);
+const char *lurk_prov_key_type_name(enum lurk_keyref_key_type type);
 
 /*
  * Builds a key from DER key-reference bytes (decoder) or from a SPKI lurkd

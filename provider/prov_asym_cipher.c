@@ -68,7 +68,7 @@ static int rsa_decrypt_init(void *vctx, void *provkey, const OSSL_PARAM params[]
     struct rsa_ctx *ctx = vctx;
     const struct lurk_prov_key *key = provkey;
 
-    if (key == NULL || key->pub == NULL || key->type != LURK_PROV_KEY_RSA) {
+    if (key == NULL || key->pub == NULL || key->type != LURK_KEYREF_KEY_RSA) {
         LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_UNSUPPORTED_KEY_TYPE,
                         "only rsaEncryption keys decrypt (TLS 1.2 RSA key exchange)");
         return 0;

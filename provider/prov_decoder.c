@@ -89,10 +89,10 @@ const OSSL_DISPATCH lurk_prov_pem_to_der_decoder_functions[] = {
 
 struct der_ctx {
     LURK_PROV_CTX *pc;
-    enum lurk_prov_key_type type;
+    enum lurk_keyref_key_type type;
 };
 
-static void *der_newctx(void *provctx, enum lurk_prov_key_type type)
+static void *der_newctx(void *provctx, enum lurk_keyref_key_type type)
 {
     struct der_ctx *ctx = OPENSSL_zalloc(sizeof(*ctx));
 
@@ -105,27 +105,27 @@ static void *der_newctx(void *provctx, enum lurk_prov_key_type type)
 
 static void *der_rsa_newctx(void *provctx)
 {
-    return der_newctx(provctx, LURK_PROV_KEY_RSA);
+    return der_newctx(provctx, LURK_KEYREF_KEY_RSA);
 }
 
 static void *der_rsa_pss_newctx(void *provctx)
 {
-    return der_newctx(provctx, LURK_PROV_KEY_RSA_PSS);
+    return der_newctx(provctx, LURK_KEYREF_KEY_RSA_PSS);
 }
 
 static void *der_ec_newctx(void *provctx)
 {
-    return der_newctx(provctx, LURK_PROV_KEY_EC);
+    return der_newctx(provctx, LURK_KEYREF_KEY_EC);
 }
 
 static void *der_ed25519_newctx(void *provctx)
 {
-    return der_newctx(provctx, LURK_PROV_KEY_ED25519);
+    return der_newctx(provctx, LURK_KEYREF_KEY_ED25519);
 }
 
 static void *der_ed448_newctx(void *provctx)
 {
-    return der_newctx(provctx, LURK_PROV_KEY_ED448);
+    return der_newctx(provctx, LURK_KEYREF_KEY_ED448);
 }
 
 static void der_freectx(void *ctx)

@@ -30,7 +30,7 @@
 
 #include "lurk_prov.h"
 
-static void *load(enum lurk_prov_key_type type, const void *reference, size_t reference_sz)
+static void *load(enum lurk_keyref_key_type type, const void *reference, size_t reference_sz)
 {
     struct lurk_prov_key *key;
 
@@ -46,27 +46,27 @@ static void *load(enum lurk_prov_key_type type, const void *reference, size_t re
 
 static void *rsa_load(const void *r, size_t n)
 {
-    return load(LURK_PROV_KEY_RSA, r, n);
+    return load(LURK_KEYREF_KEY_RSA, r, n);
 }
 
 static void *rsa_pss_load(const void *r, size_t n)
 {
-    return load(LURK_PROV_KEY_RSA_PSS, r, n);
+    return load(LURK_KEYREF_KEY_RSA_PSS, r, n);
 }
 
 static void *ec_load(const void *r, size_t n)
 {
-    return load(LURK_PROV_KEY_EC, r, n);
+    return load(LURK_KEYREF_KEY_EC, r, n);
 }
 
 static void *ed25519_load(const void *r, size_t n)
 {
-    return load(LURK_PROV_KEY_ED25519, r, n);
+    return load(LURK_KEYREF_KEY_ED25519, r, n);
 }
 
 static void *ed448_load(const void *r, size_t n)
 {
-    return load(LURK_PROV_KEY_ED448, r, n);
+    return load(LURK_KEYREF_KEY_ED448, r, n);
 }
 
 /*

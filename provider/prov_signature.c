@@ -85,12 +85,12 @@ struct sig_ctx {
 
 static bool is_rsa(const struct lurk_prov_key *key)
 {
-    return key->type == LURK_PROV_KEY_RSA || key->type == LURK_PROV_KEY_RSA_PSS;
+    return key->type == LURK_KEYREF_KEY_RSA || key->type == LURK_KEYREF_KEY_RSA_PSS;
 }
 
 static bool is_eddsa(const struct lurk_prov_key *key)
 {
-    return key->type == LURK_PROV_KEY_ED25519 || key->type == LURK_PROV_KEY_ED448;
+    return key->type == LURK_KEYREF_KEY_ED25519 || key->type == LURK_KEYREF_KEY_ED448;
 }
 
 /*
@@ -222,7 +222,7 @@ static bool set_pad(struct sig_ctx *ctx, const OSSL_PARAM *p)
     /* Never raw RSA; RSA-PSS keys sign with PSS only. */
     if (!is_rsa(ctx->key) ||
         (pad != RSA_PKCS1_PSS_PADDING &&
-         (pad != RSA_PKCS1_PADDING || ctx->key->type == LURK_PROV_KEY_RSA_PSS))) {
+         (pad != RSA_PKCS1_PADDING || ctx->key->type == LURK_KEYREF_KEY_RSA_PSS))) {
         LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_UNSUPPORTED_PADDING,
                         "key id %s: padding mode %d (LURK signs with PKCS#1 v1.5 or PSS, and "
                         "RSA-PSS keys with PSS only)",
@@ -393,7 +393,7 @@ static int init(struct sig_ctx *ctx, void *provkey, const char *mdname, bool dig
     ctx->digest_sign = digest_sign;
     ctx->md = MD_NONE;
     ctx->mgf1_md = MD_NONE;
-    ctx->pad = key->type == LURK_PROV_KEY_RSA_PSS ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING;
+    ctx->pad = key->type == LURK_KEYREF_KEY_RSA_PSS ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING;
     ctx->saltlen = RSA_PSS_SALTLEN_DIGEST;
     ctx->msg_len = 0;
     /* No digest given: what our keymgmt announces as the default (SHA-256, or none for EdDSA). */
@@ -427,25 +427,25 @@ static uint16_t tls13_scheme(const struct sig_ctx *ctx, const char **why)
         [MD_SHA256] = 0x0809, [MD_SHA384] = 0x080a, [MD_SHA512] = 0x080b};
 
     switch (key->type) {
-    case LURK_PROV_KEY_RSA:
-    case LURK_PROV_KEY_RSA_PSS:
+    case LURK_KEYREF_KEY_RSA:
+    case LURK_KEYREF_KEY_RSA_PSS:
         if (ctx->pad != RSA_PKCS1_PSS_PADDING) {
             *why = "TLS 1.3 CertificateVerify with RSA PKCS#1 v1.5 (TLS 1.3 signs with PSS)";
             return 0;
         }
-        return key->type == LURK_PROV_KEY_RSA ? rsae[ctx->md] : pss[ctx->md];
-    case LURK_PROV_KEY_EC:
-        if (key->curve == LURK_PROV_CURVE_P256 && ctx->md == MD_SHA256)
+        return key->type == LURK_KEYREF_KEY_RSA ? rsae[ctx->md] : pss[ctx->md];
+    case LURK_KEYREF_KEY_EC:
+        if (key->curve == LURK_KEYREF_CURVE_P256 && ctx->md == MD_SHA256)
             return 0x0403;
-        if (key->curve == LURK_PROV_CURVE_P384 && ctx->md == MD_SHA384)
+        if (key->curve == LURK_KEYREF_CURVE_P384 && ctx->md == MD_SHA384)
             return 0x0503;
-        if (key->curve == LURK_PROV_CURVE_P521 && ctx->md == MD_SHA512)
+        if (key->curve == LURK_KEYREF_CURVE_P521 && ctx->md == MD_SHA512)
             return 0x0603;
         *why = "TLS 1.3 ECDSA with a digest that does not match the curve";
         return 0;
-    case LURK_PROV_KEY_ED25519:
+    case LURK_KEYREF_KEY_ED25519:
         return 0x0807;
-    case LURK_PROV_KEY_ED448:
+    case LURK_KEYREF_KEY_ED448:
         return 0x0808;
     default:
         *why = "key type";
@@ -459,15 +459,15 @@ static uint16_t tls12_sig_and_hash(const struct sig_ctx *ctx)
     const struct lurk_prov_key *key = ctx->key;
 
     switch (key->type) {
-    case LURK_PROV_KEY_RSA:
+    case LURK_KEYREF_KEY_RSA:
         if (ctx->pad == RSA_PKCS1_PSS_PADDING)
             return (uint16_t)(0x0804 + (ctx->md - MD_SHA256));
         return (uint16_t)(mds[ctx->md].tls12_hash << 8 | 1);
-    case LURK_PROV_KEY_RSA_PSS:
+    case LURK_KEYREF_KEY_RSA_PSS:
         return (uint16_t)(0x0809 + (ctx->md - MD_SHA256));
-    case LURK_PROV_KEY_EC:
+    case LURK_KEYREF_KEY_EC:
         return (uint16_t)(mds[ctx->md].tls12_hash << 8 | 3);
-    case LURK_PROV_KEY_ED25519:
+    case LURK_KEYREF_KEY_ED25519:
         return 0x0807;
     default:
         return 0x0808;
