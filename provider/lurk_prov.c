@@ -19,8 +19,7 @@
 #include <openssl/params.h>
 #include <openssl/provider.h>
 
-#include "lurk_prov.h"
-#include "prov_err.h"
+#include "provider.h"
 
 static OSSL_FUNC_core_get_params_fn *c_get_params;
 static pthread_mutex_t upcalls_lock = PTHREAD_MUTEX_INITIALIZER;

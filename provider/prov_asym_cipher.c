@@ -31,8 +31,7 @@
 
 #include "lurk/client.h"
 #include "lurk/tls12.h"
-#include "lurk_prov.h"
-#include "prov_err.h"
+#include "provider.h"
 
 struct rsa_ctx {
     LURK_PROV_CTX *pc;

@@ -23,8 +23,7 @@
 #include <openssl/params.h>
 #include <openssl/pem.h>
 
-#include "lurk_prov.h"
-#include "prov_err.h"
+#include "provider.h"
 
 /* ---- PEM -> DER ---- */
 

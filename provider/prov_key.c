@@ -16,8 +16,7 @@
 
 #include "lurk/hex.h"
 #include "lurk/keyid.h"
-#include "lurk_prov.h"
-#include "prov_err.h"
+#include "provider.h"
 
 static const char *const key_type_names[LURK_KEYREF_KEY_TYPES] = {
     [LURK_KEYREF_KEY_RSA] = "RSA",     [LURK_KEYREF_KEY_RSA_PSS] = "RSA-PSS",

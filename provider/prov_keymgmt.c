@@ -28,7 +28,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "lurk_prov.h"
+#include "provider.h"
 
 static void *load(enum lurk_keyref_key_type type, const void *reference, size_t reference_sz)
 {

@@ -44,9 +44,8 @@
 #include "lurk/client.h"
 #include "lurk/tls12.h"
 #include "lurk/tls13.h"
-#include "lurk_prov.h"
 #include "prov_content.h"
-#include "prov_err.h"
+#include "provider.h"
 
 /* Longer than any TLS content LURK signs (a 146-byte CertificateVerify, a
  * ServerKeyExchange under 400 bytes); update/final keep at most this much. */

@@ -24,8 +24,7 @@
 #include "lurk/keyid.h"
 #include "lurk/tls12.h"
 #include "lurk/tls13.h"
-#include "lurk_prov.h"
-#include "prov_err.h"
+#include "provider.h"
 
 #define SCHEME "lurk:"
 
