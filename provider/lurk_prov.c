@@ -15,7 +15,6 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 #include <openssl/params.h>
 #include <openssl/provider.h>
 
@@ -173,33 +172,6 @@ static void free_config(struct lurk_prov_config *cfg)
     OPENSSL_free(cfg->cert_pem);
     OPENSSL_clear_free(cfg->key_pem, cfg->key_len);
     memset(cfg, 0, sizeof(*cfg));
-}
-
-/* ---- the private library context ---- */
-
-OSSL_LIB_CTX *lurk_prov_libctx(LURK_PROV_CTX *pc)
-{
-    OSSL_LIB_CTX *libctx;
-
-    pthread_mutex_lock(&pc->libctx_lock);
-    if (pc->libctx == NULL) {
-        ERR_set_mark();
-        /* OSSL_LIB_CTX_new reads no openssl.cnf; only "default" is ever loaded in it. */
-        libctx = OSSL_LIB_CTX_new();
-        if (libctx != NULL &&
-            (pc->libctx_default = OSSL_PROVIDER_load(libctx, "default")) == NULL) {
-            OSSL_LIB_CTX_free(libctx);
-            libctx = NULL;
-        }
-        ERR_pop_to_mark();
-        pc->libctx = libctx;
-    }
-    libctx = pc->libctx;
-    pthread_mutex_unlock(&pc->libctx_lock);
-    if (libctx == NULL)
-        LURK_PROV_RAISE(pc, LURK_PROV_R_INTERNAL,
-                        "cannot create a library context with the default provider");
-    return libctx;
 }
 
 /* ---- algorithms ---- */

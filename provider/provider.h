@@ -5,7 +5,10 @@
  * the pool and ASYNC handles, the functions the files share and the
  * dispatch tables each file exports. Declaring them in one place is what
  * keeps the files from including one another (no file has a header of its
- * own; the content classifier, pure code, keeps prov_content.h).
+ * own; the content classifier, pure code, keeps prov_content.h). Calls have
+ * no circle either: lurk_prov.c, the entry point, lists the operations, and
+ * nothing calls back into it (the private library context they all need is
+ * prov_libctx.c's).
  *
  * docs/provider.md is the operator's view of all this.
  */
@@ -97,7 +100,7 @@ typedef struct lurk_prov_ctx {
     struct lurk_prov_pool *pool;
 } LURK_PROV_CTX;
 
-/* The private library context, created on first call; NULL with an error raised. */
+/* The private library context, created on first call (prov_libctx.c); NULL with an error raised. */
 OSSL_LIB_CTX *lurk_prov_libctx(LURK_PROV_CTX *pc);
 
 /* ---- errors (prov_err.c; docs/provider.md §5 "Errors") ---- */
