@@ -20,6 +20,18 @@
 
 #include "provider.h"
 
+/*
+ * The functions of the dispatch table, declared with OpenSSL's typedefs
+ * (openssl/core_dispatch.h): a definition that disagrees with the signature
+ * libcrypto calls fails to compile instead of hiding behind the table's
+ * (void (*)(void)) cast.
+ */
+static OSSL_FUNC_provider_teardown_fn teardown;
+static OSSL_FUNC_provider_gettable_params_fn gettable_params;
+static OSSL_FUNC_provider_get_params_fn get_params;
+static OSSL_FUNC_provider_query_operation_fn query_operation;
+static OSSL_FUNC_provider_get_reason_strings_fn get_reason_strings;
+
 static OSSL_FUNC_core_get_params_fn *c_get_params;
 static pthread_mutex_t upcalls_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool upcalls_captured;

@@ -33,6 +33,22 @@
 #include "lurk/tls12.h"
 #include "provider.h"
 
+/*
+ * The functions of the dispatch table, declared with OpenSSL's typedefs
+ * (openssl/core_dispatch.h): a definition that disagrees with the signature
+ * libcrypto calls fails to compile instead of hiding behind the table's
+ * (void (*)(void)) cast.
+ */
+static OSSL_FUNC_asym_cipher_newctx_fn rsa_newctx;
+static OSSL_FUNC_asym_cipher_freectx_fn rsa_freectx;
+static OSSL_FUNC_asym_cipher_dupctx_fn rsa_dupctx;
+static OSSL_FUNC_asym_cipher_decrypt_init_fn rsa_decrypt_init;
+static OSSL_FUNC_asym_cipher_decrypt_fn rsa_decrypt;
+static OSSL_FUNC_asym_cipher_get_ctx_params_fn rsa_get_ctx_params;
+static OSSL_FUNC_asym_cipher_gettable_ctx_params_fn rsa_gettable_ctx_params;
+static OSSL_FUNC_asym_cipher_set_ctx_params_fn rsa_set_ctx_params;
+static OSSL_FUNC_asym_cipher_settable_ctx_params_fn rsa_settable_ctx_params;
+
 struct rsa_ctx {
     LURK_PROV_CTX *pc;
     const struct lurk_prov_key *key;
@@ -59,8 +75,6 @@ static void *rsa_dupctx(void *vctx)
 {
     return OPENSSL_memdup(vctx, sizeof(struct rsa_ctx));
 }
-
-static int rsa_set_ctx_params(void *vctx, const OSSL_PARAM params[]);
 
 static int rsa_decrypt_init(void *vctx, void *provkey, const OSSL_PARAM params[])
 {

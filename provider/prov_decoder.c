@@ -25,6 +25,23 @@
 
 #include "provider.h"
 
+/*
+ * The functions of the dispatch tables, declared with OpenSSL's typedefs
+ * (openssl/core_dispatch.h): a definition that disagrees with the signature
+ * libcrypto calls fails to compile instead of hiding behind the table's
+ * (void (*)(void)) cast.
+ */
+static OSSL_FUNC_decoder_newctx_fn pem_newctx;
+static OSSL_FUNC_decoder_freectx_fn nofree;
+static OSSL_FUNC_decoder_does_selection_fn pem_does_selection;
+static OSSL_FUNC_decoder_decode_fn pem_decode;
+static OSSL_FUNC_decoder_newctx_fn der_rsa_newctx, der_rsa_pss_newctx, der_ec_newctx,
+    der_ed25519_newctx, der_ed448_newctx;
+static OSSL_FUNC_decoder_freectx_fn der_freectx;
+static OSSL_FUNC_decoder_does_selection_fn der_does_selection;
+static OSSL_FUNC_decoder_decode_fn der_decode;
+static OSSL_FUNC_decoder_export_object_fn der_export_object;
+
 /* ---- PEM -> DER ---- */
 
 static void *pem_newctx(void *provctx)
