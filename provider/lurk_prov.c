@@ -15,12 +15,22 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 #include <openssl/params.h>
 #include <openssl/provider.h>
 
-#include "lurk_prov.h"
-#include "prov_err.h"
+#include "provider.h"
+
+/*
+ * The functions of the dispatch table, declared with OpenSSL's typedefs
+ * (openssl/core_dispatch.h): a definition that disagrees with the signature
+ * libcrypto calls fails to compile instead of hiding behind the table's
+ * (void (*)(void)) cast.
+ */
+static OSSL_FUNC_provider_teardown_fn teardown;
+static OSSL_FUNC_provider_gettable_params_fn gettable_params;
+static OSSL_FUNC_provider_get_params_fn get_params;
+static OSSL_FUNC_provider_query_operation_fn query_operation;
+static OSSL_FUNC_provider_get_reason_strings_fn get_reason_strings;
 
 static OSSL_FUNC_core_get_params_fn *c_get_params;
 static pthread_mutex_t upcalls_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -174,33 +184,6 @@ static void free_config(struct lurk_prov_config *cfg)
     OPENSSL_free(cfg->cert_pem);
     OPENSSL_clear_free(cfg->key_pem, cfg->key_len);
     memset(cfg, 0, sizeof(*cfg));
-}
-
-/* ---- the private library context ---- */
-
-OSSL_LIB_CTX *lurk_prov_libctx(LURK_PROV_CTX *pc)
-{
-    OSSL_LIB_CTX *libctx;
-
-    pthread_mutex_lock(&pc->libctx_lock);
-    if (pc->libctx == NULL) {
-        ERR_set_mark();
-        /* OSSL_LIB_CTX_new reads no openssl.cnf; only "default" is ever loaded in it. */
-        libctx = OSSL_LIB_CTX_new();
-        if (libctx != NULL &&
-            (pc->libctx_default = OSSL_PROVIDER_load(libctx, "default")) == NULL) {
-            OSSL_LIB_CTX_free(libctx);
-            libctx = NULL;
-        }
-        ERR_pop_to_mark();
-        pc->libctx = libctx;
-    }
-    libctx = pc->libctx;
-    pthread_mutex_unlock(&pc->libctx_lock);
-    if (libctx == NULL)
-        LURK_PROV_RAISE(pc, LURK_PROV_R_INTERNAL,
-                        "cannot create a library context with the default provider");
-    return libctx;
 }
 
 /* ---- algorithms ---- */

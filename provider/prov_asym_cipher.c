@@ -32,8 +32,23 @@
 #include "lurk/client.h"
 #include "lurk/tls12.h"
 #include "lurk/names.h"
-#include "lurk_prov.h"
-#include "prov_err.h"
+#include "provider.h"
+
+/*
+ * The functions of the dispatch table, declared with OpenSSL's typedefs
+ * (openssl/core_dispatch.h): a definition that disagrees with the signature
+ * libcrypto calls fails to compile instead of hiding behind the table's
+ * (void (*)(void)) cast.
+ */
+static OSSL_FUNC_asym_cipher_newctx_fn rsa_newctx;
+static OSSL_FUNC_asym_cipher_freectx_fn rsa_freectx;
+static OSSL_FUNC_asym_cipher_dupctx_fn rsa_dupctx;
+static OSSL_FUNC_asym_cipher_decrypt_init_fn rsa_decrypt_init;
+static OSSL_FUNC_asym_cipher_decrypt_fn rsa_decrypt;
+static OSSL_FUNC_asym_cipher_get_ctx_params_fn rsa_get_ctx_params;
+static OSSL_FUNC_asym_cipher_gettable_ctx_params_fn rsa_gettable_ctx_params;
+static OSSL_FUNC_asym_cipher_set_ctx_params_fn rsa_set_ctx_params;
+static OSSL_FUNC_asym_cipher_settable_ctx_params_fn rsa_settable_ctx_params;
 
 struct rsa_ctx {
     LURK_PROV_CTX *pc;
@@ -62,14 +77,12 @@ static void *rsa_dupctx(void *vctx)
     return OPENSSL_memdup(vctx, sizeof(struct rsa_ctx));
 }
 
-static int rsa_set_ctx_params(void *vctx, const OSSL_PARAM params[]);
-
 static int rsa_decrypt_init(void *vctx, void *provkey, const OSSL_PARAM params[])
 {
     struct rsa_ctx *ctx = vctx;
     const struct lurk_prov_key *key = provkey;
 
-    if (key == NULL || key->pub == NULL || key->type != LURK_PROV_KEY_RSA) {
+    if (key == NULL || key->pub == NULL || key->type != LURK_KEYREF_KEY_RSA) {
         LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_UNSUPPORTED_KEY_TYPE,
                         "only rsaEncryption keys decrypt (TLS 1.2 RSA key exchange)");
         return 0;

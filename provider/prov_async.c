@@ -28,7 +28,7 @@
 #include <openssl/async.h>
 #include <openssl/crypto.h>
 
-#include "lurk_prov.h"
+#include "provider.h"
 
 struct lurk_prov_async {
     int epfd;                         /* the wait fd */

@@ -12,7 +12,7 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/crypto.h>
 
-#include "lurk_prov.h"
+#include "provider.h"
 
 static OSSL_FUNC_BIO_read_ex_fn *c_read_ex;
 static OSSL_FUNC_BIO_gets_fn *c_gets;

@@ -23,8 +23,24 @@
 #include <openssl/params.h>
 #include <openssl/pem.h>
 
-#include "lurk_prov.h"
-#include "prov_err.h"
+#include "provider.h"
+
+/*
+ * The functions of the dispatch tables, declared with OpenSSL's typedefs
+ * (openssl/core_dispatch.h): a definition that disagrees with the signature
+ * libcrypto calls fails to compile instead of hiding behind the table's
+ * (void (*)(void)) cast.
+ */
+static OSSL_FUNC_decoder_newctx_fn pem_newctx;
+static OSSL_FUNC_decoder_freectx_fn nofree;
+static OSSL_FUNC_decoder_does_selection_fn pem_does_selection;
+static OSSL_FUNC_decoder_decode_fn pem_decode;
+static OSSL_FUNC_decoder_newctx_fn der_rsa_newctx, der_rsa_pss_newctx, der_ec_newctx,
+    der_ed25519_newctx, der_ed448_newctx;
+static OSSL_FUNC_decoder_freectx_fn der_freectx;
+static OSSL_FUNC_decoder_does_selection_fn der_does_selection;
+static OSSL_FUNC_decoder_decode_fn der_decode;
+static OSSL_FUNC_decoder_export_object_fn der_export_object;
 
 /* ---- PEM -> DER ---- */
 
@@ -89,10 +105,10 @@ const OSSL_DISPATCH lurk_prov_pem_to_der_decoder_functions[] = {
 
 struct der_ctx {
     LURK_PROV_CTX *pc;
-    enum lurk_prov_key_type type;
+    enum lurk_keyref_key_type type;
 };
 
-static void *der_newctx(void *provctx, enum lurk_prov_key_type type)
+static void *der_newctx(void *provctx, enum lurk_keyref_key_type type)
 {
     struct der_ctx *ctx = OPENSSL_zalloc(sizeof(*ctx));
 
@@ -105,27 +121,27 @@ static void *der_newctx(void *provctx, enum lurk_prov_key_type type)
 
 static void *der_rsa_newctx(void *provctx)
 {
-    return der_newctx(provctx, LURK_PROV_KEY_RSA);
+    return der_newctx(provctx, LURK_KEYREF_KEY_RSA);
 }
 
 static void *der_rsa_pss_newctx(void *provctx)
 {
-    return der_newctx(provctx, LURK_PROV_KEY_RSA_PSS);
+    return der_newctx(provctx, LURK_KEYREF_KEY_RSA_PSS);
 }
 
 static void *der_ec_newctx(void *provctx)
 {
-    return der_newctx(provctx, LURK_PROV_KEY_EC);
+    return der_newctx(provctx, LURK_KEYREF_KEY_EC);
 }
 
 static void *der_ed25519_newctx(void *provctx)
 {
-    return der_newctx(provctx, LURK_PROV_KEY_ED25519);
+    return der_newctx(provctx, LURK_KEYREF_KEY_ED25519);
 }
 
 static void *der_ed448_newctx(void *provctx)
 {
-    return der_newctx(provctx, LURK_PROV_KEY_ED448);
+    return der_newctx(provctx, LURK_KEYREF_KEY_ED448);
 }
 
 static void der_freectx(void *ctx)

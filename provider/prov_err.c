@@ -1,10 +1,10 @@
-/* Reason codes and error raising; see prov_err.h. */
-#include "prov_err.h"
-
+/* Reason codes and error raising; see provider.h and docs/provider.md §5. */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include <openssl/err.h>
+
+#include "provider.h"
 
 static const OSSL_ITEM reasons[] = {
     {LURK_PROV_R_NO_EXCHANGE, "no LURK exchange for this content"},
@@ -42,7 +42,8 @@ const OSSL_ITEM *lurk_prov_reason_strings(void)
     return reasons;
 }
 
-const char *lurk_prov_reason_text(int reason)
+/* The text of a reason, for an error raised without a core handle (see lurk_prov_raise). */
+static const char *reason_text(int reason)
 {
     for (const OSSL_ITEM *r = reasons; r->ptr != NULL; r++)
         if (r->id == (unsigned int)reason)
@@ -87,8 +88,7 @@ void lurk_prov_raise(const OSSL_CORE_HANDLE *handle, int reason, const char *fil
         vsnprintf(buf, sizeof(buf), fmt, ap);
         ERR_new();
         ERR_set_debug(file, line, func);
-        ERR_set_error(ERR_LIB_PROV, ERR_R_INTERNAL_ERROR, "%s: %s", lurk_prov_reason_text(reason),
-                      buf);
+        ERR_set_error(ERR_LIB_PROV, ERR_R_INTERNAL_ERROR, "%s: %s", reason_text(reason), buf);
     }
     va_end(ap);
 }

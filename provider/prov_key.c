@@ -16,16 +16,15 @@
 
 #include "lurk/hex.h"
 #include "lurk/keyid.h"
-#include "lurk_prov.h"
-#include "prov_err.h"
+#include "provider.h"
 
-static const char *const key_type_names[LURK_PROV_KEY_TYPES] = {
-    [LURK_PROV_KEY_RSA] = "RSA",     [LURK_PROV_KEY_RSA_PSS] = "RSA-PSS",
-    [LURK_PROV_KEY_EC] = "EC",       [LURK_PROV_KEY_ED25519] = "ED25519",
-    [LURK_PROV_KEY_ED448] = "ED448",
+static const char *const key_type_names[LURK_KEYREF_KEY_TYPES] = {
+    [LURK_KEYREF_KEY_RSA] = "RSA",     [LURK_KEYREF_KEY_RSA_PSS] = "RSA-PSS",
+    [LURK_KEYREF_KEY_EC] = "EC",       [LURK_KEYREF_KEY_ED25519] = "ED25519",
+    [LURK_KEYREF_KEY_ED448] = "ED448",
 };
 
-const char *lurk_prov_key_type_name(enum lurk_prov_key_type type)
+const char *lurk_prov_key_type_name(enum lurk_keyref_key_type type)
 {
     return key_type_names[type];
 }
@@ -54,7 +53,7 @@ static struct lurk_prov_key *build(LURK_PROV_CTX *pc, EVP_PKEY *pub, const uint8
     key->pc = pc;
     key->pub = pub;
     pub = NULL;
-    if (!lurk_prov_keyref_key_type(key->pub, &key->type, &key->curve, why, sizeof(why))) {
+    if (!lurk_keyref_classify_key(key->pub, &key->type, &key->curve, why, sizeof(why))) {
         LURK_PROV_RAISE(pc, LURK_PROV_R_UNSUPPORTED_KEY_TYPE, "key id %s: %s", id_hex, why);
         goto fail;
     }
@@ -66,7 +65,7 @@ static struct lurk_prov_key *build(LURK_PROV_CTX *pc, EVP_PKEY *pub, const uint8
     }
     key->max_sig_len = (size_t)size;
     /* An RSA-PSS key whose parameters pin the hash signs with that hash only. */
-    if (key->type == LURK_PROV_KEY_RSA_PSS &&
+    if (key->type == LURK_KEYREF_KEY_RSA_PSS &&
         EVP_PKEY_get_default_digest_name(key->pub, key->mandatory_md, sizeof(key->mandatory_md)) !=
             2)
         key->mandatory_md[0] = '\0';
@@ -121,7 +120,7 @@ struct lurk_prov_key *lurk_prov_key_from_keyref(LURK_PROV_CTX *pc, const uint8_t
     EVP_PKEY *pub = NULL;
 
     *not_ours = false;
-    st = lurk_prov_keyref_parse(der, len, &ref);
+    st = lurk_keyref_parse(der, len, &ref);
     if (st == LURK_KEYREF_NOT_KEYREF) {
         *not_ours = true;
         return NULL;
@@ -131,7 +130,7 @@ struct lurk_prov_key *lurk_prov_key_from_keyref(LURK_PROV_CTX *pc, const uint8_t
             return NULL;
         /* d2i_PUBKEY_ex may leave errors for a bad SPKI: ours says it better. */
         ERR_set_mark();
-        st = lurk_prov_keyref_decode(libctx, der, len, &ref, &pub);
+        st = lurk_keyref_decode(libctx, der, len, &ref, &pub);
         ERR_pop_to_mark();
     }
     if (st != LURK_KEYREF_OK) {
@@ -140,10 +139,10 @@ struct lurk_prov_key *lurk_prov_key_from_keyref(LURK_PROV_CTX *pc, const uint8_t
         if (st == LURK_KEYREF_KEY_ID_MISMATCH || st == LURK_KEYREF_BAD_SPKI ||
             st == LURK_KEYREF_BAD_SERVER || st == LURK_KEYREF_TRAILING_DATA)
             LURK_PROV_RAISE(pc, keyref_reason(st), "key reference with key id %s: %s", id_hex,
-                            lurk_prov_keyref_status_text(st));
+                            lurk_keyref_status_text(st));
         else
             LURK_PROV_RAISE(pc, keyref_reason(st), "key reference: %s",
-                            lurk_prov_keyref_status_text(st));
+                            lurk_keyref_status_text(st));
         return NULL;
     }
     return build(pc, pub, lurk_cbs_data(&ref.spki), lurk_cbs_len(&ref.spki), ref.key_id,

@@ -28,9 +28,31 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "lurk_prov.h"
+#include "provider.h"
 
-static void *load(enum lurk_prov_key_type type, const void *reference, size_t reference_sz)
+/*
+ * The functions of the dispatch tables, declared with OpenSSL's typedefs
+ * (openssl/core_dispatch.h): a definition that disagrees with the signature
+ * libcrypto calls fails to compile instead of hiding behind the table's
+ * (void (*)(void)) cast.
+ */
+static OSSL_FUNC_keymgmt_new_fn key_new;
+static OSSL_FUNC_keymgmt_import_fn key_import;
+static OSSL_FUNC_keymgmt_import_types_fn import_types;
+static OSSL_FUNC_keymgmt_free_fn key_free;
+static OSSL_FUNC_keymgmt_dup_fn key_dup;
+static OSSL_FUNC_keymgmt_has_fn has;
+static OSSL_FUNC_keymgmt_match_fn match;
+static OSSL_FUNC_keymgmt_get_params_fn get_params;
+static OSSL_FUNC_keymgmt_export_fn key_export;
+static OSSL_FUNC_keymgmt_load_fn rsa_load, rsa_pss_load, ec_load, ed25519_load, ed448_load;
+static OSSL_FUNC_keymgmt_gettable_params_fn rsa_gettable_params, ec_gettable_params,
+    ed_gettable_params;
+static OSSL_FUNC_keymgmt_export_types_fn rsa_export_types, rsa_pss_export_types, ec_export_types,
+    ed_export_types;
+static OSSL_FUNC_keymgmt_query_operation_name_fn rsa_query_operation_name, ec_query_operation_name;
+
+static void *load(enum lurk_keyref_key_type type, const void *reference, size_t reference_sz)
 {
     struct lurk_prov_key *key;
 
@@ -46,27 +68,27 @@ static void *load(enum lurk_prov_key_type type, const void *reference, size_t re
 
 static void *rsa_load(const void *r, size_t n)
 {
-    return load(LURK_PROV_KEY_RSA, r, n);
+    return load(LURK_KEYREF_KEY_RSA, r, n);
 }
 
 static void *rsa_pss_load(const void *r, size_t n)
 {
-    return load(LURK_PROV_KEY_RSA_PSS, r, n);
+    return load(LURK_KEYREF_KEY_RSA_PSS, r, n);
 }
 
 static void *ec_load(const void *r, size_t n)
 {
-    return load(LURK_PROV_KEY_EC, r, n);
+    return load(LURK_KEYREF_KEY_EC, r, n);
 }
 
 static void *ed25519_load(const void *r, size_t n)
 {
-    return load(LURK_PROV_KEY_ED25519, r, n);
+    return load(LURK_KEYREF_KEY_ED25519, r, n);
 }
 
 static void *ed448_load(const void *r, size_t n)
 {
-    return load(LURK_PROV_KEY_ED448, r, n);
+    return load(LURK_KEYREF_KEY_ED448, r, n);
 }
 
 /*

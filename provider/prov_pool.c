@@ -50,8 +50,7 @@
 #include "lurk/clock.h"
 #include "lurk/header.h"
 #include "lurk/lurk.h"
-#include "lurk_prov.h"
-#include "prov_err.h"
+#include "provider.h"
 
 /* How long a server that failed is tried after the others. */
 #define DOWN_MS 5000

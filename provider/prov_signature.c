@@ -45,9 +45,28 @@
 #include "lurk/tls12.h"
 #include "lurk/tls13.h"
 #include "lurk/names.h"
-#include "lurk_prov.h"
 #include "prov_content.h"
-#include "prov_err.h"
+#include "provider.h"
+
+/*
+ * The functions of the dispatch table, declared with OpenSSL's typedefs
+ * (openssl/core_dispatch.h): a definition that disagrees with the signature
+ * libcrypto calls fails to compile instead of hiding behind the table's
+ * (void (*)(void)) cast.
+ */
+static OSSL_FUNC_signature_newctx_fn sig_newctx;
+static OSSL_FUNC_signature_freectx_fn sig_freectx;
+static OSSL_FUNC_signature_dupctx_fn sig_dupctx;
+static OSSL_FUNC_signature_sign_init_fn sig_sign_init;
+static OSSL_FUNC_signature_sign_fn sig_sign;
+static OSSL_FUNC_signature_digest_sign_init_fn sig_digest_sign_init;
+static OSSL_FUNC_signature_digest_sign_update_fn sig_digest_sign_update;
+static OSSL_FUNC_signature_digest_sign_final_fn sig_digest_sign_final;
+static OSSL_FUNC_signature_digest_sign_fn sig_digest_sign;
+static OSSL_FUNC_signature_get_ctx_params_fn sig_get_ctx_params;
+static OSSL_FUNC_signature_gettable_ctx_params_fn sig_gettable_ctx_params;
+static OSSL_FUNC_signature_set_ctx_params_fn sig_set_ctx_params;
+static OSSL_FUNC_signature_settable_ctx_params_fn sig_settable_ctx_params;
 
 /* Longer than any TLS content LURK signs (a 146-byte CertificateVerify, a
  * ServerKeyExchange under 400 bytes); update/final keep at most this much. */
@@ -86,12 +105,12 @@ struct sig_ctx {
 
 static bool is_rsa(const struct lurk_prov_key *key)
 {
-    return key->type == LURK_PROV_KEY_RSA || key->type == LURK_PROV_KEY_RSA_PSS;
+    return key->type == LURK_KEYREF_KEY_RSA || key->type == LURK_KEYREF_KEY_RSA_PSS;
 }
 
 static bool is_eddsa(const struct lurk_prov_key *key)
 {
-    return key->type == LURK_PROV_KEY_ED25519 || key->type == LURK_PROV_KEY_ED448;
+    return key->type == LURK_KEYREF_KEY_ED25519 || key->type == LURK_KEYREF_KEY_ED448;
 }
 
 /*
@@ -223,7 +242,7 @@ static bool set_pad(struct sig_ctx *ctx, const OSSL_PARAM *p)
     /* Never raw RSA; RSA-PSS keys sign with PSS only. */
     if (!is_rsa(ctx->key) ||
         (pad != RSA_PKCS1_PSS_PADDING &&
-         (pad != RSA_PKCS1_PADDING || ctx->key->type == LURK_PROV_KEY_RSA_PSS))) {
+         (pad != RSA_PKCS1_PADDING || ctx->key->type == LURK_KEYREF_KEY_RSA_PSS))) {
         LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_UNSUPPORTED_PADDING,
                         "key id %s: padding mode %d (LURK signs with PKCS#1 v1.5 or PSS, and "
                         "RSA-PSS keys with PSS only)",
@@ -394,7 +413,7 @@ static int init(struct sig_ctx *ctx, void *provkey, const char *mdname, bool dig
     ctx->digest_sign = digest_sign;
     ctx->md = MD_NONE;
     ctx->mgf1_md = MD_NONE;
-    ctx->pad = key->type == LURK_PROV_KEY_RSA_PSS ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING;
+    ctx->pad = key->type == LURK_KEYREF_KEY_RSA_PSS ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING;
     ctx->saltlen = RSA_PSS_SALTLEN_DIGEST;
     ctx->msg_len = 0;
     /* No digest given: what our keymgmt announces as the default (SHA-256, or none for EdDSA). */
@@ -428,25 +447,25 @@ static uint16_t tls13_scheme(const struct sig_ctx *ctx, const char **why)
         [MD_SHA256] = 0x0809, [MD_SHA384] = 0x080a, [MD_SHA512] = 0x080b};
 
     switch (key->type) {
-    case LURK_PROV_KEY_RSA:
-    case LURK_PROV_KEY_RSA_PSS:
+    case LURK_KEYREF_KEY_RSA:
+    case LURK_KEYREF_KEY_RSA_PSS:
         if (ctx->pad != RSA_PKCS1_PSS_PADDING) {
             *why = "TLS 1.3 CertificateVerify with RSA PKCS#1 v1.5 (TLS 1.3 signs with PSS)";
             return 0;
         }
-        return key->type == LURK_PROV_KEY_RSA ? rsae[ctx->md] : pss[ctx->md];
-    case LURK_PROV_KEY_EC:
-        if (key->curve == LURK_PROV_CURVE_P256 && ctx->md == MD_SHA256)
+        return key->type == LURK_KEYREF_KEY_RSA ? rsae[ctx->md] : pss[ctx->md];
+    case LURK_KEYREF_KEY_EC:
+        if (key->curve == LURK_KEYREF_CURVE_P256 && ctx->md == MD_SHA256)
             return 0x0403;
-        if (key->curve == LURK_PROV_CURVE_P384 && ctx->md == MD_SHA384)
+        if (key->curve == LURK_KEYREF_CURVE_P384 && ctx->md == MD_SHA384)
             return 0x0503;
-        if (key->curve == LURK_PROV_CURVE_P521 && ctx->md == MD_SHA512)
+        if (key->curve == LURK_KEYREF_CURVE_P521 && ctx->md == MD_SHA512)
             return 0x0603;
         *why = "TLS 1.3 ECDSA with a digest that does not match the curve";
         return 0;
-    case LURK_PROV_KEY_ED25519:
+    case LURK_KEYREF_KEY_ED25519:
         return 0x0807;
-    case LURK_PROV_KEY_ED448:
+    case LURK_KEYREF_KEY_ED448:
         return 0x0808;
     default:
         *why = "key type";
@@ -460,15 +479,15 @@ static uint16_t tls12_sig_and_hash(const struct sig_ctx *ctx)
     const struct lurk_prov_key *key = ctx->key;
 
     switch (key->type) {
-    case LURK_PROV_KEY_RSA:
+    case LURK_KEYREF_KEY_RSA:
         if (ctx->pad == RSA_PKCS1_PSS_PADDING)
             return (uint16_t)(0x0804 + (ctx->md - MD_SHA256));
         return (uint16_t)(mds[ctx->md].tls12_hash << 8 | 1);
-    case LURK_PROV_KEY_RSA_PSS:
+    case LURK_KEYREF_KEY_RSA_PSS:
         return (uint16_t)(0x0809 + (ctx->md - MD_SHA256));
-    case LURK_PROV_KEY_EC:
+    case LURK_KEYREF_KEY_EC:
         return (uint16_t)(mds[ctx->md].tls12_hash << 8 | 3);
-    case LURK_PROV_KEY_ED25519:
+    case LURK_KEYREF_KEY_ED25519:
         return 0x0807;
     default:
         return 0x0808;

@@ -24,8 +24,21 @@
 #include "lurk/keyid.h"
 #include "lurk/tls12.h"
 #include "lurk/tls13.h"
-#include "lurk_prov.h"
-#include "prov_err.h"
+#include "provider.h"
+
+/*
+ * The functions of the dispatch table, declared with OpenSSL's typedefs
+ * (openssl/core_dispatch.h): a definition that disagrees with the signature
+ * libcrypto calls fails to compile instead of hiding behind the table's
+ * (void (*)(void)) cast.
+ */
+static OSSL_FUNC_store_open_fn store_open;
+static OSSL_FUNC_store_settable_ctx_params_fn store_settable_ctx_params;
+static OSSL_FUNC_store_set_ctx_params_fn store_set_ctx_params;
+static OSSL_FUNC_store_load_fn store_load;
+static OSSL_FUNC_store_eof_fn store_eof;
+static OSSL_FUNC_store_close_fn store_close;
+static OSSL_FUNC_store_export_object_fn store_export_object;
 
 #define SCHEME "lurk:"
 

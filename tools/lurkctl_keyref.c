@@ -21,8 +21,8 @@
 
 #include "lurk/hex.h"
 #include "lurk/keyid.h"
+#include "lurk/keyref.h"
 #include "lurkctl.h"
-#include "prov_keyref.h"
 
 static void keyref_usage(FILE *f)
 {
@@ -117,7 +117,7 @@ int lurkctl_keyref_main(int argc, char **argv)
         ERR_print_errors_fp(stderr);
         return 1;
     }
-    pem = lurk_prov_keyref_pem_from_pkey(NULL, key, server, err, sizeof(err));
+    pem = lurk_keyref_pem_from_pkey(NULL, key, server, err, sizeof(err));
     if (pem == NULL) {
         fprintf(stderr, "lurkctl keyref: %s\n", err);
         goto done;

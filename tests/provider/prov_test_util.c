@@ -14,7 +14,7 @@
 #include <openssl/rsa.h>
 
 #include "lurk/keyid.h"
-#include "prov_keyref.h"
+#include "lurk/keyref.h"
 
 const struct test_key_kind test_key_kinds[] = {
     {"RSA-2048", "RSA", NULL, 2048, "RSA"}, {"RSA-PSS-2048", "RSA-PSS", NULL, 2048, "RSA"},
@@ -83,7 +83,7 @@ X509 *test_self_signed(EVP_PKEY *key, const char *cn)
 char *test_keyref_pem(EVP_PKEY *key, const char *server)
 {
     char err[256];
-    char *pem = lurk_prov_keyref_pem_from_pkey(NULL, key, server, err, sizeof(err));
+    char *pem = lurk_keyref_pem_from_pkey(NULL, key, server, err, sizeof(err));
     char *copy;
 
     if (pem == NULL) {
@@ -122,7 +122,7 @@ uint8_t *test_keyref_der(EVP_PKEY *key, const char *server, size_t *len)
     if (spki_len <= 0 || !lurk_keyid_from_spki(NULL, spki, (size_t)spki_len, id))
         goto done;
     if (lurk_cbb_init(&cbb, 4096, 65536) &&
-        lurk_prov_keyref_encode(&cbb, id, spki, (size_t)spki_len, server))
+        lurk_keyref_encode(&cbb, id, spki, (size_t)spki_len, server))
         out = lurk_cbb_release(&cbb, len);
     lurk_cbb_cleanup(&cbb);
 done:

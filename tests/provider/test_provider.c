@@ -24,7 +24,7 @@
 
 #include "lurk/hex.h"
 #include "lurk/keyid.h"
-#include "prov_keyref.h"
+#include "lurk/keyref.h"
 #include "prov_test_util.h"
 
 #define R_NO_EXCHANGE "no LURK exchange for this content"
@@ -827,7 +827,7 @@ START_TEST(bad_server_and_key_type)
     n = i2d_PUBKEY(dsa, &spki);
     ck_assert(lurk_keyid_from_spki(NULL, spki, (size_t)n, id));
     ck_assert(lurk_cbb_init(&cbb, 2048, 65536));
-    ck_assert(lurk_prov_keyref_encode(&cbb, id, spki, (size_t)n, NULL));
+    ck_assert(lurk_keyref_encode(&cbb, id, spki, (size_t)n, NULL));
     pem = test_pem_wrap(lurk_cbb_data(&cbb), lurk_cbb_len(&cbb), "LURK KEY REFERENCE");
     expect_bad_pem(pem, "key type not supported by the lurk provider", "DSA");
     free(pem);

@@ -1,27 +1,63 @@
 /*
- * The key-reference format (provider/prov_keyref.c) as a unit: the DER of
+ * The key-reference format (liblurk/keyref.c) as a unit: the DER of
  * docs/provider.md "Key reference", every malformed form with its own
- * status, and what does not even claim to be a key reference.
+ * status, and what does not even claim to be a key reference. No provider
+ * is loaded; the provider's use of the format is tests/provider's.
  */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/dsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "lurk/keyid.h"
-#include "prov_keyref.h"
-#include "prov_test_util.h"
+#include "lurk/keyref.h"
 
 static EVP_PKEY *p256, *rsa, *dsa;
 
+/* A DSA key (a type the provider does not offer), 1024 bits to keep it quick. */
+static EVP_PKEY *dsa_keygen(void)
+{
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "DSA", NULL), *kctx = NULL;
+    EVP_PKEY *params = NULL, *key = NULL;
+
+    if (pctx != NULL && EVP_PKEY_paramgen_init(pctx) > 0 &&
+        EVP_PKEY_CTX_set_dsa_paramgen_bits(pctx, 1024) > 0 &&
+        EVP_PKEY_paramgen(pctx, &params) > 0 &&
+        (kctx = EVP_PKEY_CTX_new_from_pkey(NULL, params, NULL)) != NULL &&
+        EVP_PKEY_keygen_init(kctx) > 0 && EVP_PKEY_keygen(kctx, &key) <= 0)
+        key = NULL;
+    EVP_PKEY_CTX_free(kctx);
+    EVP_PKEY_CTX_free(pctx);
+    EVP_PKEY_free(params);
+    return key;
+}
+
+/* The DER of a good key reference for key (server may be NULL); malloc'd, *len set. */
+static uint8_t *keyref_der(EVP_PKEY *key, const char *server, size_t *len)
+{
+    uint8_t *spki = NULL, id[LURK_KEY_ID_LEN], *out = NULL;
+    int spki_len = i2d_PUBKEY(key, &spki);
+    lurk_cbb cbb;
+
+    ck_assert_int_gt(spki_len, 0);
+    ck_assert(lurk_keyid_from_spki(NULL, spki, (size_t)spki_len, id));
+    ck_assert(lurk_cbb_init(&cbb, 4096, 65536));
+    if (lurk_keyref_encode(&cbb, id, spki, (size_t)spki_len, server))
+        out = lurk_cbb_release(&cbb, len);
+    lurk_cbb_cleanup(&cbb);
+    OPENSSL_free(spki);
+    return out;
+}
+
 static void setup(void)
 {
-    p256 = test_keygen(&test_key_kinds[2]);
-    rsa = test_keygen(&test_key_kinds[0]);
-    dsa = test_dsa_keygen();
+    p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    dsa = dsa_keygen();
     ck_assert_ptr_nonnull(p256);
     ck_assert_ptr_nonnull(rsa);
 }
@@ -102,7 +138,7 @@ static enum lurk_keyref_status decode_parts(const struct parts *p)
     struct lurk_keyref ref;
     size_t len;
     uint8_t *der = build(p, &len);
-    enum lurk_keyref_status st = lurk_prov_keyref_decode(NULL, der, len, &ref, NULL);
+    enum lurk_keyref_status st = lurk_keyref_decode(NULL, der, len, &ref, NULL);
 
     free(der);
     return st;
@@ -119,11 +155,11 @@ START_TEST(roundtrip)
             struct lurk_keyref ref;
             EVP_PKEY *pub = NULL;
             size_t len;
-            uint8_t *der = test_keyref_der(keys[k], servers[s], &len), *spki = NULL;
+            uint8_t *der = keyref_der(keys[k], servers[s], &len), *spki = NULL;
             int spki_len = i2d_PUBKEY(keys[k], &spki);
 
             ck_assert_ptr_nonnull(der);
-            ck_assert_int_eq(lurk_prov_keyref_decode(NULL, der, len, &ref, &pub), LURK_KEYREF_OK);
+            ck_assert_int_eq(lurk_keyref_decode(NULL, der, len, &ref, &pub), LURK_KEYREF_OK);
             ck_assert_int_eq(ref.key_id_type, 0);
             ck_assert(lurk_cbs_equal(&ref.spki, spki, (size_t)spki_len));
             ck_assert_int_eq(ref.has_server, servers[s] != NULL);
@@ -142,7 +178,7 @@ END_TEST
 START_TEST(layout)
 {
     size_t len;
-    uint8_t *der = test_keyref_der(p256, NULL, &len), *spki = NULL;
+    uint8_t *der = keyref_der(p256, NULL, &len), *spki = NULL;
     int spki_len = i2d_PUBKEY(p256, &spki);
 
     ck_assert_ptr_nonnull(der);
@@ -250,14 +286,14 @@ START_TEST(truncated)
 {
     struct lurk_keyref ref;
     size_t len;
-    uint8_t *der = test_keyref_der(rsa, "unix:/x", &len);
+    uint8_t *der = keyref_der(rsa, "unix:/x", &len);
 
     /* Every cut that keeps the first elements claims to be ours and is refused. */
     for (size_t cut = 11; cut < len; cut++)
-        ck_assert_int_eq(lurk_prov_keyref_parse(der, cut, &ref), LURK_KEYREF_MALFORMED);
+        ck_assert_int_eq(lurk_keyref_parse(der, cut, &ref), LURK_KEYREF_MALFORMED);
     /* Too short to claim anything. */
-    ck_assert_int_eq(lurk_prov_keyref_parse(der, 5, &ref), LURK_KEYREF_NOT_KEYREF);
-    ck_assert_int_eq(lurk_prov_keyref_parse(der, 0, &ref), LURK_KEYREF_NOT_KEYREF);
+    ck_assert_int_eq(lurk_keyref_parse(der, 5, &ref), LURK_KEYREF_NOT_KEYREF);
+    ck_assert_int_eq(lurk_keyref_parse(der, 0, &ref), LURK_KEYREF_NOT_KEYREF);
     free(der);
 }
 END_TEST
@@ -271,7 +307,7 @@ static enum lurk_keyref_status parse_i2d(int (*i2d)(const EVP_PKEY *, unsigned c
     enum lurk_keyref_status st;
 
     ck_assert_int_gt(n, 0);
-    st = lurk_prov_keyref_parse(der, (size_t)n, &ref);
+    st = lurk_keyref_parse(der, (size_t)n, &ref);
     OPENSSL_free(der);
     return st;
 }
@@ -300,31 +336,31 @@ END_TEST
 START_TEST(pem_and_key_types)
 {
     char err[256];
-    char *pem = lurk_prov_keyref_pem_from_pkey(NULL, p256, "unix:/run/l.sock", err, sizeof(err));
-    enum lurk_prov_key_type type;
-    enum lurk_prov_curve curve;
+    char *pem = lurk_keyref_pem_from_pkey(NULL, p256, "unix:/run/l.sock", err, sizeof(err));
+    enum lurk_keyref_key_type type;
+    enum lurk_keyref_curve curve;
 
     ck_assert_ptr_nonnull(pem);
     ck_assert_ptr_nonnull(strstr(pem, "-----BEGIN LURK KEY REFERENCE-----"));
     OPENSSL_free(pem);
     /* Bad server, unsupported key types and curves are refused with a reason. */
-    ck_assert_ptr_null(lurk_prov_keyref_pem_from_pkey(NULL, p256, "http://x", err, sizeof(err)));
-    ck_assert_ptr_null(lurk_prov_keyref_pem_from_pkey(NULL, dsa, NULL, err, sizeof(err)));
+    ck_assert_ptr_null(lurk_keyref_pem_from_pkey(NULL, p256, "http://x", err, sizeof(err)));
+    ck_assert_ptr_null(lurk_keyref_pem_from_pkey(NULL, dsa, NULL, err, sizeof(err)));
     ck_assert_ptr_nonnull(strstr(err, "DSA"));
     EVP_PKEY *k1 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
     ck_assert_ptr_nonnull(k1);
-    ck_assert(!lurk_prov_keyref_key_type(k1, &type, &curve, err, sizeof(err)));
+    ck_assert(!lurk_keyref_classify_key(k1, &type, &curve, err, sizeof(err)));
     ck_assert_ptr_nonnull(strstr(err, "secp256k1"));
     EVP_PKEY_free(k1);
-    ck_assert(lurk_prov_keyref_key_type(p256, &type, &curve, err, sizeof(err)));
-    ck_assert_int_eq(type, LURK_PROV_KEY_EC);
-    ck_assert_int_eq(curve, LURK_PROV_CURVE_P256);
+    ck_assert(lurk_keyref_classify_key(p256, &type, &curve, err, sizeof(err)));
+    ck_assert_int_eq(type, LURK_KEYREF_KEY_EC);
+    ck_assert_int_eq(curve, LURK_KEYREF_CURVE_P256);
 }
 END_TEST
 
 static Suite *suite(void)
 {
-    Suite *s = suite_create("prov_keyref");
+    Suite *s = suite_create("keyref");
     TCase *tc = tcase_create("keyref");
 
     tcase_add_unchecked_fixture(tc, setup, teardown);

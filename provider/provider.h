@@ -1,12 +1,19 @@
 /*
- * lurk.so internals shared by the provider's files: the provider context
- * (settings read once at init, the private library context, the connection
- * pool), the remote key object, and the dispatch tables each file exports.
+ * lurk.so's vocabulary, the one header every provider file includes: the
+ * provider context (settings read once at init, the private library
+ * context, the connection pool), the remote key object, the error reasons,
+ * the pool and ASYNC handles, the functions the files share and the
+ * dispatch tables each file exports. Declaring them in one place is what
+ * keeps the files from including one another (no file has a header of its
+ * own; the content classifier, pure code, keeps prov_content.h). Calls have
+ * no circle either: lurk_prov.c, the entry point, lists the operations, and
+ * nothing calls back into it (the private library context they all need is
+ * prov_libctx.c's).
  *
- * DESIGN.md §6 is the contract; docs/provider.md is the operator's view.
+ * docs/provider.md is the operator's view of all this.
  */
-#ifndef LURK_PROV_H
-#define LURK_PROV_H
+#ifndef LURK_PROVIDER_H
+#define LURK_PROVIDER_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,13 +24,18 @@
 #include <openssl/async.h>
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
+#include <openssl/crypto.h>
 #include <openssl/types.h>
 
 #include "lurk/address.h"
+#include "lurk/keyref.h"
 #include "lurk/tls12.h"
-#include "prov_keyref.h"
 
-#define LURK_PROV_NAME    "lurk"
+/* ---- names ---- */
+
+/* The provider's name, as the core and error strings show it. */
+#define LURK_PROV_NAME "lurk"
+/* The version OSSL_PROV_PARAM_VERSION reports. */
 #define LURK_PROV_VERSION "0.1.0"
 /* Every algorithm this provider offers carries this property. */
 #define LURK_PROV_PROPS "provider=lurk"
@@ -40,7 +52,9 @@
 #define LURK_PROV_NAMES_ED448   "ED448:1.3.101.113"
 #define LURK_PROV_NAMES_ECDSA   "ECDSA"
 
-/* Settings and their defaults (docs/provider.md, "openssl.cnf"). */
+/* ---- settings (lurk_prov.c; docs/provider.md §1 "openssl.cnf") ---- */
+
+/* Settings limits and defaults. */
 #define LURK_PROV_MAX_SERVERS          8
 #define LURK_PROV_DEFAULT_TIMEOUT_MS   2000
 #define LURK_PROV_DEFAULT_CONNECTIONS  4
@@ -64,16 +78,21 @@ struct lurk_prov_config {
     char error[512]; /* empty when the settings are usable */
 };
 
+/* ---- the provider context (lurk_prov.c) ---- */
+
+/* The connection pool of one provider instance, opaque outside prov_pool.c. */
 struct lurk_prov_pool;
 
+/* One loaded instance of the provider: what OSSL_provider_init hands the core as provctx. */
 typedef struct lurk_prov_ctx {
     const OSSL_CORE_HANDLE *handle;
     struct lurk_prov_config cfg;
     /*
-     * Private library context holding only the default provider (anchors
-     * §5.4): decodes the public keys of key references, verifies lurkd's
-     * signatures and carries the TLS link to lurkd. Created on first use,
-     * never in OSSL_provider_init (config-load recursion, openssl #20653).
+     * Private library context holding only the default provider
+     * (docs/provider.md §4): decodes the public keys of key references,
+     * verifies lurkd's signatures and carries the TLS link to lurkd.
+     * Created on first use, never in OSSL_provider_init (config-load
+     * recursion, openssl #20653).
      */
     pthread_mutex_t libctx_lock;
     OSSL_LIB_CTX *libctx;
@@ -81,8 +100,62 @@ typedef struct lurk_prov_ctx {
     struct lurk_prov_pool *pool;
 } LURK_PROV_CTX;
 
-/* The private library context, created on first call; NULL with an error raised. */
+/* The private library context, created on first call (prov_libctx.c); NULL with an error raised. */
 OSSL_LIB_CTX *lurk_prov_libctx(LURK_PROV_CTX *pc);
+
+/* ---- errors (prov_err.c; docs/provider.md §5 "Errors") ---- */
+
+/*
+ * The provider's error reasons. They are registered with the core through
+ * OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, so ERR_reason_error_string() and
+ * nginx's error log print the text; the data string says which server, which
+ * key id and what happened ("server %s, key id %s: %s").
+ */
+enum lurk_prov_reason {
+    LURK_PROV_R_NO_EXCHANGE = 1,
+    LURK_PROV_R_KEYREF_MALFORMED,
+    LURK_PROV_R_KEYREF_VERSION,
+    LURK_PROV_R_KEYREF_KEY_ID_TYPE,
+    LURK_PROV_R_KEYREF_KEY_ID_MISMATCH,
+    LURK_PROV_R_KEYREF_BAD_SPKI,
+    LURK_PROV_R_KEYREF_BAD_SERVER,
+    LURK_PROV_R_KEYREF_TRAILING_DATA,
+    LURK_PROV_R_UNSUPPORTED_KEY_TYPE,
+    LURK_PROV_R_CONFIG,
+    LURK_PROV_R_NO_SERVER,
+    LURK_PROV_R_TRANSPORT,
+    LURK_PROV_R_LURK_ERROR,
+    LURK_PROV_R_BAD_RESPONSE,
+    LURK_PROV_R_BAD_SIGNATURE,
+    LURK_PROV_R_UNSUPPORTED_DIGEST,
+    LURK_PROV_R_UNSUPPORTED_PADDING,
+    LURK_PROV_R_BAD_SALT_LENGTH,
+    LURK_PROV_R_BUFFER_TOO_SMALL,
+    LURK_PROV_R_BAD_PARAMETER,
+    LURK_PROV_R_KEY_NOT_FOUND,
+    LURK_PROV_R_BAD_URI,
+    LURK_PROV_R_INTERNAL,
+};
+
+/* The reason table handed to the core (terminated by {0, NULL}). */
+const OSSL_ITEM *lurk_prov_reason_strings(void);
+
+/* Captures core_new_error/core_set_error_debug/core_vset_error at init. */
+void lurk_prov_err_init(const OSSL_DISPATCH *in);
+
+/*
+ * Raises one error attributed to this provider (handle), with a printf-style
+ * data string. handle may be NULL before init: the error then goes under
+ * ERR_LIB_PROV with the reason text in the data.
+ */
+void lurk_prov_raise(const OSSL_CORE_HANDLE *handle, int reason, const char *file, int line,
+                     const char *func, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* lurk_prov_raise for provider context pc (may be NULL), at the caller's file, line and function.
+ */
+#define LURK_PROV_RAISE(pc, reason, ...)                                                           \
+    lurk_prov_raise((pc) != NULL ? (pc)->handle : NULL, (reason), OPENSSL_FILE, OPENSSL_LINE,      \
+                    OPENSSL_FUNC, __VA_ARGS__)
 
 /* ---- remote keys (prov_key.c) ---- */
 
@@ -93,8 +166,8 @@ OSSL_LIB_CTX *lurk_prov_libctx(LURK_PROV_CTX *pc);
  */
 struct lurk_prov_key {
     LURK_PROV_CTX *pc;
-    enum lurk_prov_key_type type;
-    enum lurk_prov_curve curve;
+    enum lurk_keyref_key_type type;
+    enum lurk_keyref_curve curve;
     EVP_PKEY *pub; /* in pc's private libctx */
     uint8_t *spki;
     size_t spki_len;
@@ -103,32 +176,40 @@ struct lurk_prov_key {
     bool has_server;
     struct lurk_address server; /* overrides lurk-server for this key */
     size_t max_sig_len;         /* RSA: modulus bytes; ECDSA: DER maximum; EdDSA: fixed */
-    atomic_bool ec_verified;    /* an ECDSA/EdDSA signature from lurkd verified (prov_signature.c) */
-    char mandatory_md[32];      /* RSA-PSS keys restricted to one digest; "" otherwise */
+    atomic_bool ec_verified; /* an ECDSA/EdDSA signature from lurkd verified (prov_signature.c) */
+    char mandatory_md[32];   /* RSA-PSS keys restricted to one digest; "" otherwise */
 };
 
 /* The keymgmt name of a key type ("RSA", "RSA-PSS", "EC", "ED25519", "ED448"). */
-const char *lurk_prov_key_type_name(enum lurk_prov_key_type type);
+const char *lurk_prov_key_type_name(enum lurk_keyref_key_type type);
 
 /*
- * Builds a key from DER key-reference bytes (decoder) or from a SPKI lurkd
- * announced (store). NULL with an error raised (except when the bytes are
- * not a key reference at all: *not_ours is then set and nothing is raised).
+ * Builds a key from DER key-reference bytes (decoder; docs/provider.md §2
+ * "Key reference"). NULL with an error raised, except when the bytes are
+ * not a key reference at all: *not_ours is then set and nothing is raised.
  */
 struct lurk_prov_key *lurk_prov_key_from_keyref(LURK_PROV_CTX *pc, const uint8_t *der, size_t len,
                                                 bool *not_ours);
+/*
+ * Builds a key from a DER SubjectPublicKeyInfo lurkd announced (store),
+ * held by server (NULL: lurk-server). NULL with an error raised.
+ */
 struct lurk_prov_key *lurk_prov_key_from_spki(LURK_PROV_CTX *pc, const uint8_t *spki, size_t len,
                                               const struct lurk_address *server);
+/* A copy of key (the public key is shared, up-referenced); NULL on failure. */
 struct lurk_prov_key *lurk_prov_key_dup(const struct lurk_prov_key *key);
+/* Frees key; NULL is a no-op. */
 void lurk_prov_key_free(struct lurk_prov_key *key);
 /* The server text an error message should name for this key. */
 const char *lurk_prov_key_server_text(const struct lurk_prov_key *key);
 
-/* ---- transport (prov_pool.c) ---- */
+/* ---- transport (prov_pool.c; docs/provider.md §4) ---- */
 
 struct lurk_response;
 
+/* A pool without connections (they are made on first use); NULL when out of memory. */
 struct lurk_prov_pool *lurk_prov_pool_new(void);
+/* Closes the pool's idle connections and frees it; NULL is a no-op. */
 void lurk_prov_pool_free(struct lurk_prov_pool *pool);
 /*
  * One LURK request/response with the key's server (or lurk-server, in order
@@ -141,9 +222,11 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
                          const uint8_t *payload, size_t payload_len, struct lurk_response *resp,
                          char *server_used, size_t server_used_len);
 
-/* ---- waiting inside an OpenSSL ASYNC job (prov_async.c) ---- */
+/* ---- waiting inside an OpenSSL ASYNC job (prov_async.c; docs/provider.md §4) ---- */
 
+/* A lurk connection (lurk/client.h), lent to a paused job. */
 struct lurk_conn;
+/* What a job waits with (its wait fd and timer), opaque outside prov_async.c. */
 struct lurk_prov_async;
 
 /*
@@ -183,27 +266,35 @@ bool lurk_prov_async_wait(struct lurk_prov_async_job *job, int fd, bool edge, in
 /* Stops watching the fd waited for (before it may be closed); job may be NULL. */
 void lurk_prov_async_done(struct lurk_prov_async_job *job);
 
-/* ---- per-operation dispatch tables ---- */
+/* ---- core BIO upcalls (prov_bio.c) ---- */
 
+/* Captures the core's BIO upcalls at init; false when one is missing. */
+bool lurk_prov_bio_init(const OSSL_DISPATCH *in);
+/* A BIO reading the core BIO cbio (up-referenced; freed with the BIO); NULL on failure. */
+BIO *lurk_prov_bio_new_from_core(OSSL_CORE_BIO *cbio);
+/* Reads a whole (small) input; false when it is larger than max. */
+bool lurk_prov_bio_read_all(OSSL_CORE_BIO *cbio, size_t max, uint8_t **out, size_t *len);
+
+/* ---- per-operation dispatch tables, listed by lurk_prov.c's query_operation ---- */
+
+/* Key management, one table per key type (prov_keymgmt.c). */
 extern const OSSL_DISPATCH lurk_prov_rsa_keymgmt_functions[];
 extern const OSSL_DISPATCH lurk_prov_rsa_pss_keymgmt_functions[];
 extern const OSSL_DISPATCH lurk_prov_ec_keymgmt_functions[];
 extern const OSSL_DISPATCH lurk_prov_ed25519_keymgmt_functions[];
 extern const OSSL_DISPATCH lurk_prov_ed448_keymgmt_functions[];
+/* Signing, one table for every key type (prov_signature.c). */
 extern const OSSL_DISPATCH lurk_prov_signature_functions[];
+/* RSA decryption for TLS 1.2 RSA key exchange (prov_asym_cipher.c). */
 extern const OSSL_DISPATCH lurk_prov_rsa_asym_cipher_functions[];
+/* Key-reference decoders: PEM -> DER, then DER -> key per key type (prov_decoder.c). */
 extern const OSSL_DISPATCH lurk_prov_pem_to_der_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_rsa_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_rsa_pss_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_ec_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_ed25519_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_ed448_decoder_functions[];
+/* The lurk: store loader (prov_store.c). */
 extern const OSSL_DISPATCH lurk_prov_store_functions[];
-
-/* Core BIO upcalls (prov_bio.c), captured at init. */
-bool lurk_prov_bio_init(const OSSL_DISPATCH *in);
-BIO *lurk_prov_bio_new_from_core(OSSL_CORE_BIO *cbio);
-/* Reads a whole (small) input; false when it is larger than max. */
-bool lurk_prov_bio_read_all(OSSL_CORE_BIO *cbio, size_t max, uint8_t **out, size_t *len);
 
 #endif

@@ -1,5 +1,5 @@
-/* LURK key reference DER and PEM; see prov_keyref.h and docs/provider.md. */
-#include "prov_keyref.h"
+/* LURK key reference DER and PEM; see keyref.h and docs/provider.md. */
+#include "lurk/keyref.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -75,8 +75,7 @@ static enum lurk_keyref_status parse_server(lurk_cbs *seq, struct lurk_keyref *o
     return LURK_KEYREF_OK;
 }
 
-enum lurk_keyref_status lurk_prov_keyref_parse(const uint8_t *der, size_t len,
-                                               struct lurk_keyref *out)
+enum lurk_keyref_status lurk_keyref_parse(const uint8_t *der, size_t len, struct lurk_keyref *out)
 {
     lurk_cbs in, seq, version, id_type, key_id;
     int v;
@@ -123,10 +122,10 @@ enum lurk_keyref_status lurk_prov_keyref_parse(const uint8_t *der, size_t len,
     return LURK_KEYREF_OK;
 }
 
-enum lurk_keyref_status lurk_prov_keyref_decode(OSSL_LIB_CTX *libctx, const uint8_t *der,
-                                                size_t len, struct lurk_keyref *out, EVP_PKEY **pub)
+enum lurk_keyref_status lurk_keyref_decode(OSSL_LIB_CTX *libctx, const uint8_t *der, size_t len,
+                                           struct lurk_keyref *out, EVP_PKEY **pub)
 {
-    enum lurk_keyref_status st = lurk_prov_keyref_parse(der, len, out);
+    enum lurk_keyref_status st = lurk_keyref_parse(der, len, out);
     const unsigned char *p;
     size_t spki_len;
     uint8_t id[LURK_KEY_ID_LEN];
@@ -162,8 +161,8 @@ enum lurk_keyref_status lurk_prov_keyref_decode(OSSL_LIB_CTX *libctx, const uint
     return LURK_KEYREF_OK;
 }
 
-bool lurk_prov_keyref_encode(lurk_cbb *cbb, const uint8_t key_id[LURK_KEY_ID_LEN],
-                             const uint8_t *spki, size_t spki_len, const char *server)
+bool lurk_keyref_encode(lurk_cbb *cbb, const uint8_t key_id[LURK_KEY_ID_LEN], const uint8_t *spki,
+                        size_t spki_len, const char *server)
 {
     lurk_cbb_mark seq, octets, tagged, utf8;
 
@@ -187,24 +186,24 @@ bool lurk_prov_keyref_encode(lurk_cbb *cbb, const uint8_t key_id[LURK_KEY_ID_LEN
     return lurk_cbb_ok(cbb);
 }
 
-bool lurk_prov_keyref_key_type(const EVP_PKEY *pkey, enum lurk_prov_key_type *type,
-                               enum lurk_prov_curve *curve, char *why, size_t whylen)
+bool lurk_keyref_classify_key(const EVP_PKEY *pkey, enum lurk_keyref_key_type *type,
+                              enum lurk_keyref_curve *curve, char *why, size_t whylen)
 {
     char group[64];
     size_t glen = 0;
     int nid;
 
-    *curve = LURK_PROV_CURVE_NONE;
+    *curve = LURK_KEYREF_CURVE_NONE;
     if (EVP_PKEY_is_a(pkey, "RSA-PSS")) {
-        *type = LURK_PROV_KEY_RSA_PSS;
+        *type = LURK_KEYREF_KEY_RSA_PSS;
     } else if (EVP_PKEY_is_a(pkey, "RSA")) {
-        *type = LURK_PROV_KEY_RSA;
+        *type = LURK_KEYREF_KEY_RSA;
     } else if (EVP_PKEY_is_a(pkey, "ED25519")) {
-        *type = LURK_PROV_KEY_ED25519;
+        *type = LURK_KEYREF_KEY_ED25519;
     } else if (EVP_PKEY_is_a(pkey, "ED448")) {
-        *type = LURK_PROV_KEY_ED448;
+        *type = LURK_KEYREF_KEY_ED448;
     } else if (EVP_PKEY_is_a(pkey, "EC")) {
-        *type = LURK_PROV_KEY_EC;
+        *type = LURK_KEYREF_KEY_EC;
         if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
                                             &glen)) {
             snprintf(why, whylen, "EC key without a named curve");
@@ -214,11 +213,11 @@ bool lurk_prov_keyref_key_type(const EVP_PKEY *pkey, enum lurk_prov_key_type *ty
         if (nid == NID_undef)
             nid = EC_curve_nist2nid(group);
         if (nid == NID_X9_62_prime256v1)
-            *curve = LURK_PROV_CURVE_P256;
+            *curve = LURK_KEYREF_CURVE_P256;
         else if (nid == NID_secp384r1)
-            *curve = LURK_PROV_CURVE_P384;
+            *curve = LURK_KEYREF_CURVE_P384;
         else if (nid == NID_secp521r1)
-            *curve = LURK_PROV_CURVE_P521;
+            *curve = LURK_KEYREF_CURVE_P521;
         else {
             snprintf(why, whylen, "EC curve %s (only P-256, P-384 and P-521)", group);
             return false;
@@ -232,11 +231,11 @@ bool lurk_prov_keyref_key_type(const EVP_PKEY *pkey, enum lurk_prov_key_type *ty
     return true;
 }
 
-char *lurk_prov_keyref_pem_from_pkey(OSSL_LIB_CTX *libctx, const EVP_PKEY *pkey, const char *server,
-                                     char *err, size_t errlen)
+char *lurk_keyref_pem_from_pkey(OSSL_LIB_CTX *libctx, const EVP_PKEY *pkey, const char *server,
+                                char *err, size_t errlen)
 {
-    enum lurk_prov_key_type type;
-    enum lurk_prov_curve curve;
+    enum lurk_keyref_key_type type;
+    enum lurk_keyref_curve curve;
     struct lurk_address addr;
     uint8_t *spki = NULL, id[LURK_KEY_ID_LEN];
     char *pem = NULL, *mem;
@@ -245,7 +244,7 @@ char *lurk_prov_keyref_pem_from_pkey(OSSL_LIB_CTX *libctx, const EVP_PKEY *pkey,
     lurk_cbb cbb;
     BIO *bio = NULL;
 
-    if (!lurk_prov_keyref_key_type(pkey, &type, &curve, err, errlen))
+    if (!lurk_keyref_classify_key(pkey, &type, &curve, err, errlen))
         return NULL;
     if (server != NULL && !lurk_address_parse(server, &addr, err, errlen))
         return NULL;
@@ -260,7 +259,7 @@ char *lurk_prov_keyref_pem_from_pkey(OSSL_LIB_CTX *libctx, const EVP_PKEY *pkey,
         return NULL;
     }
     if (!lurk_cbb_init(&cbb, (size_t)spki_len + 512, LURK_KEYREF_MAX_DER) ||
-        !lurk_prov_keyref_encode(&cbb, id, spki, (size_t)spki_len, server)) {
+        !lurk_keyref_encode(&cbb, id, spki, (size_t)spki_len, server)) {
         snprintf(err, errlen, "cannot encode the key reference");
         goto out;
     }
@@ -285,7 +284,7 @@ out:
     return pem;
 }
 
-const char *lurk_prov_keyref_status_text(enum lurk_keyref_status st)
+const char *lurk_keyref_status_text(enum lurk_keyref_status st)
 {
     switch (st) {
     case LURK_KEYREF_OK:
