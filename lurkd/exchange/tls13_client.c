@@ -621,97 +621,68 @@ out:
 
 /* ---- register_session_ticket (§5.7) ---- */
 
-uint8_t lurkd_ex_tls13_register_session_ticket(struct lurkd_request *req, lurk_cbb *out)
+/*
+ * register_session_ticket's checks before anything changes: the first one
+ * carries the client Finished, which must verify (into *fin); later ones
+ * carry tickets only. HANDSHAKE or another status with the refusal noted.
+ */
+static uint8_t register_check(struct lurkd_tls13_ex *ex, bool first,
+                              struct lurk_tls13_handshake_msg *fin,
+                              uint32_t max_early[LURK_TLS13_MAX_TICKETS])
 {
-    struct lurkd_tls13_ex ex;
-    struct lurkd_tls13_session *s;
-    struct lurk_tls13_handshake_msg m;
-    struct lurkd_tls13_owner owner;
-    uint8_t want[LURK_TLS13_MAX_HASH_LEN], th[LURK_TLS13_MAX_HASH_LEN];
-    uint8_t psk[LURK_TLS13_MAX_HASH_LEN];
-    uint32_t max_early[LURK_TLS13_MAX_TICKETS];
-    const struct lurk_tls13_ticket_list *tl = &ex.r.tickets;
-    size_t hash_len;
-    lurk_cbs ctx;
-    bool first;
-    uint8_t st = lurkd_tls13_ex_begin(&ex, req, LURK_TLS13_TYPE_REGISTER_SESSION_TICKET);
+    struct lurkd_tls13_session *s = ex->s;
+    const struct lurk_tls13_ticket_list *tl = &ex->r.tickets;
+    lurk_cbs ctx = ex->r.secrets.handshake_context;
+    size_t hash_len = lurk_tls13_keysched_hash_len(&s->ks);
+    uint8_t want[LURK_TLS13_MAX_HASH_LEN];
+    bool verifies;
 
-    if (st != LURK_STATUS_SUCCESS ||
-        (st = lurkd_tls13_ex_resume(&ex, LURKD_TLS13_STATES(LURKD_TLS13_C_APP) |
-                                             LURKD_TLS13_STATES(LURKD_TLS13_C_POST))) !=
-            LURK_STATUS_SUCCESS)
-        goto out;
-    s = ex.s;
-    ctx = ex.r.secrets.handshake_context;
-    hash_len = lurk_tls13_keysched_hash_len(&s->ks);
-    first = s->state == LURKD_TLS13_C_APP;
-    st = HANDSHAKE;
     if (first) {
         /* §5.7, T19: the first one carries the client Finished (lurkd built Certificate/CV). */
-        if (!lurkd_tls13_next_msg(&ctx, LURK_TLS13_HS_FINISHED, &m) || lurk_cbs_len(&ctx) != 0) {
-            lurkd_tls13_ex_refuse(&ex, st,
-                                  "the first register_session_ticket carries the client "
-                                  "Finished, and only it (-01 §5.7)");
-            goto out;
-        }
-        if (!lurkd_tls13_finished_of(s, s->c_hs, &s->tr, want)) {
-            st = LURK_TLS13_STATUS_UNDEFINED_ERROR;
-            goto out;
-        }
-        if (lurk_cbs_len(&m.body) != hash_len ||
-            CRYPTO_memcmp(want, lurk_cbs_data(&m.body), hash_len) != 0) {
-            lurkd_tls13_ex_refuse(&ex, st, "client Finished does not verify");
-            goto out;
-        }
+        if (!lurkd_tls13_next_msg(&ctx, LURK_TLS13_HS_FINISHED, fin) || lurk_cbs_len(&ctx) != 0)
+            return lurkd_tls13_ex_refuse(ex, HANDSHAKE,
+                                         "the first register_session_ticket carries the client "
+                                         "Finished, and only it (-01 §5.7)");
+        if (!lurkd_tls13_finished_of(s, s->c_hs, &s->tr, want))
+            return LURK_TLS13_STATUS_UNDEFINED_ERROR;
+        verifies = lurk_cbs_len(&fin->body) == hash_len &&
+                   CRYPTO_memcmp(want, lurk_cbs_data(&fin->body), hash_len) == 0;
+        OPENSSL_cleanse(want, sizeof(want));
+        if (!verifies)
+            return lurkd_tls13_ex_refuse(ex, HANDSHAKE, "client Finished does not verify");
     } else {
-        if (lurk_cbs_len(&ctx) != 0 || tl->n == 0) {
-            lurkd_tls13_ex_refuse(&ex, st,
-                                  "a later register_session_ticket has no handshake_context and "
-                                  "at least one ticket (-01 §5.7)");
-            goto out;
-        }
-        if (lurkd_tls13_ex_wants(&ex, LURK_TLS13_SECRET_RESUMPTION_MASTER_SECRET)) {
-            st = lurkd_tls13_ex_refuse(&ex, LURK_TLS13_STATUS_INVALID_KEY_REQUEST,
-                                       "r only in the first register_session_ticket (-01 §5.7)");
-            goto out;
-        }
+        if (lurk_cbs_len(&ctx) != 0 || tl->n == 0)
+            return lurkd_tls13_ex_refuse(ex, HANDSHAKE,
+                                         "a later register_session_ticket has no "
+                                         "handshake_context and at least one ticket (-01 §5.7)");
+        if (lurkd_tls13_ex_wants(ex, LURK_TLS13_SECRET_RESUMPTION_MASTER_SECRET))
+            return lurkd_tls13_ex_refuse(ex, LURK_TLS13_STATUS_INVALID_KEY_REQUEST,
+                                         "r only in the first register_session_ticket (-01 §5.7)");
     }
-    if (tl->n > 0 && !lurkd_tls13_resumption_possible(&ex)) {
-        st = lurkd_tls13_ex_refuse(&ex, LURK_TLS13_STATUS_INVALID_REQUEST,
-                                   "session resumption is off or was not offered");
-        goto out;
-    }
-    if (s->tickets + tl->n > ex.conf->max_tickets) {
-        st = lurkd_tls13_ex_refuse(&ex, LURK_TLS13_STATUS_INVALID_REQUEST,
-                                   "more tickets than max_tickets for this session");
-        goto out;
-    }
-    for (size_t i = 0; i < tl->n; i++) {
-        if (!lurk_tls13_hs_ticket_max_early_data(&tl->t[i].extensions, &max_early[i])) {
-            lurkd_tls13_ex_refuse(&ex, st, "NewSessionTicket extensions not valid");
-            goto out;
-        }
-    }
-    /* Checks done: from here the session changes, and a failure ends it. */
-    ex.drop = true;
-    st = LURK_TLS13_STATUS_UNDEFINED_ERROR;
-    if (first) {
-        if (!lurk_tls13_transcript_update(&s->tr, lurk_cbs_data(&m.message),
-                                          lurk_cbs_len(&m.message)) ||
-            !lurk_tls13_transcript_hash(&s->tr, th) ||
-            !lurk_tls13_keysched_resumption_master(&s->ks, th, s->rms))
-            goto out;
-        s->have_rms = true;
-        OPENSSL_cleanse(s->c_hs, sizeof(s->c_hs));
-        if (lurkd_tls13_ex_wants(&ex, LURK_TLS13_SECRET_RESUMPTION_MASTER_SECRET) &&
-            ex.conf->resumption_delegation &&
-            !lurkd_tls13_ex_secret(&ex, LURK_TLS13_SECRET_RESUMPTION_MASTER_SECRET, s->rms,
-                                   hash_len))
-            goto out;
-    }
-    /* PSK_DB: each ticket's PSK under its ticket (RFC 8446 §4.6.1). */
+    if (tl->n > 0 && !lurkd_tls13_resumption_possible(ex))
+        return lurkd_tls13_ex_refuse(ex, LURK_TLS13_STATUS_INVALID_REQUEST,
+                                     "session resumption is off or was not offered");
+    if (s->tickets + tl->n > ex->conf->max_tickets)
+        return lurkd_tls13_ex_refuse(ex, LURK_TLS13_STATUS_INVALID_REQUEST,
+                                     "more tickets than max_tickets for this session");
+    for (size_t i = 0; i < tl->n; i++)
+        if (!lurk_tls13_hs_ticket_max_early_data(&tl->t[i].extensions, &max_early[i]))
+            return lurkd_tls13_ex_refuse(ex, HANDSHAKE, "NewSessionTicket extensions not valid");
+    return LURK_STATUS_SUCCESS;
+}
+
+/* PSK_DB: each ticket's PSK under its ticket (RFC 8446 §4.6.1), owned by the peer. */
+static bool register_store_tickets(struct lurkd_tls13_ex *ex, struct lurkd_request *req,
+                                   const uint32_t max_early[LURK_TLS13_MAX_TICKETS])
+{
+    struct lurkd_tls13_session *s = ex->s;
+    const struct lurk_tls13_ticket_list *tl = &ex->r.tickets;
+    uint8_t psk[LURK_TLS13_MAX_HASH_LEN];
+    struct lurkd_tls13_owner owner;
+    bool ok = true;
+
     lurkd_tls13_owner_of(req->peer, &owner);
-    for (size_t i = 0; i < tl->n; i++) {
+    for (size_t i = 0; ok && i < tl->n; i++) {
         const struct lurk_tls13_new_session_ticket *t = &tl->t[i];
         /* A lifetime of 0: "the ticket SHOULD be discarded immediately". */
         if (t->ticket_lifetime == 0)
@@ -722,27 +693,66 @@ uint8_t lurkd_ex_tls13_register_session_ticket(struct lurkd_request *req, lurk_c
             .identity = lurk_cbs_data(&t->ticket),
             .identity_len = lurk_cbs_len(&t->ticket),
             .key = psk,
-            .key_len = hash_len,
+            .key_len = lurk_tls13_keysched_hash_len(&s->ks),
             .md_name = s->psk_md,
             .null_freshness = s->null_allowed,
             .lifetime = t->ticket_lifetime > 604800 ? 604800 : t->ticket_lifetime,
             .ticket_age_add = t->ticket_age_add,
             .max_early_data = max_early[i],
         };
-        if (!lurk_tls13_resumption_psk(NULL, lurk_tls13_keysched_md(&s->ks), s->rms,
+        ok = lurk_tls13_resumption_psk(NULL, lurk_tls13_keysched_md(&s->ks), s->rms,
                                        lurk_cbs_data(&t->ticket_nonce),
-                                       lurk_cbs_len(&t->ticket_nonce), psk) ||
-            !lurkd_psk_store(req->rt, &stored))
+                                       lurk_cbs_len(&t->ticket_nonce), psk) &&
+             lurkd_psk_store(req->rt, &stored);
+    }
+    OPENSSL_cleanse(psk, sizeof(psk));
+    return ok;
+}
+
+uint8_t lurkd_ex_tls13_register_session_ticket(struct lurkd_request *req, lurk_cbb *out)
+{
+    struct lurkd_tls13_ex ex;
+    struct lurkd_tls13_session *s;
+    struct lurk_tls13_handshake_msg fin;
+    uint8_t th[LURK_TLS13_MAX_HASH_LEN];
+    uint32_t max_early[LURK_TLS13_MAX_TICKETS];
+    bool first;
+    uint8_t st = lurkd_tls13_ex_begin(&ex, req, LURK_TLS13_TYPE_REGISTER_SESSION_TICKET);
+
+    if (st != LURK_STATUS_SUCCESS ||
+        (st = lurkd_tls13_ex_resume(&ex, LURKD_TLS13_STATES(LURKD_TLS13_C_APP) |
+                                             LURKD_TLS13_STATES(LURKD_TLS13_C_POST))) !=
+            LURK_STATUS_SUCCESS)
+        goto out;
+    s = ex.s;
+    first = s->state == LURKD_TLS13_C_APP;
+    if ((st = register_check(&ex, first, &fin, max_early)) != LURK_STATUS_SUCCESS)
+        goto out;
+    /* Checks done: from here the session changes, and a failure ends it. */
+    ex.drop = true;
+    st = LURK_TLS13_STATUS_UNDEFINED_ERROR;
+    if (first) {
+        if (!lurk_tls13_transcript_update(&s->tr, lurk_cbs_data(&fin.message),
+                                          lurk_cbs_len(&fin.message)) ||
+            !lurk_tls13_transcript_hash(&s->tr, th) ||
+            !lurk_tls13_keysched_resumption_master(&s->ks, th, s->rms))
+            goto out;
+        s->have_rms = true;
+        OPENSSL_cleanse(s->c_hs, sizeof(s->c_hs));
+        if (lurkd_tls13_ex_wants(&ex, LURK_TLS13_SECRET_RESUMPTION_MASTER_SECRET) &&
+            ex.conf->resumption_delegation &&
+            !lurkd_tls13_ex_secret(&ex, LURK_TLS13_SECRET_RESUMPTION_MASTER_SECRET, s->rms,
+                                   lurk_tls13_keysched_hash_len(&s->ks)))
             goto out;
     }
-    s->tickets += (unsigned)tl->n;
+    if (!register_store_tickets(&ex, req, max_early))
+        goto out;
+    s->tickets += (unsigned)ex.r.tickets.n;
     s->state = LURKD_TLS13_C_POST;
     ex.finished = !lurkd_tls13_post_handshake_possible(&ex) &&
                   (!lurkd_tls13_resumption_possible(&ex) || s->tickets >= ex.conf->max_tickets);
     st = LURK_STATUS_SUCCESS;
 out:
-    OPENSSL_cleanse(psk, sizeof(psk));
-    OPENSSL_cleanse(want, sizeof(want));
     return lurkd_tls13_ex_finish(&ex, st, out);
 }
 
