@@ -163,7 +163,8 @@ static uint8_t read_server_flight(struct lurkd_tls13_ex *ex, lurk_cbs *ctx, stru
                                      "handshake_context: no valid EncryptedExtensions");
     ex->s->ee_early_data = early_data;
     if (lurkd_tls13_next_msg(ctx, LURK_TLS13_HS_CERTIFICATE_REQUEST, &f->cr)) {
-        if (!lurk_tls13_hs_parse_certificate_request(&f->cr.body, &f->cr_context, &f->cr_sig_algs) ||
+        if (!lurk_tls13_hs_parse_certificate_request(&f->cr.body, &f->cr_context,
+                                                     &f->cr_sig_algs) ||
             lurk_cbs_len(&f->cr_context) != 0)
             return lurkd_tls13_ex_refuse(ex, HANDSHAKE, "CertificateRequest not valid");
         f->have_cr = true;
@@ -443,12 +444,70 @@ static uint8_t client_flight(struct lurkd_tls13_ex *ex, lurk_cbs *ctx,
     return LURK_STATUS_SUCCESS;
 }
 
+/*
+ * Issues ticket i of this exchange: a random 32-byte ticket, the nonce that
+ * numbers it in the session, its PSK (RFC 8446 §4.6.1) stored in PSK_DB for
+ * its owner, and the early_data extension when early data is allowed.
+ */
+static bool issue_ticket(struct lurkd_tls13_ex *ex, struct lurkd_request *req,
+                         const struct lurkd_tls13_owner *owner, size_t i)
+{
+    struct lurkd_tls13_session *s = ex->s;
+    struct lurk_tls13_new_session_ticket *t = &ex->resp.tickets.t[i];
+    uint8_t *b = ex->tickets[i]; /* ticket(32) nonce(2) early_data extension(8) */
+    uint8_t psk[LURK_TLS13_MAX_HASH_LEN];
+    uint32_t age_add, max_early = ex->conf->client_early_traffic ? ex->conf->max_early_data : 0;
+    bool ok;
+
+    /*
+     * The nonce is the ticket's number in the session (RFC 8446 §4.6.1:
+     * unique per ticket of a connection): the first is 00 00, as in
+     * RFC 8448, so the PSK of its first ticket is the RFC's.
+     */
+    b[32] = (uint8_t)(s->tickets >> 8);
+    b[33] = (uint8_t)s->tickets;
+    if (RAND_bytes(b, 32) != 1 || RAND_bytes((uint8_t *)&age_add, sizeof(age_add)) != 1 ||
+        !lurk_tls13_resumption_psk(NULL, lurk_tls13_keysched_md(&s->ks), s->rms, b + 32, 2, psk))
+        return false;
+    t->ticket_lifetime = ex->conf->ticket_lifetime;
+    t->ticket_age_add = age_add;
+    lurk_cbs_init(&t->ticket_nonce, b + 32, 2);
+    lurk_cbs_init(&t->ticket, b, 32);
+    lurk_cbs_init(&t->extensions, NULL, 0);
+    if (max_early > 0) {
+        /* early_data {uint32 max_early_data_size} (RFC 8446 §4.2.10). */
+        static const uint8_t head[4] = {0x00, 0x2a, 0x00, 0x04};
+        memcpy(b + 34, head, 4);
+        b[38] = (uint8_t)(max_early >> 24);
+        b[39] = (uint8_t)(max_early >> 16);
+        b[40] = (uint8_t)(max_early >> 8);
+        b[41] = (uint8_t)max_early;
+        lurk_cbs_init(&t->extensions, b + 34, 8);
+    }
+    struct lurkd_psk_ticket stored = {
+        .role = LURK_TLS13_ROLE_SERVER,
+        .owner = owner,
+        .identity = b,
+        .identity_len = 32,
+        .key = psk,
+        .key_len = lurk_tls13_keysched_hash_len(&s->ks),
+        .md_name = s->psk_md,
+        .null_freshness = s->null_allowed,
+        .lifetime = t->ticket_lifetime,
+        .ticket_age_add = age_add,
+        .max_early_data = max_early,
+    };
+    ok = lurkd_psk_store(req->rt, &stored);
+    OPENSSL_cleanse(psk, sizeof(psk));
+    return ok;
+}
+
 uint8_t lurkd_ex_tls13_new_session_ticket(struct lurkd_request *req, lurk_cbb *out)
 {
     struct lurkd_tls13_ex ex;
     struct lurkd_tls13_session *s;
     struct lurk_tls13_transcript tmp = {0};
-    uint8_t th[LURK_TLS13_MAX_HASH_LEN], psk[LURK_TLS13_MAX_HASH_LEN];
+    uint8_t th[LURK_TLS13_MAX_HASH_LEN];
     struct lurkd_tls13_owner owner;
     lurk_cbs ctx;
     size_t n, hash_len;
@@ -499,50 +558,7 @@ uint8_t lurkd_ex_tls13_new_session_ticket(struct lurkd_request *req, lurk_cbb *o
         n = LURK_TLS13_MAX_TICKETS;
     lurkd_tls13_owner_of(req->peer, &owner);
     for (size_t i = 0; i < n; i++) {
-        struct lurk_tls13_new_session_ticket *t = &ex.resp.tickets.t[i];
-        uint8_t *b = ex.tickets[i]; /* ticket(32) nonce(2) early_data extension(8) */
-        uint32_t age_add;
-        /*
-         * The nonce is the ticket's number in the session (RFC 8446 §4.6.1:
-         * unique per ticket of a connection): the first is 00 00, as in
-         * RFC 8448, so the PSK of its first ticket is the RFC's.
-         */
-        b[32] = (uint8_t)(s->tickets >> 8);
-        b[33] = (uint8_t)s->tickets;
-        if (RAND_bytes(b, 32) != 1 || RAND_bytes((uint8_t *)&age_add, sizeof(age_add)) != 1 ||
-            !lurk_tls13_resumption_psk(NULL, lurk_tls13_keysched_md(&s->ks), s->rms, b + 32, 2,
-                                       psk))
-            goto out;
-        t->ticket_lifetime = ex.conf->ticket_lifetime;
-        t->ticket_age_add = age_add;
-        lurk_cbs_init(&t->ticket_nonce, b + 32, 2);
-        lurk_cbs_init(&t->ticket, b, 32);
-        lurk_cbs_init(&t->extensions, NULL, 0);
-        uint32_t max_early = ex.conf->client_early_traffic ? ex.conf->max_early_data : 0;
-        if (max_early > 0) {
-            /* early_data {uint32 max_early_data_size} (RFC 8446 §4.2.10). */
-            static const uint8_t head[4] = {0x00, 0x2a, 0x00, 0x04};
-            memcpy(b + 34, head, 4);
-            b[38] = (uint8_t)(max_early >> 24);
-            b[39] = (uint8_t)(max_early >> 16);
-            b[40] = (uint8_t)(max_early >> 8);
-            b[41] = (uint8_t)max_early;
-            lurk_cbs_init(&t->extensions, b + 34, 8);
-        }
-        struct lurkd_psk_ticket stored = {
-            .role = LURK_TLS13_ROLE_SERVER,
-            .owner = &owner,
-            .identity = b,
-            .identity_len = 32,
-            .key = psk,
-            .key_len = hash_len,
-            .md_name = s->psk_md,
-            .null_freshness = s->null_allowed,
-            .lifetime = t->ticket_lifetime,
-            .ticket_age_add = age_add,
-            .max_early_data = max_early,
-        };
-        if (!lurkd_psk_store(req->rt, &stored))
+        if (!issue_ticket(&ex, req, &owner, i))
             goto out;
         s->tickets++;
         ex.resp.tickets.n = i + 1;
@@ -552,7 +568,6 @@ uint8_t lurkd_ex_tls13_new_session_ticket(struct lurkd_request *req, lurk_cbb *o
     st = LURK_STATUS_SUCCESS;
 out:
     lurk_tls13_transcript_cleanup(&tmp);
-    OPENSSL_cleanse(psk, sizeof(psk));
     return lurkd_tls13_ex_finish(&ex, st, out);
 }
 
