@@ -266,7 +266,7 @@ SSL_CTX *lurk_client_tls_ctx_new(OSSL_LIB_CTX *libctx, const char *ca_file, cons
         set_err(err, errlen, "SSL_CTX_new");
         goto fail;
     }
-    /* DESIGN.md §3: the link to lurkd is TLS 1.3 with mutual authentication. */
+    /* docs/architecture.md §3: the link to lurkd is TLS 1.3 with mutual authentication. */
     SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     if (ca_file == NULL || SSL_CTX_load_verify_file(ctx, ca_file) != 1) {

@@ -1,7 +1,7 @@
 /*
  * lurk.so entry point: OSSL_provider_init, the settings from the provider's
  * openssl.cnf section, the algorithm tables and the provider's own
- * parameters (DESIGN.md §6, docs/provider.md).
+ * parameters (docs/architecture.md §6, docs/provider.md).
  *
  * Init is cheap and cannot fail the host application: no network, no
  * threads, no library context (openssl #20653: init runs inside config
@@ -70,7 +70,7 @@ static void parse_servers(struct lurk_prov_config *cfg, const char *list)
             cfg_error(cfg, "lurk-server: %s%s", err, "");
             continue;
         }
-        /* DESIGN.md §3: plain TCP carries premasters in clear; loopback only. */
+        /* docs/architecture.md §3: plain TCP carries premasters in clear; loopback only. */
         if (a->kind == LURK_ADDRESS_TCP && !lurk_address_is_loopback(a)) {
             cfg_error(cfg, "lurk-server %s: plain tcp:// is allowed only on loopback%s", item, "");
             continue;

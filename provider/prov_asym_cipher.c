@@ -1,5 +1,5 @@
 /*
- * RSA decryption for TLS 1.2 RSA key exchange (DESIGN.md §4, anchors §4.1).
+ * RSA decryption for TLS 1.2 RSA key exchange (docs/architecture.md §4, §8.4).
  *
  * libssl (statem_srvr.c, tls_process_cke_rsa) sets pad-mode to
  * RSA_PKCS1_WITH_TLS_PADDING (an int, on the strict path, so pad-mode is

@@ -1,5 +1,5 @@
 /*
- * Waiting for lurkd inside an OpenSSL ASYNC job (DESIGN.md §6; haproxy
+ * Waiting for lurkd inside an OpenSSL ASYNC job (docs/architecture.md §6; haproxy
  * ssl-mode-async, s_server -async): the job pauses and the application
  * polls a wait fd, instead of the thread blocking in poll().
  *

@@ -2,7 +2,7 @@
  * A BIO over the core's OSSL_CORE_BIO upcalls, so the PEM decoder can use
  * PEM_read_bio_ex and read exactly one PEM block line by line (BIO_gets):
  * reading more would move the position libcrypto restarts from when a
- * bundle holds other objects after ours (anchors §1.2, haproxy bundles).
+ * bundle holds other objects after ours (docs/architecture.md §8.1, haproxy bundles).
  */
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * What is libssl asking us to sign? (DESIGN.md §4, pinned.) The signature
+ * What is libssl asking us to sign? (docs/architecture.md §4, pinned.) The signature
  * operation sees only the to-be-signed bytes; this classifier recognises the
  * two shapes a LURK exchange exists for and rejects everything else:
  *

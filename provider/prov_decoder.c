@@ -1,5 +1,5 @@
 /*
- * Decoders for key references (anchors §1.1(b), §7.1), the way nginx and
+ * Decoders for key references (docs/architecture.md §8.1), the way nginx and
  * haproxy load keys: PEM_read_bio_PrivateKey -> OSSL_DECODER chain.
  *
  *   PEM -> DER  for the label "LURK KEY REFERENCE" only; the DER goes on
@@ -200,7 +200,7 @@ static int der_decode(void *vctx, OSSL_CORE_BIO *cin, int selection, OSSL_CALLBA
 
 /*
  * Refused: exporting would hand the public half to a foreign keymgmt as if
- * it were the whole key (anchors §1.1, the pkcs11-provider lesson).
+ * it were the whole key (docs/architecture.md §8.1, the pkcs11-provider lesson).
  */
 static int der_export_object(void *vctx, const void *reference, size_t reference_sz,
                              OSSL_CALLBACK *export_cb, void *export_cbarg)

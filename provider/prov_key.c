@@ -1,7 +1,7 @@
 /*
  * The remote key object shared by keymgmt, signature and asym cipher: a
  * public key, a LURK key id and optionally the server that holds the
- * private half. Built offline from a key reference (anchors §2.4: decoding
+ * private half. Built offline from a key reference (docs/architecture.md §8.2: decoding
  * needs no network, so nginx -t, reloads and the master process never talk
  * to lurkd) or from a certificate lurkd announced (the lurk: store).
  */

@@ -1,6 +1,6 @@
 /*
  * Key management for remote keys, one dispatch table per key type
- * (anchors §2, §7.2; DESIGN.md §6 "Keymgmt").
+ * (docs/architecture.md §6, §8.2).
  *
  * - load: from the decoder's or the store's reference (a pointer to our key
  *   pointer, detached here so the caller's cleanup does not free it).
@@ -14,13 +14,13 @@
  * - export: public and domain parameters only. Refusing any PRIVATE
  *   selection is what makes OpenSSL 3.0's operation fallback (3.0.1+,
  *   m_sigver.c, asymcipher.c) pick our signature and asym cipher for our
- *   keys while the default provider keeps everything else (anchors §2.5);
+ *   keys while the default provider keeps everything else (docs/architecture.md §8.2);
  *   the public export is what lets X509_check_private_key compare our key
  *   with a certificate's (evp_keymgmt_util_match exports our key into the
  *   certificate key's keymgmt).
  * - no gen, and an import that refuses everything: a remote key is only
  *   ever made from a reference, and a generic import would let our keymgmt
- *   take foreign keys (anchors §2.5). new exists for one reason, see key_new.
+ *   take foreign keys (docs/architecture.md §8.2). new exists for one reason, see key_new.
  */
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * Connections to lurkd (DESIGN.md §6 "Transport", anchors §5 and §7.6-7.7).
+ * Connections to lurkd (docs/architecture.md §6, §8.5).
  *
  * - One pool per provider instance, per process: at most lurk-connections
  *   connections, created on first use (never at init: nginx and haproxy
@@ -317,7 +317,7 @@ static SSL_CTX *tls_ctx(LURK_PROV_CTX *pc, struct lurk_prov_pool *pool, char *er
         snprintf(err, errlen, "cannot create the TLS context");
         goto fail;
     }
-    /* DESIGN.md §3: the link to lurkd is TLS 1.3, lurkd authenticated by lurk-ca. */
+    /* docs/architecture.md §3: the link to lurkd is TLS 1.3, lurkd authenticated by lurk-ca. */
     SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     if (!load_ca(ctx, libctx, cfg, err, errlen) ||

@@ -1,5 +1,5 @@
 /*
- * The lurk: store loader (DESIGN.md §6, anchors §1.1(a)): for programs that
+ * The lurk: store loader (docs/architecture.md §6, §8.1): for programs that
  * take an OSSL_STORE URI (openssl s_server -key, newer nginx store:), e.g.
  *
  *   openssl s_server -key lurk:1a2b3c4d -cert lurk:1a2b3c4d
@@ -300,7 +300,7 @@ static int store_export_object(void *vctx, const void *reference, size_t referen
     (void)reference_sz;
     (void)export_cb;
     (void)export_cbarg;
-    /* The private half is in lurkd: nothing another provider could use (anchors §1.1). */
+    /* The private half is in lurkd: nothing another provider could use (docs/architecture.md §8.1). */
     return 0;
 }
 

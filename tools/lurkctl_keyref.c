@@ -1,6 +1,6 @@
 /*
  * lurkctl keyref: writes the key reference the lurk provider reads instead
- * of a private key (docs/provider.md "Key reference", DESIGN.md §6).
+ * of a private key (docs/provider.md "Key reference", docs/architecture.md §6).
  *
  *   lurkctl keyref --cert CERT [--server ADDR] [-o OUT]
  *   lurkctl keyref --pubkey PUBKEY_PEM [--server ADDR] [-o OUT]

@@ -905,7 +905,7 @@ bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
                 l->private_key = strdup(cfg->private_key);
             if (l->client_ca == NULL && cfg->client_ca)
                 l->client_ca = strdup(cfg->client_ca);
-            /* DESIGN.md §3: tls:// is mutually authenticated, always. */
+            /* docs/architecture.md §3: tls:// is mutually authenticated, always. */
             if (l->certificate == NULL || l->private_key == NULL || l->client_ca == NULL) {
                 snprintf(err, errlen,
                          "%s: listener %s needs certificate, private_key and client_ca (tls:// "

@@ -1,5 +1,5 @@
 /*
- * Who may use which key for what (DESIGN.md §5): a peer is identified by
+ * Who may use which key for what (docs/architecture.md §5): a peer is identified by
  * its transport (tls:// client certificate SPKI hash, unix socket uid, or
  * "any tcp:// peer"), matched against [client.NAME] identities, and a key's
  * section lists the clients and exchanges it allows.

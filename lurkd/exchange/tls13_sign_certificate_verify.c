@@ -1,5 +1,5 @@
 /*
- * tls13 sign_certificate_verify (project type 128, DESIGN.md §3): the
+ * tls13 sign_certificate_verify (project type 128, docs/architecture.md §3): the
  * signing path of a TLS 1.3 stack that only has the transcript hash (the
  * OpenSSL provider). lurkd builds the CertificateVerify content around the
  * hash itself, so it never signs anything but a TLS 1.3 CertificateVerify.

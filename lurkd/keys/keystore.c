@@ -246,7 +246,7 @@ struct lurkd_keystore *lurkd_keystore_load(const struct lurkd_config *cfg, char 
             snprintf(err, errlen, "%s: key \"%s\" (%s): %s", at, conf->name, source, why);
             goto fail;
         }
-        /* DESIGN.md §5: two keys with the same id would make requests ambiguous. */
+        /* docs/architecture.md §5: two keys with the same id would make requests ambiguous. */
         for (size_t j = 0; j < i; j++) {
             if (memcmp(ks->keys[j].id, k->id, sizeof(k->id)) == 0) {
                 const struct lurkd_key_conf *first = ks->keys[j].conf;

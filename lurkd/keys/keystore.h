@@ -1,7 +1,7 @@
 /*
  * The private keys lurkd holds: loaded through OSSL_STORE (a file path or
  * any provider URI such as pkcs11:) or from an OpenSSL engine (engine_key.h),
- * identified by key id (DESIGN.md §5: SHA-256 of the SubjectPublicKeyInfo
+ * identified by key id (docs/architecture.md §5: SHA-256 of the SubjectPublicKeyInfo
  * DER, first 4 bytes), with their optional certificate and the policy of
  * their [key.NAME] section.
  */

@@ -3,7 +3,7 @@
  * reused by draft-mglt-lurk-tls13 -01 §3).
  *
  * The id is the first 4 bytes of SHA-256 over the DER SubjectPublicKeyInfo
- * of the key, for every key type (pinned, DESIGN.md §5; the draft's RSA text
+ * of the key, for every key type (pinned, docs/architecture.md §5; the draft's RSA text
  * suggests the PKCS#1 RSAPublicKey, but pylurk and this project hash the
  * SPKI, i2d_PUBKEY, uniformly). lurkd computes it from the private key it
  * loads, the provider and lurkctl from the SPKI in a key reference or from a

@@ -1,6 +1,6 @@
 /*
  * Designation "tls12", version 1: draft-mglt-lurk-tls12 with the exchanges of
- * -01 and the type numbers and payloads of -05 (pinned, DESIGN.md §3,
+ * -01 and the type numbers and payloads of -05 (pinned, docs/architecture.md §3,
  * docs/protocol.md "tls12").
  *
  * Decoders take the payload of a message and fill a struct whose variable

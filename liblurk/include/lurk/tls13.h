@@ -1,6 +1,6 @@
 /*
  * Designation "tls13", version 1: draft-mglt-lurk-tls13-01 (pinned,
- * DESIGN.md §3, docs/protocol.md "tls13").
+ * docs/architecture.md §3, docs/protocol.md "tls13").
  *
  * Decoders take the payload of a message (or, for the sub-structures, the
  * front of a reader) and fill a struct whose variable parts are views into
@@ -332,7 +332,7 @@ struct lurk_tls13_ticket_list {
 /* ---- project messages ---- */
 
 /*
- * sign_certificate_verify (128) request (DESIGN.md §3): KeyPairID key_id,
+ * sign_certificate_verify (128) request (docs/architecture.md §3): KeyPairID key_id,
  * SignatureScheme sig_algo, uint8 role (enum lurk_tls13_role),
  * opaque transcript_hash<32..48> (uint8 length, 32 or 48 only).
  */
