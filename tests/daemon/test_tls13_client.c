@@ -41,7 +41,7 @@ static void setup(void)
     t13_rfc_load(&rfc);
     ck_assert(lurk_test_lurkd_init(&lurkd));
     /* The RFC 8448 §2 RSA key and the §3 "rsa" certificate (the PEM key is the vector's). */
-    const char *pem = lurk_json_path_string(rfc.simple, "server_rsa_key.pem_pkcs8");
+    const char *pem = lurk_jsondoc_path_string(rfc.simple, "server_rsa_key.pem_pkcs8");
     ck_assert(pem != NULL);
     rsa = dc_key_from_pem(pem);
     char key_path[400], cert_path[400];
@@ -80,7 +80,7 @@ static const uint8_t *resumed(const char *path, size_t *len)
 }
 
 /* Appends the messages at the given paths of a vector file. */
-static void msgs(struct t13_buf *b, const struct lurk_json *root, const char *const *paths)
+static void msgs(struct t13_buf *b, const json_t *root, const char *const *paths)
 {
     for (; *paths != NULL; paths++) {
         size_t len;

@@ -53,7 +53,7 @@ static void setup(void)
 
     t13_rfc_load(&rfc);
     ck_assert(lurk_test_lurkd_init(&lurkd));
-    const char *pem = lurk_json_path_string(rfc.simple, "server_rsa_key.pem_pkcs8");
+    const char *pem = lurk_jsondoc_path_string(rfc.simple, "server_rsa_key.pem_pkcs8");
     rsa = dc_key_from_pem(pem);
     snprintf(key_path, sizeof(key_path), "%s", t13_write_pem_key(&lurkd, "rfc-rsa.key", pem));
     size_t cl;
