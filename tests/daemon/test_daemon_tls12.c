@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "check_run.h"
 #include "daemon_client.h"
 #include "lurk/tls12.h"
 #include "lurk/tls12_poo.h"
@@ -1287,9 +1288,5 @@ int main(void)
     tcase_add_test(tc, bad_ciphertexts_look_like_good_ones);
     tcase_add_test(tc, premaster_version_is_the_given_client_version);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

@@ -353,19 +353,6 @@ void t13_expect_secret(const struct t13_resp *r, uint8_t type, const uint8_t *wa
 
 /* ---- TLS 1.3 on this side ---- */
 
-size_t t13_cv_content(uint8_t *out, uint8_t role, const uint8_t *hash, size_t hash_len)
-{
-    const char *ctx = role == LURK_TLS13_ROLE_SERVER ? "TLS 1.3, server CertificateVerify"
-                                                     : "TLS 1.3, client CertificateVerify";
-    size_t n = strlen(ctx);
-
-    memset(out, 0x20, 64);
-    memcpy(out + 64, ctx, n);
-    out[64 + n] = 0x00;
-    memcpy(out + 65 + n, hash, hash_len);
-    return 65 + n + hash_len;
-}
-
 void t13_hash(const char *md_name, const uint8_t *data, size_t len, uint8_t *out)
 {
     EVP_MD *md = EVP_MD_fetch(NULL, md_name, NULL);

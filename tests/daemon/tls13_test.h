@@ -111,8 +111,6 @@ void t13_expect_secret(const struct t13_resp *r, uint8_t type, const uint8_t *wa
 
 /* ---- TLS 1.3 on this side ---- */
 
-/* RFC 8446 §4.4.3 content for role over a transcript hash. */
-size_t t13_cv_content(uint8_t *out, uint8_t role, const uint8_t *hash, size_t hash_len);
 /* Transcript hash (SHA-256 or SHA-384) of a byte string. */
 void t13_hash(const char *md, const uint8_t *data, size_t len, uint8_t *out);
 /* Finished over a transcript: HMAC(finished_key(base), Hash(transcript)). */

@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "check_run.h"
 #include "lurk/client.h"
 #include "lurk/hex.h"
 #include "lurk/tls13.h"
@@ -340,17 +341,11 @@ int main(void)
 {
     Suite *s = suite_create("lurkctl_tls13");
     TCase *tc = tcase_create("fake lurkd");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, malformed_trace_names_line_and_column);
     tcase_add_test(tc, client_role_prints_a_255_byte_secret);
     tcase_add_loop_test(tc, server_role_odd_secret_lengths, 0, 2);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

@@ -22,6 +22,7 @@
 #include <openssl/provider.h>
 #include <openssl/x509.h>
 
+#include "check_run.h"
 #include "lurk/hex.h"
 #include "lurk/keyid.h"
 #include "vectors.h"
@@ -285,9 +286,5 @@ int main(void)
     tcase_add_test(tc, bad_input);
     tcase_add_test(tc, library_context_is_used);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

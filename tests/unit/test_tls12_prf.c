@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/provider.h>
 
+#include "check_run.h"
 #include "lurk/tls12_prf.h"
 #include "vectors.h"
 
@@ -398,9 +399,5 @@ static Suite *tls12_prf_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(tls12_prf_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(tls12_prf_suite(), CK_FORK_GETENV);
 }

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 
+#include "check_run.h"
 #include "lurk/bytes.h"
 #include "lurk/hex.h"
 #include "lurk/tls13_keysched.h"
@@ -836,9 +837,5 @@ int main(void)
     tcase_add_test(tc, transcript_copy_is_independent);
     tcase_add_test(tc, library_context_is_used);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }
