@@ -10,12 +10,12 @@
 
 #include "lurk/client.h"
 #include "lurk/hex.h"
-#include "lurk/json.h"
 #include "lurk/keyid.h"
 #include "lurk/tls13.h"
 #include "lurk/tls13_handshake.h"
 #include "lurk/tls13_keysched.h"
 #include "lurk/names.h"
+#include "jsondoc.h"
 #include "lurkctl.h"
 
 bool lurkctl_print_tls13_capabilities(const lurk_cbs *payload)
@@ -30,8 +30,8 @@ bool lurkctl_print_tls13_capabilities(const lurk_cbs *payload)
         printf("tls13 capabilities: malformed response\n");
         return false;
     }
-    printf("tls13 capabilities (state %02x%02x%02x%02x):\n  types:", caps.state[0],
-           caps.state[1], caps.state[2], caps.state[3]);
+    printf("tls13 capabilities (state %02x%02x%02x%02x):\n  types:", caps.state[0], caps.state[1],
+           caps.state[2], caps.state[3]);
     for (l = caps.types; lurk_cbs_get_u8(&l, &t);)
         printf(" %s", lurk_tls13_type_name(t));
     printf("\n  signature schemes:");
@@ -61,7 +61,7 @@ bool lurkctl_print_tls13_capabilities(const lurk_cbs *payload)
 /* ---- the trace ---- */
 
 struct trace {
-    struct lurk_json *root;
+    json_t *root;
     const char *name;
     uint8_t *bufs[64];
     size_t n_bufs;
@@ -70,20 +70,15 @@ struct trace {
 /* A hex field of the trace (dotted path), or NULL when absent or not hex. */
 static const uint8_t *field(struct trace *t, const char *path, size_t *len)
 {
-    const char *hex = lurk_json_path_string(t->root, path);
-    size_t n = hex ? strlen(hex) : 0, out_len;
+    const json_t *node = lurk_jsondoc_path(t->root, path);
     uint8_t *b;
 
     *len = 0;
-    if (hex == NULL || n % 2 != 0 || t->n_bufs == sizeof(t->bufs) / sizeof(t->bufs[0]) ||
-        (b = malloc(n / 2 + 1)) == NULL)
+    /* An odd length is refused even where separators would make it decode. */
+    if (json_string_length(node) % 2 != 0 || t->n_bufs == sizeof(t->bufs) / sizeof(t->bufs[0]) ||
+        (b = lurk_jsondoc_hex(node, len)) == NULL)
         return NULL;
-    if (!lurk_hex_decode(hex, b, n / 2 + 1, &out_len)) {
-        free(b);
-        return NULL;
-    }
     t->bufs[t->n_bufs++] = b;
-    *len = out_len;
     return b;
 }
 
@@ -91,7 +86,7 @@ static void trace_free(struct trace *t)
 {
     for (size_t i = 0; i < t->n_bufs; i++)
         free(t->bufs[i]);
-    lurk_json_free(t->root);
+    json_decref(t->root);
 }
 
 /* Handshake messages concatenated (the trace keeps their 4-byte headers). */
@@ -348,7 +343,7 @@ static bool first_psk_identity(const uint8_t *ch, size_t len, lurk_cbs *identity
 /* Whether a handshake message is present in the trace. */
 static bool has(struct trace *t, const char *path)
 {
-    return lurk_json_path_string(t->root, path) != NULL;
+    return lurk_jsondoc_path_string(t->root, path) != NULL;
 }
 
 /* ---- client role ---- */
@@ -749,7 +744,7 @@ int lurkctl_tls13_main(struct lurk_conn *conn, int timeout_ms, int argc, char **
         struct trace t = {.name = argv[i]};
         struct replay rp = {.conn = conn, .timeout_ms = timeout_ms, .t = &t};
         char err[256];
-        t.root = lurk_json_parse_file(argv[i], err, sizeof(err));
+        t.root = lurk_jsondoc_load(argv[i], err, sizeof(err));
         if (t.root == NULL) {
             fprintf(stderr, "lurkctl: %s: %s\n", argv[i], err);
             return 1;

@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 
+#include "check_run.h"
 #include "daemon_client.h"
 #include "lurk/clock.h"
 #include "lurk/lurk.h"
@@ -413,8 +414,6 @@ int main(void)
 {
     Suite *s = suite_create("attack_connections");
     TCase *tc = tcase_create("connections");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 90);
@@ -424,9 +423,5 @@ int main(void)
     tcase_add_test(tc, identities_and_uids_have_their_own_cap);
     tcase_add_test(tc, truncated_headers_give_their_memory_back);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

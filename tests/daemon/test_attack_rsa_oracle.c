@@ -19,6 +19,7 @@
 
 #include <openssl/rand.h>
 
+#include "check_run.h"
 #include "daemon_client.h"
 #include "lurk/tls12.h"
 #include "rsa_probe.h"
@@ -253,18 +254,11 @@ int main(void)
 {
     Suite *s = suite_create("attack_rsa_oracle");
     TCase *tc = tcase_create("oracle");
-    SRunner *sr;
-    int failed;
 
     tcase_add_unchecked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, repeated_ciphertexts_classify_no_better_than_chance, 0, EX_COUNT);
     tcase_add_test(tc, short_ciphertext_is_the_left_padded_integer);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_NOFORK);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "daemon_client.h"
 #include "lurk/lurk.h"
 #include "lurk/tls12.h"
@@ -248,9 +249,5 @@ int main(void)
     tcase_add_loop_test(tc, ping_with_payload_is_a_format_error, 0, 3);
     tcase_add_test(tc, stats_counts_requests_for_allowed_peers);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

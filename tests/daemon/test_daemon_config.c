@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "daemon_client.h"
 #include "lurk/lurk.h"
 #include "lurk/tls13.h"
@@ -485,9 +486,5 @@ int main(void)
     tcase_add_test(tc, quick_start_without_config_file);
     tcase_add_test(tc, example_config_passes_check);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "daemon_client.h"
 #include "lurk/lurk.h"
 #include "lurk/tls12.h"
@@ -345,8 +346,6 @@ int main(void)
 {
     Suite *s = suite_create("daemon_hardening");
     TCase *tc = tcase_create("hardening");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
@@ -355,9 +354,5 @@ int main(void)
     tcase_add_test(tc, rsa_key_transport_only_when_named);
     tcase_add_test(tc, refusal_floods_are_counted_not_logged);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

@@ -22,6 +22,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "check_run.h"
 #include "daemon_client.h"
 #include "lurk/tls12.h"
 #include "lurk/tls12_poo.h"
@@ -579,10 +580,7 @@ int main(void)
     tcase_add_loop_test(bad, bad_setting_names_file_and_line, 0,
                         (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     suite_add_tcase(s, bad);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int status = lurk_test_run(s, CK_FORK_GETENV);
     nftw(hsm_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return status;
 }

@@ -19,6 +19,7 @@
 
 #include <openssl/rand.h>
 
+#include "check_run.h"
 #include "daemon_client.h"
 #include "lurk/lurk.h"
 #include "lurk/tls12.h"
@@ -455,9 +456,5 @@ int main(void)
     tcase_add_test(tc, sigterm_while_tls_connections_arrive);
     tcase_add_test(tc, sigusr1_reopens_the_logs);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

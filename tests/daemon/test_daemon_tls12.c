@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "check_run.h"
 #include "daemon_client.h"
 #include "lurk/tls12.h"
 #include "lurk/tls12_poo.h"
@@ -61,7 +62,7 @@ struct ecdhe_vector {
 static struct ecdhe_vector ecdhe_vectors[8];
 static size_t n_ecdhe_vectors;
 
-static size_t hex_field(const struct lurk_json *root, const char *path, uint8_t *out, size_t cap)
+static size_t hex_field(const json_t *root, const char *path, uint8_t *out, size_t cap)
 {
     struct lurk_vectors_bytes b;
 
@@ -73,14 +74,14 @@ static size_t hex_field(const struct lurk_json *root, const char *path, uint8_t 
     return len;
 }
 
-static void hex_exact(const struct lurk_json *root, const char *path, uint8_t *out, size_t len)
+static void hex_exact(const json_t *root, const char *path, uint8_t *out, size_t len)
 {
     ck_assert_msg(lurk_vectors_hex_path_fixed(root, path, out, len), "vector field %s", path);
 }
 
 static char *load_captures(void)
 {
-    struct lurk_json *root = lurk_vectors_load(LURK_VECTORS_DIR, "rsa-kx-vectors.json");
+    json_t *root = lurk_vectors_load(LURK_VECTORS_DIR, "rsa-kx-vectors.json");
     char path[128];
     char *pem;
 
@@ -99,19 +100,20 @@ static char *load_captures(void)
             FIELD(i == 0 ? "alternative_master_secret_ems" : "alternative_master_secret_classic"),
             c->other_master, 48);
         hex_exact(root, FIELD("client_finished_verify_data"), c->finished, 12);
-        ck_assert(lurk_vectors_hex_concat(lurk_json_path(root, FIELD("handshake_messages")), &hs));
+        ck_assert(
+            lurk_vectors_hex_concat(lurk_jsondoc_path(root, FIELD("handshake_messages")), &hs));
         ck_assert_uint_le(hs.len, sizeof(c->hs));
         memcpy(c->hs, hs.data, hs.len);
         c->hs_len = hs.len;
         lurk_vectors_bytes_free(&hs);
 #undef FIELD
     }
-    pem = strdup(lurk_json_path_string(root, "handshakes.0.server_private_key_pem"));
-    lurk_json_free(root);
+    pem = strdup(lurk_jsondoc_path_string(root, "handshakes.0.server_private_key_pem"));
+    json_decref(root);
     return pem;
 }
 
-static void add_ecdhe_vector(const struct lurk_json *h, int key)
+static void add_ecdhe_vector(const json_t *h, int key)
 {
     struct ecdhe_vector *v = &ecdhe_vectors[n_ecdhe_vectors++];
     uint8_t alg[2];
@@ -128,17 +130,17 @@ static void add_ecdhe_vector(const struct lurk_json *h, int key)
 
 static char *load_ecdhe_vectors(void)
 {
-    struct lurk_json *root = lurk_vectors_load(LURK_VECTORS_DIR, "ecdhe-signing-vectors.json");
-    const struct lurk_json *go = lurk_json_path(root, "go_recordings.handshakes");
+    json_t *root = lurk_vectors_load(LURK_VECTORS_DIR, "ecdhe-signing-vectors.json");
+    const json_t *go = lurk_jsondoc_path(root, "go_recordings.handshakes");
     char *pem;
 
     ck_assert(root != NULL && go != NULL);
     n_ecdhe_vectors = 0;
-    add_ecdhe_vector(lurk_json_path(root, "handshakes.0"), K_ILLUSTRATED);
-    for (size_t i = 0; i < lurk_json_count(go); i++)
-        add_ecdhe_vector(lurk_json_at(go, i), K_GO);
-    pem = strdup(lurk_json_path_string(root, "handshakes.0.server_rsa_private_key_pem"));
-    lurk_json_free(root);
+    add_ecdhe_vector(lurk_jsondoc_path(root, "handshakes.0"), K_ILLUSTRATED);
+    for (size_t i = 0; i < json_array_size(go); i++)
+        add_ecdhe_vector(json_array_get(go, i), K_GO);
+    pem = strdup(lurk_jsondoc_path_string(root, "handshakes.0.server_rsa_private_key_pem"));
+    json_decref(root);
     return pem;
 }
 
@@ -1286,9 +1288,5 @@ int main(void)
     tcase_add_test(tc, bad_ciphertexts_look_like_good_ones);
     tcase_add_test(tc, premaster_version_is_the_given_client_version);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

@@ -11,6 +11,7 @@
 
 #include <openssl/rand.h>
 
+#include "check_run.h"
 #include "daemon_client.h"
 #include "lurk/tls13.h"
 #include "lurk/names.h"
@@ -255,9 +256,5 @@ int main(void)
     tcase_add_loop_test(tc, unknown_key_and_key_id_type, 0, 3);
     tcase_add_test(tc, client_not_allowed);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

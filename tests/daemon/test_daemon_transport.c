@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "check_run.h"
 #include "daemon_client.h"
 #include "lurk/lurk.h"
 #include "lurk/tls13.h"
@@ -526,9 +527,5 @@ int main(void)
     tcase_add_test(tc, idle_connections_are_closed);
     tcase_add_test(tc, tls_client_must_present_a_certificate_from_client_ca);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

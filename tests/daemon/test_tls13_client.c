@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "tls13_test.h"
 
 static struct lurkd_proc lurkd;
@@ -41,7 +42,7 @@ static void setup(void)
     t13_rfc_load(&rfc);
     ck_assert(lurk_test_lurkd_init(&lurkd));
     /* The RFC 8448 §2 RSA key and the §3 "rsa" certificate (the PEM key is the vector's). */
-    const char *pem = lurk_json_path_string(rfc.simple, "server_rsa_key.pem_pkcs8");
+    const char *pem = lurk_jsondoc_path_string(rfc.simple, "server_rsa_key.pem_pkcs8");
     ck_assert(pem != NULL);
     rsa = dc_key_from_pem(pem);
     char key_path[400], cert_path[400];
@@ -80,7 +81,7 @@ static const uint8_t *resumed(const char *path, size_t *len)
 }
 
 /* Appends the messages at the given paths of a vector file. */
-static void msgs(struct t13_buf *b, const struct lurk_json *root, const char *const *paths)
+static void msgs(struct t13_buf *b, const json_t *root, const char *const *paths)
 {
     for (; *paths != NULL; paths++) {
         size_t len;
@@ -387,7 +388,7 @@ START_TEST(rfc8448_client_authentication)
     t13_add(&cert_msg, cert3, body_len);
     t13_add(&transcript, cert_msg.p, cert_msg.n);
     t13_hash("SHA256", transcript.p, transcript.n, th);
-    size_t n = t13_cv_content(content, LURK_TLS13_ROLE_CLIENT, th, 32);
+    size_t n = dc_cv_content(content, LURK_TLS13_ROLE_CLIENT, th, 32);
     const lurk_cbs *sig = &resp.r.signing.signature;
     ck_assert(dc_verify(rsa, "SHA256", true, content, n, lurk_cbs_data(sig), lurk_cbs_len(sig)));
     t13_add_u8(&cv_msg, LURK_TLS13_HS_CERTIFICATE_VERIFY);
@@ -562,7 +563,7 @@ START_TEST(post_handshake_authentication)
         t13_add(&signed_over, cr.p, cr.n);
         t13_add_msg(&signed_over, LURK_TLS13_HS_CERTIFICATE, cert.p, cert.n);
         t13_hash("SHA256", signed_over.p, signed_over.n, th);
-        size_t n = t13_cv_content(content, LURK_TLS13_ROLE_CLIENT, th, 32);
+        size_t n = dc_cv_content(content, LURK_TLS13_ROLE_CLIENT, th, 32);
         ck_assert_msg(dc_verify(ed25519, NULL, false, content, n,
                                 lurk_cbs_data(&resp.r.signing.signature),
                                 lurk_cbs_len(&resp.r.signing.signature)),
@@ -623,9 +624,5 @@ int main(void)
     tcase_add_test(tc, lurkctl_replays_rfc8448);
 #endif
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

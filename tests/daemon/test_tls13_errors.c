@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "lurk/hex.h"
 #include "tls13_test.h"
 
@@ -53,7 +54,7 @@ static void setup(void)
 
     t13_rfc_load(&rfc);
     ck_assert(lurk_test_lurkd_init(&lurkd));
-    const char *pem = lurk_json_path_string(rfc.simple, "server_rsa_key.pem_pkcs8");
+    const char *pem = lurk_jsondoc_path_string(rfc.simple, "server_rsa_key.pem_pkcs8");
     rsa = dc_key_from_pem(pem);
     snprintf(key_path, sizeof(key_path), "%s", t13_write_pem_key(&lurkd, "rfc-rsa.key", pem));
     size_t cl;
@@ -721,9 +722,5 @@ int main(void)
     TCase *tc2 = tcase_create("cookies");
     tcase_add_test(tc2, cookie_chain_matches_protocol_md);
     suite_add_tcase(s, tc2);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

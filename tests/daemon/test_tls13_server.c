@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "lurk/hex.h"
 #include "tls13_test.h"
 
@@ -56,7 +57,7 @@ static void setup(void)
 
     t13_rfc_load(&rfc);
     ck_assert(lurk_test_lurkd_init(&lurkd));
-    const char *pem = lurk_json_path_string(rfc.simple, "server_rsa_key.pem_pkcs8");
+    const char *pem = lurk_jsondoc_path_string(rfc.simple, "server_rsa_key.pem_pkcs8");
     rsa = dc_key_from_pem(pem);
     snprintf(key_path, sizeof(key_path), "%s", t13_write_pem_key(&lurkd, "rfc-rsa.key", pem));
     const uint8_t *cert = simple("messages.certificate", &len);
@@ -147,10 +148,10 @@ START_TEST(rfc8448_simple_server_and_ticket)
     /* The CertificateVerify verifies over the RFC's CH .. Certificate with the RFC's key. */
     const lurk_cbs *sig = &resp.r.signing.signature;
     size_t n =
-        t13_cv_content(content, LURK_TLS13_ROLE_SERVER,
-                       t13_rfc_member(&rfc, rfc.simple, "transcript_hashes",
-                                      "CH..Certificate (input to server CertificateVerify)", NULL),
-                       32);
+        dc_cv_content(content, LURK_TLS13_ROLE_SERVER,
+                      t13_rfc_member(&rfc, rfc.simple, "transcript_hashes",
+                                     "CH..Certificate (input to server CertificateVerify)", NULL),
+                      32);
     ck_assert(dc_verify(rsa, "SHA256", true, content, n, lurk_cbs_data(sig), lurk_cbs_len(sig)));
     /* Application secrets: the RFC's master secret over CH .. server Finished with this CV. */
     t13_add(&transcript, ctx.p, ctx.n);
@@ -260,10 +261,10 @@ START_TEST(rfc8448_simple_server_sha256_32_certificate)
     t13_req_signing(&r, rsa, 0x0804, true, cert + 4, cert_len - 4);
     ck_assert_uint_eq(t13_call(c, &r, &resp), LURK_STATUS_SUCCESS);
     size_t n =
-        t13_cv_content(content, LURK_TLS13_ROLE_SERVER,
-                       t13_rfc_member(&rfc, rfc.simple, "transcript_hashes",
-                                      "CH..Certificate (input to server CertificateVerify)", NULL),
-                       32);
+        dc_cv_content(content, LURK_TLS13_ROLE_SERVER,
+                      t13_rfc_member(&rfc, rfc.simple, "transcript_hashes",
+                                     "CH..Certificate (input to server CertificateVerify)", NULL),
+                      32);
     ck_assert(dc_verify(rsa, "SHA256", true, content, n, lurk_cbs_data(&resp.r.signing.signature),
                         lurk_cbs_len(&resp.r.signing.signature)));
     ck_assert_uint_eq(resp.r.secrets.secrets.n, 2);
@@ -417,7 +418,7 @@ START_TEST(rfc8448_hello_retry_request_server)
     t13_expect_secret(&resp, SECRET(SERVER_HANDSHAKE_TRAFFIC_SECRET), s_hs, 32);
     t13_add(&transcript, cert, cert_len);
     t13_hash("SHA256", transcript.p, transcript.n, th);
-    size_t n = t13_cv_content(content, LURK_TLS13_ROLE_SERVER, th, 32);
+    size_t n = dc_cv_content(content, LURK_TLS13_ROLE_SERVER, th, 32);
     const lurk_cbs *sig = &resp.r.signing.signature;
     ck_assert(dc_verify(rsa, "SHA256", true, content, n, lurk_cbs_data(sig), lurk_cbs_len(sig)));
     add_cv(&transcript, 0x0804, sig);
@@ -531,7 +532,7 @@ START_TEST(every_group_both_methods)
             t13_add(&transcript, ee, sizeof(ee));
             t13_add_msg(&transcript, LURK_TLS13_HS_CERTIFICATE, cert_body.p, cert_body.n);
             t13_hash("SHA256", transcript.p, transcript.n, th);
-            size_t n = t13_cv_content(content, LURK_TLS13_ROLE_SERVER, th, 32);
+            size_t n = dc_cv_content(content, LURK_TLS13_ROLE_SERVER, th, 32);
             ck_assert(dc_verify(ed25519, NULL, false, content, n,
                                 lurk_cbs_data(&resp.r.signing.signature),
                                 lurk_cbs_len(&resp.r.signing.signature)));
@@ -589,9 +590,5 @@ int main(void)
     tcase_add_test(tc, lurkctl_replays_rfc8448);
 #endif
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

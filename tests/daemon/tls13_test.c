@@ -75,15 +75,14 @@ void t13_rfc_load(struct t13_rfc *v)
 
 void t13_rfc_free(struct t13_rfc *v)
 {
-    lurk_json_free(v->simple);
-    lurk_json_free(v->resumed);
-    lurk_json_free(v->all);
+    json_decref(v->simple);
+    json_decref(v->resumed);
+    json_decref(v->all);
     lurk_vectors_pool_free(&v->pool);
     memset(v, 0, sizeof(*v));
 }
 
-const uint8_t *t13_rfc_hex(struct t13_rfc *v, const struct lurk_json *root, const char *path,
-                           size_t *len)
+const uint8_t *t13_rfc_hex(struct t13_rfc *v, const json_t *root, const char *path, size_t *len)
 {
     size_t n;
     const uint8_t *p = lurk_vectors_pool_hex(&v->pool, root, path, &n);
@@ -93,12 +92,12 @@ const uint8_t *t13_rfc_hex(struct t13_rfc *v, const struct lurk_json *root, cons
     return p;
 }
 
-const uint8_t *t13_rfc_member(struct t13_rfc *v, const struct lurk_json *root, const char *obj,
+const uint8_t *t13_rfc_member(struct t13_rfc *v, const json_t *root, const char *obj,
                               const char *key, size_t *len)
 {
     size_t n;
     const uint8_t *p =
-        lurk_vectors_pool_node(&v->pool, lurk_json_get(lurk_json_path(root, obj), key), &n);
+        lurk_vectors_pool_node(&v->pool, json_object_get(lurk_jsondoc_path(root, obj), key), &n);
     ck_assert_msg(p != NULL, "vector field %s[%s]", obj, key);
     if (len != NULL)
         *len = n;
@@ -114,27 +113,28 @@ const uint8_t *t13_rfc_item(struct t13_rfc *v, const char *section, const char *
 const uint8_t *t13_rfc_item_n(struct t13_rfc *v, const char *section, const char *party,
                               const char *title, const char *label, unsigned nth, size_t *len)
 {
-    const struct lurk_json *sections = lurk_json_get(v->all, "sections");
+    json_t *sections = json_object_get(v->all, "sections"), *steps;
+    const char *name;
 
-    for (size_t i = 0; i < lurk_json_count(sections); i++) {
-        if (strncmp(lurk_json_key_at(sections, i), section, strlen(section)) != 0)
+    json_object_foreach(sections, name, steps)
+    {
+        if (strncmp(name, section, strlen(section)) != 0)
             continue;
-        const struct lurk_json *steps = lurk_json_at(sections, i);
-        for (size_t k = 0; k < lurk_json_count(steps); k++) {
-            const struct lurk_json *st = lurk_json_at(steps, k);
-            const char *p = lurk_json_path_string(st, "party");
-            const char *t = lurk_json_path_string(st, "title");
+        for (size_t k = 0; k < json_array_size(steps); k++) {
+            const json_t *st = json_array_get(steps, k);
+            const char *p = lurk_jsondoc_path_string(st, "party");
+            const char *t = lurk_jsondoc_path_string(st, "title");
             if (p == NULL || t == NULL || strcmp(p, party) != 0 ||
                 strncmp(t, title, strlen(title)) != 0)
                 continue;
-            const struct lurk_json *items = lurk_json_get(st, "items");
-            for (size_t j = 0; j < lurk_json_count(items); j++) {
-                const struct lurk_json *it = lurk_json_at(items, j);
-                const char *l = lurk_json_path_string(it, "label");
+            const json_t *items = json_object_get(st, "items");
+            for (size_t j = 0; j < json_array_size(items); j++) {
+                const json_t *it = json_array_get(items, j);
+                const char *l = lurk_jsondoc_path_string(it, "label");
                 if (l != NULL && strcmp(l, label) == 0 && nth-- == 0) {
                     size_t n;
                     const uint8_t *d =
-                        lurk_vectors_pool_node(&v->pool, lurk_json_get(it, "hex"), &n);
+                        lurk_vectors_pool_node(&v->pool, json_object_get(it, "hex"), &n);
                     ck_assert(d != NULL);
                     if (len != NULL)
                         *len = n;
@@ -352,19 +352,6 @@ void t13_expect_secret(const struct t13_resp *r, uint8_t type, const uint8_t *wa
 }
 
 /* ---- TLS 1.3 on this side ---- */
-
-size_t t13_cv_content(uint8_t *out, uint8_t role, const uint8_t *hash, size_t hash_len)
-{
-    const char *ctx = role == LURK_TLS13_ROLE_SERVER ? "TLS 1.3, server CertificateVerify"
-                                                     : "TLS 1.3, client CertificateVerify";
-    size_t n = strlen(ctx);
-
-    memset(out, 0x20, 64);
-    memcpy(out + 64, ctx, n);
-    out[64 + n] = 0x00;
-    memcpy(out + 65 + n, hash, hash_len);
-    return 65 + n + hash_len;
-}
 
 void t13_hash(const char *md_name, const uint8_t *data, size_t len, uint8_t *out)
 {

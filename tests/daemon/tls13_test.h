@@ -17,7 +17,6 @@
 #include <openssl/evp.h>
 
 #include "daemon_client.h"
-#include "lurk/json.h"
 #include "lurk/tls13.h"
 #include "lurk/tls13_keysched.h"
 #include "lurk/tls13_transcript.h"
@@ -40,15 +39,14 @@ void t13_add_msg(struct t13_buf *b, uint8_t type, const uint8_t *body, size_t le
 /* ---- RFC 8448 vectors ---- */
 
 struct t13_rfc {
-    struct lurk_json *simple, *resumed, *all;
+    json_t *simple, *resumed, *all;
     struct lurk_vectors_pool pool;
 };
 void t13_rfc_load(struct t13_rfc *v);
 void t13_rfc_free(struct t13_rfc *v);
 /* A hex field of a file (dotted path; keys with dots through t13_rfc_member). */
-const uint8_t *t13_rfc_hex(struct t13_rfc *v, const struct lurk_json *root, const char *path,
-                           size_t *len);
-const uint8_t *t13_rfc_member(struct t13_rfc *v, const struct lurk_json *root, const char *obj,
+const uint8_t *t13_rfc_hex(struct t13_rfc *v, const json_t *root, const char *path, size_t *len);
+const uint8_t *t13_rfc_member(struct t13_rfc *v, const json_t *root, const char *obj,
                               const char *key, size_t *len);
 /* An item of rfc8448-all-sections.json: section title prefix, party, step title prefix, label. */
 const uint8_t *t13_rfc_item(struct t13_rfc *v, const char *section, const char *party,
@@ -113,8 +111,6 @@ void t13_expect_secret(const struct t13_resp *r, uint8_t type, const uint8_t *wa
 
 /* ---- TLS 1.3 on this side ---- */
 
-/* RFC 8446 §4.4.3 content for role over a transcript hash. */
-size_t t13_cv_content(uint8_t *out, uint8_t role, const uint8_t *hash, size_t hash_len);
 /* Transcript hash (SHA-256 or SHA-384) of a byte string. */
 void t13_hash(const char *md, const uint8_t *data, size_t len, uint8_t *out);
 /* Finished over a transcript: HMAC(finished_key(base), Hash(transcript)). */

@@ -49,13 +49,13 @@ static void write_file(const char *dir, const char *name, const char *text)
 
 static void write_vector_key(const char *dir, const char *name, const char *file, const char *path)
 {
-    struct lurk_json *root = lurk_vectors_load(LURK_VECTORS_DIR, file);
-    const char *pem = root ? lurk_json_path_string(root, path) : NULL;
+    json_t *root = lurk_vectors_load(LURK_VECTORS_DIR, file);
+    const char *pem = root ? lurk_jsondoc_path_string(root, path) : NULL;
 
     if (pem == NULL)
         abort();
     write_file(dir, name, pem);
-    lurk_json_free(root);
+    json_decref(root);
 }
 
 static void write_new_key(const char *dir, const char *name, const char *type, const char *curve)

@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include <openssl/evp.h>
 
@@ -39,6 +41,67 @@ char *prov_keyref_for_cert(const char *cert_file, const char *server);
 EVP_PKEY *prov_cert_pubkey(const char *cert_file);
 /* Writes text to dir/name; returns the path (static buffer, one at a time). */
 const char *prov_write(const struct prov_lurkd *l, const char *name, const char *text);
+
+/* ---- a server key as an application sees it: through lurk.so ---- */
+
+/* A PKI server key lurkd holds: server-<name>.crt, [key.<name>]. */
+struct prov_kind {
+    const char *name;
+    const char *md; /* NULL for EdDSA */
+    bool pss;       /* RSA-PSS (rsa_pss_rsae_*), salt as long as the digest */
+};
+
+struct prov_signer {
+    const struct prov_kind *kind;
+    OSSL_LIB_CTX *libctx; /* NULL: the default context */
+    EVP_PKEY *key;        /* the key reference, decoded by lurk.so */
+    EVP_PKEY *pub;        /* the certificate's key, default provider (for verifying) */
+};
+
+/*
+ * Loads the openssl.cnf conf into a fresh library context, or into the
+ * default one (the context nginx and haproxy use) when default_ctx, and
+ * decodes there the key reference of kind's certificate. Fails the test
+ * unless the key is lurk.so's.
+ */
+void prov_signer_open(struct prov_signer *s, const struct prov_kind *kind, const char *conf,
+                      bool default_ctx);
+void prov_signer_close(struct prov_signer *s);
+/* The kind's padding on a signing or verifying context (nothing to do unless RSA-PSS). */
+bool prov_signer_set_pss(EVP_PKEY_CTX *pctx, const struct prov_kind *kind);
+/*
+ * RFC 8446 §4.4.3: 64 spaces, the server context string, 0x00 and a random
+ * transcript hash of hash_len bytes, into out (98 + hash_len bytes); 0 when
+ * no random bytes could be had.
+ */
+size_t prov_cv_content(uint8_t *out, size_t hash_len);
+/*
+ * Signs tbs through lurk.so; *sig_len is sig's size on entry. No Check
+ * assertion: it also runs in ASYNC jobs, forked children and threads.
+ */
+bool prov_signer_sign(const struct prov_signer *s, const uint8_t *tbs, size_t len, uint8_t *sig,
+                      size_t *sig_len);
+/* Verifies with the public key alone, in the default provider: lurk.so is not involved. */
+bool prov_signer_verify(const struct prov_signer *s, const uint8_t *tbs, size_t len,
+                        const uint8_t *sig, size_t sig_len);
+
+/*
+ * openssl s_server (the openssl binary, LURK_OPENSSL_BIN) as the
+ * application holding a key reference: `openssl s_server ARGS...` (args
+ * NULL-terminated, what follows "s_server"), stdout and stderr into the
+ * file out, OPENSSL_CONF set to conf (NULL: unset, stock OpenSSL) and, when
+ * lurk.so is instrumented, the ASan runtime preloaded. Waits until it
+ * accepts; if it exits first or takes longer than timeout_ms the test fails
+ * with its output. One server at a time per process; it is killed if the
+ * process exits (a failed check) before prov_s_server_wait reaped it.
+ */
+pid_t prov_s_server_start(const char *conf, const char *out, const char *const *args,
+                          int timeout_ms);
+/*
+ * Waits for a server that serves one connection (-naccept 1) to exit: its
+ * wait status. After timeout_ms the server is killed and the test fails.
+ */
+int prov_s_server_wait(pid_t pid, int timeout_ms);
 
 /* Occurrences of needle in the file (0 when it cannot be read). */
 int prov_count(const char *path, const char *needle);

@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "check_run.h"
 #include "lurk/client.h"
 #include "lurk/hex.h"
 #include "lurk/tls13.h"
@@ -188,6 +189,29 @@ static int finish_lurkctl(const struct fake *f, pid_t pid, char **out)
     return WEXITSTATUS(status);
 }
 
+/*
+ * A trace that is not strict JSON (here a repeated key, which a lenient
+ * reader would resolve silently) stops lurkctl before any exchange, with
+ * the file, line and column named.
+ */
+START_TEST(malformed_trace_names_line_and_column)
+{
+    struct fake f;
+    char *out, where[96];
+    pid_t pid;
+
+    fake_open(&f);
+    write_text(f.trace, "{\"messages\": {\"client_hello\": \"01000000\",\n"
+                        "  \"client_hello\": \"02000000\"}}\n");
+    pid = start_lurkctl(&f, "client");
+    ck_assert_int_eq(finish_lurkctl(&f, pid, &out), 1);
+    snprintf(where, sizeof(where), "lurkctl: %s: line 2 column ", f.trace);
+    ck_assert_msg(strstr(out, where) != NULL && strstr(out, "duplicate") != NULL, "%s", out);
+    free(out);
+    fake_close(&f);
+}
+END_TEST
+
 START_TEST(client_role_prints_a_255_byte_secret)
 {
     struct lurk_tls13_response resp;
@@ -317,16 +341,11 @@ int main(void)
 {
     Suite *s = suite_create("lurkctl_tls13");
     TCase *tc = tcase_create("fake lurkd");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, malformed_trace_names_line_and_column);
     tcase_add_test(tc, client_role_prints_a_255_byte_secret);
     tcase_add_loop_test(tc, server_role_odd_secret_lengths, 0, 2);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

@@ -19,14 +19,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/async.h>
@@ -37,23 +35,16 @@
 #include <openssl/rsa.h>
 #include <openssl/ssl.h>
 
+#include "check_run.h"
 #include "prov_lurkd.h"
 #include "prov_test_util.h"
-
-#ifndef LURK_OPENSSL_BIN
-#error "LURK_OPENSSL_BIN must name the openssl binary"
-#endif
 
 #define R_TRANSPORT "cannot reach lurkd"
 #define EX_SIGN_CV  "tls13/sign_certificate_verify"
 #define IO_TIMEOUT  10000
 #define SHORT_MS    400 /* lurk-timeout-ms of the configs that are meant to time out */
 
-static const struct kind {
-    const char *name; /* PKI server-<name>, lurkd's [key.<name>] */
-    const char *md;
-    bool pss;
-} kinds[] = {
+static const struct prov_kind kinds[] = {
     {"p256", "SHA256", false},
     {"rsa2048", "SHA256", true},
 };
@@ -117,93 +108,32 @@ static void stop(void)
 
 /* ---- the key through lurk.so, its public key through the default provider ---- */
 
-struct signer {
-    const struct kind *kind;
-    OSSL_LIB_CTX *libctx;
-    EVP_PKEY *key, *pub;
-};
-
-static void signer_open(struct signer *s, const struct kind *kind, const char *conf)
-{
-    char crt[64], errs[1024];
-    char *pem;
-
-    memset(s, 0, sizeof(*s));
-    s->kind = kind;
-    s->libctx = OSSL_LIB_CTX_new();
-    ck_assert_ptr_nonnull(s->libctx);
-    ck_assert_msg(OSSL_LIB_CTX_load_config(s->libctx, conf) == 1, "config %s", conf);
-    snprintf(crt, sizeof(crt), "server-%s.crt", kind->name);
-    pem = prov_keyref_for_cert(crt, NULL);
-    s->key = test_read_key(s->libctx, pem);
-    free(pem);
-    test_errors_text(errs, sizeof(errs));
-    ck_assert_msg(s->key != NULL, "%s: %s", kind->name, errs);
-    ck_assert_str_eq(OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(s->key)), "lurk");
-    s->pub = prov_cert_pubkey(crt);
-}
-
-static void signer_close(struct signer *s)
-{
-    EVP_PKEY_free(s->key);
-    EVP_PKEY_free(s->pub);
-    OSSL_LIB_CTX_free(s->libctx);
-}
-
-static bool set_pss(EVP_PKEY_CTX *pctx, const struct kind *kind)
-{
-    return !kind->pss || (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-                          EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1);
-}
-
 /* One signature of a TLS 1.3 server CertificateVerify content, run in a job or not. */
 struct sign {
-    const struct signer *s;
+    const struct prov_signer *s;
     uint8_t tbs[160], sig[512];
     size_t tbs_len, sig_len;
 };
 
-static void sign_init(struct sign *j, const struct signer *s)
+static void sign_init(struct sign *j, const struct prov_signer *s)
 {
-    static const char context[] = "TLS 1.3, server CertificateVerify";
-
     memset(j, 0, sizeof(*j));
     j->s = s;
-    memset(j->tbs, 0x20, 64);
-    memcpy(j->tbs + 64, context, sizeof(context)); /* with its 0x00 */
-    ck_assert_int_eq(RAND_bytes(j->tbs + 64 + sizeof(context), 32), 1);
-    j->tbs_len = 64 + sizeof(context) + 32;
+    j->tbs_len = prov_cv_content(j->tbs, 32);
+    ck_assert_uint_ne(j->tbs_len, 0);
 }
 
 static int sign_run(void *arg)
 {
     struct sign *j = *(struct sign **)arg;
-    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pctx = NULL;
-    int ok;
 
     j->sig_len = sizeof(j->sig);
-    ok = mctx != NULL &&
-         EVP_DigestSignInit_ex(mctx, &pctx, j->s->kind->md, j->s->libctx, NULL, j->s->key, NULL) ==
-             1 &&
-         set_pss(pctx, j->s->kind) &&
-         EVP_DigestSign(mctx, j->sig, &j->sig_len, j->tbs, j->tbs_len) == 1;
-    EVP_MD_CTX_free(mctx);
-    return ok;
+    return prov_signer_sign(j->s, j->tbs, j->tbs_len, j->sig, &j->sig_len);
 }
 
 static bool verify(const struct sign *j)
 {
-    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pctx = NULL;
-    bool ok =
-        mctx != NULL &&
-        EVP_DigestVerifyInit_ex(mctx, &pctx, j->s->kind->md, NULL, NULL, j->s->pub, NULL) == 1 &&
-        set_pss(pctx, j->s->kind) &&
-        EVP_DigestVerify(mctx, j->sig, j->sig_len, j->tbs, j->tbs_len) == 1;
-
-    EVP_MD_CTX_free(mctx);
-    return ok;
+    return prov_signer_verify(j->s, j->tbs, j->tbs_len, j->sig, j->sig_len);
 }
 
 /* ---- driving jobs the way an event loop does ---- */
@@ -217,7 +147,7 @@ struct job {
     bool finished;
 };
 
-static void job_new(struct job *jb, const struct signer *s)
+static void job_new(struct job *jb, const struct prov_signer *s)
 {
     memset(jb, 0, sizeof(*jb));
     jb->wctx = ASYNC_WAIT_CTX_new();
@@ -290,7 +220,7 @@ static void job_free(struct job *jb)
  * pauses: lurkd may, rarely, answer before the job's first read (this
  * thread preempted right after sending), and then nothing pauses.
  */
-static void start_paused(struct job *jb, const struct signer *s)
+static void start_paused(struct job *jb, const struct prov_signer *s)
 {
     for (int tries = 0; tries < 5; tries++) {
         sign_init(&jb->sign, s);
@@ -323,7 +253,7 @@ static void assert_quiet(const struct job *jb)
 }
 
 /* A blocking signature outside any job; false with the lurk error's data in data. */
-static bool sign_blocking(const struct signer *s, struct sign *j, char *data, size_t len)
+static bool sign_blocking(const struct prov_signer *s, struct sign *j, char *data, size_t len)
 {
     struct sign *arg = j;
 
@@ -338,14 +268,14 @@ static bool sign_blocking(const struct signer *s, struct sign *j, char *data, si
 
 START_TEST(sign_pauses_and_resumes)
 {
-    const struct kind *kind = &kinds[_i];
-    struct signer s;
+    const struct prov_kind *kind = &kinds[_i];
+    struct prov_signer s;
     struct job jb;
     struct job *jobs[] = {&jb};
     OSSL_ASYNC_FD fds[4], fd;
     char errs[1024];
 
-    signer_open(&s, kind, lurkd.provider_conf);
+    prov_signer_open(&s, kind, lurkd.provider_conf, false);
     job_new(&jb, &s);
     start_paused(&jb, &s);
     ck_assert_uint_eq(job_fds(&jb, fds), 1);
@@ -370,7 +300,7 @@ START_TEST(sign_pauses_and_resumes)
     ck_assert(fd_is_open(fd));
     job_free(&jb);
     ck_assert(!fd_is_open(fd));
-    signer_close(&s);
+    prov_signer_close(&s);
 }
 END_TEST
 
@@ -378,12 +308,12 @@ END_TEST
 
 START_TEST(timeout_while_paused)
 {
-    struct signer s;
+    struct prov_signer s;
     struct job jb;
     struct job *jobs[] = {&jb};
     char data[1024];
 
-    signer_open(&s, &kinds[0], silent_conf);
+    prov_signer_open(&s, &kinds[0], silent_conf, false);
     job_new(&jb, &s);
     job_step(&jb);
     ck_assert_msg(!jb.finished, "the job did not pause");
@@ -396,7 +326,7 @@ START_TEST(timeout_while_paused)
                   data);
     assert_quiet(&jb);
     job_free(&jb);
-    signer_close(&s);
+    prov_signer_close(&s);
 }
 END_TEST
 
@@ -413,11 +343,11 @@ static bool spare_was_dialled(void)
 
 START_TEST(second_job_pauses_for_the_connection)
 {
-    struct signer s;
+    struct prov_signer s;
     struct job a, b;
     struct job *jobs[] = {&a, &b};
 
-    signer_open(&s, &kinds[0], one_conn_conf);
+    prov_signer_open(&s, &kinds[0], one_conn_conf, false);
     job_new(&a, &s);
     job_new(&b, &s);
     start_paused(&a, &s);
@@ -435,19 +365,19 @@ START_TEST(second_job_pauses_for_the_connection)
     ck_assert(!spare_was_dialled());
     job_free(&a);
     job_free(&b);
-    signer_close(&s);
+    prov_signer_close(&s);
 }
 END_TEST
 
 START_TEST(busy_pool_is_not_a_dead_server)
 {
-    struct signer s;
+    struct prov_signer s;
     struct job a;
     struct job *jobs[] = {&a};
     struct sign j;
     char data[1024];
 
-    signer_open(&s, &kinds[0], one_conn_conf);
+    prov_signer_open(&s, &kinds[0], one_conn_conf, false);
     job_new(&a, &s);
     start_paused(&a, &s);
     /* The only connection is a's (paused): a blocking call waits lurk-timeout-ms for it. */
@@ -463,22 +393,22 @@ START_TEST(busy_pool_is_not_a_dead_server)
     ck_assert(verify(&j));
     ck_assert(!spare_was_dialled());
     job_free(&a);
-    signer_close(&s);
+    prov_signer_close(&s);
 }
 END_TEST
 
 /* The abandoned job is never resumed: it stays reachable for the leak checker. */
 static ASYNC_JOB *volatile abandoned;
-static struct signer abandoned_signer;
+static struct prov_signer abandoned_signer;
 
 START_TEST(freed_wait_ctx_returns_the_connection)
 {
-    struct signer *s = &abandoned_signer;
+    struct prov_signer *s = &abandoned_signer;
     struct job a;
     struct sign j;
     char data[1024];
 
-    signer_open(s, &kinds[0], one_conn_conf);
+    prov_signer_open(s, &kinds[0], one_conn_conf, false);
     job_new(&a, s);
     start_paused(&a, s);
     abandoned = a.job;
@@ -493,59 +423,18 @@ END_TEST
 
 /* ---- openssl s_server -async ---- */
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static pid_t server_pid;
-
-static void kill_server(void)
-{
-    if (server_pid > 0) {
-        kill(server_pid, SIGKILL);
-        waitpid(server_pid, NULL, 0);
-        server_pid = 0;
-    }
-}
-
 /* Starts a one-connection s_server -async -www on sock, output to out; waits until it accepts. */
-static void s_server_start(const char *sock, const char *out, const char *keyref)
+static pid_t s_server_start(const char *sock, const char *out, const char *keyref)
 {
-    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    char *text;
+    /* clang-format off */
+    const char *const args[] = {
+        "-unix", sock, "-unlink",
+        "-cert", lurk_test_pki("server-rsa2048.crt"), "-key", keyref,
+        "-naccept", "1", "-tls1_3", "-async", "-www", NULL,
+    };
+    /* clang-format on */
 
-    ck_assert_int_ge(fd, 0);
-    server_pid = fork();
-    ck_assert_int_ge(server_pid, 0);
-    if (server_pid == 0) {
-        /* clang-format off */
-        const char *argv[] = {
-            LURK_OPENSSL_BIN, "s_server", "-unix", sock, "-unlink",
-            "-cert", lurk_test_pki("server-rsa2048.crt"), "-key", keyref,
-            "-naccept", "1", "-tls1_3", "-async", "-www", NULL,
-        };
-        /* clang-format on */
-        setenv("OPENSSL_CONF", lurkd.provider_conf, 1);
-#ifdef LURK_ASAN_RUNTIME
-        /* lurk.so is instrumented, the openssl binary is not: the runtime must come first. */
-        setenv("LD_PRELOAD", LURK_ASAN_RUNTIME, 1);
-        setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);
-#endif
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fd);
-    for (int waited = 0; prov_count(out, "ACCEPT") == 0; waited += 10) {
-        text = lurk_test_read_file(out, NULL);
-        ck_assert_msg(waited < IO_TIMEOUT && waitpid(server_pid, NULL, WNOHANG) == 0,
-                      "s_server did not start:\n%s", text ? text : "");
-        free(text);
-        sleep_ms(10);
-    }
+    return prov_s_server_start(lurkd.provider_conf, out, args, IO_TIMEOUT);
 }
 
 /* One HTTP request through a stock libssl client, verifying the chain against the test CA. */
@@ -598,19 +487,14 @@ START_TEST(s_server_async_handshake)
     /* Short: s_server fails to print a unix address longer than NI_MAXSERV (32) and exits. */
     snprintf(sock, sizeof(sock), "%s/a.sock", lurkd.proc.dir);
     snprintf(out, sizeof(out), "%s/s_server.out", lurkd.proc.dir);
-    atexit(kill_server);
     /* Again if lurkd answered before the job's first read (see start_paused). */
     for (int tries = 0; tries < 3 && !paused; tries++) {
         int audit0 = prov_count(lurkd.proc.audit, needle), status;
+        pid_t pid = s_server_start(sock, out, keyref);
         char *text;
 
-        s_server_start(sock, out, keyref);
         https_get(sock, out);
-        for (int waited = 0; waitpid(server_pid, &status, WNOHANG) == 0; waited += 10) {
-            ck_assert_msg(waited < IO_TIMEOUT, "s_server did not exit after its connection");
-            sleep_ms(10);
-        }
-        server_pid = 0;
+        status = prov_s_server_wait(pid, IO_TIMEOUT);
         text = lurk_test_read_file(out, NULL);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "s_server: status 0x%x\n%s",
                       status, text ? text : "");
@@ -627,8 +511,6 @@ int main(void)
 {
     Suite *s = suite_create("prov_async");
     TCase *tc = tcase_create("async");
-    SRunner *sr;
-    int failed;
 
     tcase_add_unchecked_fixture(tc, start, stop);
     tcase_set_timeout(tc, 60);
@@ -639,9 +521,5 @@ int main(void)
     tcase_add_test(tc, freed_wait_ctx_returns_the_connection);
     tcase_add_test(tc, s_server_async_handshake);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

@@ -30,6 +30,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "check_run.h"
 #include "prov_lurkd.h"
 #include "prov_test_util.h"
 
@@ -43,11 +44,7 @@
 #define PER_THREAD  100
 #define CONNECTIONS 3 /* lurk-connections: fewer than THREADS, so threads wait for one */
 
-static const struct kind {
-    const char *name; /* PKI server-<name>, and lurkd's [key.<name>] */
-    const char *md;   /* NULL for EdDSA */
-    bool pss;
-} kinds[] = {
+static const struct prov_kind kinds[] = {
     {"rsa2048", "SHA256", true},
     {"p256", "SHA256", false},
     {"ed25519", NULL, false},
@@ -72,119 +69,33 @@ static void stop(void)
 
 /* ---- a process's view: the key through lurk.so, its public key through the default provider */
 
-struct signer {
-    const struct kind *kind;
-    OSSL_LIB_CTX *libctx; /* from the openssl.cnf; NULL: the default context, configured */
-    EVP_PKEY *key;        /* the key reference, decoded by lurk.so */
-    EVP_PKEY *pub;        /* the certificate's key, default provider */
-};
-
-/*
- * A fresh library context loading the openssl.cnf, or the default context
- * (the one nginx and haproxy use) loading it.
- */
-static void signer_open(struct signer *s, const struct kind *kind, bool default_ctx)
-{
-    char crt[64], errs[1024];
-    char *pem;
-
-    memset(s, 0, sizeof(*s));
-    s->kind = kind;
-    if (!default_ctx) {
-        s->libctx = OSSL_LIB_CTX_new();
-        ck_assert_ptr_nonnull(s->libctx);
-    }
-    ck_assert_msg(OSSL_LIB_CTX_load_config(s->libctx, lurkd.provider_conf) == 1, "config %s",
-                  lurkd.provider_conf);
-    snprintf(crt, sizeof(crt), "server-%s.crt", kind->name);
-    pem = prov_keyref_for_cert(crt, NULL);
-    s->key = test_read_key(s->libctx, pem);
-    free(pem);
-    test_errors_text(errs, sizeof(errs));
-    ck_assert_msg(s->key != NULL, "%s: %s", kind->name, errs);
-    ck_assert_str_eq(OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(s->key)), "lurk");
-    s->pub = prov_cert_pubkey(crt);
-}
-
-static void signer_close(struct signer *s)
-{
-    EVP_PKEY_free(s->key);
-    EVP_PKEY_free(s->pub);
-    OSSL_LIB_CTX_free(s->libctx);
-}
-
-/* RFC 8446 §4.4.3: 64 spaces, the server context string, 0x00, a (random) transcript hash. */
-static size_t cv_content(uint8_t *out, size_t hash_len)
-{
-    static const char context[] = "TLS 1.3, server CertificateVerify";
-
-    memset(out, 0x20, 64);
-    memcpy(out + 64, context, sizeof(context)); /* with its 0x00 */
-    if (RAND_bytes(out + 64 + sizeof(context), (int)hash_len) != 1)
-        return 0;
-    return 64 + sizeof(context) + hash_len;
-}
-
-static bool set_pss(EVP_PKEY_CTX *pctx, const struct kind *kind)
-{
-    return !kind->pss || (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-                          EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1);
-}
-
-/* With the public key alone, in the default provider: lurk.so is not involved. */
-static bool verify(const struct signer *s, const uint8_t *tbs, size_t len, const uint8_t *sig,
-                   size_t sig_len)
-{
-    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pctx = NULL;
-    bool ok = mctx != NULL &&
-              EVP_DigestVerifyInit_ex(mctx, &pctx, s->kind->md, NULL, NULL, s->pub, NULL) == 1 &&
-              set_pss(pctx, s->kind) && EVP_DigestVerify(mctx, sig, sig_len, tbs, len) == 1;
-
-    EVP_MD_CTX_free(mctx);
-    return ok;
-}
-
 /*
  * One CertificateVerify signature through lurk.so, verified. No Check
  * assertion here: it runs in forked children and threads, which report
  * through why.
  */
-static bool sign_one(const struct signer *s, char *why, size_t why_len)
+static bool sign_one(const struct prov_signer *s, char *why, size_t why_len)
 {
-    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pctx = NULL;
     uint8_t tbs[160], sig[512];
-    size_t len = cv_content(tbs, 32), sig_len = sizeof(sig);
+    size_t len = prov_cv_content(tbs, 32), sig_len = sizeof(sig);
     bool ok = false;
 
-    if (mctx == NULL || len == 0) {
-        snprintf(why, why_len, "out of memory");
-        goto out;
-    }
-    if (EVP_DigestSignInit_ex(mctx, &pctx, s->kind->md, s->libctx, NULL, s->key, NULL) != 1 ||
-        !set_pss(pctx, s->kind)) {
-        snprintf(why, why_len, "%s: EVP_DigestSignInit_ex failed", s->kind->name);
-        goto out;
-    }
-    if (EVP_DigestSign(mctx, sig, &sig_len, tbs, len) != 1) {
+    if (len == 0) {
+        snprintf(why, why_len, "no random bytes");
+    } else if (!prov_signer_sign(s, tbs, len, sig, &sig_len)) {
         char errs[700];
         test_errors_text(errs, sizeof(errs));
-        snprintf(why, why_len, "%s: EVP_DigestSign failed: %s", s->kind->name, errs);
-        goto out;
-    }
-    if (!verify(s, tbs, len, sig, sig_len)) {
+        snprintf(why, why_len, "%s: signing failed: %s", s->kind->name, errs);
+    } else if (!prov_signer_verify(s, tbs, len, sig, sig_len)) {
         snprintf(why, why_len, "%s: a %zu-byte signature does not verify", s->kind->name, sig_len);
-        goto out;
+    } else {
+        ok = true;
     }
-    ok = true;
-out:
-    EVP_MD_CTX_free(mctx);
     ERR_clear_error();
     return ok;
 }
 
-static bool sign_many(const struct signer *s, int n, char *why, size_t why_len)
+static bool sign_many(const struct prov_signer *s, int n, char *why, size_t why_len)
 {
     for (int i = 0; i < n; i++)
         if (!sign_one(s, why, why_len))
@@ -206,16 +117,16 @@ static void wait_audited(const char *key, int n)
 
 /* ---- fork ---- */
 
-static void fork_test(const struct kind *kind, bool default_ctx)
+static void fork_test(const struct prov_kind *kind, bool default_ctx)
 {
     int audit0 = audited(kind->name), conns;
     int start_pipe[2], report[2];
     pid_t pids[CHILDREN];
-    struct signer s;
+    struct prov_signer s;
     char why[1024];
     ssize_t got;
 
-    signer_open(&s, kind, default_ctx);
+    prov_signer_open(&s, kind, lurkd.provider_conf, default_ctx);
     /* The parent's connection exists before the fork: the children inherit it. */
     ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
     ck_assert(prov_wait_count(lurkd.proc.log, TLS_CONN, 1, 5000));
@@ -270,7 +181,7 @@ static void fork_test(const struct kind *kind, bool default_ctx)
      */
     ck_assert(prov_wait_count(lurkd.proc.log, TLS_CONN, conns + CHILDREN, 5000));
     ck_assert_int_eq(prov_count(lurkd.proc.log, TLS_CONN), conns + CHILDREN);
-    signer_close(&s);
+    prov_signer_close(&s);
 }
 
 START_TEST(fork_children_and_parent_sign)
@@ -290,7 +201,7 @@ END_TEST
 
 struct worker {
     pthread_t thread;
-    const struct signer *s;
+    const struct prov_signer *s;
     pthread_barrier_t *go;
     bool ok;
     char why[1024];
@@ -307,13 +218,13 @@ static void *work(void *arg)
 
 START_TEST(threads_share_the_key)
 {
-    const struct kind *kind = &kinds[_i];
+    const struct prov_kind *kind = &kinds[_i];
     int audit0 = audited(kind->name), conns0 = prov_count(lurkd.proc.log, TLS_CONN), conns;
     struct worker w[THREADS];
     pthread_barrier_t go;
-    struct signer s;
+    struct prov_signer s;
 
-    signer_open(&s, kind, false);
+    prov_signer_open(&s, kind, lurkd.provider_conf, false);
     ck_assert_int_eq(pthread_barrier_init(&go, NULL, THREADS), 0);
     for (int t = 0; t < THREADS; t++) {
         memset(&w[t], 0, sizeof(w[t]));
@@ -332,13 +243,13 @@ START_TEST(threads_share_the_key)
     conns = prov_count(lurkd.proc.log, TLS_CONN) - conns0;
     ck_assert_msg(conns >= 1 && conns <= CONNECTIONS, "%d connections for %d threads (limit %d)",
                   conns, THREADS, CONNECTIONS);
-    signer_close(&s);
+    prov_signer_close(&s);
 }
 END_TEST
 
 /* ---- nothing but TLS content ---- */
 
-static void expect_no_exchange(const struct signer *s, const char *what)
+static void expect_no_exchange(const struct prov_signer *s, const char *what)
 {
     char data[1024];
 
@@ -350,24 +261,24 @@ static void expect_no_exchange(const struct signer *s, const char *what)
 
 START_TEST(generic_signing_refused)
 {
-    const struct kind *kind = &kinds[_i];
+    const struct prov_kind *kind = &kinds[_i];
     int lines0 = prov_count(lurkd.proc.audit, "\n");
     uint8_t data[300], sig[512], digest[32];
     size_t sig_len = sizeof(sig);
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
-    struct signer s;
+    struct prov_signer s;
     X509_REQ *req = X509_REQ_new();
     X509_NAME *name = X509_NAME_new();
     char why[1024];
 
-    signer_open(&s, kind, false);
+    prov_signer_open(&s, kind, lurkd.provider_conf, false);
     ck_assert_int_eq(RAND_bytes(data, sizeof(data)), 1);
     memset(digest, 0x5a, sizeof(digest));
 
     /* EVP_DigestSign on arbitrary data (openssl dgst -sign, pkeyutl -rawin). */
     ck_assert_int_eq(EVP_DigestSignInit_ex(mctx, &pctx, kind->md, s.libctx, NULL, s.key, NULL), 1);
-    ck_assert(set_pss(pctx, kind));
+    ck_assert(prov_signer_set_pss(pctx, kind));
     ck_assert_int_le(EVP_DigestSign(mctx, sig, &sig_len, data, sizeof(data)), 0);
     expect_no_exchange(&s, "EVP_DigestSign");
 
@@ -389,7 +300,7 @@ START_TEST(generic_signing_refused)
     ck_assert(X509_REQ_set_pubkey(req, s.pub));
     EVP_MD_CTX_reset(mctx);
     ck_assert_int_eq(EVP_DigestSignInit_ex(mctx, &pctx, kind->md, s.libctx, NULL, s.key, NULL), 1);
-    ck_assert(set_pss(pctx, kind));
+    ck_assert(prov_signer_set_pss(pctx, kind));
     ck_assert_int_le(X509_REQ_sign_ctx(req, mctx), 0);
     expect_no_exchange(&s, "X509_REQ_sign_ctx");
 
@@ -404,7 +315,7 @@ START_TEST(generic_signing_refused)
     X509_NAME_free(name);
     X509_REQ_free(req);
     EVP_MD_CTX_free(mctx);
-    signer_close(&s);
+    prov_signer_close(&s);
 }
 END_TEST
 
@@ -412,8 +323,6 @@ int main(void)
 {
     Suite *s = suite_create("prov_lurkd");
     TCase *tc = tcase_create("lurkd");
-    SRunner *sr;
-    int failed;
 
     /* One lurkd for every test; each test opens its own library context. */
     tcase_add_unchecked_fixture(tc, start, stop);
@@ -423,9 +332,5 @@ int main(void)
     tcase_add_test(tc, fork_in_the_default_context);
     tcase_add_loop_test(tc, threads_share_the_key, 0, N_KINDS);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

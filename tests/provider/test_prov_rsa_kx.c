@@ -22,16 +22,12 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -40,12 +36,9 @@
 #include <openssl/rsa.h>
 #include <openssl/ssl.h>
 
+#include "check_run.h"
 #include "prov_lurkd.h"
 #include "prov_test_util.h"
-
-#ifndef LURK_OPENSSL_BIN
-#error "LURK_OPENSSL_BIN must name the openssl binary"
-#endif
 
 /* An AEAD suite and a CBC one (encrypt-then-MAC): the Finished record fails differently inside. */
 static const char *const ciphers[] = {"AES128-GCM-SHA256", "AES128-SHA256"};
@@ -98,24 +91,6 @@ struct server {
     char out[400];
 };
 
-/* The s_server of the test running in this process: killed if a failed check exits early. */
-static pid_t current_server;
-
-static void kill_current_server(void)
-{
-    if (current_server > 0) {
-        kill(current_server, SIGKILL);
-        waitpid(current_server, NULL, 0);
-        current_server = 0;
-    }
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /*
  * One-connection s_server (TLS 1.2, the given cipher list: RSA key exchange
  * unless said otherwise) on a unix socket in lurkd's directory, with -trace;
@@ -124,57 +99,24 @@ static void sleep_ms(int ms)
 static void server_start_ciphers(struct server *s, enum server_key key, const char *cipher_list)
 {
     static int serial;
-    int fd;
+    const char *keyfile = key == KEY_LURK     ? lurk_keyref
+                          : key == KEY_ABSENT ? absent_keyref
+                                              : lurk_test_pki("server-rsa2048.key");
 
     serial++;
     snprintf(s->sock, sizeof(s->sock), "%s/s%d.sock", lurkd.proc.dir, serial);
     snprintf(s->out, sizeof(s->out), "%s/s%d-%s.out", lurkd.proc.dir, serial,
              server_key_names[key]);
-    fd = open(s->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    ck_assert_int_ge(fd, 0);
-    s->pid = fork();
-    ck_assert_int_ge(s->pid, 0);
-    if (s->pid == 0) {
-        const char *keyfile = key == KEY_LURK     ? lurk_keyref
-                              : key == KEY_ABSENT ? absent_keyref
-                                                  : lurk_test_pki("server-rsa2048.key");
-        /* clang-format off */
-        const char *argv[] = {
-            LURK_OPENSSL_BIN, "s_server", "-unix", s->sock,
-            "-cert", lurk_test_pki("server-rsa2048.crt"), "-key", keyfile,
-            "-naccept", "1", "-tls1_2", "-cipher", cipher_list, "-trace", "-www", NULL,
-        };
-        /* clang-format on */
-        if (key == KEY_LOCAL)
-            unsetenv("OPENSSL_CONF");
-        else
-            setenv("OPENSSL_CONF", lurkd.provider_conf, 1);
-#ifdef LURK_ASAN_RUNTIME
-        /* lurk.so is instrumented, the openssl binary is not: the runtime must come first. */
-        setenv("LD_PRELOAD", LURK_ASAN_RUNTIME, 1);
-        setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);
-#endif
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fd);
-    current_server = s->pid;
-    for (int waited = 0;; waited += 10) {
-        if (prov_count(s->out, "ACCEPT") > 0)
-            return;
-        bool exited = waitpid(s->pid, NULL, WNOHANG) == s->pid;
-        if (exited)
-            current_server = 0;
-        if (exited || waited > IO_TIMEOUT) {
-            char *text = lurk_test_read_file(s->out, NULL);
-            kill_current_server();
-            ck_abort_msg("s_server (%s) did not start:\n%s", server_key_names[key],
-                         text ? text : "");
-        }
-        sleep_ms(10);
-    }
+    /* clang-format off */
+    const char *const args[] = {
+        "-unix", s->sock,
+        "-cert", lurk_test_pki("server-rsa2048.crt"), "-key", keyfile,
+        "-naccept", "1", "-tls1_2", "-cipher", cipher_list, "-trace", "-www", NULL,
+    };
+    /* clang-format on */
+    /* The private key file is read by stock OpenSSL, without lurk.so. */
+    s->pid = prov_s_server_start(key == KEY_LOCAL ? NULL : lurkd.provider_conf, s->out, args,
+                                 IO_TIMEOUT);
 }
 
 static void server_start(struct server *s, enum server_key key)
@@ -185,15 +127,7 @@ static void server_start(struct server *s, enum server_key key)
 /* Waits for the one-connection server to exit (killing it after a while). */
 static void server_wait(struct server *s)
 {
-    for (int waited = 0; waited < IO_TIMEOUT; waited += 10) {
-        if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
-            current_server = 0;
-            return;
-        }
-        sleep_ms(10);
-    }
-    kill_current_server();
-    ck_abort_msg("s_server did not exit after its connection");
+    prov_s_server_wait(s->pid, IO_TIMEOUT);
 }
 
 /* ---- the test client ---- */
@@ -798,10 +732,7 @@ int main(void)
 {
     Suite *s = suite_create("prov_rsa_kx");
     TCase *tc = tcase_create("rsa_kx");
-    SRunner *sr;
-    int failed;
 
-    atexit(kill_current_server);
     tcase_add_unchecked_fixture(tc, start, stop);
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, genuine_handshake_completes, 0, N_CIPHERS);
@@ -813,9 +744,5 @@ int main(void)
                         sizeof(public_faults) / sizeof(public_faults[0]));
     tcase_add_test(tc, no_signature_algorithms_is_refused_by_name);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

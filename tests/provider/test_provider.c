@@ -22,6 +22,7 @@
 #include <openssl/store.h>
 #include <openssl/x509.h>
 
+#include "check_run.h"
 #include "lurk/hex.h"
 #include "lurk/keyid.h"
 #include "lurk/keyref.h"
@@ -1001,11 +1002,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(suite(), CK_FORK_GETENV);
 }

@@ -18,6 +18,7 @@
 #include <openssl/rsa.h>
 #include <openssl/ssl.h>
 
+#include "check_run.h"
 #include "prov_test_util.h"
 
 static char conf[64];
@@ -192,8 +193,6 @@ int main(void)
 {
     Suite *s = suite_create("provider_conf");
     TCase *tc = tcase_create("openssl.cnf");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, settings_are_read);
@@ -203,11 +202,6 @@ int main(void)
     tcase_add_test(tc, tls_without_ca_is_explained);
     tcase_add_test(tc, no_settings_at_all);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
     /* One process per test: the default library context reads OPENSSL_CONF once. */
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK);
 }

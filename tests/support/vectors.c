@@ -5,9 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lurk/hex.h"
-
-struct lurk_json *lurk_vectors_load(const char *dir, const char *name)
+json_t *lurk_vectors_load(const char *dir, const char *name)
 {
     char path[4096];
     char err[512];
@@ -16,16 +14,16 @@ struct lurk_json *lurk_vectors_load(const char *dir, const char *name)
         fprintf(stderr, "vectors: path too long: %s/%s\n", dir, name);
         return NULL;
     }
-    struct lurk_json *root = lurk_json_parse_file(path, err, sizeof(err));
+    json_t *root = lurk_jsondoc_load(path, err, sizeof(err));
     if (root == NULL)
-        fprintf(stderr, "vectors: %s\n", err);
+        fprintf(stderr, "vectors: %s: %s\n", path, err);
     return root;
 }
 
-bool lurk_vectors_hex(const struct lurk_json *node, struct lurk_vectors_bytes *out)
+bool lurk_vectors_hex(const json_t *node, struct lurk_vectors_bytes *out)
 {
-    size_t slen;
-    const char *s = lurk_json_string(node, &slen);
+    const char *s = json_string_value(node);
+    size_t slen = json_string_length(node);
 
     out->data = NULL;
     out->len = 0;
@@ -33,11 +31,9 @@ bool lurk_vectors_hex(const struct lurk_json *node, struct lurk_vectors_bytes *o
         fprintf(stderr, "vectors: not a string\n");
         return false;
     }
-    /* Hex needs at most one byte per two characters; +1 keeps malloc(0) away. */
-    out->data = malloc(slen / 2 + 1);
-    if (out->data == NULL)
-        return false;
-    if (!lurk_hex_decode(s, out->data, slen / 2 + 1, &out->len) || out->len * 2 != slen) {
+    /* Plain hex only: lurk_jsondoc_hex also skips separators, which vectors never have. */
+    out->data = lurk_jsondoc_hex(node, &out->len);
+    if (out->data == NULL || out->len * 2 != slen) {
         fprintf(stderr, "vectors: not plain hex: \"%.40s%s\"\n", s, slen > 40 ? "..." : "");
         lurk_vectors_bytes_free(out);
         return false;
@@ -45,10 +41,9 @@ bool lurk_vectors_hex(const struct lurk_json *node, struct lurk_vectors_bytes *o
     return true;
 }
 
-bool lurk_vectors_hex_path(const struct lurk_json *root, const char *path,
-                           struct lurk_vectors_bytes *out)
+bool lurk_vectors_hex_path(const json_t *root, const char *path, struct lurk_vectors_bytes *out)
 {
-    const struct lurk_json *node = lurk_json_path(root, path);
+    const json_t *node = lurk_jsondoc_path(root, path);
 
     if (node == NULL) {
         out->data = NULL;
@@ -63,7 +58,7 @@ bool lurk_vectors_hex_path(const struct lurk_json *root, const char *path,
     return true;
 }
 
-bool lurk_vectors_hex_fixed(const struct lurk_json *node, uint8_t *out, size_t len)
+bool lurk_vectors_hex_fixed(const json_t *node, uint8_t *out, size_t len)
 {
     struct lurk_vectors_bytes b;
 
@@ -78,10 +73,9 @@ bool lurk_vectors_hex_fixed(const struct lurk_json *node, uint8_t *out, size_t l
     return ok;
 }
 
-bool lurk_vectors_hex_path_fixed(const struct lurk_json *root, const char *path, uint8_t *out,
-                                 size_t len)
+bool lurk_vectors_hex_path_fixed(const json_t *root, const char *path, uint8_t *out, size_t len)
 {
-    const struct lurk_json *node = lurk_json_path(root, path);
+    const json_t *node = lurk_jsondoc_path(root, path);
 
     if (node == NULL) {
         fprintf(stderr, "vectors: no field %s\n", path);
@@ -94,38 +88,47 @@ bool lurk_vectors_hex_path_fixed(const struct lurk_json *root, const char *path,
     return true;
 }
 
-bool lurk_vectors_hex_concat(const struct lurk_json *node, struct lurk_vectors_bytes *out)
+/* Appends the hex string part to out (out->data NULL or malloc'd). */
+static bool concat_part(struct lurk_vectors_bytes *out, const json_t *part)
 {
-    size_t total = 0, n = lurk_json_count(node);
+    struct lurk_vectors_bytes b;
+    uint8_t *data;
 
-    out->data = NULL;
-    out->len = 0;
-    if (lurk_json_type(node) != LURK_JSON_ARRAY && lurk_json_type(node) != LURK_JSON_OBJECT) {
-        fprintf(stderr, "vectors: concat of something that is not an object or array\n");
+    if (!lurk_vectors_hex(part, &b))
         return false;
+    data = realloc(out->data, out->len + b.len + 1);
+    if (data != NULL) {
+        memcpy(data + out->len, b.data, b.len);
+        out->data = data;
+        out->len += b.len;
     }
-    for (size_t i = 0; i < n; i++) {
-        size_t slen;
-        if (lurk_json_string(lurk_json_at(node, i), &slen) == NULL) {
-            fprintf(stderr, "vectors: concat member %zu is not a string\n", i);
-            return false;
-        }
-        total += slen / 2;
-    }
-    out->data = malloc(total + 1);
+    lurk_vectors_bytes_free(&b);
+    return data != NULL;
+}
+
+bool lurk_vectors_hex_concat(const json_t *node, struct lurk_vectors_bytes *out)
+{
+    const char *key;
+    json_t *value;
+    size_t i;
+    bool ok = true;
+
+    out->data = malloc(1); /* valid even when there is nothing to concatenate */
+    out->len = 0;
     if (out->data == NULL)
         return false;
-    for (size_t i = 0; i < n; i++) {
-        struct lurk_vectors_bytes part;
-        if (!lurk_vectors_hex(lurk_json_at(node, i), &part)) {
-            lurk_vectors_bytes_free(out);
-            return false;
-        }
-        memcpy(out->data + out->len, part.data, part.len);
-        out->len += part.len;
-        lurk_vectors_bytes_free(&part);
+    /* Objects in document order: jansson keeps their members in insertion order. */
+    if (json_is_array(node)) {
+        json_array_foreach(node, i, value) ok = ok && concat_part(out, value);
+    } else if (json_is_object(node)) {
+        json_object_foreach((json_t *)node, key, value) ok = ok && concat_part(out, value);
+    } else {
+        fprintf(stderr, "vectors: concat of something that is not an object or array\n");
+        ok = false;
     }
-    return true;
+    if (!ok)
+        lurk_vectors_bytes_free(out);
+    return ok;
 }
 
 void lurk_vectors_bytes_free(struct lurk_vectors_bytes *b)
@@ -154,7 +157,7 @@ static const uint8_t *pool_add(struct lurk_vectors_pool *pool, struct lurk_vecto
     return b->data;
 }
 
-const uint8_t *lurk_vectors_pool_hex(struct lurk_vectors_pool *pool, const struct lurk_json *root,
+const uint8_t *lurk_vectors_pool_hex(struct lurk_vectors_pool *pool, const json_t *root,
                                      const char *path, size_t *len)
 {
     struct lurk_vectors_bytes b;
@@ -164,11 +167,11 @@ const uint8_t *lurk_vectors_pool_hex(struct lurk_vectors_pool *pool, const struc
     return pool_add(pool, &b, len);
 }
 
-const uint8_t *lurk_vectors_pool_concat(struct lurk_vectors_pool *pool,
-                                        const struct lurk_json *root, const char *path, size_t *len)
+const uint8_t *lurk_vectors_pool_concat(struct lurk_vectors_pool *pool, const json_t *root,
+                                        const char *path, size_t *len)
 {
     struct lurk_vectors_bytes b;
-    const struct lurk_json *node = lurk_json_path(root, path);
+    const json_t *node = lurk_jsondoc_path(root, path);
 
     if (node == NULL) {
         fprintf(stderr, "vectors: no field %s\n", path);
@@ -179,7 +182,7 @@ const uint8_t *lurk_vectors_pool_concat(struct lurk_vectors_pool *pool,
     return pool_add(pool, &b, len);
 }
 
-const uint8_t *lurk_vectors_pool_node(struct lurk_vectors_pool *pool, const struct lurk_json *node,
+const uint8_t *lurk_vectors_pool_node(struct lurk_vectors_pool *pool, const json_t *node,
                                       size_t *len)
 {
     struct lurk_vectors_bytes b;

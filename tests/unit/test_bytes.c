@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "lurk/bytes.h"
 
 START_TEST(reader_integers_and_bounds)
@@ -161,9 +162,5 @@ int main(void)
     tcase_add_test(tc, writer_prefixes_and_limits);
     tcase_add_test(tc, writer_asn1_long_form);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

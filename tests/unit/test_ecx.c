@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "check_run.h"
 #include "lurk/ecx.h"
 
 /* The little-endian encoding of value + add (value in decimal, or "p" for the field prime). */
@@ -124,17 +125,11 @@ int main(void)
 {
     Suite *s = suite_create("ecx");
     TCase *tc = tcase_create("ecx");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, small_order_points_are_refused_and_openssl_agrees, 0,
                         sizeof(small) / sizeof(small[0]));
     tcase_add_test(tc, random_points_pass);
     tcase_add_test(tc, other_groups_and_lengths_are_not_judged);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/provider.h>
 
+#include "check_run.h"
 #include "lurk/freshness.h"
 #include "lurk/hex.h"
 
@@ -216,9 +217,5 @@ int main(void)
     tcase_add_test(tc, tls13_null_keeps_the_random);
     tcase_add_test(tc, library_context_is_used);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

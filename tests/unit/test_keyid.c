@@ -22,6 +22,7 @@
 #include <openssl/provider.h>
 #include <openssl/x509.h>
 
+#include "check_run.h"
 #include "lurk/hex.h"
 #include "lurk/keyid.h"
 #include "vectors.h"
@@ -62,14 +63,14 @@ static void teardown(void)
     lurk_vectors_pool_free(&pool);
 }
 
-static struct lurk_json *load(const char *name)
+static json_t *load(const char *name)
 {
-    struct lurk_json *root = lurk_vectors_load(LURK_VECTORS_DIR, name);
+    json_t *root = lurk_vectors_load(LURK_VECTORS_DIR, name);
     ck_assert_msg(root != NULL, "cannot load %s", name);
     return root;
 }
 
-static const uint8_t *hex(const struct lurk_json *v, const char *path, size_t *len)
+static const uint8_t *hex(const json_t *v, const char *path, size_t *len)
 {
     const uint8_t *p = lurk_vectors_pool_hex(&pool, v, path, len);
     ck_assert_msg(p != NULL, "vector field %s", path);
@@ -134,15 +135,15 @@ static void check_cert_and_key(const uint8_t *cert_der, size_t cert_len, const c
 
 START_TEST(rsa_kx_server_certificate)
 {
-    struct lurk_json *root = load("rsa-kx-vectors.json");
-    const struct lurk_json *hs = lurk_json_get(root, "handshakes");
+    json_t *root = load("rsa-kx-vectors.json");
+    const json_t *hs = json_object_get(root, "handshakes");
 
-    ck_assert_uint_eq(lurk_json_count(hs), 2);
-    for (size_t i = 0; i < lurk_json_count(hs); i++) {
-        const struct lurk_json *h = lurk_json_at(hs, i);
+    ck_assert_uint_eq(json_array_size(hs), 2);
+    for (size_t i = 0; i < json_array_size(hs); i++) {
+        const json_t *h = json_array_get(hs, i);
         size_t len;
         const uint8_t *der = hex(h, "server_certificate_der", &len);
-        check_cert_and_key(der, len, lurk_json_path_string(h, "server_private_key_pem"), go_id);
+        check_cert_and_key(der, len, lurk_jsondoc_path_string(h, "server_private_key_pem"), go_id);
 
         /* It is the certificate the server sent: Certificate message, first entry. */
         size_t msg_len;
@@ -150,31 +151,32 @@ START_TEST(rsa_kx_server_certificate)
         ck_assert_uint_ge(msg_len, 10 + len);
         ck_assert_mem_eq(msg + 10, der, len);
     }
-    lurk_json_free(root);
+    json_decref(root);
 }
 END_TEST
 
 START_TEST(illustrated_tls12_certificate)
 {
-    struct lurk_json *root = load("ecdhe-signing-vectors.json");
-    const struct lurk_json *h = lurk_json_path(root, "handshakes.0");
+    json_t *root = load("ecdhe-signing-vectors.json");
+    const json_t *h = lurk_jsondoc_path(root, "handshakes.0");
     size_t len;
     const uint8_t *der = hex(h, "server_certificate_der", &len);
 
-    check_cert_and_key(der, len, lurk_json_path_string(h, "server_rsa_private_key_pem"),
+    check_cert_and_key(der, len, lurk_jsondoc_path_string(h, "server_rsa_private_key_pem"),
                        illustrated_id);
     /* The Go recordings in the same file use the Go test key. */
-    const struct lurk_json *go = lurk_json_path(root, "go_recordings.handshakes.0");
+    const json_t *go = lurk_jsondoc_path(root, "go_recordings.handshakes.0");
     der = hex(go, "server_certificate_der", &len);
-    check_cert_and_key(
-        der, len, lurk_json_path_string(root, "go_recordings.go_test_rsa_private_key_pem"), go_id);
-    lurk_json_free(root);
+    check_cert_and_key(der, len,
+                       lurk_jsondoc_path_string(root, "go_recordings.go_test_rsa_private_key_pem"),
+                       go_id);
+    json_decref(root);
 }
 END_TEST
 
 START_TEST(rfc8448_certificate)
 {
-    struct lurk_json *root = load("rfc8448-simple-1rtt.json");
+    json_t *root = load("rfc8448-simple-1rtt.json");
     size_t len;
     const uint8_t *msg = hex(root, "messages.certificate", &len);
 
@@ -185,15 +187,15 @@ START_TEST(rfc8448_certificate)
     ck_assert_uint_ge(len, 11);
     size_t cert_len = (size_t)msg[8] << 16 | (size_t)msg[9] << 8 | msg[10];
     ck_assert_uint_ge(len, 11 + cert_len);
-    check_cert_and_key(msg + 11, cert_len, lurk_json_path_string(root, "server_rsa_key.pem_pkcs8"),
-                       rfc8448_id);
+    check_cert_and_key(msg + 11, cert_len,
+                       lurk_jsondoc_path_string(root, "server_rsa_key.pem_pkcs8"), rfc8448_id);
     /* The PKCS#1 encoding of the same key gives the same id. */
-    EVP_PKEY *pkey = pkey_from_pem(lurk_json_path_string(root, "server_rsa_key.pem_pkcs1"));
+    EVP_PKEY *pkey = pkey_from_pem(lurk_jsondoc_path_string(root, "server_rsa_key.pem_pkcs1"));
     uint8_t id[LURK_KEY_ID_LEN];
     ck_assert(lurk_keyid_from_pkey(NULL, pkey, id));
     ck_assert_mem_eq(id, rfc8448_id, LURK_KEY_ID_LEN);
     EVP_PKEY_free(pkey);
-    lurk_json_free(root);
+    json_decref(root);
 }
 END_TEST
 
@@ -284,9 +286,5 @@ int main(void)
     tcase_add_test(tc, bad_input);
     tcase_add_test(tc, library_context_is_used);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

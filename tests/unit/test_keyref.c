@@ -16,6 +16,8 @@
 #include "lurk/keyid.h"
 #include "lurk/keyref.h"
 
+#include "check_run.h"
+
 static EVP_PKEY *p256, *rsa, *dsa;
 
 /* A DSA key (a type the provider does not offer), 1024 bits to keep it quick. */
@@ -381,11 +383,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(suite(), CK_FORK_GETENV);
 }

@@ -21,6 +21,8 @@
 #include "lurk/keyid.h"
 #include "lurk/tls13.h"
 
+#include "check_run.h"
+
 static char dir[] = "/tmp/lurk-core-XXXXXX";
 static EVP_PKEY *p256, *rsa;
 static uint8_t p256_id[LURK_KEY_ID_LEN], rsa_id[LURK_KEY_ID_LEN];
@@ -121,8 +123,7 @@ START_TEST(readable_key_file_is_refused)
     ck_assert(chmod(path, 0640) == 0);
     cfg = load("[lurkd]\n[key.a]\nsource = p256.key\nclients = *\n", err, sizeof(err));
     rt = cfg != NULL ? lurkd_runtime_build(cfg, err, sizeof(err)) : NULL;
-    ck_assert_msg(rt == NULL && strstr(err, "lurkd.conf:3:") && strstr(err, "p256.key"), "%s",
-                  err);
+    ck_assert_msg(rt == NULL && strstr(err, "lurkd.conf:3:") && strstr(err, "p256.key"), "%s", err);
     ck_assert(chmod(path, 0600) == 0);
 }
 END_TEST
@@ -249,9 +250,6 @@ int main(void)
 {
     Suite *s = suite_create("lurkd_core");
     TCase *tc = tcase_create("lurkd_core");
-    SRunner *sr;
-    int failed;
-
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, config_errors_name_file_and_line);
@@ -259,9 +257,5 @@ int main(void)
     tcase_add_test(tc, policy_decides_per_peer_key_and_exchange);
     tcase_add_test(tc, dispatch_signs_only_what_policy_allows);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "lurk/bytes.h"
 #include "lurk/header.h"
 #include "lurk/hex.h"
@@ -334,11 +335,8 @@ int main(void)
     tcase_add_test(tc, main_doc_covers_every_message);
     tcase_add_test(tc, extractor);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int status = lurk_test_run(s, CK_FORK_GETENV);
     for (size_t i = 0; i < n_blocks; i++)
         free(blocks[i].bytes);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return status;
 }

@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/provider.h>
 
+#include "check_run.h"
 #include "lurk/tls12_prf.h"
 #include "vectors.h"
 
@@ -22,15 +23,15 @@ static void teardown(void)
     lurk_vectors_pool_free(&pool);
 }
 
-static struct lurk_json *load(const char *name)
+static json_t *load(const char *name)
 {
-    struct lurk_json *root = lurk_vectors_load(LURK_VECTORS_DIR, name);
+    json_t *root = lurk_vectors_load(LURK_VECTORS_DIR, name);
     ck_assert_msg(root != NULL, "cannot load %s", name);
     return root;
 }
 
 /* A hex field of the vectors; the test fails if it is missing or malformed. */
-static const uint8_t *hex(const struct lurk_json *v, const char *path, size_t *len)
+static const uint8_t *hex(const json_t *v, const char *path, size_t *len)
 {
     const uint8_t *p = lurk_vectors_pool_hex(&pool, v, path, len);
     ck_assert_msg(p != NULL, "vector field %s", path);
@@ -52,14 +53,14 @@ static uint8_t prf_hash_of(const char *name)
 
 START_TEST(prf_test_label_vectors)
 {
-    struct lurk_json *root = load("tls12-prf-vectors.json");
-    const struct lurk_json *vs = lurk_json_path(root, "prf_test_label_vectors.vectors");
+    json_t *root = load("tls12-prf-vectors.json");
+    const json_t *vs = lurk_jsondoc_path(root, "prf_test_label_vectors.vectors");
     size_t checked = 0;
 
-    ck_assert_uint_gt(lurk_json_count(vs), 0);
-    for (size_t i = 0; i < lurk_json_count(vs); i++) {
-        const struct lurk_json *v = lurk_json_at(vs, i);
-        const char *hash = lurk_json_path_string(v, "hash");
+    ck_assert_uint_gt(json_array_size(vs), 0);
+    for (size_t i = 0; i < json_array_size(vs); i++) {
+        const json_t *v = json_array_get(vs, i);
+        const char *hash = lurk_jsondoc_path_string(v, "hash");
         uint8_t prf_hash = prf_hash_of(hash);
         /*
          * The P_SHA224 vector is skipped on purpose: TLS 1.2 PRFs use SHA-256
@@ -71,35 +72,36 @@ START_TEST(prf_test_label_vectors)
         ck_assert_msg(prf_hash != 0xff, "unexpected hash %s", hash);
 
         size_t secret_len, seed_len, out_len;
-        int64_t want_len;
+        const json_t *want_len = json_object_get(v, "output_length");
         const uint8_t *secret = hex(v, "secret", &secret_len);
         const uint8_t *seed = hex(v, "seed", &seed_len);
         const uint8_t *expected = hex(v, "output", &out_len);
-        ck_assert(lurk_json_path_int(v, "output_length", &want_len));
-        ck_assert_uint_eq((size_t)want_len, out_len);
+        ck_assert(json_is_integer(want_len));
+        ck_assert_uint_eq((size_t)json_integer_value(want_len), out_len);
 
         uint8_t *out = malloc(out_len);
         ck_assert(lurk_tls12_prf(NULL, prf_hash, secret, secret_len,
-                                 lurk_json_path_string(v, "label"), seed, seed_len, out, out_len));
+                                 lurk_jsondoc_path_string(v, "label"), seed, seed_len, out,
+                                 out_len));
         ck_assert_mem_eq(out, expected, out_len);
         free(out);
         checked++;
     }
     /* SHA-256, SHA-384 and SHA-512. */
     ck_assert_uint_eq(checked, 3);
-    lurk_json_free(root);
+    json_decref(root);
 }
 END_TEST
 
 START_TEST(master_secret_and_key_block_vectors)
 {
-    struct lurk_json *root = load("tls12-prf-vectors.json");
-    const struct lurk_json *vs = lurk_json_path(root, "master_secret_vectors.vectors");
+    json_t *root = load("tls12-prf-vectors.json");
+    const json_t *vs = lurk_jsondoc_path(root, "master_secret_vectors.vectors");
 
-    ck_assert_uint_eq(lurk_json_count(vs), 2);
-    for (size_t i = 0; i < lurk_json_count(vs); i++) {
-        const struct lurk_json *v = lurk_json_at(vs, i);
-        uint8_t prf_hash = prf_hash_of(lurk_json_path_string(v, "hash"));
+    ck_assert_uint_eq(json_array_size(vs), 2);
+    for (size_t i = 0; i < json_array_size(vs); i++) {
+        const json_t *v = json_array_get(vs, i);
+        uint8_t prf_hash = prf_hash_of(lurk_jsondoc_path_string(v, "hash"));
         size_t pms_len, ms_len, cr_len, sr_len, kcr_len, ksr_len, kb_len;
         const uint8_t *pms = hex(v, "pre_master_secret", &pms_len);
         const uint8_t *cr = hex(v, "client_hello_random", &cr_len);
@@ -125,19 +127,19 @@ START_TEST(master_secret_and_key_block_vectors)
         ck_assert_mem_eq(block, kb, kb_len);
         free(block);
     }
-    lurk_json_free(root);
+    json_decref(root);
 }
 END_TEST
 
 START_TEST(extended_master_secret_vectors)
 {
-    struct lurk_json *root = load("tls12-prf-vectors.json");
-    const struct lurk_json *vs = lurk_json_path(root, "extended_master_secret_vectors.vectors");
+    json_t *root = load("tls12-prf-vectors.json");
+    const json_t *vs = lurk_jsondoc_path(root, "extended_master_secret_vectors.vectors");
 
-    ck_assert_uint_eq(lurk_json_count(vs), 6);
-    for (size_t i = 0; i < lurk_json_count(vs); i++) {
-        const struct lurk_json *v = lurk_json_at(vs, i);
-        uint8_t prf_hash = prf_hash_of(lurk_json_path_string(v, "hash"));
+    ck_assert_uint_eq(json_array_size(vs), 6);
+    for (size_t i = 0; i < json_array_size(vs); i++) {
+        const json_t *v = json_array_get(vs, i);
+        uint8_t prf_hash = prf_hash_of(lurk_jsondoc_path_string(v, "hash"));
         size_t pms_len, sh_len, ms_len, cr_len, sr_len, kb_len;
         const uint8_t *pms = hex(v, "pre_master_secret", &pms_len);
         const uint8_t *sh = hex(v, "session_hash", &sh_len);
@@ -159,7 +161,7 @@ START_TEST(extended_master_secret_vectors)
         ck_assert_mem_eq(block, kb, kb_len);
         free(block);
     }
-    lurk_json_free(root);
+    json_decref(root);
 }
 END_TEST
 
@@ -206,18 +208,19 @@ static void check_finished(const uint8_t *messages, size_t messages_len,
 
 START_TEST(rsa_kx_handshakes)
 {
-    struct lurk_json *root = load("rsa-kx-vectors.json");
-    const struct lurk_json *hs = lurk_json_get(root, "handshakes");
+    json_t *root = load("rsa-kx-vectors.json");
+    const json_t *hs = json_object_get(root, "handshakes");
     size_t n_ems = 0, n_classic = 0;
 
-    ck_assert_uint_eq(lurk_json_count(hs), 2);
-    for (size_t i = 0; i < lurk_json_count(hs); i++) {
-        const struct lurk_json *h = lurk_json_at(hs, i);
-        bool ems;
+    ck_assert_uint_eq(json_array_size(hs), 2);
+    for (size_t i = 0; i < json_array_size(hs); i++) {
+        const json_t *h = json_array_get(hs, i);
+        const json_t *ems_node = json_object_get(h, "extended_master_secret_negotiated");
         size_t len, msgs_len, pms_len, kb_len;
 
-        ck_assert_str_eq(lurk_json_path_string(h, "prf_hash"), "SHA-256");
-        ck_assert(lurk_json_bool(lurk_json_get(h, "extended_master_secret_negotiated"), &ems));
+        ck_assert_str_eq(lurk_jsondoc_path_string(h, "prf_hash"), "SHA-256");
+        ck_assert(json_is_boolean(ems_node));
+        bool ems = json_is_true(ems_node);
         const uint8_t *msgs = lurk_vectors_pool_concat(&pool, h, "handshake_messages", &msgs_len);
         ck_assert_ptr_nonnull(msgs);
         /* The messages are in order: ClientHello first, ClientKeyExchange last. */
@@ -279,20 +282,19 @@ START_TEST(rsa_kx_handshakes)
     }
     ck_assert_uint_eq(n_ems, 1);
     ck_assert_uint_eq(n_classic, 1);
-    lurk_json_free(root);
+    json_decref(root);
 }
 END_TEST
 
 START_TEST(ecdhe_illustrated_master_secret)
 {
-    struct lurk_json *root = load("ecdhe-signing-vectors.json");
-    const struct lurk_json *h = lurk_json_path(root, "handshakes.0");
+    json_t *root = load("ecdhe-signing-vectors.json");
+    const json_t *h = lurk_jsondoc_path(root, "handshakes.0");
+    const json_t *ems = json_object_get(h, "extended_master_secret_negotiated");
     size_t len, pms_len, msgs_len;
-    bool ems = true;
 
-    ck_assert_str_eq(lurk_json_path_string(h, "name"), "illustrated-tls12");
-    ck_assert(lurk_json_bool(lurk_json_get(h, "extended_master_secret_negotiated"), &ems));
-    ck_assert(!ems);
+    ck_assert_str_eq(lurk_jsondoc_path_string(h, "name"), "illustrated-tls12");
+    ck_assert(json_is_false(ems));
     const uint8_t *cr = hex(h, "client_random", &len);
     ck_assert_uint_eq(len, LURK_RANDOM_LEN);
     const uint8_t *sr = hex(h, "server_random", &len);
@@ -312,15 +314,15 @@ START_TEST(ecdhe_illustrated_master_secret)
     ck_assert_ptr_nonnull(msgs);
     check_finished(msgs, msgs_len, master, hex(h, "client_finished_verify_data", NULL),
                    hex(h, "server_finished_verify_data", NULL));
-    lurk_json_free(root);
+    json_decref(root);
 }
 END_TEST
 
 START_TEST(explicit_library_context)
 {
     /* The NIST SHA-256 master secret vector again, computed in a private context. */
-    struct lurk_json *root = load("tls12-prf-vectors.json");
-    const struct lurk_json *v = lurk_json_path(root, "master_secret_vectors.vectors.0");
+    json_t *root = load("tls12-prf-vectors.json");
+    const json_t *v = lurk_jsondoc_path(root, "master_secret_vectors.vectors.0");
     size_t pms_len;
     const uint8_t *pms = hex(v, "pre_master_secret", &pms_len);
     const uint8_t *cr = hex(v, "client_hello_random", NULL);
@@ -344,7 +346,7 @@ START_TEST(explicit_library_context)
         !lurk_tls12_master_secret(libctx, LURK_PRF_HASH_SHA256, pms, pms_len, cr, sr, master));
     OSSL_PROVIDER_unload(prov);
     OSSL_LIB_CTX_free(libctx);
-    lurk_json_free(root);
+    json_decref(root);
 }
 END_TEST
 
@@ -397,9 +399,5 @@ static Suite *tls12_prf_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(tls12_prf_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(tls12_prf_suite(), CK_FORK_GETENV);
 }

@@ -11,6 +11,8 @@
 
 #include "lurk/tls13_handshake.h"
 
+#include "check_run.h"
+
 enum { GROUP_X25519 = 29, GROUP_P256 = 23, SCHEME_PSS = 0x0804, SCHEME_P256 = 0x0403 };
 
 /* What a built ClientHello holds; ch_good() is a well-formed TLS 1.3 one with a PSK. */
@@ -453,9 +455,6 @@ int main(void)
 {
     Suite *s = suite_create("tls13_handshake");
     TCase *tc = tcase_create("tls13_handshake");
-    SRunner *sr;
-    int failed;
-
     tcase_add_test(tc, client_hello_fields);
     tcase_add_test(tc, client_hello_without_psk);
     tcase_add_loop_test(tc, client_hello_malformed_is_refused, 0,
@@ -465,9 +464,5 @@ int main(void)
     tcase_add_test(tc, server_hello_fill_share_grows_every_length);
     tcase_add_test(tc, other_messages);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 
+#include "check_run.h"
 #include "lurk/bytes.h"
 #include "lurk/hex.h"
 #include "lurk/tls13_keysched.h"
@@ -26,15 +27,15 @@ static void teardown(void)
     lurk_vectors_pool_free(&pool);
 }
 
-static struct lurk_json *load(const char *name)
+static json_t *load(const char *name)
 {
-    struct lurk_json *root = lurk_vectors_load(LURK_VECTORS_DIR, name);
+    json_t *root = lurk_vectors_load(LURK_VECTORS_DIR, name);
     ck_assert_msg(root != NULL, "cannot load %s", name);
     return root;
 }
 
 /* A hex field at a dotted path; the test fails if it is missing or malformed. */
-static const uint8_t *hex(const struct lurk_json *v, const char *path, size_t *len)
+static const uint8_t *hex(const json_t *v, const char *path, size_t *len)
 {
     const uint8_t *p = lurk_vectors_pool_hex(&pool, v, path, len);
     ck_assert_msg(p != NULL, "vector field %s", path);
@@ -42,12 +43,11 @@ static const uint8_t *hex(const struct lurk_json *v, const char *path, size_t *l
 }
 
 /* A hex member of object obj whose key may contain dots ("CH..SH"). */
-static const uint8_t *member(const struct lurk_json *root, const char *obj, const char *key,
-                             size_t want_len)
+static const uint8_t *member(const json_t *root, const char *obj, const char *key, size_t want_len)
 {
     size_t len;
     const uint8_t *p =
-        lurk_vectors_pool_node(&pool, lurk_json_get(lurk_json_path(root, obj), key), &len);
+        lurk_vectors_pool_node(&pool, json_object_get(lurk_jsondoc_path(root, obj), key), &len);
     ck_assert_msg(p != NULL, "vector field %s[\"%s\"]", obj, key);
     if (want_len != 0)
         ck_assert_uint_eq(len, want_len);
@@ -55,7 +55,7 @@ static const uint8_t *member(const struct lurk_json *root, const char *obj, cons
 }
 
 /* A 32-byte (SHA-256) field. */
-static const uint8_t *h32(const struct lurk_json *v, const char *path)
+static const uint8_t *h32(const json_t *v, const char *path)
 {
     size_t len;
     const uint8_t *p = hex(v, path, &len);
@@ -64,7 +64,7 @@ static const uint8_t *h32(const struct lurk_json *v, const char *path)
 }
 
 /* Appends the handshake message at path to the transcript. */
-static void feed(struct lurk_tls13_transcript *t, const struct lurk_json *root, const char *path)
+static void feed(struct lurk_tls13_transcript *t, const json_t *root, const char *path)
 {
     size_t len;
     const uint8_t *m = hex(root, path, &len);
@@ -85,7 +85,7 @@ static void expect_key_iv(const EVP_MD *md, const uint8_t *secret, const uint8_t
 
 START_TEST(simple_1rtt)
 {
-    struct lurk_json *r = load("rfc8448-simple-1rtt.json");
+    json_t *r = load("rfc8448-simple-1rtt.json");
     struct lurk_tls13_keysched ks;
     struct lurk_tls13_transcript t;
     uint8_t th[32], empty[32], s[32], c_hs[32], s_hs[32], res[32];
@@ -191,14 +191,14 @@ START_TEST(simple_1rtt)
 
     lurk_tls13_transcript_cleanup(&t);
     lurk_tls13_keysched_cleanup(&ks);
-    lurk_json_free(r);
+    json_decref(r);
 }
 END_TEST
 
 START_TEST(resumed_0rtt)
 {
-    struct lurk_json *r = load("rfc8448-resumed-0rtt.json");
-    struct lurk_json *r1 = load("rfc8448-simple-1rtt.json");
+    json_t *r = load("rfc8448-resumed-0rtt.json");
+    json_t *r1 = load("rfc8448-simple-1rtt.json");
     struct lurk_tls13_keysched ks;
     struct lurk_tls13_transcript t, tb;
     uint8_t th[32], s[32], binder_key[32], c_hs[32], s_hs[32], c_e[32];
@@ -315,28 +315,29 @@ START_TEST(resumed_0rtt)
 
     lurk_tls13_transcript_cleanup(&t);
     lurk_tls13_keysched_cleanup(&ks);
-    lurk_json_free(r1);
-    lurk_json_free(r);
+    json_decref(r1);
+    json_decref(r);
 }
 END_TEST
 
 /* The items of one step of rfc8448-all-sections.json, by label. */
-static const struct lurk_json *item(const struct lurk_json *step, const char *label)
+static const json_t *item(const json_t *step, const char *label)
 {
-    const struct lurk_json *items = lurk_json_get(step, "items");
-    for (size_t i = 0; i < lurk_json_count(items); i++) {
-        const struct lurk_json *it = lurk_json_at(items, i);
-        const char *l = lurk_json_path_string(it, "label");
+    const json_t *items = json_object_get(step, "items");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        const json_t *it = json_array_get(items, i);
+        const char *l = lurk_jsondoc_path_string(it, "label");
         if (l != NULL && strcmp(l, label) == 0)
-            return lurk_json_get(it, "hex");
+            return json_object_get(it, "hex");
     }
     return NULL;
 }
 
-static const uint8_t *item_bytes(const struct lurk_json *step, const char *label, size_t *len)
+static const uint8_t *item_bytes(const json_t *step, const char *label, size_t *len)
 {
     const uint8_t *p = lurk_vectors_pool_node(&pool, item(step, label), len);
-    ck_assert_msg(p != NULL, "step \"%s\": item %s", lurk_json_path_string(step, "title"), label);
+    ck_assert_msg(p != NULL, "step \"%s\": item %s", lurk_jsondoc_path_string(step, "title"),
+                  label);
     return p;
 }
 
@@ -345,7 +346,7 @@ static const uint8_t *item_bytes(const struct lurk_json *step, const char *label
  * label, context and length parsed out of the HkdfLabel the RFC prints as
  * "info". Returns the context so the caller can compare it.
  */
-static lurk_cbs check_expand(const EVP_MD *md, const struct lurk_json *step, const uint8_t *prk,
+static lurk_cbs check_expand(const EVP_MD *md, const json_t *step, const uint8_t *prk,
                              size_t prk_len, const char *info_label, const char *expanded_label)
 {
     size_t info_len, exp_len;
@@ -377,18 +378,19 @@ static lurk_cbs check_expand(const EVP_MD *md, const struct lurk_json *step, con
 
 START_TEST(all_sections_hkdf_steps)
 {
-    struct lurk_json *root = load("rfc8448-all-sections.json");
-    const struct lurk_json *sections = lurk_json_get(root, "sections");
+    json_t *root = load("rfc8448-all-sections.json");
+    json_t *sections = json_object_get(root, "sections"), *steps;
+    const char *section;
     EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
     size_t n_expand = 0, n_keyiv = 0, n_extract = 0, n_binder = 0, n_derive = 0;
 
     ck_assert_ptr_nonnull(md);
-    ck_assert_uint_eq(lurk_json_count(sections), 5);
-    for (size_t si = 0; si < lurk_json_count(sections); si++) {
-        const struct lurk_json *steps = lurk_json_at(sections, si);
-        for (size_t i = 0; i < lurk_json_count(steps); i++) {
-            const struct lurk_json *step = lurk_json_at(steps, i);
-            const char *title = lurk_json_path_string(step, "title");
+    ck_assert_uint_eq(json_object_size(sections), 5);
+    json_object_foreach(sections, section, steps)
+    {
+        for (size_t i = 0; i < json_array_size(steps); i++) {
+            const json_t *step = json_array_get(steps, i);
+            const char *title = lurk_jsondoc_path_string(step, "title");
             size_t prk_len, len;
             uint8_t out[32];
 
@@ -459,16 +461,16 @@ START_TEST(all_sections_hkdf_steps)
     ck_assert_uint_eq(n_binder, 1);
     ck_assert_uint_gt(n_derive, 30);
     EVP_MD_free(md);
-    lurk_json_free(root);
+    json_decref(root);
 }
 END_TEST
 
 /* The n-th step of a section whose title is exactly title. */
-static const struct lurk_json *find_step(const struct lurk_json *steps, const char *title, int n)
+static const json_t *find_step(const json_t *steps, const char *title, int n)
 {
-    for (size_t i = 0; i < lurk_json_count(steps); i++) {
-        const struct lurk_json *step = lurk_json_at(steps, i);
-        const char *t = lurk_json_path_string(step, "title");
+    for (size_t i = 0; i < json_array_size(steps); i++) {
+        const json_t *step = json_array_get(steps, i);
+        const char *t = lurk_jsondoc_path_string(step, "title");
         if (t != NULL && strcmp(t, title) == 0 && n-- == 0)
             return step;
     }
@@ -476,8 +478,8 @@ static const struct lurk_json *find_step(const struct lurk_json *steps, const ch
     return NULL;
 }
 
-static void feed_step(struct lurk_tls13_transcript *t, const struct lurk_json *steps,
-                      const char *title, int n, const char *label)
+static void feed_step(struct lurk_tls13_transcript *t, const json_t *steps, const char *title,
+                      int n, const char *label)
 {
     size_t len;
     const uint8_t *m = item_bytes(find_step(steps, title, n), label, &len);
@@ -486,16 +488,16 @@ static void feed_step(struct lurk_tls13_transcript *t, const struct lurk_json *s
 
 START_TEST(hello_retry_request_transcript)
 {
-    struct lurk_json *root = load("rfc8448-all-sections.json");
-    const struct lurk_json *sections = lurk_json_get(root, "sections");
-    const struct lurk_json *steps = NULL;
+    json_t *root = load("rfc8448-all-sections.json");
+    json_t *sections = json_object_get(root, "sections"), *section_steps;
+    const json_t *steps = NULL;
+    const char *section;
     struct lurk_tls13_transcript t;
     EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
     uint8_t th[32], vd[32];
 
-    for (size_t i = 0; i < lurk_json_count(sections); i++)
-        if (strncmp(lurk_json_key_at(sections, i), "5.", 2) == 0)
-            steps = lurk_json_at(sections, i);
+    json_object_foreach(sections, section, section_steps) if (strncmp(section, "5.", 2) == 0)
+        steps = section_steps;
     ck_assert_ptr_nonnull(steps);
     ck_assert_ptr_nonnull(md);
 
@@ -507,8 +509,8 @@ START_TEST(hello_retry_request_transcript)
     feed_step(&t, steps, "construct a ClientHello handshake message", 1, "ClientHello");
     feed_step(&t, steps, "construct a ServerHello handshake message", 1, "ServerHello");
     ck_assert(lurk_tls13_transcript_hash(&t, th));
-    const struct lurk_json *chs = find_step(steps, "derive secret \"tls13 c hs traffic\"", 0);
-    const struct lurk_json *shs = find_step(steps, "derive secret \"tls13 s hs traffic\"", 0);
+    const json_t *chs = find_step(steps, "derive secret \"tls13 c hs traffic\"", 0);
+    const json_t *shs = find_step(steps, "derive secret \"tls13 s hs traffic\"", 0);
     ck_assert_mem_eq(th, item_bytes(chs, "hash", NULL), 32);
 
     /* Server Finished over CH..CertificateVerify. */
@@ -550,7 +552,7 @@ START_TEST(hello_retry_request_transcript)
     lurk_tls13_transcript_cleanup(&t);
 
     EVP_MD_free(md);
-    lurk_json_free(root);
+    json_decref(root);
 }
 END_TEST
 
@@ -716,7 +718,7 @@ END_TEST
 
 START_TEST(transcript_snapshots)
 {
-    struct lurk_json *r = load("rfc8448-simple-1rtt.json");
+    json_t *r = load("rfc8448-simple-1rtt.json");
     struct lurk_tls13_transcript t, z;
     EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
     uint8_t th[32], again[32];
@@ -749,14 +751,14 @@ START_TEST(transcript_snapshots)
     ck_assert(!lurk_tls13_transcript_hello_retry(&z));
     ck_assert(!lurk_tls13_transcript_init(&z, NULL));
     EVP_MD_free(md);
-    lurk_json_free(r);
+    json_decref(r);
 }
 END_TEST
 
 /* A copy continues on its own: the original keeps its state (lurkd forks per exchange). */
 START_TEST(transcript_copy_is_independent)
 {
-    struct lurk_json *r = load("rfc8448-simple-1rtt.json");
+    json_t *r = load("rfc8448-simple-1rtt.json");
     struct lurk_tls13_transcript t, c, z;
     EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
     uint8_t th[32], th_copy[32];
@@ -788,13 +790,13 @@ START_TEST(transcript_copy_is_independent)
     ck_assert(!lurk_tls13_transcript_copy(&c, &z));
     ck_assert(!lurk_tls13_transcript_hash(&c, th));
     EVP_MD_free(md);
-    lurk_json_free(r);
+    json_decref(r);
 }
 END_TEST
 
 START_TEST(library_context_is_used)
 {
-    struct lurk_json *r = load("rfc8448-simple-1rtt.json");
+    json_t *r = load("rfc8448-simple-1rtt.json");
     struct lurk_tls13_keysched ks;
 
     OSSL_LIB_CTX *libctx = OSSL_LIB_CTX_new();
@@ -816,7 +818,7 @@ START_TEST(library_context_is_used)
     lurk_tls13_keysched_cleanup(&ks);
     OSSL_PROVIDER_unload(prov);
     OSSL_LIB_CTX_free(libctx);
-    lurk_json_free(r);
+    json_decref(r);
 }
 END_TEST
 
@@ -835,9 +837,5 @@ int main(void)
     tcase_add_test(tc, transcript_copy_is_independent);
     tcase_add_test(tc, library_context_is_used);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return lurk_test_run(s, CK_FORK_GETENV);
 }
