@@ -570,19 +570,184 @@ static bool verify_cv(EVP_PKEY *pub, uint16_t scheme, const struct bytes *tr, co
     return ok;
 }
 
+/*
+ * PSK server role: early_secret (§4.1) with the PSK the ClientHello offers
+ * first, then req set up as handshake_and_app_secret (§4.3) over
+ * ServerHello and EncryptedExtensions (in ctx).
+ */
+static bool server_psk_start(struct replay *rp, const uint8_t *ch, size_t ch_len, lurk_cbs identity,
+                             uint32_t age, struct lurk_tls13_request *req, struct bytes *ctx)
+{
+    struct trace *t = rp->t;
+    struct lurk_tls13_extension *e;
+
+    memset(req, 0, sizeof(*req));
+    req->type = LURK_TLS13_TYPE_EARLY_SECRET;
+    req->secrets.key_request = LURK_TLS13_KR_B | LURK_TLS13_KR_E_S | LURK_TLS13_KR_E_X;
+    request_ctx(req);
+    append(ctx, ch, ch_len);
+    lurk_cbs_init(&req->secrets.handshake_context, ctx->p, ctx->n);
+    e = ext_add(req, LURK_TLS13_EXT_PSK_ID);
+    e->psk_id.identity = identity;
+    e->psk_id.obfuscated_ticket_age = age;
+    if (!exchange(rp, req))
+        return false;
+    chain_start(&rp->chain, rp->sent, rp->sent_len, req->ctx.lurk_client_session_id, &rp->r.ctx);
+    secrets(rp, NULL, NULL);
+    memset(req, 0, sizeof(*req));
+    req->type = LURK_TLS13_TYPE_HANDSHAKE_AND_APP_SECRET;
+    req->secrets.key_request = LURK_TLS13_KR_H_C | LURK_TLS13_KR_H_S | LURK_TLS13_KR_A_C |
+                               LURK_TLS13_KR_A_S | LURK_TLS13_KR_X;
+    ctx->n = 0;
+    if (!append_field(ctx, t, "messages.server_hello", false) ||
+        !append_field(ctx, t, "messages.encrypted_extensions", false))
+        return false;
+    chain_request(&rp->chain, &req->session);
+    return true;
+}
+
+/*
+ * Certificate server role: req set up as init_certificate_verify (§4.2),
+ * lurkd signing with the key of the trace's certificate, over ClientHello
+ * to CertificateRequest (in ctx, and copied to flight).
+ */
+static bool server_certificate_start(struct replay *rp, const uint8_t *ch, size_t ch_len,
+                                     struct lurk_tls13_request *req, struct bytes *ctx,
+                                     struct bytes *flight)
+{
+    struct trace *t = rp->t;
+    EVP_PKEY *pub = NULL;
+    const uint8_t *cert;
+    uint16_t scheme;
+    size_t len;
+    char id[9];
+
+    memset(req, 0, sizeof(*req));
+    if (!server_key(t, &req->signing.key_id, &scheme, &pub)) {
+        printf("  the trace's Certificate or CertificateVerify cannot be read\n");
+        rp->failed++;
+        return false;
+    }
+    EVP_PKEY_free(pub);
+    req->type = LURK_TLS13_TYPE_INIT_CERTIFICATE_VERIFY;
+    req->secrets.key_request = LURK_TLS13_KR_H_C | LURK_TLS13_KR_H_S | LURK_TLS13_KR_A_C |
+                               LURK_TLS13_KR_A_S | LURK_TLS13_KR_X;
+    request_ctx(req);
+    append(ctx, ch, ch_len);
+    if (!append_field(ctx, t, "messages.server_hello", false) ||
+        !append_field(ctx, t, "messages.encrypted_extensions", false) ||
+        !append_field(ctx, t, "messages.certificate_request", true))
+        return false;
+    cert = field(t, "messages.certificate", &len);
+    req->signing.sig_algo = scheme;
+    req->signing.certificate.type = LURK_TLS13_LURK_CERTIFICATE_TLS13;
+    lurk_cbs_init(&req->signing.certificate.certificate, cert + 4, len - 4);
+    lurk_hex_encode(req->signing.key_id.id, 4, id);
+    printf("  key id %s (from the trace's certificate), scheme 0x%04x\n", id, scheme);
+    append(flight, ctx->p, ctx->n);
+    return true;
+}
+
+/*
+ * lurkd's CertificateVerify: does it verify with the trace's certificate
+ * over the trace's transcript? Then the key schedule the trace would have
+ * with that signature, into alt (true when it could be computed).
+ */
+static bool server_check_certificate_verify(struct replay *rp, const struct bytes *flight,
+                                            struct bytes *tr, uint8_t alt[9][48])
+{
+    struct trace *t = rp->t;
+    struct bytes signed_over = {0};
+    EVP_PKEY *key = NULL;
+    uint16_t scheme;
+    struct lurk_key_id kid;
+    size_t len;
+    const uint8_t *cert = field(t, "messages.certificate", &len);
+
+    append(&signed_over, flight->p, flight->n);
+    append(&signed_over, cert, len);
+    server_key(t, &kid, &scheme, &key);
+    printf("    CertificateVerify signature: %s\n",
+           verify_cv(key, scheme, &signed_over, &rp->r.signing.signature)
+               ? "verifies with the trace's certificate"
+               : "DOES NOT VERIFY");
+    EVP_PKEY_free(key);
+    free(signed_over.p);
+    return recompute_after_cv(t, flight, scheme, &rp->r.signing.signature, tr, alt);
+}
+
+/*
+ * The client Finished over lurkd's transcript (tr), with the trace's client
+ * handshake secret, appended to ctx and tr; the resumption master secret it
+ * gives into alt.
+ */
+static bool client_finished_after_cv(struct trace *t, struct bytes *ctx, struct bytes *tr,
+                                     uint8_t alt[9][48])
+{
+    size_t c_len, ms_len;
+    const uint8_t *c_hs = field(t, "secrets.client_handshake_traffic_secret", &c_len);
+    const uint8_t *ms = field(t, "secrets.master_secret", &ms_len);
+    EVP_MD *md = EVP_MD_fetch(NULL, c_len == 48 ? "SHA384" : "SHA256", NULL);
+    uint8_t th[48], fin[52];
+    bool ok = c_hs != NULL && ms != NULL && md != NULL && (c_len == 32 || c_len == 48) &&
+              ms_len == c_len && EVP_Digest(tr->p, tr->n, th, NULL, md, NULL) == 1 &&
+              lurk_tls13_finished(NULL, md, c_hs, th, fin + 4);
+
+    fin[0] = LURK_TLS13_HS_FINISHED, fin[1] = 0, fin[2] = 0, fin[3] = (uint8_t)c_len;
+    ok = ok && append(ctx, fin, 4 + c_len) && append(tr, fin, 4 + c_len) &&
+         EVP_Digest(tr->p, tr->n, th, NULL, md, NULL) == 1 &&
+         lurk_tls13_derive_secret(NULL, md, ms, "res master", th,
+                                  alt[LURK_TLS13_SECRET_RESUMPTION_MASTER_SECRET]);
+    EVP_MD_free(md);
+    return ok;
+}
+
+/* new_session_ticket (§4.4) over the client's last flight; alt as for secrets(). */
+static void server_tickets(struct replay *rp, bool after_cv, struct bytes *ctx, struct bytes *tr)
+{
+    struct trace *t = rp->t;
+    struct lurk_tls13_request req;
+    uint8_t alt[9][48];
+
+    memset(&req, 0, sizeof(req));
+    memset(alt, 0, sizeof(alt));
+    req.type = LURK_TLS13_TYPE_NEW_SESSION_TICKET;
+    req.secrets.key_request = LURK_TLS13_KR_R;
+    req.ticket_nbr = has(t, "messages.new_session_ticket") ? 1 : 0;
+    ctx->n = 0;
+    if (!append_field(ctx, t, "messages.end_of_early_data", true))
+        return;
+    if (after_cv ? !client_finished_after_cv(t, ctx, tr, alt)
+                 : !append_field(ctx, t, "messages.client_finished", false))
+        return;
+    lurk_cbs_init(&req.secrets.handshake_context, ctx->p, ctx->n);
+    chain_request(&rp->chain, &req.session);
+    if (!exchange(rp, &req))
+        return;
+    chain_next(&rp->chain, &rp->r.session);
+    for (size_t i = 0; i < rp->r.tickets.n; i++) {
+        const struct lurk_tls13_new_session_ticket *nt = &rp->r.tickets.t[i];
+        char nonce[2 * 255 + 1];
+        lurk_hex_encode(lurk_cbs_data(&nt->ticket_nonce), lurk_cbs_len(&nt->ticket_nonce), nonce);
+        printf("    ticket: lifetime %us, nonce %s, %zu-byte ticket\n", nt->ticket_lifetime, nonce,
+               lurk_cbs_len(&nt->ticket));
+    }
+    secrets(rp, after_cv ? (const uint8_t(*)[48])alt : NULL,
+            "= trace's key schedule with lurkd's CertificateVerify");
+}
+
 static void replay_server(struct replay *rp)
 {
     struct trace *t = rp->t;
     struct lurk_tls13_request req;
     struct bytes ctx = {0}, flight = {0}, tr = {0};
-    size_t ch_len, priv_len, len;
+    size_t ch_len, priv_len;
     const uint8_t *ch = field(t, "messages.client_hello", &ch_len);
     const uint8_t *priv = private_key(t, true, &priv_len);
     uint8_t alt[9][48];
-    const uint8_t(*alt_ok)[48] = NULL;
+    bool alt_ok = false;
     lurk_cbs identity;
     uint32_t age;
-    EVP_PKEY *pub = NULL;
     bool psk = ch != NULL && first_psk_identity(ch, ch_len, &identity, &age);
 
     memset(alt, 0, sizeof(alt));
@@ -592,60 +757,9 @@ static void replay_server(struct replay *rp)
         return;
     }
     printf("trace %s: server role, %s\n", t->name, psk ? "PSK" : "ECDHE");
-    if (psk) {
-        /* early_secret (§4.1): the PSK the ClientHello offers first. */
-        memset(&req, 0, sizeof(req));
-        req.type = LURK_TLS13_TYPE_EARLY_SECRET;
-        req.secrets.key_request = LURK_TLS13_KR_B | LURK_TLS13_KR_E_S | LURK_TLS13_KR_E_X;
-        request_ctx(&req);
-        append(&ctx, ch, ch_len);
-        lurk_cbs_init(&req.secrets.handshake_context, ctx.p, ctx.n);
-        struct lurk_tls13_extension *e = ext_add(&req, LURK_TLS13_EXT_PSK_ID);
-        e->psk_id.identity = identity;
-        e->psk_id.obfuscated_ticket_age = age;
-        if (!exchange(rp, &req))
-            goto out;
-        chain_start(&rp->chain, rp->sent, rp->sent_len, req.ctx.lurk_client_session_id, &rp->r.ctx);
-        secrets(rp, NULL, NULL);
-        /* handshake_and_app_secret (§4.3). */
-        memset(&req, 0, sizeof(req));
-        req.type = LURK_TLS13_TYPE_HANDSHAKE_AND_APP_SECRET;
-        req.secrets.key_request = LURK_TLS13_KR_H_C | LURK_TLS13_KR_H_S | LURK_TLS13_KR_A_C |
-                                  LURK_TLS13_KR_A_S | LURK_TLS13_KR_X;
-        ctx.n = 0;
-        if (!append_field(&ctx, t, "messages.server_hello", false) ||
-            !append_field(&ctx, t, "messages.encrypted_extensions", false))
-            goto out;
-        chain_request(&rp->chain, &req.session);
-    } else {
-        /* init_certificate_verify (§4.2): lurkd signs with the key of the trace's certificate. */
-        uint16_t scheme;
-        memset(&req, 0, sizeof(req));
-        if (!server_key(t, &req.signing.key_id, &scheme, &pub)) {
-            printf("  the trace's Certificate or CertificateVerify cannot be read\n");
-            rp->failed++;
-            goto out;
-        }
-        EVP_PKEY_free(pub);
-        pub = NULL;
-        req.type = LURK_TLS13_TYPE_INIT_CERTIFICATE_VERIFY;
-        req.secrets.key_request = LURK_TLS13_KR_H_C | LURK_TLS13_KR_H_S | LURK_TLS13_KR_A_C |
-                                  LURK_TLS13_KR_A_S | LURK_TLS13_KR_X;
-        request_ctx(&req);
-        append(&ctx, ch, ch_len);
-        if (!append_field(&ctx, t, "messages.server_hello", false) ||
-            !append_field(&ctx, t, "messages.encrypted_extensions", false) ||
-            !append_field(&ctx, t, "messages.certificate_request", true))
-            goto out;
-        const uint8_t *cert = field(t, "messages.certificate", &len);
-        req.signing.sig_algo = scheme;
-        req.signing.certificate.type = LURK_TLS13_LURK_CERTIFICATE_TLS13;
-        lurk_cbs_init(&req.signing.certificate.certificate, cert + 4, len - 4);
-        char id[9];
-        lurk_hex_encode(req.signing.key_id.id, 4, id);
-        printf("  key id %s (from the trace's certificate), scheme 0x%04x\n", id, scheme);
-        append(&flight, ctx.p, ctx.n);
-    }
+    if (psk ? !server_psk_start(rp, ch, ch_len, identity, age, &req, &ctx)
+            : !server_certificate_start(rp, ch, ch_len, &req, &ctx, &flight))
+        goto out;
     lurk_cbs_init(&req.secrets.handshake_context, ctx.p, ctx.n);
     if (priv != NULL) {
         struct lurk_tls13_extension *e = ext_add(&req, LURK_TLS13_EXT_EPHEMERAL);
@@ -659,71 +773,12 @@ static void replay_server(struct replay *rp)
         chain_next(&rp->chain, &rp->r.session);
     } else {
         chain_start(&rp->chain, rp->sent, rp->sent_len, req.ctx.lurk_client_session_id, &rp->r.ctx);
-        /* The signature over the trace's transcript, with the certificate's key. */
-        struct bytes signed_over = {0};
-        EVP_PKEY *key = NULL;
-        uint16_t scheme;
-        struct lurk_key_id kid;
-        const uint8_t *cert = field(t, "messages.certificate", &len);
-        append(&signed_over, flight.p, flight.n);
-        append(&signed_over, cert, len);
-        server_key(t, &kid, &scheme, &key);
-        printf("    CertificateVerify signature: %s\n",
-               verify_cv(key, scheme, &signed_over, &rp->r.signing.signature)
-                   ? "verifies with the trace's certificate"
-                   : "DOES NOT VERIFY");
-        EVP_PKEY_free(key);
-        free(signed_over.p);
-        if (recompute_after_cv(t, &flight, scheme, &rp->r.signing.signature, &tr, alt))
-            alt_ok = (const uint8_t(*)[48])alt;
+        alt_ok = server_check_certificate_verify(rp, &flight, &tr, alt);
     }
-    secrets(rp, alt_ok, "= trace's key schedule with lurkd's CertificateVerify");
-    if (!has(t, "messages.client_finished"))
-        goto out;
-    /* new_session_ticket (§4.4): the client's last flight. */
-    memset(&req, 0, sizeof(req));
-    req.type = LURK_TLS13_TYPE_NEW_SESSION_TICKET;
-    req.secrets.key_request = LURK_TLS13_KR_R;
-    req.ticket_nbr = has(t, "messages.new_session_ticket") ? 1 : 0;
-    ctx.n = 0;
-    if (!append_field(&ctx, t, "messages.end_of_early_data", true))
-        goto out;
-    memset(alt, 0, sizeof(alt));
-    if (!psk && alt_ok != NULL) {
-        /* The client Finished over lurkd's transcript, with the trace's client hs secret. */
-        size_t c_len, ms_len;
-        const uint8_t *c_hs = field(t, "secrets.client_handshake_traffic_secret", &c_len);
-        const uint8_t *ms = field(t, "secrets.master_secret", &ms_len);
-        EVP_MD *md = EVP_MD_fetch(NULL, c_len == 48 ? "SHA384" : "SHA256", NULL);
-        uint8_t th[48], fin[52];
-        bool ok = c_hs != NULL && ms != NULL && md != NULL && (c_len == 32 || c_len == 48) &&
-                  ms_len == c_len && EVP_Digest(tr.p, tr.n, th, NULL, md, NULL) == 1 &&
-                  lurk_tls13_finished(NULL, md, c_hs, th, fin + 4);
-        fin[0] = LURK_TLS13_HS_FINISHED, fin[1] = 0, fin[2] = 0, fin[3] = (uint8_t)c_len;
-        ok = ok && append(&ctx, fin, 4 + c_len) && append(&tr, fin, 4 + c_len) &&
-             EVP_Digest(tr.p, tr.n, th, NULL, md, NULL) == 1 &&
-             lurk_tls13_derive_secret(NULL, md, ms, "res master", th,
-                                      alt[LURK_TLS13_SECRET_RESUMPTION_MASTER_SECRET]);
-        EVP_MD_free(md);
-        if (!ok)
-            goto out;
-    } else if (!append_field(&ctx, t, "messages.client_finished", false)) {
-        goto out;
-    }
-    lurk_cbs_init(&req.secrets.handshake_context, ctx.p, ctx.n);
-    chain_request(&rp->chain, &req.session);
-    if (!exchange(rp, &req))
-        goto out;
-    chain_next(&rp->chain, &rp->r.session);
-    for (size_t i = 0; i < rp->r.tickets.n; i++) {
-        const struct lurk_tls13_new_session_ticket *nt = &rp->r.tickets.t[i];
-        char nonce[2 * 255 + 1];
-        lurk_hex_encode(lurk_cbs_data(&nt->ticket_nonce), lurk_cbs_len(&nt->ticket_nonce), nonce);
-        printf("    ticket: lifetime %us, nonce %s, %zu-byte ticket\n", nt->ticket_lifetime, nonce,
-               lurk_cbs_len(&nt->ticket));
-    }
-    secrets(rp, !psk && alt_ok ? (const uint8_t(*)[48])alt : NULL,
+    secrets(rp, alt_ok ? (const uint8_t(*)[48])alt : NULL,
             "= trace's key schedule with lurkd's CertificateVerify");
+    if (has(t, "messages.client_finished"))
+        server_tickets(rp, alt_ok, &ctx, &tr);
 out:
     free(ctx.p);
     free(flight.p);
