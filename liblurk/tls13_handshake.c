@@ -110,7 +110,8 @@ static bool offered_psks(lurk_cbs data, struct lurk_tls13_hs_client_hello *out)
     return n_ids > 0 && n_ids == n_binders;
 }
 
-bool lurk_tls13_hs_parse_client_hello(const lurk_cbs *message, struct lurk_tls13_hs_client_hello *out)
+bool lurk_tls13_hs_parse_client_hello(const lurk_cbs *message,
+                                      struct lurk_tls13_hs_client_hello *out)
 {
     lurk_cbs m = *message, body, session_id, compression, extensions, data;
     uint8_t type;
@@ -191,7 +192,8 @@ bool lurk_tls13_hs_parse_client_hello(const lurk_cbs *message, struct lurk_tls13
     return out->tls13;
 }
 
-bool lurk_tls13_hs_parse_server_hello(const lurk_cbs *message, struct lurk_tls13_hs_server_hello *out)
+bool lurk_tls13_hs_parse_server_hello(const lurk_cbs *message,
+                                      struct lurk_tls13_hs_server_hello *out)
 {
     lurk_cbs m = *message, body, random, session_id, extensions, data;
     uint8_t type, compression;
@@ -281,7 +283,7 @@ bool lurk_tls13_hs_parse_encrypted_extensions(const lurk_cbs *body, bool *early_
 }
 
 bool lurk_tls13_hs_parse_certificate_request(const lurk_cbs *body, lurk_cbs *context,
-                                           lurk_cbs *sig_algs)
+                                             lurk_cbs *sig_algs)
 {
     lurk_cbs b = *body, extensions, data;
     struct ext_iter it;
@@ -341,7 +343,7 @@ bool lurk_tls13_hs_ticket_max_early_data(const lurk_cbs *extensions, uint32_t *m
 }
 
 bool lurk_tls13_hs_client_key_share(const struct lurk_tls13_hs_client_hello *ch, uint16_t group,
-                                  lurk_cbs *key_exchange)
+                                    lurk_cbs *key_exchange)
 {
     lurk_cbs list = ch->key_shares;
     uint16_t g;
@@ -356,7 +358,7 @@ bool lurk_tls13_hs_client_key_share(const struct lurk_tls13_hs_client_hello *ch,
 }
 
 int lurk_tls13_hs_client_psk_index(const struct lurk_tls13_hs_client_hello *ch,
-                                 const lurk_cbs *identity, uint32_t *obfuscated_ticket_age)
+                                   const lurk_cbs *identity, uint32_t *obfuscated_ticket_age)
 {
     lurk_cbs ids = ch->identities, id;
     uint32_t age;
@@ -373,7 +375,7 @@ int lurk_tls13_hs_client_psk_index(const struct lurk_tls13_hs_client_hello *ch,
 }
 
 bool lurk_tls13_hs_client_psk_binder(const struct lurk_tls13_hs_client_hello *ch, unsigned index,
-                                   lurk_cbs *binder)
+                                     lurk_cbs *binder)
 {
     lurk_cbs binders = ch->binders;
 
@@ -401,8 +403,8 @@ static void put_u16(uint8_t *p, size_t v)
 }
 
 bool lurk_tls13_hs_server_hello_fill_share(const struct lurk_tls13_hs_server_hello *sh,
-                                         const uint8_t *share, size_t share_len, uint8_t *out,
-                                         size_t cap, size_t *out_len)
+                                           const uint8_t *share, size_t share_len, uint8_t *out,
+                                           size_t cap, size_t *out_len)
 {
     const uint8_t *m = lurk_cbs_data(&sh->message);
     size_t len = lurk_cbs_len(&sh->message), at = sh->key_exchange_len_off + 2;

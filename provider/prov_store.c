@@ -300,7 +300,8 @@ static int store_export_object(void *vctx, const void *reference, size_t referen
     (void)reference_sz;
     (void)export_cb;
     (void)export_cbarg;
-    /* The private half is in lurkd: nothing another provider could use (docs/architecture.md §8.1). */
+    /* The private half is in lurkd: nothing another provider could use (docs/architecture.md §8.1).
+     */
     return 0;
 }
 

@@ -780,7 +780,8 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
         else if (strcmp(s, "tls13") == 0)
             ok = lurkd_config_tls13_section(&tls13, &cfg->tls13, s, NCONF_get_section(p.conf, s));
         else if (strncmp(s, "psk.", 4) == 0 && s[4] != '\0')
-            ok = lurkd_config_psk_section(&tls13, &cfg->tls13, s, s + 4, NCONF_get_section(p.conf, s));
+            ok = lurkd_config_psk_section(&tls13, &cfg->tls13, s, s + 4,
+                                          NCONF_get_section(p.conf, s));
         else if (strcmp(s, "default") == 0)
             ok = sk_CONF_VALUE_num(NCONF_get_section(p.conf, s)) <= 0 ||
                  failf(&p, "default", sk_CONF_VALUE_value(NCONF_get_section(p.conf, s), 0)->name,

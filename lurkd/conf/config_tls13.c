@@ -298,7 +298,8 @@ bool lurkd_config_psk_section(const struct lurkd_config_reader *r, struct lurkd_
     return true;
 }
 
-bool lurkd_config_tls13_finish(const struct lurkd_config_reader *r, const struct lurkd_tls13_conf *t)
+bool lurkd_config_tls13_finish(const struct lurkd_config_reader *r,
+                               const struct lurkd_tls13_conf *t)
 {
     for (size_t i = 0; t != NULL && i < t->n_psks; i++) {
         const struct lurkd_psk_conf *p = &t->psks[i];

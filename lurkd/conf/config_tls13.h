@@ -14,7 +14,6 @@
 
 #include <openssl/conf.h>
 
-
 /* Longest PSK accepted in [psk.NAME] (RFC 8446 leaves it open; 64 bytes hold any hash). */
 #define LURKD_PSK_MAX_LEN 64
 
@@ -84,7 +83,8 @@ bool lurkd_config_tls13_section(const struct lurkd_config_reader *r, struct lurk
 bool lurkd_config_psk_section(const struct lurkd_config_reader *r, struct lurkd_tls13_conf **t,
                               const char *section, const char *name, STACK_OF(CONF_VALUE) * values);
 /* Checks that need every section: PSK clients exist, identities are unique. t may be NULL. */
-bool lurkd_config_tls13_finish(const struct lurkd_config_reader *r, const struct lurkd_tls13_conf *t);
+bool lurkd_config_tls13_finish(const struct lurkd_config_reader *r,
+                               const struct lurkd_tls13_conf *t);
 /* Wipes the PSK secrets and frees; NULL is a no-op. */
 void lurkd_config_tls13_free(struct lurkd_tls13_conf *t);
 

@@ -69,13 +69,15 @@ struct lurk_tls13_hs_server_hello {
     uint16_t selected_identity;
 };
 
-bool lurk_tls13_hs_parse_client_hello(const lurk_cbs *message, struct lurk_tls13_hs_client_hello *out);
-bool lurk_tls13_hs_parse_server_hello(const lurk_cbs *message, struct lurk_tls13_hs_server_hello *out);
+bool lurk_tls13_hs_parse_client_hello(const lurk_cbs *message,
+                                      struct lurk_tls13_hs_client_hello *out);
+bool lurk_tls13_hs_parse_server_hello(const lurk_cbs *message,
+                                      struct lurk_tls13_hs_server_hello *out);
 /* EncryptedExtensions body: whether the server accepted early data. */
 bool lurk_tls13_hs_parse_encrypted_extensions(const lurk_cbs *body, bool *early_data);
 /* CertificateRequest body (RFC 8446 §4.3.2): its context and signature_algorithms. */
 bool lurk_tls13_hs_parse_certificate_request(const lurk_cbs *body, lurk_cbs *context,
-                                           lurk_cbs *sig_algs);
+                                             lurk_cbs *sig_algs);
 /* Certificate body (RFC 8446 §4.4.2): well formed; *empty when it carries no certificate. */
 bool lurk_tls13_hs_parse_certificate(const lurk_cbs *body, bool *empty);
 /* NewSessionTicket extensions: early_data's max_early_data_size (0 when absent). */
@@ -83,13 +85,13 @@ bool lurk_tls13_hs_ticket_max_early_data(const lurk_cbs *extensions, uint32_t *m
 
 /* The ClientHello's KeyShareEntry for group. */
 bool lurk_tls13_hs_client_key_share(const struct lurk_tls13_hs_client_hello *ch, uint16_t group,
-                                  lurk_cbs *key_exchange);
+                                    lurk_cbs *key_exchange);
 /* Index of identity among the offered PSKs (with its obfuscated_ticket_age), or -1. */
 int lurk_tls13_hs_client_psk_index(const struct lurk_tls13_hs_client_hello *ch,
-                                 const lurk_cbs *identity, uint32_t *obfuscated_ticket_age);
+                                   const lurk_cbs *identity, uint32_t *obfuscated_ticket_age);
 /* The binder of the PSK at index. */
 bool lurk_tls13_hs_client_psk_binder(const struct lurk_tls13_hs_client_hello *ch, unsigned index,
-                                   lurk_cbs *binder);
+                                     lurk_cbs *binder);
 /* Whether a SignatureScheme list names scheme. */
 bool lurk_tls13_hs_scheme_listed(const lurk_cbs *sig_algs, uint16_t scheme);
 
@@ -98,7 +100,7 @@ bool lurk_tls13_hs_scheme_listed(const lurk_cbs *sig_algs, uint16_t scheme);
  * every enclosing length grown to match, into out (cap bytes).
  */
 bool lurk_tls13_hs_server_hello_fill_share(const struct lurk_tls13_hs_server_hello *sh,
-                                         const uint8_t *share, size_t share_len, uint8_t *out,
-                                         size_t cap, size_t *out_len);
+                                           const uint8_t *share, size_t share_len, uint8_t *out,
+                                           size_t cap, size_t *out_len);
 
 #endif
