@@ -21,14 +21,31 @@
  * what it can rebuild from TLS structures.
  *
  * Signatures lurkd returns are verified here with the public key of the
- * key reference before libssl sees them, so a wrong key behind a key id
- * (4 bytes of hash; a misrouted server) or a corrupted answer becomes a clear
- * server-side error instead of a signature sent to a client. RSA signatures
- * are always verified: a verify costs a few percent of a sign, and a faulty
- * RSA-CRT result would leak the key's factors to the TLS peer. An ECDSA or
- * EdDSA verify costs more than the signature itself (and the TLS peer checks
- * it anyway), so those are verified until the first one from lurkd passes
- * for the key in this process: that is the check of which key lurkd holds.
+ * key reference before libssl sees them, until the first one that passes
+ * for the key (the key object, in this process), for every key type. That
+ * is the check of which key lurkd holds behind the key id (4 bytes of hash:
+ * a misrouted server, a lurkd bug): a clear server-side error instead of
+ * handshakes that clients reject. A failed check does not count, so a key
+ * stays checked until lurkd has signed one thing with it correctly. Later
+ * signatures go to libssl unverified: a wrong or corrupted one fails the
+ * client's own check and leaks nothing.
+ *
+ * RSA signatures used to be verified every time, against a faulty RSA-CRT
+ * result (one CRT half wrong: gcd(s^e - m, n) gives whoever checks the
+ * signature a factor of n; Lenstra). Dropped after measuring (decision of
+ * the performance issue; figures in docs/performance.md, "nginx: full TLS
+ * handshakes per second"): that verify costs about 9 % of the nginx worker
+ * CPU of a full TLS 1.3 RSA-2048 handshake, and protects nothing more for
+ * the keys lurkd holds in software. Their CRT results are checked where
+ * they are made: RSA_private_encrypt's rsa_ossl_mod_exp
+ * (crypto/rsa/rsa_ossl.c, OpenSSL 3.0) raises every CRT result to e,
+ * compares it with the input and recomputes it with d on a mismatch, so a
+ * faulty CRT signature never leaves libcrypto (tried on 3.0.19 with a key
+ * whose dP is wrong: correct signatures, each 9 times slower). Keys lurkd
+ * holds through an engine (lurkd/keys/engine_key.c, an HSM) do not run
+ * that code: the token signs, and a faulty result is caught by the token's
+ * own check, or by a verify in lurkd before it answers (one public-key
+ * operation next to a token signature), never here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -653,7 +670,7 @@ static int sign_content(struct sig_ctx *ctx, const uint8_t *tbs, size_t tbs_len,
                         server, key->key_id_hex, lurk_type_name(designation, type));
         goto out;
     }
-    if ((is_rsa(key) || !atomic_load(&key->ec_verified)) &&
+    if (!atomic_load(&key->verified) &&
         !verify(ctx, tbs, tbs_len, lurk_cbs_data(&s), lurk_cbs_len(&s))) {
         LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_BAD_SIGNATURE,
                         "server %s, key id %s: the %s signature does not verify with the key "
@@ -662,8 +679,8 @@ static int sign_content(struct sig_ctx *ctx, const uint8_t *tbs, size_t tbs_len,
         goto out;
     }
     /* The key object is shared read-only; this flag only ever goes from false to true. */
-    if (!is_rsa(key))
-        atomic_store((atomic_bool *)&key->ec_verified, true);
+    if (!atomic_load(&key->verified))
+        atomic_store((atomic_bool *)&key->verified, true);
     memcpy(sig, lurk_cbs_data(&s), lurk_cbs_len(&s));
     *sig_len = lurk_cbs_len(&s);
     ok = 1;

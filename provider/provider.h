@@ -176,8 +176,8 @@ struct lurk_prov_key {
     bool has_server;
     struct lurk_address server; /* overrides lurk-server for this key */
     size_t max_sig_len;         /* RSA: modulus bytes; ECDSA: DER maximum; EdDSA: fixed */
-    atomic_bool ec_verified; /* an ECDSA/EdDSA signature from lurkd verified (prov_signature.c) */
-    char mandatory_md[32];   /* RSA-PSS keys restricted to one digest; "" otherwise */
+    atomic_bool verified;       /* a signature from lurkd verified with pub (prov_signature.c) */
+    char mandatory_md[32];      /* RSA-PSS keys restricted to one digest; "" otherwise */
 };
 
 /* The keymgmt name of a key type ("RSA", "RSA-PSS", "EC", "ED25519", "ED448"). */
