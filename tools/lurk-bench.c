@@ -20,11 +20,11 @@
  * Measurement window: every connection (or thread) is set up first; the
  * clock, this process's getrusage and, with --server-pid, the server's
  * /proc accounting (utime and stime of all its threads, voluntary and
- * involuntary context switches summed over /proc/PID/task/\*) are read when
- * all start and again at the deadline. -n COUNT replaces the deadline by a
- * total number of requests (for instruction counts under callgrind). Each
- * connection makes one request before the window opens (a TLS server
- * finishes the handshake when it reads the client's first record).
+ * involuntary context switches summed over /proc/PID/task/\*, and the same
+ * per thread) are read when all start and again at the deadline. -n COUNT replaces the deadline by
+ * a total number of requests (for instruction counts under callgrind). Each connection makes one
+ * request before the window opens (a TLS server finishes the handshake when it reads the client's
+ * first record).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -283,10 +283,19 @@ static bool local_setup(struct bench *b, const char *key_file, unsigned scheme)
 }
 
 /* CPU and context switches of this process, or of another (--server-pid). */
+#define MAX_TASKS 64
+
+struct task_usage {
+    long tid;
+    unsigned long long utime, stime; /* clock ticks */
+    uint64_t csw;                    /* voluntary + involuntary */
+};
+
 struct usage {
-    int64_t at_ns;
     double user_s, sys_s;
     uint64_t vcsw, ivcsw;
+    struct task_usage tasks[MAX_TASKS]; /* --server-pid: per thread, by thread id */
+    size_t n_tasks;
 };
 
 static void self_usage(struct usage *u)
@@ -300,7 +309,33 @@ static void self_usage(struct usage *u)
     u->ivcsw = (uint64_t)ru.ru_nivcsw;
 }
 
-/* utime and stime of /proc/PID/stat count all threads; the switches are per task. */
+/* utime and stime (clock ticks) from a /proc stat file. */
+static bool stat_times(const char *path, unsigned long long *utime, unsigned long long *stime)
+{
+    char buf[1024];
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    /* After ") ": state(3) ... utime(14) stime(15). */
+    return p != NULL && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                               utime, stime) == 2;
+}
+
+static int cmp_task(const void *a, const void *b)
+{
+    long x = ((const struct task_usage *)a)->tid, y = ((const struct task_usage *)b)->tid;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * utime and stime of /proc/PID/stat count all threads; the switches are per
+ * task, and so is the per-thread split.
+ */
 static bool proc_usage(pid_t pid, struct usage *u)
 {
     char path[64], buf[1024];
@@ -311,19 +346,12 @@ static bool proc_usage(pid_t pid, struct usage *u)
     struct dirent *e;
 
     snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-    if ((f = fopen(path, "r")) == NULL)
-        return false;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    /* After ") ": state(3) ... utime(14) stime(15). */
-    if (p == NULL ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+    if (!stat_times(path, &utime, &stime))
         return false;
     u->user_s = (double)utime / (double)tck;
     u->sys_s = (double)stime / (double)tck;
     u->vcsw = u->ivcsw = 0;
+    u->n_tasks = 0;
     snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
     if ((d = opendir(path)) == NULL)
         return false;
@@ -334,17 +362,53 @@ static bool proc_usage(pid_t pid, struct usage *u)
         snprintf(status, sizeof(status), "/proc/%ld/task/%s/status", (long)pid, e->d_name);
         if ((f = fopen(status, "r")) == NULL)
             continue; /* the thread ended */
+        struct task_usage *t = u->n_tasks < MAX_TASKS ? &u->tasks[u->n_tasks] : NULL;
+        if (t != NULL)
+            *t = (struct task_usage){.tid = strtol(e->d_name, NULL, 10)};
         while (fgets(buf, sizeof(buf), f) != NULL) {
             unsigned long long v;
             if (sscanf(buf, "voluntary_ctxt_switches: %llu", &v) == 1)
                 u->vcsw += v;
             else if (sscanf(buf, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
                 u->ivcsw += v;
+            else
+                continue;
+            if (t != NULL)
+                t->csw += v;
         }
         fclose(f);
+        snprintf(status, sizeof(status), "/proc/%ld/task/%s/stat", (long)pid, e->d_name);
+        if (t != NULL && stat_times(status, &t->utime, &t->stime))
+            u->n_tasks++;
     }
     closedir(d);
+    qsort(u->tasks, u->n_tasks, sizeof(u->tasks[0]), cmp_task);
     return true;
+}
+
+/*
+ * srv_threads=TID:CPU:SYS:CSW,... per operation (microseconds, switches),
+ * in thread id order, for the threads present at both ends of the window.
+ */
+static void print_threads_delta(const struct usage *a, const struct usage *z, uint64_t ops)
+{
+    double n = ops > 0 ? (double)ops : 1, tck = (double)sysconf(_SC_CLK_TCK);
+    const char *sep = "";
+
+    printf(" srv_threads=");
+    for (size_t i = 0; i < z->n_tasks; i++) {
+        const struct task_usage *t1 = &z->tasks[i], *t0 = NULL;
+        for (size_t j = 0; j < a->n_tasks && t0 == NULL; j++)
+            if (a->tasks[j].tid == t1->tid)
+                t0 = &a->tasks[j];
+        if (t0 == NULL)
+            continue;
+        double cpu = (double)(t1->utime + t1->stime - t0->utime - t0->stime) / tck;
+        double sys = (double)(t1->stime - t0->stime) / tck;
+        printf("%s%ld:%.2f:%.2f:%.3f", sep, t1->tid, cpu * 1e6 / n, sys * 1e6 / n,
+               (double)(t1->csw - t0->csw) / n);
+        sep = ",";
+    }
 }
 
 static void print_usage_delta(const char *prefix, const struct usage *a, const struct usage *z,
@@ -590,7 +654,7 @@ run:;
      * all are, then the start is sampled and "go" releases them.
      */
     pthread_t *threads = calloc((size_t)connections, sizeof(*threads));
-    struct usage self0, self1, srv0 = {0}, srv1 = {0};
+    struct usage self0 = {0}, self1 = {0}, srv0 = {0}, srv1 = {0};
     bool srv_ok = true;
     pthread_barrier_init(&b.ready, NULL, (unsigned)connections + 1);
     pthread_barrier_init(&b.go, NULL, (unsigned)connections + 1);
@@ -628,6 +692,8 @@ run:;
     print_usage_delta("self", &self0, &self1, b.ops);
     if (server_pid > 0 && srv_ok)
         print_usage_delta("srv", &srv0, &srv1, b.ops);
+    if (server_pid > 0 && srv_ok)
+        print_threads_delta(&srv0, &srv1, b.ops);
     printf("\n");
     if (server_pid > 0 && !srv_ok)
         fprintf(stderr, "lurk-bench: cannot read /proc/%ld accounting\n", server_pid);
