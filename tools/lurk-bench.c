@@ -5,19 +5,43 @@
  *              [-c CONNECTIONS] [-d DEPTH] [-t SECONDS]
  *   lurk-bench -s ADDR ... --idle N      open N idle connections, print, wait for stdin EOF
  *   lurk-bench -s ADDR ... --flood N     pipeline N signs on one connection, read all
+ *   lurk-bench --local KEYFILE --scheme 0x0804 [-c THREADS] [-t SECONDS]
  *
  * Each connection has its own thread that keeps DEPTH sign_certificate_verify
  * requests in flight. The output is one line of key=value pairs: operations
  * per second and latency percentiles in microseconds.
+ *
+ * --local is the same-operation baseline: in this process, THREADS threads
+ * build the TLS 1.3 CertificateVerify content (RFC 8446 §4.4.3: 64 spaces,
+ * the server context string, 0x00, the transcript hash) and sign it with the
+ * key file and scheme, the way lurkd does (a copy of an initialised signing
+ * context, then EVP_DigestSign), one signature at a time per thread.
+ *
+ * Measurement window: every connection (or thread) is set up first; the
+ * clock, this process's getrusage and, with --server-pid, the server's
+ * /proc accounting (utime and stime of all its threads, voluntary and
+ * involuntary context switches summed over /proc/PID/task/\*, and the same
+ * per thread) are read when all start and again at the deadline. -n COUNT replaces the deadline by
+ * a total number of requests (for instruction counts under callgrind). Each connection makes one
+ * request before the window opens (a TLS server finishes the handshake when it reads the client's
+ * first record).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 
 #include "args.h"
 #include "lurk/client.h"
@@ -33,6 +57,11 @@ struct bench {
     size_t request_len;
     int depth;
     int64_t deadline_ns;
+    uint64_t per_conn; /* requests per connection or thread; 0: until the deadline */
+    pthread_barrier_t ready, go;
+    EVP_MD_CTX *local_tmpl; /* --local: the initialised signing context */
+    uint8_t tbs[64 + 34 + 64];
+    size_t tbs_len;
     pthread_mutex_t lock;
     uint64_t *latencies; /* microseconds, all threads */
     size_t n_lat, cap_lat;
@@ -73,6 +102,27 @@ static struct lurk_conn *connect_or_die(struct bench *b)
     return c;
 }
 
+/* Timed runs stop at the deadline, counted runs after per_conn requests. */
+static bool more(const struct bench *b, uint64_t done)
+{
+    return b->per_conn > 0 ? done < b->per_conn : now_ns() < b->deadline_ns;
+}
+
+static void merge(struct bench *b, uint64_t ops, uint64_t errors, const uint64_t *lat, size_t n_lat)
+{
+    pthread_mutex_lock(&b->lock);
+    b->ops += ops;
+    b->errors += errors;
+    if (b->n_lat + n_lat > b->cap_lat) {
+        b->cap_lat = (b->n_lat + n_lat) * 2;
+        b->latencies = realloc(b->latencies, b->cap_lat * sizeof(uint64_t));
+    }
+    if (n_lat > 0)
+        memcpy(b->latencies + b->n_lat, lat, n_lat * sizeof(uint64_t));
+    b->n_lat += n_lat;
+    pthread_mutex_unlock(&b->lock);
+}
+
 static void *worker(void *arg)
 {
     struct bench *b = arg;
@@ -84,14 +134,27 @@ static void *worker(void *arg)
     uint8_t msg[128];
     char err[512];
 
+    /*
+     * One round trip before the window opens: a TLS server finishes its side
+     * of the handshake (the client's certificate) after the client has.
+     */
+    size_t len0 = build_request(b, 0, msg, sizeof(msg));
+    uint8_t *resp0;
+    size_t resp0_len;
+    if (!lurk_conn_send(c, msg, len0, 10000, err, sizeof(err)) ||
+        !lurk_conn_recv(c, &resp0, &resp0_len, 30000, err, sizeof(err)))
+        goto fail;
+    free(resp0);
+    pthread_barrier_wait(&b->ready);
+    pthread_barrier_wait(&b->go);
     /* Fill the pipeline; the id's low bits say which slot a response belongs to. */
-    for (int i = 0; i < b->depth; i++, next_id++) {
+    for (int i = 0; i < b->depth && (b->per_conn == 0 || next_id < b->per_conn); i++, next_id++) {
         size_t len = build_request(b, next_id, msg, sizeof(msg));
         sent_at[next_id % MAX_DEPTH] = now_ns();
         if (!lurk_conn_send(c, msg, len, 10000, err, sizeof(err)))
             goto fail;
     }
-    while (now_ns() < b->deadline_ns) {
+    while (more(b, ops + errors)) {
         uint8_t *resp;
         size_t resp_len;
         struct lurk_message m;
@@ -106,28 +169,266 @@ static void *worker(void *arg)
         if (n_lat < 1024 * 1024 && lat != NULL)
             lat[n_lat++] = (uint64_t)(t - sent_at[m.hdr.id % MAX_DEPTH]) / 1000;
         free(resp);
+        if (b->per_conn > 0 && next_id >= b->per_conn)
+            continue;
         size_t len = build_request(b, next_id, msg, sizeof(msg));
         sent_at[next_id % MAX_DEPTH] = now_ns();
         next_id++;
         if (!lurk_conn_send(c, msg, len, 10000, err, sizeof(err)))
             goto fail;
     }
+    merge(b, ops, errors, lat, n_lat);
     lurk_conn_close(c);
-    pthread_mutex_lock(&b->lock);
-    b->ops += ops;
-    b->errors += errors;
-    if (b->n_lat + n_lat > b->cap_lat) {
-        b->cap_lat = (b->n_lat + n_lat) * 2;
-        b->latencies = realloc(b->latencies, b->cap_lat * sizeof(uint64_t));
-    }
-    memcpy(b->latencies + b->n_lat, lat, n_lat * sizeof(uint64_t));
-    b->n_lat += n_lat;
-    pthread_mutex_unlock(&b->lock);
     free(lat);
     return NULL;
 fail:
     fprintf(stderr, "lurk-bench: %s\n", err);
     exit(1);
+}
+
+/* --local: one signature at a time, lurkd's way, in this process. */
+static void *local_worker(void *arg)
+{
+    struct bench *b = arg;
+    uint64_t *lat = malloc(sizeof(uint64_t) * 1024 * 1024);
+    size_t n_lat = 0;
+    uint64_t ops = 0, errors = 0;
+    uint8_t sig[1024];
+
+    pthread_barrier_wait(&b->ready);
+    pthread_barrier_wait(&b->go);
+    while (more(b, ops + errors)) {
+        int64_t t0 = now_ns();
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        size_t len = 0;
+        if (md != NULL && EVP_MD_CTX_copy_ex(md, b->local_tmpl) == 1 &&
+            EVP_DigestSign(md, NULL, &len, b->tbs, b->tbs_len) == 1 && len <= sizeof(sig) &&
+            EVP_DigestSign(md, sig, &len, b->tbs, b->tbs_len) == 1)
+            ops++;
+        else
+            errors++;
+        EVP_MD_CTX_free(md);
+        if (n_lat < 1024 * 1024 && lat != NULL)
+            lat[n_lat++] = (uint64_t)(now_ns() - t0) / 1000;
+    }
+    merge(b, ops, errors, lat, n_lat);
+    free(lat);
+    return NULL;
+}
+
+/* The CertificateVerify content and a signing context for the scheme. */
+static bool local_setup(struct bench *b, const char *key_file, unsigned scheme)
+{
+    static const char context[] = "TLS 1.3, server CertificateVerify";
+    const char *md_name = NULL;
+    bool pss = false;
+    EVP_PKEY *pkey = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    FILE *f = fopen(key_file, "r");
+
+    switch (scheme) {
+    case 0x0804:
+    case 0x0809:
+        pss = true;
+        /* fall through */
+    case 0x0403:
+        md_name = "SHA256";
+        break;
+    case 0x0805:
+    case 0x080a:
+        pss = true;
+        /* fall through */
+    case 0x0503:
+        md_name = "SHA384";
+        break;
+    case 0x0806:
+    case 0x080b:
+        pss = true;
+        /* fall through */
+    case 0x0603:
+        md_name = "SHA512";
+        break;
+    case 0x0807:
+    case 0x0808:
+        break;
+    default:
+        fprintf(stderr, "lurk-bench: --local does not know scheme 0x%04x\n", scheme);
+        if (f != NULL)
+            fclose(f);
+        return false;
+    }
+    if (f == NULL || (pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
+        fprintf(stderr, "lurk-bench: cannot read a PEM private key from %s\n", key_file);
+        if (f != NULL)
+            fclose(f);
+        return false;
+    }
+    fclose(f);
+    memset(b->tbs, 0x20, 64);
+    memcpy(b->tbs + 64, context, sizeof(context)); /* with its 0x00 */
+    memset(b->tbs + 64 + sizeof(context), 0xab, 32);
+    b->tbs_len = 64 + sizeof(context) + 32;
+    b->local_tmpl = EVP_MD_CTX_new();
+    if (b->local_tmpl == NULL ||
+        EVP_DigestSignInit_ex(b->local_tmpl, &pctx, md_name, NULL, NULL, pkey, NULL) != 1 ||
+        (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                 EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))) {
+        fprintf(stderr, "lurk-bench: the key in %s cannot sign with scheme 0x%04x\n", key_file,
+                scheme);
+        EVP_PKEY_free(pkey);
+        return false;
+    }
+    EVP_PKEY_free(pkey); /* the context holds a reference */
+    return true;
+}
+
+/* CPU and context switches of this process, or of another (--server-pid). */
+#define MAX_TASKS 64
+
+struct task_usage {
+    long tid;
+    unsigned long long utime, stime; /* clock ticks */
+    uint64_t csw;                    /* voluntary + involuntary */
+};
+
+struct usage {
+    double user_s, sys_s;
+    uint64_t vcsw, ivcsw;
+    struct task_usage tasks[MAX_TASKS]; /* --server-pid: per thread, by thread id */
+    size_t n_tasks;
+};
+
+static void self_usage(struct usage *u)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    u->user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    u->sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    u->vcsw = (uint64_t)ru.ru_nvcsw;
+    u->ivcsw = (uint64_t)ru.ru_nivcsw;
+}
+
+/* utime and stime (clock ticks) from a /proc stat file. */
+static bool stat_times(const char *path, unsigned long long *utime, unsigned long long *stime)
+{
+    char buf[1024];
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    /* After ") ": state(3) ... utime(14) stime(15). */
+    return p != NULL && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                               utime, stime) == 2;
+}
+
+static int cmp_task(const void *a, const void *b)
+{
+    long x = ((const struct task_usage *)a)->tid, y = ((const struct task_usage *)b)->tid;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * utime and stime of /proc/PID/stat count all threads; the switches are per
+ * task, and so is the per-thread split.
+ */
+static bool proc_usage(pid_t pid, struct usage *u)
+{
+    char path[64], buf[1024];
+    unsigned long long utime = 0, stime = 0;
+    long tck = sysconf(_SC_CLK_TCK);
+    FILE *f;
+    DIR *d;
+    struct dirent *e;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    if (!stat_times(path, &utime, &stime))
+        return false;
+    u->user_s = (double)utime / (double)tck;
+    u->sys_s = (double)stime / (double)tck;
+    u->vcsw = u->ivcsw = 0;
+    u->n_tasks = 0;
+    snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+    if ((d = opendir(path)) == NULL)
+        return false;
+    while ((e = readdir(d)) != NULL) {
+        char status[300];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(status, sizeof(status), "/proc/%ld/task/%s/status", (long)pid, e->d_name);
+        if ((f = fopen(status, "r")) == NULL)
+            continue; /* the thread ended */
+        struct task_usage *t = u->n_tasks < MAX_TASKS ? &u->tasks[u->n_tasks] : NULL;
+        if (t != NULL)
+            *t = (struct task_usage){.tid = strtol(e->d_name, NULL, 10)};
+        while (fgets(buf, sizeof(buf), f) != NULL) {
+            unsigned long long v;
+            if (sscanf(buf, "voluntary_ctxt_switches: %llu", &v) == 1)
+                u->vcsw += v;
+            else if (sscanf(buf, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+                u->ivcsw += v;
+            else
+                continue;
+            if (t != NULL)
+                t->csw += v;
+        }
+        fclose(f);
+        snprintf(status, sizeof(status), "/proc/%ld/task/%s/stat", (long)pid, e->d_name);
+        if (t != NULL && stat_times(status, &t->utime, &t->stime))
+            u->n_tasks++;
+    }
+    closedir(d);
+    qsort(u->tasks, u->n_tasks, sizeof(u->tasks[0]), cmp_task);
+    return true;
+}
+
+/*
+ * srv_threads=TID:CPU:SYS:CSW,... per operation (microseconds, switches),
+ * in thread id order, for the threads present at both ends of the window.
+ */
+static void print_threads_delta(const struct usage *a, const struct usage *z, uint64_t ops)
+{
+    double n = ops > 0 ? (double)ops : 1, tck = (double)sysconf(_SC_CLK_TCK);
+    const char *sep = "";
+
+    printf(" srv_threads=");
+    for (size_t i = 0; i < z->n_tasks; i++) {
+        const struct task_usage *t1 = &z->tasks[i], *t0 = NULL;
+        for (size_t j = 0; j < a->n_tasks && t0 == NULL; j++)
+            if (a->tasks[j].tid == t1->tid)
+                t0 = &a->tasks[j];
+        if (t0 == NULL)
+            continue;
+        double cpu = (double)(t1->utime + t1->stime - t0->utime - t0->stime) / tck;
+        double sys = (double)(t1->stime - t0->stime) / tck;
+        printf("%s%ld:%.2f:%.2f:%.3f", sep, t1->tid, cpu * 1e6 / n, sys * 1e6 / n,
+               (double)(t1->csw - t0->csw) / n);
+        sep = ",";
+    }
+}
+
+static void print_usage_delta(const char *prefix, const struct usage *a, const struct usage *z,
+                              uint64_t ops)
+{
+    double n = ops > 0 ? (double)ops : 1;
+    double user = z->user_s - a->user_s, sys = z->sys_s - a->sys_s;
+
+    printf(" %s_user_s=%.3f %s_sys_s=%.3f %s_cpu_us_per_op=%.2f %s_sys_us_per_op=%.2f"
+           " %s_vcsw_per_op=%.3f %s_ivcsw_per_op=%.3f",
+           prefix, user, prefix, sys, prefix, (user + sys) * 1e6 / n, prefix, sys * 1e6 / n, prefix,
+           (double)(z->vcsw - a->vcsw) / n, prefix, (double)(z->ivcsw - a->ivcsw) / n);
+}
+
+static void sleep_until(int64_t t_ns)
+{
+    struct timespec ts = {(time_t)(t_ns / 1000000000), (long)(t_ns % 1000000000)};
+
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -219,21 +520,32 @@ static int run_flood(struct bench *b, int n)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"server", required_argument, NULL, 's'},      {"ca", required_argument, NULL, 'a'},
-        {"cert", required_argument, NULL, 'C'},        {"key", required_argument, NULL, 'k'},
-        {"key-id", required_argument, NULL, 'i'},      {"scheme", required_argument, NULL, 'S'},
-        {"connections", required_argument, NULL, 'c'}, {"depth", required_argument, NULL, 'd'},
-        {"time", required_argument, NULL, 't'},        {"idle", required_argument, NULL, 'I'},
-        {"flood", required_argument, NULL, 'F'},       {NULL, 0, NULL, 0},
+        {"server", required_argument, NULL, 's'},
+        {"ca", required_argument, NULL, 'a'},
+        {"cert", required_argument, NULL, 'C'},
+        {"key", required_argument, NULL, 'k'},
+        {"key-id", required_argument, NULL, 'i'},
+        {"scheme", required_argument, NULL, 'S'},
+        {"connections", required_argument, NULL, 'c'},
+        {"depth", required_argument, NULL, 'd'},
+        {"time", required_argument, NULL, 't'},
+        {"idle", required_argument, NULL, 'I'},
+        {"flood", required_argument, NULL, 'F'},
+        {"local", required_argument, NULL, 'L'},
+        {"count", required_argument, NULL, 'n'},
+        {"server-pid", required_argument, NULL, 'P'},
+        {NULL, 0, NULL, 0},
     };
     struct bench b = {.depth = 1, .lock = PTHREAD_MUTEX_INITIALIZER};
     const char *server = NULL, *ca = NULL, *cert = NULL, *key = NULL, *key_id = NULL;
+    const char *local = NULL;
+    long count = 0, server_pid = 0;
     unsigned scheme = 0x0804;
     long scheme_arg;
     int connections = 1, seconds = 5, idle = 0, flood = 0, ch;
     char err[512];
 
-    while ((ch = getopt_long(argc, argv, "s:c:d:t:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "s:c:d:t:n:", opts, NULL)) != -1) {
         switch (ch) {
         case 's':
             server = optarg;
@@ -275,14 +587,37 @@ int main(int argc, char **argv)
             if (!tool_arg_int("lurk-bench", "--flood", optarg, 1, 100000000, &flood))
                 return 2;
             break;
+        case 'L':
+            local = optarg;
+            break;
+        case 'n':
+            if (!tool_arg_long("lurk-bench", "-n", optarg, 1, 1000000000, &count))
+                return 2;
+            break;
+        case 'P':
+            if (!tool_arg_long("lurk-bench", "--server-pid", optarg, 1, 0x7fffffff, &server_pid))
+                return 2;
+            break;
         default:
             fprintf(stderr, "usage: lurk-bench -s ADDR --key-id HEX [--scheme N] [-c N] [-d N] "
-                            "[-t S] [--idle N | --flood N] [--ca F --cert F --key F]\n");
+                            "[-t S | -n COUNT] [--server-pid PID] [--idle N | --flood N] "
+                            "[--ca F --cert F --key F]\n"
+                            "       lurk-bench --local KEYFILE [--scheme N] [-c THREADS] "
+                            "[-t S | -n COUNT]\n");
             return 2;
         }
     }
+    if (count > 0 && count < connections) {
+        fprintf(stderr, "lurk-bench: -n must be at least -c\n");
+        return 2;
+    }
+    b.per_conn = (uint64_t)count / (uint64_t)connections;
+    if (local != NULL && !local_setup(&b, local, scheme))
+        return 1;
     uint8_t id[4] = {0};
     size_t id_len = 0;
+    if (local != NULL)
+        goto run;
     if (server == NULL || !lurk_address_parse(server, &b.addr, err, sizeof(err))) {
         fprintf(stderr, "lurk-bench: -s ADDR is required and must be unix:, tcp:// or tls://\n");
         return 2;
@@ -313,21 +648,58 @@ int main(int argc, char **argv)
     if (flood > 0)
         return run_flood(&b, flood);
 
+run:;
+    /*
+     * Connections (threads) are set up before the window opens: "ready" when
+     * all are, then the start is sampled and "go" releases them.
+     */
     pthread_t *threads = calloc((size_t)connections, sizeof(*threads));
+    struct usage self0 = {0}, self1 = {0}, srv0 = {0}, srv1 = {0};
+    bool srv_ok = true;
+    pthread_barrier_init(&b.ready, NULL, (unsigned)connections + 1);
+    pthread_barrier_init(&b.go, NULL, (unsigned)connections + 1);
+    for (int i = 0; i < connections; i++)
+        if (pthread_create(&threads[i], NULL, local != NULL ? local_worker : worker, &b) != 0) {
+            fprintf(stderr, "lurk-bench: cannot start thread %d\n", i);
+            return 1;
+        }
+    pthread_barrier_wait(&b.ready);
+    if (server_pid > 0)
+        srv_ok = proc_usage((pid_t)server_pid, &srv0);
+    self_usage(&self0);
     int64_t start = now_ns();
     b.deadline_ns = start + (int64_t)seconds * 1000000000;
-    for (int i = 0; i < connections; i++)
-        pthread_create(&threads[i], NULL, worker, &b);
-    for (int i = 0; i < connections; i++)
-        pthread_join(threads[i], NULL);
-    double elapsed = (double)(now_ns() - start) / 1e9;
+    pthread_barrier_wait(&b.go);
+    /* A timed run is sampled at the deadline, before the connections close. */
+    if (count == 0)
+        sleep_until(b.deadline_ns);
+    else
+        for (int i = 0; i < connections; i++)
+            pthread_join(threads[i], NULL);
+    int64_t end = now_ns();
+    self_usage(&self1);
+    if (server_pid > 0 && srv_ok)
+        srv_ok = proc_usage((pid_t)server_pid, &srv1);
+    if (count == 0)
+        for (int i = 0; i < connections; i++)
+            pthread_join(threads[i], NULL);
+    double elapsed = (double)(end - start) / 1e9;
     qsort(b.latencies, b.n_lat, sizeof(uint64_t), cmp_u64);
     printf("ops=%" PRIu64 " errors=%" PRIu64 " seconds=%.2f ops_per_s=%.0f p50_us=%" PRIu64
-           " p99_us=%" PRIu64 "\n",
+           " p99_us=%" PRIu64,
            b.ops, b.errors, elapsed, (double)b.ops / elapsed, percentile(&b, 0.50),
            percentile(&b, 0.99));
+    print_usage_delta("self", &self0, &self1, b.ops);
+    if (server_pid > 0 && srv_ok)
+        print_usage_delta("srv", &srv0, &srv1, b.ops);
+    if (server_pid > 0 && srv_ok)
+        print_threads_delta(&srv0, &srv1, b.ops);
+    printf("\n");
+    if (server_pid > 0 && !srv_ok)
+        fprintf(stderr, "lurk-bench: cannot read /proc/%ld accounting\n", server_pid);
     free(threads);
     free(b.latencies);
     SSL_CTX_free(b.tls);
+    EVP_MD_CTX_free(b.local_tmpl);
     return b.errors == 0 ? 0 : 1;
 }

@@ -22,6 +22,9 @@ expect_usage_error "--key-id wants" "$bench" -s unix:/nonexistent --key-id 0102
 expect_usage_error "-d wants a number" "$bench" -s unix:/nonexistent --key-id 01020304 -d 0
 expect_usage_error "-c wants a number" "$bench" -s unix:/nonexistent --key-id 01020304 -c two
 expect_usage_error "--scheme wants a number" "$bench" -s unix:/nonexistent --key-id 01020304 --scheme 0x10000
+expect_usage_error "-n wants a number" "$bench" -s unix:/nonexistent --key-id 01020304 -n 0
+expect_usage_error "-n must be at least -c" "$bench" -s unix:/nonexistent --key-id 01020304 -c 4 -n 2
+expect_usage_error "--server-pid wants a number" "$bench" -s unix:/nonexistent --key-id 01020304 --server-pid me
 expect_usage_error "--tls is 1.2 or 1.3" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --tls 1.1
 expect_usage_error "--parallel wants a number" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --parallel 0
 expect_usage_error "--requests wants a number" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --requests 10k
