@@ -30,6 +30,14 @@ static struct {
     .idle = PTHREAD_COND_INITIALIZER,
 };
 
+void lurkd_job_free(struct lurkd_job *job)
+{
+    /* Requests carry premasters and handshake secrets. */
+    OPENSSL_cleanse(job->frame, job->len);
+    free(job->frame);
+    free(job);
+}
+
 static void process(struct lurkd_job *job)
 {
     struct lurkd_conn *c = job->conn;
@@ -39,7 +47,7 @@ static void process(struct lurkd_job *job)
         struct lurkd_runtime *rt = lurkd_runtime_acquire();
         lurk_cbb out;
         if (lurk_cbb_init(&out, 512, RESPONSE_MAX)) {
-            lurkd_dispatch(rt, &c->peer, job->frame, job->len, &out);
+            lurkd_dispatch_msg(rt, &c->peer, &job->msg, &out);
             if (lurk_cbb_ok(&out))
                 lurkd_conn_send(c, lurk_cbb_data(&out), lurk_cbb_len(&out));
         }
@@ -49,15 +57,14 @@ static void process(struct lurkd_job *job)
          * What a refused request left in this thread's OpenSSL error queue
          * (a point off its curve, a ciphertext above the modulus) is not
          * the next request's: the handlers answer with statuses, not errors.
+         * Usually there is none, and peeking costs less than clearing.
          */
-        ERR_clear_error();
+        if (ERR_peek_error() != 0)
+            ERR_clear_error();
     }
     atomic_fetch_sub(&c->inflight, 1);
     lurkd_conn_unref(c);
-    /* Requests carry premasters and handshake secrets. */
-    OPENSSL_cleanse(job->frame, job->len);
-    free(job->frame);
-    free(job);
+    lurkd_job_free(job);
 }
 
 /* A job ended (pool.lock held): a drain waiting for idle may go on. */

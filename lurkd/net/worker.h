@@ -10,14 +10,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "exchange/dispatch.h"
+
 struct lurkd_conn;
 
 struct lurkd_job {
     struct lurkd_conn *conn; /* a reference, dropped by the worker */
     uint8_t *frame;          /* the whole request message, freed by the worker */
     size_t len;
+    struct lurkd_dispatch_msg msg; /* frame, parsed once (views into frame) */
     struct lurkd_job *next;
 };
+
+/* Wipes and frees the job's frame and the job (not its connection reference). */
+void lurkd_job_free(struct lurkd_job *job);
 
 bool lurkd_workers_start(unsigned n, unsigned queue_limit, char *err, size_t errlen);
 void lurkd_workers_set_limit(unsigned queue_limit);
