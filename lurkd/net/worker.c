@@ -20,7 +20,10 @@ static struct {
     pthread_cond_t more;
     pthread_cond_t idle;
     struct lurkd_job *head, *tail;
-    unsigned queued, running, limit, idle_threads;
+    unsigned queued, running, limit;
+    unsigned waiting; /* workers in pthread_cond_wait(more) */
+    unsigned waking;  /* of those, signalled and not yet back at the queue */
+    unsigned share;   /* how many workers split the queue */
     bool stopping;
     pthread_t *threads;
     unsigned n_threads;
@@ -67,12 +70,45 @@ static void process(struct lurkd_job *job)
     lurkd_job_free(job);
 }
 
-/* A job ended (pool.lock held): a drain waiting for idle may go on. */
-static void finished_locked(void)
+/* n jobs ended (pool.lock held): a drain waiting for idle may go on. */
+static void finished_locked(unsigned n)
 {
-    pool.running--;
+    pool.running -= n;
     if (pool.queued == 0 && pool.running == 0)
         pthread_cond_broadcast(&pool.idle);
+}
+
+/*
+ * The hand-off costs kernel time only when a thread sleeps or wakes (a futex
+ * call and a context switch each), so wakes are kept to what parallelism
+ * needs: a submit wakes a worker only when none is already on its way to the
+ * queue, and a woken worker that leaves jobs behind wakes the next one
+ * (pool.lock held). A worker takes its share of the queue under one lock.
+ */
+static void wake_one_locked(void)
+{
+    if (pool.waking == 0 && pool.waiting > 0) {
+        pool.waking++;
+        pthread_cond_signal(&pool.more);
+    }
+}
+
+/* Takes the calling worker's share of the queue (pool.lock held); its length in *n. */
+static struct lurkd_job *take_locked(unsigned *n)
+{
+    unsigned take = (pool.queued + pool.share - 1) / pool.share;
+    struct lurkd_job *first = pool.head, *last = first;
+
+    for (unsigned i = 1; i < take; i++)
+        last = last->next;
+    pool.head = last->next;
+    if (pool.head == NULL)
+        pool.tail = NULL;
+    last->next = NULL;
+    pool.queued -= take;
+    pool.running += take;
+    *n = take;
+    return first;
 }
 
 static void *worker_main(void *arg)
@@ -81,22 +117,26 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&pool.lock);
     for (;;) {
         while (pool.head == NULL && !pool.stopping) {
-            pool.idle_threads++;
+            pool.waiting++;
             pthread_cond_wait(&pool.more, &pool.lock);
-            pool.idle_threads--;
+            pool.waiting--;
+            if (pool.waking > 0)
+                pool.waking--;
         }
         if (pool.head == NULL)
             break;
-        struct lurkd_job *job = pool.head;
-        pool.head = job->next;
-        if (pool.head == NULL)
-            pool.tail = NULL;
-        pool.queued--;
-        pool.running++;
+        unsigned n;
+        struct lurkd_job *job = take_locked(&n);
+        if (pool.head != NULL)
+            wake_one_locked();
         pthread_mutex_unlock(&pool.lock);
-        process(job);
+        while (job != NULL) {
+            struct lurkd_job *next = job->next;
+            process(job);
+            job = next;
+        }
         pthread_mutex_lock(&pool.lock);
-        finished_locked();
+        finished_locked(n);
     }
     pthread_mutex_unlock(&pool.lock);
     return NULL;
@@ -105,6 +145,7 @@ static void *worker_main(void *arg)
 bool lurkd_workers_start(unsigned n, unsigned queue_limit, char *err, size_t errlen)
 {
     pool.limit = queue_limit;
+    pool.share = n > 0 ? n : 1;
     pool.threads = calloc(n, sizeof(*pool.threads));
     if (pool.threads == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -139,7 +180,7 @@ bool lurkd_workers_run_if_idle(struct lurkd_job *job)
         return false;
     process(job);
     pthread_mutex_lock(&pool.lock);
-    finished_locked();
+    finished_locked(1);
     pthread_mutex_unlock(&pool.lock);
     return true;
 }
@@ -158,8 +199,7 @@ bool lurkd_workers_submit(struct lurkd_job *job)
         pool.head = job;
     pool.tail = job;
     pool.queued++;
-    if (pool.idle_threads > 0)
-        pthread_cond_signal(&pool.more);
+    wake_one_locked();
     pthread_mutex_unlock(&pool.lock);
     return true;
 }
