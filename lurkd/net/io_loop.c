@@ -95,7 +95,6 @@ static bool conn_flush(struct lurkd_conn *c, int64_t now)
 
 struct feed {
     struct lurkd_conn *conn;
-    bool lone;   /* the only event of its epoll batch */
     bool framed; /* a whole message arrived */
 };
 
@@ -103,8 +102,10 @@ static void on_frame(void *arg, const uint8_t *frame, size_t len, bool last)
 {
     struct feed *f = arg;
 
+    /* Pipelined or not, a request is answered alike (net/request.c). */
+    (void)last;
     f->framed = true;
-    lurkd_request_submit(f->conn, frame, len, last, f->lone);
+    lurkd_request_submit(f->conn, frame, len);
 }
 
 /* A framing error: the stream cannot go on, nobody else is affected. */
@@ -144,11 +145,11 @@ static bool conn_handshake(struct lurkd_conn *c, int64_t now)
     return true;
 }
 
-static void conn_readable(struct lurkd_conn *c, bool lone)
+static void conn_readable(struct lurkd_conn *c)
 {
     struct lurkd_loop *loop = c->loop;
     int64_t now = lurk_clock_ms();
-    struct feed f = {c, lone, false};
+    struct feed f = {c, false};
 
     if (!c->handshake_done && (!conn_handshake(c, now) || !c->handshake_done))
         goto deadline;
@@ -201,7 +202,7 @@ static void maybe_resume(struct lurkd_conn *c)
     c->read_paused = false;
     lurkd_loop_update_events(c);
     /* TLS may hold records that were received before the pause. */
-    conn_readable(c, false);
+    conn_readable(c);
 }
 
 static void run_flushes(struct lurkd_loop *loop)
@@ -291,12 +292,12 @@ static void read_all(struct lurkd_loop *loop)
     for (struct lurkd_conn *c = loop->conns, *next; c != NULL; c = next) {
         next = c->next;
         if (!atomic_load(&c->closed) && !c->read_paused)
-            conn_readable(c, false);
+            conn_readable(c);
     }
     atomic_store(&loop->read_epoch, epoch);
 }
 
-static void conn_event(struct lurkd_conn *c, uint32_t events, bool lone)
+static void conn_event(struct lurkd_conn *c, uint32_t events)
 {
     if (atomic_load(&c->closed))
         return;
@@ -308,7 +309,7 @@ static void conn_event(struct lurkd_conn *c, uint32_t events, bool lone)
     /* A TLS handshake blocked on writing resumes when the socket is writable. */
     if (!atomic_load(&c->closed) &&
         ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || (!c->handshake_done && (events & EPOLLOUT))))
-        conn_readable(c, lone);
+        conn_readable(c);
 }
 
 static void *loop_main(void *arg)
@@ -318,6 +319,7 @@ static void *loop_main(void *arg)
 
     while (!atomic_load(&loop->stop)) {
         int n = epoll_wait(loop->epfd, events, 64, wait_ms(loop, lurk_clock_ms()));
+        loop->inline_left = LURKD_INLINE_BUDGET;
         for (int i = 0; i < n; i++) {
             int kind = *(int *)events[i].data.ptr;
             if (kind == LURKD_EV_WAKE)
@@ -325,7 +327,7 @@ static void *loop_main(void *arg)
             else if (kind == LURKD_EV_LISTENER)
                 lurkd_accept(loop, ((struct lurkd_ev_listener *)events[i].data.ptr)->listener);
             else
-                conn_event(events[i].data.ptr, events[i].events, n == 1);
+                conn_event(events[i].data.ptr, events[i].events);
         }
         read_all(loop);
         int64_t now = lurk_clock_ms();

@@ -43,8 +43,7 @@ static bool quick(struct lurkd_dispatch_msg *m)
     return q;
 }
 
-void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len, bool last,
-                          bool lone)
+void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len)
 {
     struct lurkd_job *job;
 
@@ -71,9 +70,16 @@ void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len
     job->conn = c;
     lurkd_conn_ref(c);
     atomic_fetch_add(&c->inflight, 1);
-    /* Alone in its batch, with no pipelined request behind it: nobody waits for this thread. */
-    if (last && lone && quick(&job->msg) && lurkd_workers_run_if_idle(job))
+    /*
+     * Answered here, a quick request costs no thread hand-off (futex calls
+     * and context switches: more kernel time than a P-256 signature takes
+     * in user time). The workers take what the batch's budget leaves, and
+     * every RSA or HSM request.
+     */
+    if (c->loop->inline_left > 0 && quick(&job->msg) && lurkd_workers_run_here(job)) {
+        c->loop->inline_left--;
         return;
+    }
     if (!lurkd_workers_submit(job)) {
         atomic_fetch_sub(&c->inflight, 1);
         lurkd_conn_unref(c);

@@ -168,15 +168,15 @@ void lurkd_workers_set_limit(unsigned queue_limit)
     pthread_mutex_unlock(&pool.lock);
 }
 
-bool lurkd_workers_run_if_idle(struct lurkd_job *job)
+bool lurkd_workers_run_here(struct lurkd_job *job)
 {
     pthread_mutex_lock(&pool.lock);
-    bool idle = pool.queued == 0 && pool.running == 0 && !pool.stopping;
+    bool ok = !pool.stopping;
     /* Counted as running, so that a drain (lurkd_workers_stop) waits for it. */
-    if (idle)
+    if (ok)
         pool.running++;
     pthread_mutex_unlock(&pool.lock);
-    if (!idle)
+    if (!ok)
         return false;
     process(job);
     pthread_mutex_lock(&pool.lock);

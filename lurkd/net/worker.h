@@ -30,11 +30,10 @@ void lurkd_workers_set_limit(unsigned queue_limit);
 /* Takes the job; false (job untouched) when the queue is full. */
 bool lurkd_workers_submit(struct lurkd_job *job);
 /*
- * Runs the job in the calling thread (the I/O thread, for a quick request)
- * when no worker has anything to do, sparing a thread hand-off; false (job
- * untouched) otherwise.
+ * Runs the job in the calling thread (the I/O thread, for a quick request),
+ * sparing a thread hand-off; false (job untouched) when the pool is stopping.
  */
-bool lurkd_workers_run_if_idle(struct lurkd_job *job);
+bool lurkd_workers_run_here(struct lurkd_job *job);
 /* Requests waiting for a worker (metrics). */
 unsigned lurkd_workers_queued(void);
 /* True when nothing is queued or running. */
