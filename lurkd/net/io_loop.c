@@ -95,6 +95,7 @@ static bool conn_flush(struct lurkd_conn *c, int64_t now)
 
 struct feed {
     struct lurkd_conn *conn;
+    bool lone;   /* the only event of its epoll batch */
     bool framed; /* a whole message arrived */
 };
 
@@ -102,10 +103,8 @@ static void on_frame(void *arg, const uint8_t *frame, size_t len, bool last)
 {
     struct feed *f = arg;
 
-    /* Pipelined or not, a request is answered alike (net/request.c). */
-    (void)last;
     f->framed = true;
-    lurkd_request_submit(f->conn, frame, len);
+    lurkd_request_submit(f->conn, frame, len, last, f->lone);
 }
 
 /* A framing error: the stream cannot go on, nobody else is affected. */
@@ -145,11 +144,11 @@ static bool conn_handshake(struct lurkd_conn *c, int64_t now)
     return true;
 }
 
-static void conn_readable(struct lurkd_conn *c)
+static void conn_readable(struct lurkd_conn *c, bool lone)
 {
     struct lurkd_loop *loop = c->loop;
     int64_t now = lurk_clock_ms();
-    struct feed f = {c, false};
+    struct feed f = {c, lone, false};
 
     if (!c->handshake_done && (!conn_handshake(c, now) || !c->handshake_done))
         goto deadline;
@@ -202,7 +201,7 @@ static void maybe_resume(struct lurkd_conn *c)
     c->read_paused = false;
     lurkd_loop_update_events(c);
     /* TLS may hold records that were received before the pause. */
-    conn_readable(c);
+    conn_readable(c, false);
 }
 
 static void run_flushes(struct lurkd_loop *loop)
@@ -292,12 +291,12 @@ static void read_all(struct lurkd_loop *loop)
     for (struct lurkd_conn *c = loop->conns, *next; c != NULL; c = next) {
         next = c->next;
         if (!atomic_load(&c->closed) && !c->read_paused)
-            conn_readable(c);
+            conn_readable(c, false);
     }
     atomic_store(&loop->read_epoch, epoch);
 }
 
-static void conn_event(struct lurkd_conn *c, uint32_t events)
+static void conn_event(struct lurkd_conn *c, uint32_t events, bool lone)
 {
     if (atomic_load(&c->closed))
         return;
@@ -309,7 +308,7 @@ static void conn_event(struct lurkd_conn *c, uint32_t events)
     /* A TLS handshake blocked on writing resumes when the socket is writable. */
     if (!atomic_load(&c->closed) &&
         ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || (!c->handshake_done && (events & EPOLLOUT))))
-        conn_readable(c);
+        conn_readable(c, lone);
 }
 
 static void *loop_main(void *arg)
@@ -327,7 +326,7 @@ static void *loop_main(void *arg)
             else if (kind == LURKD_EV_LISTENER)
                 lurkd_accept(loop, ((struct lurkd_ev_listener *)events[i].data.ptr)->listener);
             else
-                conn_event(events[i].data.ptr, events[i].events);
+                conn_event(events[i].data.ptr, events[i].events, n == 1);
         }
         read_all(loop);
         int64_t now = lurk_clock_ms();

@@ -53,9 +53,9 @@ struct lurkd_loop {
 };
 
 /*
- * Quick requests (exchange/dispatch.h) an I/O thread answers itself per epoll
- * batch, about 25 µs each for P-256: the other connections of the batch wait
- * at most about 0.4 ms for it; the rest go to the workers.
+ * Quick requests (exchange/dispatch.h) of plain sockets an I/O thread answers
+ * itself per epoll batch, about 25 µs each for P-256: the other connections
+ * of the batch wait at most about 0.4 ms for it; the rest go to the workers.
  */
 #define LURKD_INLINE_BUDGET 16
 

@@ -43,7 +43,27 @@ static bool quick(struct lurkd_dispatch_msg *m)
     return q;
 }
 
-void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len)
+/*
+ * Answered by the I/O thread itself, a quick request costs no thread
+ * hand-off (futex calls and context switches: more kernel time than a P-256
+ * signature takes in user time). On a plain socket it is, while the batch's
+ * budget lasts. On TLS the I/O thread already encrypts and decrypts every
+ * record, and signing there too made it the bottleneck: there only when
+ * nobody waits for this thread (alone in its batch, nothing pipelined behind
+ * it) and the workers have nothing to do. RSA and HSM keys go to a worker.
+ */
+static bool answered_here(struct lurkd_conn *c, struct lurkd_job *job, bool last, bool lone)
+{
+    if (!c->transport->worker_may_send)
+        return last && lone && quick(&job->msg) && lurkd_workers_run_if_idle(job);
+    if (c->loop->inline_left == 0 || !quick(&job->msg) || !lurkd_workers_run_here(job))
+        return false;
+    c->loop->inline_left--;
+    return true;
+}
+
+void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len, bool last,
+                          bool lone)
 {
     struct lurkd_job *job;
 
@@ -70,16 +90,8 @@ void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len
     job->conn = c;
     lurkd_conn_ref(c);
     atomic_fetch_add(&c->inflight, 1);
-    /*
-     * Answered here, a quick request costs no thread hand-off (futex calls
-     * and context switches: more kernel time than a P-256 signature takes
-     * in user time). The workers take what the batch's budget leaves, and
-     * every RSA or HSM request.
-     */
-    if (c->loop->inline_left > 0 && quick(&job->msg) && lurkd_workers_run_here(job)) {
-        c->loop->inline_left--;
+    if (answered_here(c, job, last, lone))
         return;
-    }
     if (!lurkd_workers_submit(job)) {
         atomic_fetch_sub(&c->inflight, 1);
         lurkd_conn_unref(c);

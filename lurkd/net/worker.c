@@ -185,6 +185,23 @@ bool lurkd_workers_run_here(struct lurkd_job *job)
     return true;
 }
 
+bool lurkd_workers_run_if_idle(struct lurkd_job *job)
+{
+    pthread_mutex_lock(&pool.lock);
+    bool idle = pool.queued == 0 && pool.running == 0 && !pool.stopping;
+    /* Counted as running, so that a drain (lurkd_workers_stop) waits for it. */
+    if (idle)
+        pool.running++;
+    pthread_mutex_unlock(&pool.lock);
+    if (!idle)
+        return false;
+    process(job);
+    pthread_mutex_lock(&pool.lock);
+    finished_locked(1);
+    pthread_mutex_unlock(&pool.lock);
+    return true;
+}
+
 bool lurkd_workers_submit(struct lurkd_job *job)
 {
     pthread_mutex_lock(&pool.lock);

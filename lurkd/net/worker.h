@@ -34,6 +34,8 @@ bool lurkd_workers_submit(struct lurkd_job *job);
  * sparing a thread hand-off; false (job untouched) when the pool is stopping.
  */
 bool lurkd_workers_run_here(struct lurkd_job *job);
+/* The same, only when no worker has anything to do; false (job untouched) otherwise. */
+bool lurkd_workers_run_if_idle(struct lurkd_job *job);
 /* Requests waiting for a worker (metrics). */
 unsigned lurkd_workers_queued(void);
 /* True when nothing is queued or running. */
