@@ -23,7 +23,6 @@ static struct {
     unsigned queued, running, limit;
     unsigned waiting; /* workers in pthread_cond_wait(more) */
     unsigned waking;  /* of those, signalled and not yet back at the queue */
-    unsigned share;   /* how many workers split the queue */
     bool stopping;
     pthread_t *threads;
     unsigned n_threads;
@@ -70,45 +69,27 @@ static void process(struct lurkd_job *job)
     lurkd_job_free(job);
 }
 
-/* n jobs ended (pool.lock held): a drain waiting for idle may go on. */
-static void finished_locked(unsigned n)
+/* A job ended (pool.lock held): a drain waiting for idle may go on. */
+static void finished_locked(void)
 {
-    pool.running -= n;
+    pool.running--;
     if (pool.queued == 0 && pool.running == 0)
         pthread_cond_broadcast(&pool.idle);
 }
 
 /*
  * The hand-off costs kernel time only when a thread sleeps or wakes (a futex
- * call and a context switch each), so wakes are kept to what parallelism
- * needs: a submit wakes a worker only when none is already on its way to the
- * queue, and a woken worker that leaves jobs behind wakes the next one
- * (pool.lock held). A worker takes its share of the queue under one lock.
+ * call and a context switch each): a submit signals a sleeping worker only
+ * if one is left that no earlier submit has signalled already (pool.lock
+ * held). Waking one worker that then wakes the next saved more futex calls
+ * but put a second wake-up latency before the second of two RSA jobs.
  */
 static void wake_one_locked(void)
 {
-    if (pool.waking == 0 && pool.waiting > 0) {
+    if (pool.waiting > pool.waking) {
         pool.waking++;
         pthread_cond_signal(&pool.more);
     }
-}
-
-/* Takes the calling worker's share of the queue (pool.lock held); its length in *n. */
-static struct lurkd_job *take_locked(unsigned *n)
-{
-    unsigned take = (pool.queued + pool.share - 1) / pool.share;
-    struct lurkd_job *first = pool.head, *last = first;
-
-    for (unsigned i = 1; i < take; i++)
-        last = last->next;
-    pool.head = last->next;
-    if (pool.head == NULL)
-        pool.tail = NULL;
-    last->next = NULL;
-    pool.queued -= take;
-    pool.running += take;
-    *n = take;
-    return first;
 }
 
 static void *worker_main(void *arg)
@@ -125,18 +106,16 @@ static void *worker_main(void *arg)
         }
         if (pool.head == NULL)
             break;
-        unsigned n;
-        struct lurkd_job *job = take_locked(&n);
-        if (pool.head != NULL)
-            wake_one_locked();
+        struct lurkd_job *job = pool.head;
+        pool.head = job->next;
+        if (pool.head == NULL)
+            pool.tail = NULL;
+        pool.queued--;
+        pool.running++;
         pthread_mutex_unlock(&pool.lock);
-        while (job != NULL) {
-            struct lurkd_job *next = job->next;
-            process(job);
-            job = next;
-        }
+        process(job);
         pthread_mutex_lock(&pool.lock);
-        finished_locked(n);
+        finished_locked();
     }
     pthread_mutex_unlock(&pool.lock);
     return NULL;
@@ -145,7 +124,6 @@ static void *worker_main(void *arg)
 bool lurkd_workers_start(unsigned n, unsigned queue_limit, char *err, size_t errlen)
 {
     pool.limit = queue_limit;
-    pool.share = n > 0 ? n : 1;
     pool.threads = calloc(n, sizeof(*pool.threads));
     if (pool.threads == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -180,7 +158,7 @@ bool lurkd_workers_run_here(struct lurkd_job *job)
         return false;
     process(job);
     pthread_mutex_lock(&pool.lock);
-    finished_locked(1);
+    finished_locked();
     pthread_mutex_unlock(&pool.lock);
     return true;
 }
@@ -197,7 +175,7 @@ bool lurkd_workers_run_if_idle(struct lurkd_job *job)
         return false;
     process(job);
     pthread_mutex_lock(&pool.lock);
-    finished_locked(1);
+    finished_locked();
     pthread_mutex_unlock(&pool.lock);
     return true;
 }
