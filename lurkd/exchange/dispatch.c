@@ -1,7 +1,6 @@
 /* Request routing; see dispatch.h. */
 #include "exchange/dispatch.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -77,9 +76,15 @@ static lurkd_exchange_fn find_exchange(uint8_t designation, uint8_t type, bool *
     return NULL;
 }
 
-static void write_response(lurk_cbb *out, const struct lurk_header *req, uint8_t designation,
-                           uint8_t version, uint8_t status, const uint8_t *payload,
-                           size_t payload_len)
+/* What was answered, for the request metrics. */
+struct answer {
+    uint8_t designation;
+    uint8_t status;
+};
+
+static struct answer write_response(lurk_cbb *out, const struct lurk_header *req,
+                                    uint8_t designation, uint8_t version, uint8_t status,
+                                    const uint8_t *payload, size_t payload_len)
 {
     struct lurk_header hdr = {
         .designation = designation,
@@ -93,26 +98,21 @@ static void write_response(lurk_cbb *out, const struct lurk_header *req, uint8_t
     lurk_message_begin(out, &start, &hdr);
     lurk_cbb_add_bytes(out, payload, payload_len);
     lurk_message_end(out, start);
+    return (struct answer){designation, status};
 }
 
 /* lurk-lurk §4.2: an error carries lurk_state so the client can tell the config changed. */
-static void write_error(lurk_cbb *out, const struct lurk_header *req, uint8_t designation,
-                        uint8_t version, uint8_t status, const struct lurkd_runtime *rt)
+static struct answer write_error(lurk_cbb *out, const struct lurk_header *req, uint8_t designation,
+                                 uint8_t version, uint8_t status, const struct lurkd_runtime *rt)
 {
-    write_response(out, req, designation, version, status, rt->state, LURK_STATE_LEN);
+    return write_response(out, req, designation, version, status, rt->state, LURK_STATE_LEN);
 }
 
-void lurkd_dispatch_reject(const struct lurkd_runtime *rt, const uint8_t *frame, size_t len,
+void lurkd_dispatch_reject(const struct lurkd_runtime *rt, const struct lurk_header *req,
                            uint8_t lurk_status, lurk_cbb *out)
 {
-    struct lurk_header hdr;
-    lurk_cbs cbs;
-
-    lurk_cbs_init(&cbs, frame, len);
-    if (!lurk_header_parse(&cbs, &hdr))
-        return;
-    write_error(out, &hdr, LURK_DESIGNATION_LURK, LURK_VERSION, lurk_status, rt);
-    lurkd_metrics_request(hdr.designation, hdr.type, LURK_DESIGNATION_LURK, lurk_status, 0);
+    write_error(out, req, LURK_DESIGNATION_LURK, LURK_VERSION, lurk_status, rt);
+    lurkd_metrics_request(req->designation, req->type, LURK_DESIGNATION_LURK, lurk_status, 0);
 }
 
 static uint64_t elapsed_us(const struct timespec *t0)
@@ -124,13 +124,17 @@ static uint64_t elapsed_us(const struct timespec *t0)
            (uint64_t)((t1.tv_nsec - t0->tv_nsec) / 1000);
 }
 
+/* Nothing is looked up or formatted for an audit log that is off. */
 static void audit(const struct lurkd_request *req, uint8_t status, const struct timespec *t0)
 {
+    if (!lurkd_audit_enabled())
+        return;
+
     const struct lurkd_client_conf *client = lurkd_policy_client(req->rt->cfg, req->peer);
     struct lurkd_audit_event ev = {
         .peer = req->peer->text,
         .client = client ? client->name : NULL,
-        .key_id = req->key_id_hex,
+        .key_id = req->has_key_id ? req->key_id.id : NULL,
         .key = req->key ? req->key->conf->name : NULL,
         .designation = req->lurk_error ? LURK_DESIGNATION_LURK : req->hdr->designation,
         .type = req->hdr->type,
@@ -143,89 +147,99 @@ static void audit(const struct lurkd_request *req, uint8_t status, const struct 
     lurkd_audit_log(&ev);
 }
 
-static void dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
-                     const uint8_t *frame, size_t len, lurk_cbb *out, const struct timespec *t0);
+static struct answer dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
+                              const struct lurkd_dispatch_msg *m, lurk_cbb *out,
+                              const struct timespec *t0);
+
+bool lurkd_dispatch_parse(const uint8_t *frame, size_t len, struct lurkd_dispatch_msg *m)
+{
+    m->sign_cv_decoded = false;
+    return lurk_message_parse(frame, len, &m->msg);
+}
 
 /* Every answer is counted by request type and response status (metrics.h). */
-void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
-                    const uint8_t *frame, size_t len, lurk_cbb *out)
+void lurkd_dispatch_msg(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
+                        const struct lurkd_dispatch_msg *m, lurk_cbb *out)
 {
     struct timespec t0;
     size_t start = lurk_cbb_len(out);
-    struct lurk_header req, resp;
-    lurk_cbs cbs;
+    struct answer a;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    dispatch(rt, peer, frame, len, out, &t0);
-    lurk_cbs_init(&cbs, frame, len);
-    if (!lurk_header_parse(&cbs, &req) || lurk_cbb_len(out) < start + LURK_HEADER_LEN)
+    a = dispatch(rt, peer, m, out, &t0);
+    if (lurk_cbb_len(out) < start + LURK_HEADER_LEN)
         return;
-    lurk_cbs_init(&cbs, lurk_cbb_data(out) + start, LURK_HEADER_LEN);
-    lurk_header_parse(&cbs, &resp);
-    lurkd_metrics_request(req.designation, req.type, resp.designation, resp.status,
+    lurkd_metrics_request(m->msg.hdr.designation, m->msg.hdr.type, a.designation, a.status,
                           elapsed_us(&t0));
 }
 
-static void dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
-                     const uint8_t *frame, size_t len, lurk_cbb *out, const struct timespec *t0)
+void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
+                    const uint8_t *frame, size_t len, lurk_cbb *out)
 {
-    struct lurk_message msg;
+    struct lurkd_dispatch_msg m;
+
+    /* The I/O thread frames exactly; nothing else reaches here. */
+    if (lurkd_dispatch_parse(frame, len, &m))
+        lurkd_dispatch_msg(rt, peer, &m, out);
+}
+
+static struct answer dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
+                              const struct lurkd_dispatch_msg *m, lurk_cbb *out,
+                              const struct timespec *t0)
+{
+    const struct lurk_header *hdr = &m->msg.hdr;
+    struct answer a;
     lurkd_exchange_fn fn;
     lurk_cbb payload;
     uint8_t status;
     bool key_op = false;
 
-    if (!lurk_message_parse(frame, len, &msg))
-        return; /* The I/O thread frames exactly; nothing else reaches here. */
     /* lurk-lurk §5.3, in order; errors before the payload use designation lurk. */
-    if (!extension_supported(msg.hdr.designation, msg.hdr.version)) {
-        write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION,
-                    LURK_STATUS_INVALID_EXTENSION, rt);
-        return;
-    }
-    if (msg.hdr.status != LURK_STATUS_REQUEST) {
-        write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION, LURK_STATUS_INVALID_STATUS,
-                    rt);
-        return;
-    }
-    fn = find_exchange(msg.hdr.designation, msg.hdr.type, &key_op);
-    if (fn == NULL) {
-        write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION, LURK_STATUS_INVALID_TYPE,
-                    rt);
-        return;
-    }
+    if (!extension_supported(hdr->designation, hdr->version))
+        return write_error(out, hdr, LURK_DESIGNATION_LURK, LURK_VERSION,
+                           LURK_STATUS_INVALID_EXTENSION, rt);
+    if (hdr->status != LURK_STATUS_REQUEST)
+        return write_error(out, hdr, LURK_DESIGNATION_LURK, LURK_VERSION,
+                           LURK_STATUS_INVALID_STATUS, rt);
+    fn = find_exchange(hdr->designation, hdr->type, &key_op);
+    if (fn == NULL)
+        return write_error(out, hdr, LURK_DESIGNATION_LURK, LURK_VERSION, LURK_STATUS_INVALID_TYPE,
+                           rt);
 
     /* Refused key operations are audited too, the malformed ones included. */
-    struct lurkd_request req = {
-        .rt = rt, .peer = peer, .hdr = &msg.hdr, .payload = msg.payload, .audited = key_op};
-    if (!lurk_cbb_init(&payload, 256, PAYLOAD_MAX)) {
-        write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION,
-                    LURK_STATUS_TEMPORARY_FAILURE, rt);
-        return;
-    }
+    struct lurkd_request req = {.rt = rt,
+                                .peer = peer,
+                                .hdr = hdr,
+                                .payload = m->msg.payload,
+                                .sign_cv = m->sign_cv_decoded ? &m->sign_cv : NULL,
+                                .audited = key_op};
+    if (!lurk_cbb_init(&payload, 256, PAYLOAD_MAX))
+        return write_error(out, hdr, LURK_DESIGNATION_LURK, LURK_VERSION,
+                           LURK_STATUS_TEMPORARY_FAILURE, rt);
     status = fn(&req, &payload);
     /* A handler's designation-lurk answer (a resource limit: temporary_failure). */
     if (req.lurk_error != 0) {
         status = req.lurk_error;
-        write_error(out, &msg.hdr, LURK_DESIGNATION_LURK, LURK_VERSION, status, rt);
+        a = write_error(out, hdr, LURK_DESIGNATION_LURK, LURK_VERSION, status, rt);
         lurk_cbb_cleanup(&payload);
         if (req.audited)
             audit(&req, status, t0);
-        return;
+        return a;
     }
     if (status == LURK_STATUS_SUCCESS && !lurk_cbb_ok(&payload))
         status = LURK_STATUS_UNDEFINED_ERROR; /* same value in every designation */
     if (status == LURK_STATUS_SUCCESS)
-        write_response(out, &msg.hdr, msg.hdr.designation, msg.hdr.version, status,
-                       lurk_cbb_data(&payload), lurk_cbb_len(&payload));
+        a = write_response(out, hdr, hdr->designation, hdr->version, status,
+                           lurk_cbb_data(&payload), lurk_cbb_len(&payload));
     else
-        write_error(out, &msg.hdr, msg.hdr.designation, msg.hdr.version, status, rt);
+        a = write_error(out, hdr, hdr->designation, hdr->version, status, rt);
     lurk_cbb_cleanup(&payload);
     /* Every refusal says why; handlers note all but their decoder's refusals. */
     if (status != LURK_STATUS_SUCCESS && req.note == NULL)
         req.note = "request payload does not decode";
     if (req.audited)
         audit(&req, status, t0);
+    return a;
 }
 
 const struct lurkd_key *lurkd_request_key(struct lurkd_request *req,
@@ -235,8 +249,9 @@ const struct lurkd_key *lurkd_request_key(struct lurkd_request *req,
     const char *reason;
 
     req->audited = true;
-    for (size_t i = 0; i < LURK_KEY_ID_LEN; i++)
-        snprintf(req->key_id_hex + 2 * i, 3, "%02x", key_id->id[i]);
+    /* Kept raw: the audit log formats it only when it writes the line. */
+    req->key_id = *key_id;
+    req->has_key_id = true;
     key = lurkd_keystore_find(req->rt->keys, key_id->id);
     if (key == NULL) {
         req->note = "unknown key";
@@ -250,20 +265,23 @@ const struct lurkd_key *lurkd_request_key(struct lurkd_request *req,
     return key;
 }
 
-bool lurkd_dispatch_is_quick(const struct lurkd_runtime *rt, const uint8_t *frame, size_t len)
+bool lurkd_dispatch_is_quick(const struct lurkd_runtime *rt, struct lurkd_dispatch_msg *m)
 {
-    struct lurk_message msg;
-    struct lurk_tls13_sign_cv_request r;
+    const struct lurk_header *hdr = &m->msg.hdr;
+    lurk_cbs in = m->msg.payload;
     const struct lurkd_key *key;
 
-    if (!lurk_message_parse(frame, len, &msg) || msg.hdr.status != LURK_STATUS_REQUEST)
+    if (hdr->status != LURK_STATUS_REQUEST)
         return false;
-    if (msg.hdr.type == LURK_TYPE_PING) /* the same number in every designation */
+    if (hdr->type == LURK_TYPE_PING) /* the same number in every designation */
         return true;
-    if (msg.hdr.designation != LURK_DESIGNATION_TLS13 ||
-        msg.hdr.type != LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY ||
-        lurk_tls13_sign_cv_request_decode(&msg.payload, &r) != LURK_STATUS_SUCCESS ||
-        (key = lurkd_keystore_find(rt->keys, r.key_id.id)) == NULL)
+    if (hdr->designation != LURK_DESIGNATION_TLS13 ||
+        hdr->type != LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY ||
+        lurk_tls13_sign_cv_request_decode(&in, &m->sign_cv) != LURK_STATUS_SUCCESS)
+        return false;
+    /* Trailing bytes: the handler decodes again and says so. */
+    m->sign_cv_decoded = lurk_cbs_len(&in) == 0;
+    if ((key = lurkd_keystore_find(rt->keys, m->sign_cv.key_id.id)) == NULL)
         return false;
     /*
      * ECDSA and EdDSA sign in tens of microseconds; RSA takes hundreds, and

@@ -11,23 +11,43 @@
 #include <stdint.h>
 
 #include "lurk/bytes.h"
+#include "lurk/header.h"
+#include "lurk/tls13.h"
 #include "conf/policy.h"
 #include "conf/runtime.h"
 
+/*
+ * A request message as the I/O thread parsed it (net/request.c), once: the
+ * header and payload view, and the payload of a quick sign_certificate_verify
+ * as lurkd_dispatch_is_quick decoded it, so that its handler does not decode
+ * it again. Views point into the frame, which must outlive this.
+ */
+struct lurkd_dispatch_msg {
+    struct lurk_message msg;
+    bool sign_cv_decoded; /* sign_cv holds the whole payload, decoded */
+    struct lurk_tls13_sign_cv_request sign_cv;
+};
+
+/* Parses one whole request frame; false when it is not exactly one message. */
+bool lurkd_dispatch_parse(const uint8_t *frame, size_t len, struct lurkd_dispatch_msg *m);
+/* Answers m and appends the whole response to out. */
+void lurkd_dispatch_msg(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
+                        const struct lurkd_dispatch_msg *m, lurk_cbb *out);
 /* Processes one whole request frame and appends the whole response to out. */
 void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
                     const uint8_t *frame, size_t len, lurk_cbb *out);
 /*
+ * A request that costs about as little as handing it to a worker (a ping, an
+ * ECDSA or EdDSA CertificateVerify of a key in memory): the I/O thread may
+ * answer it itself (net/request.c). Only a hint: dispatch checks all.
+ * Keeps the payload it decodes in m.
+ */
+bool lurkd_dispatch_is_quick(const struct lurkd_runtime *rt, struct lurkd_dispatch_msg *m);
+/*
  * An answer decided before the payload is looked at (e.g. temporary_failure
  * when the queues are full): designation lurk, the request's type and id.
  */
-/*
- * A request that costs about as little as handing it to a worker (a ping, an
- * ECDSA or EdDSA CertificateVerify): the I/O thread may answer it itself
- * when the workers are idle (io_loop.c). Only a hint: dispatch checks all.
- */
-bool lurkd_dispatch_is_quick(const struct lurkd_runtime *rt, const uint8_t *frame, size_t len);
-void lurkd_dispatch_reject(const struct lurkd_runtime *rt, const uint8_t *frame, size_t len,
+void lurkd_dispatch_reject(const struct lurkd_runtime *rt, const struct lurk_header *req,
                            uint8_t lurk_status, lurk_cbb *out);
 
 #endif

@@ -16,6 +16,7 @@
 #include "lurk/bytes.h"
 #include "lurk/header.h"
 #include "lurk/tls12.h"
+#include "lurk/tls13.h"
 #include "conf/policy.h"
 #include "conf/runtime.h"
 
@@ -24,9 +25,12 @@ struct lurkd_request {
     const struct lurkd_peer *peer;
     const struct lurk_header *hdr;
     lurk_cbs payload;
+    /* The payload of a sign_certificate_verify decoded already (exchange/dispatch.h), or NULL. */
+    const struct lurk_tls13_sign_cv_request *sign_cv;
     /* Set by lurkd_request_key: this request is a private-key operation and is audited. */
     bool audited;
-    char key_id_hex[2 * LURK_KEY_ID_LEN + 1];
+    bool has_key_id; /* key_id was requested (audit) */
+    struct lurk_key_id key_id;
     const struct lurkd_key *key;
     const char *note;
     /*

@@ -13,13 +13,18 @@ uint8_t lurkd_ex_tls13_sign_certificate_verify(struct lurkd_request *req, lurk_c
     struct lurk_tls13_sign_cv_request r;
     const struct lurkd_key *key;
     const struct lurkd_sig_alg *alg;
-    lurk_cbs in = req->payload;
-    uint8_t st = lurk_tls13_sign_cv_request_decode(&in, &r);
 
-    if (st != LURK_STATUS_SUCCESS)
-        return st;
-    if (lurk_cbs_len(&in) != 0)
-        return LURK_TLS13_STATUS_INVALID_PAYLOAD_FORMAT;
+    /* The I/O thread may have decoded it already, to see whether it is quick. */
+    if (req->sign_cv != NULL) {
+        r = *req->sign_cv;
+    } else {
+        lurk_cbs in = req->payload;
+        uint8_t st = lurk_tls13_sign_cv_request_decode(&in, &r);
+        if (st != LURK_STATUS_SUCCESS)
+            return st;
+        if (lurk_cbs_len(&in) != 0)
+            return LURK_TLS13_STATUS_INVALID_PAYLOAD_FORMAT;
+    }
     if ((key = lurkd_request_key(req, &r.key_id, LURKD_EX_SIGN_CERTIFICATE_VERIFY)) == NULL)
         return LURK_TLS13_STATUS_INVALID_KEY_ID;
     /* -01 §3.6: a scheme the key cannot sign with (ECDSA: the curve must match). */

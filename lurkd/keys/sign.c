@@ -115,13 +115,20 @@ static EVP_MD_CTX *sign_ctx_get(const struct lurkd_key *key, const struct lurkd_
         cache->n++;
     }
     pthread_mutex_unlock(&cache->lock);
-    if (tmpl != NULL && (md = EVP_MD_CTX_new()) != NULL) {
-        if (EVP_MD_CTX_copy_ex(md, tmpl) == 1)
-            return md;
+    md = NULL;
+    if (tmpl != NULL && (md = EVP_MD_CTX_new()) != NULL && EVP_MD_CTX_copy_ex(md, tmpl) != 1) {
         EVP_MD_CTX_free(md);
+        md = NULL;
         ERR_clear_error();
     }
-    return sign_ctx_new(key, alg);
+    if (md == NULL && (md = sign_ctx_new(key, alg)) == NULL)
+        return NULL;
+    /*
+     * The context signs once: without this flag EVP_DigestSignFinal signs
+     * with a duplicate of the signature context, to keep this one usable.
+     */
+    EVP_MD_CTX_set_flags(md, EVP_MD_CTX_FLAG_FINALISE);
+    return md;
 }
 
 bool lurkd_sign_cache_init(struct lurkd_key *key)

@@ -129,6 +129,7 @@ void lurkd_conn_send(struct lurkd_conn *c, const uint8_t *msg, size_t len)
     }
     memcpy(c->out + c->out_len, msg, len);
     c->out_len += len;
+    atomic_store_explicit(&c->out_pending, c->out_len - c->out_off, memory_order_relaxed);
     atomic_fetch_add(&pending_total, len);
     if (!c->flush_queued) {
         c->flush_queued = true;
@@ -142,12 +143,7 @@ out:
 
 size_t lurkd_conn_pending_output(struct lurkd_conn *c)
 {
-    size_t n;
-
-    pthread_mutex_lock(&c->out_lock);
-    n = c->out_len - c->out_off;
-    pthread_mutex_unlock(&c->out_lock);
-    return n;
+    return atomic_load_explicit(&c->out_pending, memory_order_relaxed);
 }
 
 size_t lurkd_conn_pending_total(void)
@@ -158,6 +154,7 @@ size_t lurkd_conn_pending_total(void)
 void lurkd_conn_output_consumed(struct lurkd_conn *c, size_t n)
 {
     c->out_off += n;
+    atomic_store_explicit(&c->out_pending, c->out_len - c->out_off, memory_order_relaxed);
     atomic_fetch_sub(&pending_total, n);
     if (c->out_off < c->out_len)
         return;

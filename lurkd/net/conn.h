@@ -87,6 +87,12 @@ struct lurkd_conn {
     pthread_mutex_t out_lock;
     uint8_t *out;
     size_t out_len, out_off, out_cap;
+    /*
+     * out_len - out_off, written under out_lock, read without it: the I/O
+     * thread checks it on every read, and taking out_lock there contended
+     * with workers sending: a futex wait and wake per request under load.
+     */
+    atomic_size_t out_pending;
     bool flush_queued; /* on its loop's flush list (guarded by out_lock; cleared by the flush) */
 
     /* epoll interest, I/O thread only */

@@ -318,6 +318,7 @@ static void *loop_main(void *arg)
 
     while (!atomic_load(&loop->stop)) {
         int n = epoll_wait(loop->epfd, events, 64, wait_ms(loop, lurk_clock_ms()));
+        loop->inline_left = LURKD_INLINE_BUDGET;
         for (int i = 0; i < n; i++) {
             int kind = *(int *)events[i].data.ptr;
             if (kind == LURKD_EV_WAKE)

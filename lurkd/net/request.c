@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "exchange/dispatch.h"
 #include "lurk/lurk.h"
 #include "net/loop.h"
@@ -13,27 +11,55 @@
 #include "net/worker.h"
 
 /* An answer from the I/O thread itself, when the queues are full. */
-static void reject(struct lurkd_conn *c, const uint8_t *frame, size_t len, uint8_t status)
+static void reject(struct lurkd_conn *c, const struct lurk_header *hdr, uint8_t status)
 {
     struct lurkd_runtime *rt = lurkd_runtime_acquire();
     uint8_t buf[LURK_HEADER_LEN + LURK_STATE_LEN];
     lurk_cbb cbb;
 
     lurk_cbb_init_fixed(&cbb, buf, sizeof(buf));
-    lurkd_dispatch_reject(rt, frame, len, status, &cbb);
+    lurkd_dispatch_reject(rt, hdr, status, &cbb);
     lurkd_runtime_unref(rt);
     if (lurk_cbb_ok(&cbb))
         lurkd_conn_send(c, lurk_cbb_data(&cbb), lurk_cbb_len(&cbb));
 }
 
+/* The same, before the frame was copied into a job (rare: full queues, no memory). */
+static void reject_frame(struct lurkd_conn *c, const uint8_t *frame, size_t len, uint8_t status)
+{
+    struct lurkd_dispatch_msg m;
+
+    if (lurkd_dispatch_parse(frame, len, &m))
+        reject(c, &m.msg.hdr, status);
+}
+
 /* A quick request (dispatch.h) that the I/O thread may answer itself. */
-static bool quick(const uint8_t *frame, size_t len)
+static bool quick(struct lurkd_dispatch_msg *m)
 {
     struct lurkd_runtime *rt = lurkd_runtime_acquire();
-    bool q = lurkd_dispatch_is_quick(rt, frame, len);
+    bool q = lurkd_dispatch_is_quick(rt, m);
 
     lurkd_runtime_unref(rt);
     return q;
+}
+
+/*
+ * Answered by the I/O thread itself, a quick request costs no thread
+ * hand-off (futex calls and context switches: more kernel time than a P-256
+ * signature takes in user time). On a plain socket it is, while the batch's
+ * budget lasts. On TLS the I/O thread already encrypts and decrypts every
+ * record, and signing there too made it the bottleneck: there only when
+ * nobody waits for this thread (alone in its batch, nothing pipelined behind
+ * it) and the workers have nothing to do. RSA and HSM keys go to a worker.
+ */
+static bool answered_here(struct lurkd_conn *c, struct lurkd_job *job, bool last, bool lone)
+{
+    if (!c->transport->worker_may_send)
+        return last && lone && quick(&job->msg) && lurkd_workers_run_if_idle(job);
+    if (c->loop->inline_left == 0 || !quick(&job->msg) || !lurkd_workers_run_here(job))
+        return false;
+    c->loop->inline_left--;
+    return true;
 }
 
 void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len, bool last,
@@ -42,7 +68,7 @@ void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len
     struct lurkd_job *job;
 
     if ((unsigned)atomic_load(&c->inflight) >= lurkd_io_limits_get().connection_limit) {
-        reject(c, frame, len, LURK_STATUS_TEMPORARY_FAILURE);
+        reject_frame(c, frame, len, LURK_STATUS_TEMPORARY_FAILURE);
         return;
     }
     job = malloc(sizeof(*job));
@@ -51,23 +77,25 @@ void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len
         job = NULL;
     }
     if (job == NULL) {
-        reject(c, frame, len, LURK_STATUS_TEMPORARY_FAILURE);
+        reject_frame(c, frame, len, LURK_STATUS_TEMPORARY_FAILURE);
         return;
     }
     memcpy(job->frame, frame, len);
     job->len = len;
+    /* The reader frames exactly (reader.h): every frame parses. */
+    if (!lurkd_dispatch_parse(job->frame, len, &job->msg)) {
+        lurkd_job_free(job);
+        return;
+    }
     job->conn = c;
     lurkd_conn_ref(c);
     atomic_fetch_add(&c->inflight, 1);
-    /* Alone in its batch, with no pipelined request behind it: nobody waits for this thread. */
-    if (last && lone && quick(frame, len) && lurkd_workers_run_if_idle(job))
+    if (answered_here(c, job, last, lone))
         return;
     if (!lurkd_workers_submit(job)) {
         atomic_fetch_sub(&c->inflight, 1);
         lurkd_conn_unref(c);
-        OPENSSL_cleanse(job->frame, len);
-        free(job->frame);
-        free(job);
-        reject(c, frame, len, LURK_STATUS_TEMPORARY_FAILURE);
+        reject(c, &job->msg.msg.hdr, LURK_STATUS_TEMPORARY_FAILURE);
+        lurkd_job_free(job);
     }
 }

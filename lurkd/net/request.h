@@ -2,7 +2,8 @@
  * From a whole request message read on a connection to its answer: the
  * per-connection and global queue limits (temporary_failure when full), and
  * the choice between a crypto worker and the I/O thread itself (a quick
- * request when nobody else waits for either, DESIGN: docs/architecture.md).
+ * request on a plain socket while the I/O thread's budget for its epoll
+ * batch lasts, on TLS when nothing else waits for either).
  */
 #ifndef LURKD_NET_REQUEST_H
 #define LURKD_NET_REQUEST_H

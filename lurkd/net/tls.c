@@ -47,7 +47,9 @@ static ssize_t blocked_or_failed(struct lurkd_conn *c, int r)
 {
     int e = SSL_get_error(c->ssl, r);
 
-    ERR_clear_error();
+    /* Every read ends here (want_read); the queue is then usually empty. */
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
         c->want_write = e == SSL_ERROR_WANT_WRITE;
         return LURKD_IO_AGAIN;

@@ -20,7 +20,9 @@ static struct {
     pthread_cond_t more;
     pthread_cond_t idle;
     struct lurkd_job *head, *tail;
-    unsigned queued, running, limit, idle_threads;
+    unsigned queued, running, limit;
+    unsigned waiting; /* workers in pthread_cond_wait(more) */
+    unsigned waking;  /* of those, signalled and not yet back at the queue */
     bool stopping;
     pthread_t *threads;
     unsigned n_threads;
@@ -29,6 +31,14 @@ static struct {
     .more = PTHREAD_COND_INITIALIZER,
     .idle = PTHREAD_COND_INITIALIZER,
 };
+
+void lurkd_job_free(struct lurkd_job *job)
+{
+    /* Requests carry premasters and handshake secrets. */
+    OPENSSL_cleanse(job->frame, job->len);
+    free(job->frame);
+    free(job);
+}
 
 static void process(struct lurkd_job *job)
 {
@@ -39,7 +49,7 @@ static void process(struct lurkd_job *job)
         struct lurkd_runtime *rt = lurkd_runtime_acquire();
         lurk_cbb out;
         if (lurk_cbb_init(&out, 512, RESPONSE_MAX)) {
-            lurkd_dispatch(rt, &c->peer, job->frame, job->len, &out);
+            lurkd_dispatch_msg(rt, &c->peer, &job->msg, &out);
             if (lurk_cbb_ok(&out))
                 lurkd_conn_send(c, lurk_cbb_data(&out), lurk_cbb_len(&out));
         }
@@ -49,15 +59,14 @@ static void process(struct lurkd_job *job)
          * What a refused request left in this thread's OpenSSL error queue
          * (a point off its curve, a ciphertext above the modulus) is not
          * the next request's: the handlers answer with statuses, not errors.
+         * Usually there is none, and peeking costs less than clearing.
          */
-        ERR_clear_error();
+        if (ERR_peek_error() != 0)
+            ERR_clear_error();
     }
     atomic_fetch_sub(&c->inflight, 1);
     lurkd_conn_unref(c);
-    /* Requests carry premasters and handshake secrets. */
-    OPENSSL_cleanse(job->frame, job->len);
-    free(job->frame);
-    free(job);
+    lurkd_job_free(job);
 }
 
 /* A job ended (pool.lock held): a drain waiting for idle may go on. */
@@ -68,15 +77,32 @@ static void finished_locked(void)
         pthread_cond_broadcast(&pool.idle);
 }
 
+/*
+ * The hand-off costs kernel time only when a thread sleeps or wakes (a futex
+ * call and a context switch each): a submit signals a sleeping worker only
+ * if one is left that no earlier submit has signalled already (pool.lock
+ * held). Waking one worker that then wakes the next saved more futex calls
+ * but put a second wake-up latency before the second of two RSA jobs.
+ */
+static void wake_one_locked(void)
+{
+    if (pool.waiting > pool.waking) {
+        pool.waking++;
+        pthread_cond_signal(&pool.more);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&pool.lock);
     for (;;) {
         while (pool.head == NULL && !pool.stopping) {
-            pool.idle_threads++;
+            pool.waiting++;
             pthread_cond_wait(&pool.more, &pool.lock);
-            pool.idle_threads--;
+            pool.waiting--;
+            if (pool.waking > 0)
+                pool.waking--;
         }
         if (pool.head == NULL)
             break;
@@ -120,6 +146,23 @@ void lurkd_workers_set_limit(unsigned queue_limit)
     pthread_mutex_unlock(&pool.lock);
 }
 
+bool lurkd_workers_run_here(struct lurkd_job *job)
+{
+    pthread_mutex_lock(&pool.lock);
+    bool ok = !pool.stopping;
+    /* Counted as running, so that a drain (lurkd_workers_stop) waits for it. */
+    if (ok)
+        pool.running++;
+    pthread_mutex_unlock(&pool.lock);
+    if (!ok)
+        return false;
+    process(job);
+    pthread_mutex_lock(&pool.lock);
+    finished_locked();
+    pthread_mutex_unlock(&pool.lock);
+    return true;
+}
+
 bool lurkd_workers_run_if_idle(struct lurkd_job *job)
 {
     pthread_mutex_lock(&pool.lock);
@@ -151,8 +194,7 @@ bool lurkd_workers_submit(struct lurkd_job *job)
         pool.head = job;
     pool.tail = job;
     pool.queued++;
-    if (pool.idle_threads > 0)
-        pthread_cond_signal(&pool.more);
+    wake_one_locked();
     pthread_mutex_unlock(&pool.lock);
     return true;
 }

@@ -10,24 +10,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "exchange/dispatch.h"
+
 struct lurkd_conn;
 
 struct lurkd_job {
     struct lurkd_conn *conn; /* a reference, dropped by the worker */
     uint8_t *frame;          /* the whole request message, freed by the worker */
     size_t len;
+    struct lurkd_dispatch_msg msg; /* frame, parsed once (views into frame) */
     struct lurkd_job *next;
 };
+
+/* Wipes and frees the job's frame and the job (not its connection reference). */
+void lurkd_job_free(struct lurkd_job *job);
 
 bool lurkd_workers_start(unsigned n, unsigned queue_limit, char *err, size_t errlen);
 void lurkd_workers_set_limit(unsigned queue_limit);
 /* Takes the job; false (job untouched) when the queue is full. */
 bool lurkd_workers_submit(struct lurkd_job *job);
 /*
- * Runs the job in the calling thread (the I/O thread, for a quick request)
- * when no worker has anything to do, sparing a thread hand-off; false (job
- * untouched) otherwise.
+ * Runs the job in the calling thread (the I/O thread, for a quick request),
+ * sparing a thread hand-off; false (job untouched) when the pool is stopping.
  */
+bool lurkd_workers_run_here(struct lurkd_job *job);
+/* The same, only when no worker has anything to do; false (job untouched) otherwise. */
 bool lurkd_workers_run_if_idle(struct lurkd_job *job);
 /* Requests waiting for a worker (metrics). */
 unsigned lurkd_workers_queued(void);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lurk/header.h"
+#include "lurk/hex.h"
 #include "lurk/names.h"
 #include "ops/metrics.h"
 
@@ -34,6 +35,11 @@ static void flush_locked(void)
         off += (size_t)n;
     }
     audit_len = 0;
+}
+
+bool lurkd_audit_enabled(void)
+{
+    return atomic_load_explicit(&audit_enabled, memory_order_relaxed);
 }
 
 bool lurkd_audit_open(const char *path)
@@ -98,9 +104,12 @@ static size_t format_line(char *line, size_t cap, const struct lurkd_audit_event
                           const struct timespec *since)
 {
     char peer[200], client[160], key[160], note[200], when[64], first[64], extra[128] = "";
+    char key_id[2 * LURK_KEY_ID_LEN + 1] = "";
     int n;
 
     iso_time(ts, when, sizeof(when));
+    if (ev->key_id != NULL)
+        lurk_hex_encode(ev->key_id, LURK_KEY_ID_LEN, key_id);
     json_string(peer, sizeof(peer), ev->peer);
     json_string(client, sizeof(client), ev->client);
     json_string(key, sizeof(key), ev->key);
@@ -113,8 +122,8 @@ static size_t format_line(char *line, size_t cap, const struct lurkd_audit_event
                  "{\"time\":\"%s\",\"peer\":%s,\"client\":%s,"
                  "\"key_id\":\"%s\",\"key\":%s,\"exchange\":\"%s/%s\",\"status\":\"%s\","
                  "\"us\":%" PRIu64 ",\"id\":\"%016" PRIx64 "\",\"note\":%s%s}\n",
-                 when, peer, client, ev->key_id ? ev->key_id : "", key,
-                 lurk_designation_name(ev->designation), lurk_type_name(ev->designation, ev->type),
+                 when, peer, client, key_id, key, lurk_designation_name(ev->designation),
+                 lurk_type_name(ev->designation, ev->type),
                  lurk_status_name(ev->designation, ev->status), ev->micros, ev->request_id, note,
                  extra);
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
@@ -153,7 +162,8 @@ void lurkd_audit_set_repeat_interval(unsigned seconds)
 
 struct repeat {
     bool used;
-    char peer[96], client[64], key_id[16], key[64], note[128];
+    char peer[96], client[64], key[64], note[128];
+    uint8_t key_id[LURK_KEY_ID_LEN];
     struct lurkd_audit_event ev; /* the last one, its strings pointing into this slot */
     struct timespec since;       /* the first one counted */
     int64_t start_ms;
@@ -192,13 +202,14 @@ static bool same_refusal(const struct repeat *r, const char *peer,
 static void copy_event(struct repeat *r, const struct lurkd_audit_event *ev)
 {
     snprintf(r->client, sizeof(r->client), "%s", ev->client ? ev->client : "");
-    snprintf(r->key_id, sizeof(r->key_id), "%s", ev->key_id ? ev->key_id : "");
+    if (ev->key_id != NULL)
+        memcpy(r->key_id, ev->key_id, LURK_KEY_ID_LEN);
     snprintf(r->key, sizeof(r->key), "%s", ev->key ? ev->key : "");
     snprintf(r->note, sizeof(r->note), "%s", ev->note ? ev->note : "");
     r->ev = *ev;
     r->ev.peer = r->peer;
     r->ev.client = ev->client ? r->client : NULL;
-    r->ev.key_id = r->key_id;
+    r->ev.key_id = ev->key_id ? r->key_id : NULL;
     r->ev.key = ev->key ? r->key : NULL;
     r->ev.note = ev->note ? r->note : NULL;
 }
@@ -266,7 +277,7 @@ void lurkd_audit_log(const struct lurkd_audit_event *ev)
     struct timespec ts;
     size_t n;
 
-    if (!atomic_load_explicit(&audit_enabled, memory_order_relaxed))
+    if (!lurkd_audit_enabled())
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
     n = format_line(line, sizeof(line), ev, &ts, 0, NULL);

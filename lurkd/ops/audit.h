@@ -18,11 +18,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lurk/tls12.h" /* LURK_KEY_ID_LEN */
+
 struct lurkd_audit_event {
     const char *peer;
-    const char *client; /* NULL when the peer matches no [client.NAME] */
-    const char *key_id; /* hex, as requested */
-    const char *key;    /* key section name, NULL when unknown */
+    const char *client;    /* NULL when the peer matches no [client.NAME] */
+    const uint8_t *key_id; /* LURK_KEY_ID_LEN bytes as requested, NULL when none */
+    const char *key;       /* key section name, NULL when unknown */
     uint8_t designation;
     uint8_t type;
     uint8_t status;
@@ -35,6 +37,8 @@ struct lurkd_audit_event {
 void lurkd_audit_set_repeat_interval(unsigned seconds);
 /* NULL path turns auditing off. False (errno set) when the file cannot be opened. */
 bool lurkd_audit_open(const char *path);
+/* True when lines are written: callers gather an event's fields only then. */
+bool lurkd_audit_enabled(void);
 void lurkd_audit_log(const struct lurkd_audit_event *ev);
 /* Writes the buffered lines, and the count lines of the intervals that are over. */
 void lurkd_audit_flush(void);
