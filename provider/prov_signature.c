@@ -1,8 +1,8 @@
 /*
- * Signatures with remote keys (DESIGN.md §4 and §6, anchors §3).
+ * Signatures with remote keys (docs/architecture.md §4, §6, §8.3).
  *
  * One implementation serves RSA, RSA-PSS, ECDSA, Ed25519 and Ed448 keys; it
- * looks at the key at init. What libssl calls (anchors §3.1):
+ * looks at the key at init. What libssl calls (docs/architecture.md §8.3):
  *   newctx, digest_sign_init(md, key)   per candidate sigalg, per handshake:
  *                                       local and cheap, refuses digests the
  *                                       key cannot be used with, no network
@@ -223,7 +223,7 @@ static bool set_md(struct sig_ctx *ctx, const char *name, bool mgf1)
                                       : "LURK signs with SHA-256, SHA-384 or SHA-512");
         return false;
     }
-    /* RSA-PSS keys whose parameters pin a digest (anchors §2.1: refused at init). */
+    /* RSA-PSS keys whose parameters pin a digest (docs/architecture.md §8.2: refused at init). */
     if (!mgf1 && key->mandatory_md[0] != '\0' && md_from_name(key->mandatory_md) != m) {
         LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_UNSUPPORTED_DIGEST,
                         "key id %s: %s (this RSA-PSS key is restricted to %s)", key->key_id_hex,
@@ -764,7 +764,7 @@ static int sig_sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsi
         *siglen = ctx->key->max_sig_len;
         return 1;
     }
-    /* DESIGN.md §4: lurkd never signs a digest it cannot see the content of. */
+    /* docs/architecture.md §4: lurkd never signs a digest it cannot see the content of. */
     LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_NO_EXCHANGE,
                     "server %s, key id %s: a bare digest (LURK signs TLS handshake content "
                     "lurkd can check, never a caller-chosen digest)",

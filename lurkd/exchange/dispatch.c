@@ -12,7 +12,7 @@
 
 #define PAYLOAD_MAX (1024 * 1024 - LURK_HEADER_LEN)
 
-/* key_op: a private-key operation, audited whatever its outcome (DESIGN.md §5). */
+/* key_op: a private-key operation, audited whatever its outcome (docs/architecture.md §5). */
 static const struct {
     uint8_t designation;
     uint8_t type;

@@ -1,7 +1,7 @@
 /*
  * Signature algorithms lurkd signs with, by TLS code point, and the one
  * signing function every exchange uses. What is signed is always content
- * lurkd built or parsed itself (DESIGN.md §4); this module only refuses
+ * lurkd built or parsed itself (docs/architecture.md §4); this module only refuses
  * algorithms that do not fit the key.
  */
 #ifndef LURKD_KEYS_SIGN_H

@@ -1,6 +1,6 @@
 /*
  * Listening sockets: unix:, tcp:// and tls:// (TLS 1.3, client certificate
- * required, DESIGN.md §3).
+ * required, docs/architecture.md §3).
  */
 #ifndef LURKD_NET_LISTENER_H
 #define LURKD_NET_LISTENER_H

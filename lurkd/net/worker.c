@@ -44,7 +44,7 @@ static void process(struct lurkd_job *job)
 {
     struct lurkd_conn *c = job->conn;
 
-    /* Work for a connection that has gone is dropped (DESIGN.md §5). */
+    /* Work for a connection that has gone is dropped (docs/architecture.md §5). */
     if (!atomic_load(&c->closed)) {
         struct lurkd_runtime *rt = lurkd_runtime_acquire();
         lurk_cbb out;

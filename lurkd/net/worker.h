@@ -1,6 +1,6 @@
 /*
  * The crypto worker pool: a bounded FIFO of requests and N threads that
- * decode, check, compute and encode (DESIGN.md §5). Pipelined requests of
+ * decode, check, compute and encode (docs/architecture.md §5). Pipelined requests of
  * one connection run on several workers at once and complete out of order.
  */
 #ifndef LURKD_NET_WORKER_H

@@ -1,5 +1,5 @@
 /*
- * Audit log: one JSON line per private-key operation (DESIGN.md §5):
+ * Audit log: one JSON line per private-key operation (docs/architecture.md §5):
  *   {"time":"...","peer":"...","client":"...","key_id":"...","key":"...",
  *    "exchange":"tls12/ecdhe","status":"success","us":123,"id":"...","note":"..."}
  * Lines are buffered and written by lurkd_audit_flush (the main loop calls

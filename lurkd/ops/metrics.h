@@ -1,5 +1,5 @@
 /*
- * Counters and latency histograms (DESIGN.md §5), kept with relaxed atomics
+ * Counters and latency histograms (docs/architecture.md §5), kept with relaxed atomics
  * so recording costs a few instructions, and rendered as Prometheus text for
  * `lurkctl stats` (lurk designation, project type 128 "stats").
  */

@@ -94,7 +94,7 @@ bool dc_recv(struct lurk_conn *c, struct lurk_response *resp, int timeout_ms);
 /* A private key from a PEM file, or from PEM text. Fails the test otherwise. */
 EVP_PKEY *dc_load_key(const char *path);
 EVP_PKEY *dc_key_from_pem(const char *pem);
-/* key id: SHA-256 over the SubjectPublicKeyInfo DER, first 4 bytes (DESIGN.md §5). */
+/* key id: SHA-256 over the SubjectPublicKeyInfo DER, first 4 bytes (docs/architecture.md §5). */
 void dc_key_id(EVP_PKEY *pkey, uint8_t id[4]);
 void dc_key_id_hex(EVP_PKEY *pkey, char hex[9]);
 /*

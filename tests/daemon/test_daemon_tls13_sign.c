@@ -1,5 +1,5 @@
 /*
- * tls13 sign_certificate_verify (type 128, DESIGN.md §3) against a real
+ * tls13 sign_certificate_verify (type 128, docs/architecture.md §3) against a real
  * lurkd over unix, tcp and tls: every signature scheme on a key of the
  * right kind, both roles, both transcript hash sizes, each signature
  * verified here with the public key over the RFC 8446 §4.4.3 content built

@@ -1,5 +1,5 @@
 /*
- * lurk.so inside OpenSSL ASYNC jobs (DESIGN.md §6; haproxy ssl-mode-async,
+ * lurk.so inside OpenSSL ASYNC jobs (docs/architecture.md §6; haproxy ssl-mode-async,
  * s_server -async), against a real lurkd:
  *   - a TLS 1.3 CertificateVerify signature made in a job pauses it (a wait
  *     fd present, quiet again once the job finished), resumes when that fd

@@ -1,7 +1,7 @@
 /*
  * The content classifier (provider/prov_content.c) as a unit: what libssl
  * hands the signature operation, and which LURK exchange it becomes
- * (DESIGN.md §4). Shapes from RFC 8446 §4.4.3 and RFC 5246 §7.4.3 / RFC
+ * (docs/architecture.md §4). Shapes from RFC 8446 §4.4.3 and RFC 5246 §7.4.3 / RFC
  * 8422 §5.4.
  */
 #include <check.h>

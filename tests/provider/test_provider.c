@@ -656,7 +656,7 @@ START_TEST(never_raw_rsa)
 }
 END_TEST
 
-/* The ctrl->param translation passes ints or strings (anchors §3.1): both work, both read back. */
+/* The ctrl->param translation passes ints or strings (docs/architecture.md §8.3): both work, both read back. */
 START_TEST(ctx_params_int_and_string)
 {
     EVP_PKEY *rsa = ref_key(lctx, 0);
@@ -864,7 +864,7 @@ static char *cert_pem(X509 *x)
     return out;
 }
 
-/* haproxy reads the key from the start of its crt bundle (anchors §1.2). */
+/* haproxy reads the key from the start of its crt bundle (docs/architecture.md §8.1). */
 START_TEST(bundle_key_reference_first)
 {
     char *c = cert_pem(k[2].cert), *bundle = concat(k[2].pem, c);
