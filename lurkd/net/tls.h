@@ -1,6 +1,6 @@
 /*
- * The TLS transport of tls:// listeners (DESIGN: TLS 1.3, client
- * certificate required; docs/architecture.md): an OpenSSL SSL object over
+ * The TLS transport of tls:// listeners (TLS 1.3, client certificate
+ * required; docs/architecture.md §3): an OpenSSL SSL object over
  * the connection's socket, the handshake, and the peer identity it proves.
  */
 #ifndef LURKD_NET_TLS_H
