@@ -18,7 +18,7 @@
 #include "lurk/keyid.h"
 #include "keys/rsa_premaster.h"
 #include "keys/secret_file.h"
-#include "keys/sign.h"
+#include "keys/sign_cache.h"
 
 static void openssl_reason(char *buf, size_t len)
 {
@@ -159,7 +159,7 @@ static bool load_one(const struct lurkd_config *cfg, const struct lurkd_key_conf
 {
     k->conf = conf;
     *at = conf->source_where ? conf->source_where : conf->where;
-    if (!lurkd_sign_cache_init(k)) {
+    if ((k->sign_cache = lurkd_sign_cache_new()) == NULL) {
         snprintf(why, whylen, "out of memory");
         return false;
     }
@@ -182,6 +182,19 @@ static bool load_one(const struct lurkd_config *cfg, const struct lurkd_key_conf
         return false;
     }
     k->spki_der_len = (size_t)spki_len;
+    /*
+     * OpenSSL checks every RSA-CRT result of a key in memory before it
+     * leaves libcrypto; a token behind an engine is on its own, so lurkd
+     * checks its signatures with the public key (a faulty one reveals the
+     * key's factors to whoever verifies it).
+     */
+    if (k->engine != NULL && (k->kind == LURKD_KEY_RSA || k->kind == LURKD_KEY_RSA_PSS)) {
+        const uint8_t *p = k->spki_der;
+        if ((k->check_key = d2i_PUBKEY(NULL, &p, spki_len)) == NULL) {
+            openssl_reason(why, whylen);
+            return false;
+        }
+    }
     if (conf->certificate != NULL) {
         *at = conf->certificate_where ? conf->certificate_where : conf->where;
         k->cert = load_certificate(conf->certificate, why, whylen);
@@ -215,7 +228,8 @@ static void shown_source(const char *source, char *buf, size_t len)
 
 static void key_clear(struct lurkd_key *k)
 {
-    lurkd_sign_cache_free(k);
+    lurkd_sign_cache_free(k->sign_cache);
+    EVP_PKEY_free(k->check_key);
     lurkd_rsa_kx_free(k->rsa_kx);
     EVP_PKEY_free(k->pkey);
     lurkd_engine_release(k->engine); /* after the key, which uses it */

@@ -41,7 +41,9 @@ struct lurkd_key {
     size_t cert_der_len;
     uint8_t *spki_der; /* SubjectPublicKeyInfo DER: the key id input, the raw public key */
     size_t spki_der_len;
-    struct lurkd_sign_cache *sign_cache; /* sign.c */
+    /* An RSA key in an HSM: its public key, which checks every signature (keys/sign.h). */
+    EVP_PKEY *check_key;
+    struct lurkd_sign_cache *sign_cache; /* keys/sign_cache.h */
     struct lurkd_rsa_kx *rsa_kx;         /* RSA key transport enabled: rsa_premaster.h; else NULL */
 };
 

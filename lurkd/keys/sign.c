@@ -1,9 +1,10 @@
 /* Signing; see sign.h. */
 #include "keys/sign.h"
 
+#include "keys/sign_cache.h"
+
 #include "lurk/tls13.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,32 +91,15 @@ static EVP_MD_CTX *sign_ctx_new(const struct lurkd_key *key, const struct lurkd_
     return md;
 }
 
-/*
- * Setting up a signing context (method fetches, provider context, padding
- * parameters) costs about a tenth of an ECDSA P-256 signature. Each key keeps
- * one initialised context per algorithm as a template; a signature starts
- * from a copy of it. Templates are only read after creation, so threads
- * share them; a key that cannot be copied (EVP_MD_CTX_copy_ex fails, e.g.
- * EdDSA in some OpenSSL versions) is initialised afresh each time.
- */
+/* A fresh signing context: from a copy of the key's template for alg (made on first use). */
 static EVP_MD_CTX *sign_ctx_get(const struct lurkd_key *key, const struct lurkd_sig_alg *alg)
 {
-    struct lurkd_sign_cache *cache = key->sign_cache;
-    EVP_MD_CTX *tmpl = NULL, *md;
-    size_t i;
+    const EVP_MD_CTX *tmpl = lurkd_sign_cache_find(key->sign_cache, alg->code);
+    EVP_MD_CTX *md = NULL, *made;
 
-    pthread_mutex_lock(&cache->lock);
-    for (i = 0; i < cache->n && cache->entries[i].code != alg->code; i++)
-        ;
-    if (i < cache->n) {
-        tmpl = cache->entries[i].ctx;
-    } else if (i < LURKD_SIGN_CACHE_SLOTS && (tmpl = sign_ctx_new(key, alg)) != NULL) {
-        cache->entries[i].code = alg->code;
-        cache->entries[i].ctx = tmpl;
-        cache->n++;
-    }
-    pthread_mutex_unlock(&cache->lock);
-    md = NULL;
+    if (tmpl == NULL && (made = sign_ctx_new(key, alg)) != NULL)
+        tmpl = lurkd_sign_cache_store(key->sign_cache, alg->code, made);
+    /* A context that cannot be copied (EdDSA in some OpenSSL versions) is made afresh. */
     if (tmpl != NULL && (md = EVP_MD_CTX_new()) != NULL && EVP_MD_CTX_copy_ex(md, tmpl) != 1) {
         EVP_MD_CTX_free(md);
         md = NULL;
@@ -131,28 +115,25 @@ static EVP_MD_CTX *sign_ctx_get(const struct lurkd_key *key, const struct lurkd_
     return md;
 }
 
-bool lurkd_sign_cache_init(struct lurkd_key *key)
+/* Whether sig verifies over tbs with the key's check_key, as alg says. */
+static bool signature_checks(const struct lurkd_key *key, const struct lurkd_sig_alg *alg,
+                             const uint8_t *tbs, size_t tbs_len, const uint8_t *sig, size_t len)
 {
-    struct lurkd_sign_cache *cache = calloc(1, sizeof(*cache));
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    bool ok = md != NULL &&
+              EVP_DigestVerifyInit_ex(md, &pctx, alg->md, NULL, NULL, key->check_key, NULL) == 1 &&
+              (alg->padding != LURKD_SIG_PSS ||
+               (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+                EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1)) &&
+              (alg->padding != LURKD_SIG_PKCS1 ||
+               EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1) &&
+              EVP_DigestVerify(md, sig, len, tbs, tbs_len) == 1;
 
-    if (cache == NULL)
-        return false;
-    pthread_mutex_init(&cache->lock, NULL);
-    key->sign_cache = cache;
-    return true;
-}
-
-void lurkd_sign_cache_free(struct lurkd_key *key)
-{
-    struct lurkd_sign_cache *cache = key->sign_cache;
-
-    if (cache == NULL)
-        return;
-    for (size_t i = 0; i < cache->n; i++)
-        EVP_MD_CTX_free(cache->entries[i].ctx);
-    pthread_mutex_destroy(&cache->lock);
-    free(cache);
-    key->sign_cache = NULL;
+    EVP_MD_CTX_free(md);
+    if (!ok && ERR_peek_error() != 0)
+        ERR_clear_error();
+    return ok;
 }
 
 bool lurkd_sign(const struct lurkd_key *key, const struct lurkd_sig_alg *alg, const uint8_t *tbs,
@@ -171,7 +152,9 @@ bool lurkd_sign(const struct lurkd_key *key, const struct lurkd_sig_alg *alg, co
     if (!lurk_cbb_begin(out, &m, 2) || !lurk_cbb_add_space(out, &sig, len))
         goto out;
     size_t at = (size_t)(sig - lurk_cbb_data(out));
-    if (EVP_DigestSign(md, sig, &len, tbs, tbs_len) != 1)
+    if (EVP_DigestSign(md, sig, &len, tbs, tbs_len) != 1 ||
+        (key->check_key != NULL &&
+         !signature_checks(key, alg, tbs, tbs_len, lurk_cbb_data(out) + at, len)))
         goto out;
     /* ECDSA signatures are often shorter than the maximum. */
     ok = lurk_cbb_truncate(out, at + len) && lurk_cbb_end(out, &m);

@@ -10,7 +10,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pthread.h>
 
 #include <openssl/evp.h>
 
@@ -39,20 +38,12 @@ const struct lurkd_sig_alg *lurkd_sig_alg_tls12(uint16_t sig_and_hash, const str
 extern const struct lurkd_sig_alg lurkd_sig_algs_tls13[];
 extern const size_t lurkd_n_sig_algs_tls13;
 
-/* Per-key cache of initialised signing contexts (sign.c). */
-#define LURKD_SIGN_CACHE_SLOTS 16
-struct lurkd_sign_cache {
-    pthread_mutex_t lock;
-    size_t n;
-    struct {
-        uint16_t code;
-        EVP_MD_CTX *ctx;
-    } entries[LURKD_SIGN_CACHE_SLOTS];
-};
-bool lurkd_sign_cache_init(struct lurkd_key *key);
-void lurkd_sign_cache_free(struct lurkd_key *key);
-
-/* Signs tbs and appends opaque signature<0..2^16-1> to out. */
+/*
+ * Signs tbs and appends opaque signature<0..2^16-1> to out. A key with a
+ * check_key (an RSA key in an HSM) has every signature verified with it
+ * first: a faulty RSA-CRT result must not leave lurkd (docs/performance.md,
+ * "The provider's RSA verify"); such a signature is not appended (false).
+ */
 bool lurkd_sign(const struct lurkd_key *key, const struct lurkd_sig_alg *alg, const uint8_t *tbs,
                 size_t tbs_len, lurk_cbb *out);
 /*

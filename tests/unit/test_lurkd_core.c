@@ -11,12 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "conf/policy.h"
 #include "conf/runtime.h"
 #include "exchange/dispatch.h"
+#include "keys/sign.h"
+#include "keys/sign_cache.h"
 #include "lurk/header.h"
 #include "lurk/keyid.h"
 #include "lurk/tls13.h"
@@ -246,6 +249,37 @@ START_TEST(dispatch_signs_only_what_policy_allows)
 }
 END_TEST
 
+/*
+ * An HSM's RSA signature is checked with the public key before it leaves
+ * lurkd (keys/sign.h): here a key whose check key is another RSA key stands
+ * for a token that returned a faulty signature.
+ */
+START_TEST(checked_signatures_that_fail_are_not_sent)
+{
+    EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    struct lurkd_key key = {.pkey = rsa, .kind = LURKD_KEY_RSA, .bits = 2048};
+    const struct lurkd_sig_alg *alg;
+    static const uint8_t tbs[130] = {0x20};
+    lurk_cbb out;
+
+    key.sign_cache = lurkd_sign_cache_new();
+    ck_assert(other != NULL && key.sign_cache != NULL);
+    alg = lurkd_sig_alg_tls13(0x0804, &key);
+    ck_assert(alg != NULL);
+    ck_assert(lurk_cbb_init(&out, 512, 4096));
+    key.check_key = rsa;
+    ck_assert(lurkd_sign(&key, alg, tbs, sizeof(tbs), &out));
+    ck_assert_uint_eq(lurk_cbb_len(&out), 2 + 256);
+    ck_assert(lurk_cbb_truncate(&out, 0));
+    key.check_key = other;
+    ck_assert(!lurkd_sign(&key, alg, tbs, sizeof(tbs), &out));
+    ck_assert_uint_eq(ERR_peek_error(), 0); /* nothing left for the next request */
+    lurk_cbb_cleanup(&out);
+    lurkd_sign_cache_free(key.sign_cache);
+    EVP_PKEY_free(other);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lurkd_core");
@@ -256,6 +290,7 @@ int main(void)
     tcase_add_test(tc, readable_key_file_is_refused);
     tcase_add_test(tc, policy_decides_per_peer_key_and_exchange);
     tcase_add_test(tc, dispatch_signs_only_what_policy_allows);
+    tcase_add_test(tc, checked_signatures_that_fail_are_not_sent);
     suite_add_tcase(s, tc);
     return lurk_test_run(s, CK_FORK_GETENV);
 }
