@@ -146,10 +146,11 @@ void lurkd_workers_set_limit(unsigned queue_limit)
     pthread_mutex_unlock(&pool.lock);
 }
 
-bool lurkd_workers_run_here(struct lurkd_job *job)
+/* Runs job on the calling thread unless lurkd is stopping (or, only_if_idle, a worker is busy). */
+static bool run_on_caller(struct lurkd_job *job, bool only_if_idle)
 {
     pthread_mutex_lock(&pool.lock);
-    bool ok = !pool.stopping;
+    bool ok = !pool.stopping && (!only_if_idle || (pool.queued == 0 && pool.running == 0));
     /* Counted as running, so that a drain (lurkd_workers_stop) waits for it. */
     if (ok)
         pool.running++;
@@ -163,21 +164,14 @@ bool lurkd_workers_run_here(struct lurkd_job *job)
     return true;
 }
 
+bool lurkd_workers_run_here(struct lurkd_job *job)
+{
+    return run_on_caller(job, false);
+}
+
 bool lurkd_workers_run_if_idle(struct lurkd_job *job)
 {
-    pthread_mutex_lock(&pool.lock);
-    bool idle = pool.queued == 0 && pool.running == 0 && !pool.stopping;
-    /* Counted as running, so that a drain (lurkd_workers_stop) waits for it. */
-    if (idle)
-        pool.running++;
-    pthread_mutex_unlock(&pool.lock);
-    if (!idle)
-        return false;
-    process(job);
-    pthread_mutex_lock(&pool.lock);
-    finished_locked();
-    pthread_mutex_unlock(&pool.lock);
-    return true;
+    return run_on_caller(job, true);
 }
 
 bool lurkd_workers_submit(struct lurkd_job *job)
