@@ -517,7 +517,24 @@ static int run_flood(struct bench *b, int n)
     return f.answered == n ? 0 : 1;
 }
 
-int main(int argc, char **argv)
+struct options {
+    const char *server, *ca, *cert, *key, *key_id, *local;
+    long count, server_pid;
+    unsigned scheme;
+    int connections, seconds, idle, flood;
+};
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: lurk-bench -s ADDR --key-id HEX [--scheme N] [-c N] [-d N] "
+                    "[-t S | -n COUNT] [--server-pid PID] [--idle N | --flood N] "
+                    "[--ca F --cert F --key F]\n"
+                    "       lurk-bench --local KEYFILE [--scheme N] [-c THREADS] "
+                    "[-t S | -n COUNT]\n");
+}
+
+/* The command line into o (and b->depth); false after a message (exit status 2). */
+static bool parse_args(int argc, char **argv, struct options *o, struct bench *b)
 {
     static const struct option opts[] = {
         {"server", required_argument, NULL, 's'},
@@ -536,170 +553,187 @@ int main(int argc, char **argv)
         {"server-pid", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
-    struct bench b = {.depth = 1, .lock = PTHREAD_MUTEX_INITIALIZER};
-    const char *server = NULL, *ca = NULL, *cert = NULL, *key = NULL, *key_id = NULL;
-    const char *local = NULL;
-    long count = 0, server_pid = 0;
-    unsigned scheme = 0x0804;
-    long scheme_arg;
-    int connections = 1, seconds = 5, idle = 0, flood = 0, ch;
-    char err[512];
+    long scheme;
+    int ch;
+    bool ok = true;
 
-    while ((ch = getopt_long(argc, argv, "s:c:d:t:n:", opts, NULL)) != -1) {
+    *o = (struct options){.scheme = 0x0804, .connections = 1, .seconds = 5};
+    while (ok && (ch = getopt_long(argc, argv, "s:c:d:t:n:", opts, NULL)) != -1) {
         switch (ch) {
         case 's':
-            server = optarg;
+            o->server = optarg;
             break;
         case 'a':
-            ca = optarg;
+            o->ca = optarg;
             break;
         case 'C':
-            cert = optarg;
+            o->cert = optarg;
             break;
         case 'k':
-            key = optarg;
+            o->key = optarg;
             break;
         case 'i':
-            key_id = optarg;
+            o->key_id = optarg;
             break;
         case 'S':
-            if (!tool_arg_long("lurk-bench", "--scheme", optarg, 0, 0xffff, &scheme_arg))
-                return 2;
-            scheme = (unsigned)scheme_arg;
+            ok = tool_arg_long("lurk-bench", "--scheme", optarg, 0, 0xffff, &scheme);
+            o->scheme = (unsigned)scheme;
             break;
         case 'c':
-            if (!tool_arg_int("lurk-bench", "-c", optarg, 1, 10000, &connections))
-                return 2;
+            ok = tool_arg_int("lurk-bench", "-c", optarg, 1, 10000, &o->connections);
             break;
         case 'd':
-            if (!tool_arg_int("lurk-bench", "-d", optarg, 1, MAX_DEPTH, &b.depth))
-                return 2;
+            ok = tool_arg_int("lurk-bench", "-d", optarg, 1, MAX_DEPTH, &b->depth);
             break;
         case 't':
-            if (!tool_arg_int("lurk-bench", "-t", optarg, 1, 86400, &seconds))
-                return 2;
+            ok = tool_arg_int("lurk-bench", "-t", optarg, 1, 86400, &o->seconds);
             break;
         case 'I':
-            if (!tool_arg_int("lurk-bench", "--idle", optarg, 1, 1000000, &idle))
-                return 2;
+            ok = tool_arg_int("lurk-bench", "--idle", optarg, 1, 1000000, &o->idle);
             break;
         case 'F':
-            if (!tool_arg_int("lurk-bench", "--flood", optarg, 1, 100000000, &flood))
-                return 2;
+            ok = tool_arg_int("lurk-bench", "--flood", optarg, 1, 100000000, &o->flood);
             break;
         case 'L':
-            local = optarg;
+            o->local = optarg;
             break;
         case 'n':
-            if (!tool_arg_long("lurk-bench", "-n", optarg, 1, 1000000000, &count))
-                return 2;
+            ok = tool_arg_long("lurk-bench", "-n", optarg, 1, 1000000000, &o->count);
             break;
         case 'P':
-            if (!tool_arg_long("lurk-bench", "--server-pid", optarg, 1, 0x7fffffff, &server_pid))
-                return 2;
+            ok = tool_arg_long("lurk-bench", "--server-pid", optarg, 1, 0x7fffffff, &o->server_pid);
             break;
         default:
-            fprintf(stderr, "usage: lurk-bench -s ADDR --key-id HEX [--scheme N] [-c N] [-d N] "
-                            "[-t S | -n COUNT] [--server-pid PID] [--idle N | --flood N] "
-                            "[--ca F --cert F --key F]\n"
-                            "       lurk-bench --local KEYFILE [--scheme N] [-c THREADS] "
-                            "[-t S | -n COUNT]\n");
-            return 2;
+            usage();
+            return false;
         }
     }
-    if (count > 0 && count < connections) {
+    if (ok && o->count > 0 && o->count < o->connections) {
         fprintf(stderr, "lurk-bench: -n must be at least -c\n");
-        return 2;
+        return false;
     }
-    b.per_conn = (uint64_t)count / (uint64_t)connections;
-    if (local != NULL && !local_setup(&b, local, scheme))
-        return 1;
-    uint8_t id[4] = {0};
+    return ok;
+}
+
+/*
+ * The server, its TLS context and the one request every connection sends:
+ * sign_certificate_verify with key_id, scheme, role server and a SHA-256
+ * transcript hash. Returns -1 to go on, else the exit status.
+ */
+static int remote_setup(const struct options *o, struct bench *b)
+{
+    uint8_t id[4] = {0}, *p = b->request_payload;
     size_t id_len = 0;
-    if (local != NULL)
-        goto run;
-    if (server == NULL || !lurk_address_parse(server, &b.addr, err, sizeof(err))) {
+    char err[512];
+
+    if (o->server == NULL || !lurk_address_parse(o->server, &b->addr, err, sizeof(err))) {
         fprintf(stderr, "lurk-bench: -s ADDR is required and must be unix:, tcp:// or tls://\n");
         return 2;
     }
     /* Idle connections send nothing; every other mode signs with the key. */
-    if ((key_id == NULL && idle == 0) ||
-        (key_id != NULL && (!lurk_hex_decode(key_id, id, sizeof(id), &id_len) || id_len != 4))) {
+    if ((o->key_id == NULL && o->idle == 0) ||
+        (o->key_id != NULL &&
+         (!lurk_hex_decode(o->key_id, id, sizeof(id), &id_len) || id_len != 4))) {
         fprintf(stderr, "lurk-bench: --key-id wants the key's 4-byte id in hex (8 digits)\n");
         return 2;
     }
-    if (b.addr.kind == LURK_ADDRESS_TLS &&
-        (b.tls = lurk_client_tls_ctx_new(NULL, ca, cert, key, err, sizeof(err))) == NULL) {
+    if (b->addr.kind == LURK_ADDRESS_TLS &&
+        (b->tls = lurk_client_tls_ctx_new(NULL, o->ca, o->cert, o->key, err, sizeof(err))) ==
+            NULL) {
         fprintf(stderr, "lurk-bench: %s\n", err);
         return 1;
     }
-    /* sign_certificate_verify: key_id, scheme, role server, a SHA-256 transcript hash. */
-    uint8_t *p = b.request_payload;
     p[0] = 0;
     memcpy(p + 1, id, 4);
-    p[5] = (uint8_t)(scheme >> 8);
-    p[6] = (uint8_t)scheme;
+    p[5] = (uint8_t)(o->scheme >> 8);
+    p[6] = (uint8_t)o->scheme;
     p[7] = 0;
     p[8] = 32;
     memset(p + 9, 0xab, 32);
-    b.request_len = 41;
-    if (idle > 0)
-        return run_idle(&b, idle);
-    if (flood > 0)
-        return run_flood(&b, flood);
+    b->request_len = 41;
+    return -1;
+}
 
-run:;
-    /*
-     * Connections (threads) are set up before the window opens: "ready" when
-     * all are, then the start is sampled and "go" releases them.
-     */
-    pthread_t *threads = calloc((size_t)connections, sizeof(*threads));
+/*
+ * The closed-loop run: connections (threads) are set up before the window
+ * opens ("ready" when all are), then the start is sampled and "go"
+ * releases them. Prints the result line; returns the exit status.
+ */
+static int run_closed_loop(const struct options *o, struct bench *b)
+{
+    pthread_t *threads = calloc((size_t)o->connections, sizeof(*threads));
     struct usage self0 = {0}, self1 = {0}, srv0 = {0}, srv1 = {0};
     bool srv_ok = true;
-    pthread_barrier_init(&b.ready, NULL, (unsigned)connections + 1);
-    pthread_barrier_init(&b.go, NULL, (unsigned)connections + 1);
-    for (int i = 0; i < connections; i++)
-        if (pthread_create(&threads[i], NULL, local != NULL ? local_worker : worker, &b) != 0) {
+    int64_t start, end;
+
+    if (threads == NULL)
+        return 1;
+    pthread_barrier_init(&b->ready, NULL, (unsigned)o->connections + 1);
+    pthread_barrier_init(&b->go, NULL, (unsigned)o->connections + 1);
+    for (int i = 0; i < o->connections; i++)
+        if (pthread_create(&threads[i], NULL, o->local != NULL ? local_worker : worker, b) != 0) {
             fprintf(stderr, "lurk-bench: cannot start thread %d\n", i);
             return 1;
         }
-    pthread_barrier_wait(&b.ready);
-    if (server_pid > 0)
-        srv_ok = proc_usage((pid_t)server_pid, &srv0);
+    pthread_barrier_wait(&b->ready);
+    if (o->server_pid > 0)
+        srv_ok = proc_usage((pid_t)o->server_pid, &srv0);
     self_usage(&self0);
-    int64_t start = now_ns();
-    b.deadline_ns = start + (int64_t)seconds * 1000000000;
-    pthread_barrier_wait(&b.go);
+    start = now_ns();
+    b->deadline_ns = start + (int64_t)o->seconds * 1000000000;
+    pthread_barrier_wait(&b->go);
     /* A timed run is sampled at the deadline, before the connections close. */
-    if (count == 0)
-        sleep_until(b.deadline_ns);
+    if (o->count == 0)
+        sleep_until(b->deadline_ns);
     else
-        for (int i = 0; i < connections; i++)
+        for (int i = 0; i < o->connections; i++)
             pthread_join(threads[i], NULL);
-    int64_t end = now_ns();
+    end = now_ns();
     self_usage(&self1);
-    if (server_pid > 0 && srv_ok)
-        srv_ok = proc_usage((pid_t)server_pid, &srv1);
-    if (count == 0)
-        for (int i = 0; i < connections; i++)
+    if (o->server_pid > 0 && srv_ok)
+        srv_ok = proc_usage((pid_t)o->server_pid, &srv1);
+    if (o->count == 0)
+        for (int i = 0; i < o->connections; i++)
             pthread_join(threads[i], NULL);
     double elapsed = (double)(end - start) / 1e9;
-    qsort(b.latencies, b.n_lat, sizeof(uint64_t), cmp_u64);
+    qsort(b->latencies, b->n_lat, sizeof(uint64_t), cmp_u64);
     printf("ops=%" PRIu64 " errors=%" PRIu64 " seconds=%.2f ops_per_s=%.0f p50_us=%" PRIu64
            " p99_us=%" PRIu64,
-           b.ops, b.errors, elapsed, (double)b.ops / elapsed, percentile(&b, 0.50),
-           percentile(&b, 0.99));
-    print_usage_delta("self", &self0, &self1, b.ops);
-    if (server_pid > 0 && srv_ok)
-        print_usage_delta("srv", &srv0, &srv1, b.ops);
-    if (server_pid > 0 && srv_ok)
-        print_threads_delta(&srv0, &srv1, b.ops);
+           b->ops, b->errors, elapsed, (double)b->ops / elapsed, percentile(b, 0.50),
+           percentile(b, 0.99));
+    print_usage_delta("self", &self0, &self1, b->ops);
+    if (o->server_pid > 0 && srv_ok) {
+        print_usage_delta("srv", &srv0, &srv1, b->ops);
+        print_threads_delta(&srv0, &srv1, b->ops);
+    }
     printf("\n");
-    if (server_pid > 0 && !srv_ok)
-        fprintf(stderr, "lurk-bench: cannot read /proc/%ld accounting\n", server_pid);
+    if (o->server_pid > 0 && !srv_ok)
+        fprintf(stderr, "lurk-bench: cannot read /proc/%ld accounting\n", o->server_pid);
     free(threads);
+    return b->errors == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct bench b = {.depth = 1, .lock = PTHREAD_MUTEX_INITIALIZER};
+    struct options o;
+    int rc = -1;
+
+    if (!parse_args(argc, argv, &o, &b))
+        return 2;
+    b.per_conn = (uint64_t)o.count / (uint64_t)o.connections;
+    if (o.local != NULL && !local_setup(&b, o.local, o.scheme))
+        return 1;
+    if (o.local == NULL && (rc = remote_setup(&o, &b)) < 0) {
+        if (o.idle > 0)
+            rc = run_idle(&b, o.idle);
+        else if (o.flood > 0)
+            rc = run_flood(&b, o.flood);
+    }
+    if (rc < 0)
+        rc = run_closed_loop(&o, &b);
     free(b.latencies);
     SSL_CTX_free(b.tls);
     EVP_MD_CTX_free(b.local_tmpl);
-    return b.errors == 0 ? 0 : 1;
+    return rc;
 }
