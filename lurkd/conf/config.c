@@ -269,7 +269,12 @@ struct lurkd_config *lurkd_config_new(void)
     if (cfg == NULL)
         return NULL;
     cfg->workers = cpus > 0 ? (unsigned)cpus : 1;
-    cfg->io_threads = 1;
+    /*
+     * One event loop per CPU: a loop signs quick requests itself, so one
+     * loop would cap them at one CPU (docs/performance.md, "Taking the
+     * kernel out of the hand-off").
+     */
+    cfg->io_threads = cpus > 64 ? 64 : cfg->workers;
     cfg->max_frame = DEFAULT_MAX_FRAME;
     cfg->queue_limit = DEFAULT_QUEUE_LIMIT;
     cfg->connection_limit = DEFAULT_CONNECTION_LIMIT;
@@ -596,9 +601,11 @@ static bool parse_main(struct parse *p, struct lurkd_config *cfg)
                 cfg->workers = (unsigned)u;
             }
         } else if (strcmp(n, "io_threads") == 0) {
-            if (!parse_uint(v->value, 1, 64, false, &u))
-                return failf(p, "lurkd", n, "io_threads must be 1..64");
-            cfg->io_threads = (unsigned)u;
+            if (strcmp(v->value, "auto") != 0) {
+                if (!parse_uint(v->value, 1, 64, false, &u))
+                    return failf(p, "lurkd", n, "io_threads must be auto or 1..64");
+                cfg->io_threads = (unsigned)u;
+            }
         } else if (strcmp(n, "max_frame_size") == 0) {
             /* The largest request is a tls13 handshake_context: 1 MiB is plenty. */
             if (!parse_uint(v->value, 1024, 16 * 1024 * 1024, false, &u))
