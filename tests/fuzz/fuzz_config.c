@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: lurkd's configuration reader (lurkd/config.c and
+ * libFuzzer target: lurkd's configuration reader (lurkd/conf/config.c and
  * config_tls13.c over OpenSSL's NCONF) on arbitrary files, seeded with the
  * example configuration (tests/fuzz/seeds.py). Every input either loads or
  * fails with a message; nothing may crash, leak or read out of bounds.

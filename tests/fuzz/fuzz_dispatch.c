@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: whole requests through lurkd's dispatcher and every
- * exchange handler (lurkd/dispatch.c, ex_*.c), framed by its stream reader
+ * exchange handler (lurkd/exchange/), framed by its stream reader
  * as a connection's bytes are, with real keys in lurkd's key store: the
  * Go, Illustrated TLS 1.2 and RFC 8448 keys of the vectors (so that the
  * examples of docs/protocol.md, the seeds, name keys lurkd holds), a P-256
