@@ -27,8 +27,6 @@ extern const size_t n_test_key_kinds;
 
 /* A fresh key pair in the default library context. */
 EVP_PKEY *test_keygen(const struct test_key_kind *kind);
-/* A DSA key (a type the provider does not offer), 1024 bits to keep it quick. */
-EVP_PKEY *test_dsa_keygen(void);
 /* A self-signed certificate for key (its own signer). */
 X509 *test_self_signed(EVP_PKEY *key, const char *cn);
 

@@ -27,6 +27,7 @@
 #include "lurk/keyid.h"
 #include "lurk/keyref.h"
 #include "prov_test_util.h"
+#include "test_keys.h"
 
 #define R_NO_EXCHANGE "no LURK exchange for this content"
 #define R_NO_SERVER   "no lurk-server configured"
@@ -656,7 +657,8 @@ START_TEST(never_raw_rsa)
 }
 END_TEST
 
-/* The ctrl->param translation passes ints or strings (docs/architecture.md §8.3): both work, both read back. */
+/* The ctrl->param translation passes ints or strings (docs/architecture.md §8.3): both work, both
+ * read back. */
 START_TEST(ctx_params_int_and_string)
 {
     EVP_PKEY *rsa = ref_key(lctx, 0);
@@ -820,7 +822,7 @@ START_TEST(bad_server_and_key_type)
     free(der);
 
     /* A DSA key: a well-formed reference to a key type we do not offer. */
-    EVP_PKEY *dsa = test_dsa_keygen();
+    EVP_PKEY *dsa = lurk_test_dsa_keygen();
     uint8_t *spki = NULL, id[4];
     int n;
     lurk_cbb cbb;

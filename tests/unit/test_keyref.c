@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/dsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -17,26 +16,9 @@
 #include "lurk/keyref.h"
 
 #include "check_run.h"
+#include "test_keys.h"
 
 static EVP_PKEY *p256, *rsa, *dsa;
-
-/* A DSA key (a type the provider does not offer), 1024 bits to keep it quick. */
-static EVP_PKEY *dsa_keygen(void)
-{
-    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "DSA", NULL), *kctx = NULL;
-    EVP_PKEY *params = NULL, *key = NULL;
-
-    if (pctx != NULL && EVP_PKEY_paramgen_init(pctx) > 0 &&
-        EVP_PKEY_CTX_set_dsa_paramgen_bits(pctx, 1024) > 0 &&
-        EVP_PKEY_paramgen(pctx, &params) > 0 &&
-        (kctx = EVP_PKEY_CTX_new_from_pkey(NULL, params, NULL)) != NULL &&
-        EVP_PKEY_keygen_init(kctx) > 0 && EVP_PKEY_keygen(kctx, &key) <= 0)
-        key = NULL;
-    EVP_PKEY_CTX_free(kctx);
-    EVP_PKEY_CTX_free(pctx);
-    EVP_PKEY_free(params);
-    return key;
-}
 
 /* The DER of a good key reference for key (server may be NULL); malloc'd, *len set. */
 static uint8_t *keyref_der(EVP_PKEY *key, const char *server, size_t *len)
@@ -59,7 +41,7 @@ static void setup(void)
 {
     p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-    dsa = dsa_keygen();
+    dsa = lurk_test_dsa_keygen();
     ck_assert_ptr_nonnull(p256);
     ck_assert_ptr_nonnull(rsa);
 }
