@@ -25,12 +25,22 @@
 #include "ops/privileges.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
+#include "ops/metrics_http.h"
+#include "ops/notify.h"
+#include "conf/config_metrics.h"
 #include "conf/runtime.h"
 #include "net/worker.h"
 #include "lurk/clock.h"
 
 #define DEFAULT_CONFIG "/etc/lurkd/lurkd.conf"
 #define LURKD_VERSION  "0.1.0"
+/*
+ * Exit status of a configuration that cannot work (sysexits.h EX_CONFIG):
+ * the config file, a file it names or a key. Restarting does not help, so
+ * the systemd unit lists it in RestartPreventExitStatus= (docs/deploy.md §3).
+ * 1 is any other failed start (a port in use, ...), 2 a bad command line.
+ */
+#define LURKD_EXIT_CONFIG 78
 
 struct options {
     const char *config; /* NULL: default file if it exists */
@@ -48,6 +58,7 @@ struct options {
 
 static struct lurkd_listener *listeners;
 static size_t n_listeners;
+static int metrics_fd = -1; /* [metrics] socket, bound before privileges drop */
 
 static void usage(FILE *f)
 {
@@ -254,6 +265,16 @@ static bool same_listeners(const struct lurkd_config *a, const struct lurkd_conf
     return true;
 }
 
+static bool same_metrics(const struct lurkd_config *a, const struct lurkd_config *b)
+{
+    const struct lurkd_metrics_conf *x = a->metrics, *y = b->metrics;
+
+    if (x == NULL || y == NULL)
+        return x == y;
+    return strcmp(x->addr.text, y->addr.text) == 0 && x->max_connections == y->max_connections &&
+           x->timeout == y->timeout;
+}
+
 /* SIGHUP: everything or nothing; a bad new config keeps the old one serving. */
 static void reload(const struct options *o, bool foreground)
 {
@@ -276,7 +297,7 @@ static void reload(const struct options *o, bool foreground)
         }
     }
     if (rt == NULL) {
-        lurkd_metrics_count(LURKD_COUNTER_RELOAD_FAILURES);
+        lurkd_metrics_reload(false);
         lurkd_error("reload failed, still serving the previous configuration: %s", err);
         for (size_t i = 0; ctxs != NULL && i < n_listeners; i++)
             SSL_CTX_free(ctxs[i]);
@@ -284,6 +305,8 @@ static void reload(const struct options *o, bool foreground)
     }
     if (!same_listeners(old->cfg, rt->cfg))
         lurkd_warn("reload: listener changes take effect at restart");
+    if (!same_metrics(old->cfg, rt->cfg))
+        lurkd_warn("reload: [metrics] changes take effect at restart");
     if (rt->cfg->workers != old->cfg->workers || rt->cfg->io_threads != old->cfg->io_threads)
         lurkd_warn("reload: workers and io_threads take effect at restart");
     if ((rt->cfg->user == NULL) != (old->cfg->user == NULL) ||
@@ -296,7 +319,7 @@ static void reload(const struct options *o, bool foreground)
         lurkd_error("reload: %s", err);
     apply_settings(rt->cfg);
     warn_keys(rt);
-    lurkd_metrics_count(LURKD_COUNTER_RELOADS);
+    lurkd_metrics_reload(true);
     lurkd_notice("configuration reloaded: %zu keys, lurk_state %02x%02x%02x%02x", rt->keys->n_keys,
                  rt->state[0], rt->state[1], rt->state[2], rt->state[3]);
     lurkd_runtime_install(rt);
@@ -373,6 +396,9 @@ static int start_failed(struct lurkd_runtime *rt, struct options *o)
 {
     for (size_t i = 0; i < n_listeners; i++)
         lurkd_listener_close(&listeners[i]);
+    if (metrics_fd >= 0)
+        close(metrics_fd);
+    metrics_fd = -1;
     free(listeners);
     listeners = NULL;
     n_listeners = 0;
@@ -398,6 +424,8 @@ static bool prepare_process(const struct lurkd_runtime *rt, const struct options
     for (size_t i = 0; ok && i < cfg->n_listeners; i++)
         if ((ok = lurkd_listener_open(&cfg->listeners[i], &listeners[i], err, sizeof(err))))
             n_listeners = i + 1;
+    if (ok && cfg->metrics != NULL)
+        ok = (metrics_fd = lurkd_metrics_http_bind(cfg->metrics, err, sizeof(err))) >= 0;
     ok = ok && open_logs(cfg, o->foreground, err, sizeof(err)) &&
          (o->foreground || daemonize(err, sizeof(err)));
     if (!ok) {
@@ -437,9 +465,12 @@ static int shut_down(int signo)
     struct lurkd_runtime *cur = lurkd_runtime_acquire();
     const char *pid_file = cur->cfg->pid_file;
 
+    lurkd_notify_stopping();
     lurkd_notice("%s: finishing in-flight requests, then exiting",
                  signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    /* /readyz says 503 from here on: drain stops accepting first. */
     drain(cur->cfg->drain_timeout);
+    lurkd_metrics_http_stop();
     /*
      * Workers first: a worker hands its response to a connection's I/O loop,
      * which must still exist (work left after drain_timeout finishes here;
@@ -455,6 +486,34 @@ static int shut_down(int signo)
     lurkd_notice("exiting");
     free(listeners);
     return 0;
+}
+
+/* The [metrics] endpoint, once the I/O threads run; it owns metrics_fd from here. */
+static bool start_metrics(const struct lurkd_metrics_conf *mc, char *err, size_t errlen)
+{
+    bool ok;
+
+    if (metrics_fd < 0)
+        return true;
+    ok = lurkd_metrics_http_start(metrics_fd, mc, err, errlen);
+    if (!ok) {
+        lurkd_io_stop();
+        close(metrics_fd);
+    }
+    metrics_fd = -1;
+    return ok;
+}
+
+/* READY=1 with what `systemctl status` shows. */
+static void notify_ready(void)
+{
+    struct lurkd_runtime *cur = lurkd_runtime_acquire();
+    char status[128];
+
+    snprintf(status, sizeof(status), "serving %zu keys on %zu listeners", cur->keys->n_keys,
+             n_listeners);
+    lurkd_runtime_unref(cur);
+    lurkd_notify_ready(status);
 }
 
 /* The main thread's life once everything runs: signals, and the audit and log flushes. */
@@ -473,7 +532,9 @@ static int serve(const struct options *o, int sfd)
             continue;
         if (si.ssi_signo == SIGHUP) {
             lurkd_notice("SIGHUP: reloading configuration and keys");
+            lurkd_notify_reloading();
             reload(o, o->foreground);
+            notify_ready();
         } else if (si.ssi_signo == SIGUSR1) {
             struct lurkd_runtime *cur = lurkd_runtime_acquire();
             if (!open_logs(cur->cfg, o->foreground, err, sizeof(err)))
@@ -508,7 +569,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "lurkd: %s\n", err);
         if (o.check)
             fprintf(stderr, "lurkd: configuration check failed\n");
-        return start_failed(rt, &o);
+        start_failed(rt, &o);
+        return LURKD_EXIT_CONFIG;
     }
     if (o.check) {
         describe_keys(rt, stdout);
@@ -522,11 +584,13 @@ int main(int argc, char **argv)
         return start_failed(rt, &o);
 
     sfd = signals_to_fd();
+    lurkd_metrics_started(LURKD_VERSION);
     lurkd_runtime_install(rt);
     apply_settings(rt->cfg);
     warn_keys(rt);
     if (sfd < 0 || !lurkd_workers_start(rt->cfg->workers, rt->cfg->queue_limit, err, sizeof(err)) ||
-        !lurkd_io_start(rt->cfg->io_threads, listeners, n_listeners, err, sizeof(err))) {
+        !lurkd_io_start(rt->cfg->io_threads, listeners, n_listeners, err, sizeof(err)) ||
+        !start_metrics(rt->cfg->metrics, err, sizeof(err))) {
         lurkd_error("cannot start: %s", sfd < 0 ? strerror(errno) : err);
         lurkd_workers_stop(); /* whichever threads started; none is busy yet */
         if (rt->cfg->pid_file != NULL)
@@ -536,8 +600,11 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < n_listeners; i++)
         lurkd_notice("listening on %s", listeners[i].addr.text);
+    if (rt->cfg->metrics != NULL)
+        lurkd_notice("metrics on http://%s/metrics", rt->cfg->metrics->addr.text + 6);
     lurkd_notice("lurkd %s started: %zu keys, %u workers, %u I/O threads", LURKD_VERSION,
                  rt->keys->n_keys, rt->cfg->workers, rt->cfg->io_threads);
+    notify_ready();
     rc = serve(&o, sfd);
     free(o.listen);
     free(o.keys);

@@ -22,6 +22,7 @@
 #include <openssl/conf.h>
 #include <openssl/err.h>
 
+#include "conf/config_metrics.h"
 #include "conf/config_tls13.h"
 #include "lurk/hex.h"
 
@@ -789,6 +790,9 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
         else if (strncmp(s, "psk.", 4) == 0 && s[4] != '\0')
             ok = lurkd_config_psk_section(&tls13, &cfg->tls13, s, s + 4,
                                           NCONF_get_section(p.conf, s));
+        else if (strcmp(s, "metrics") == 0)
+            ok = lurkd_config_metrics_section(&tls13, &cfg->metrics, s,
+                                              NCONF_get_section(p.conf, s));
         else if (strcmp(s, "default") == 0)
             ok = sk_CONF_VALUE_num(NCONF_get_section(p.conf, s)) <= 0 ||
                  failf(&p, "default", sk_CONF_VALUE_value(NCONF_get_section(p.conf, s), 0)->name,
@@ -796,7 +800,7 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
         else
             ok = failf(&p, s, NULL,
                        "unknown section [%s] (expected [lurkd], [listener.NAME], [key.NAME], "
-                       "[client.NAME], [tls13] or [psk.NAME])",
+                       "[client.NAME], [tls13], [psk.NAME] or [metrics])",
                        s);
         if (!ok)
             goto fail;
@@ -998,6 +1002,7 @@ void lurkd_config_free(struct lurkd_config *cfg)
         free(cfg->clients[i].ids);
     }
     lurkd_config_tls13_free(cfg->tls13);
+    lurkd_config_metrics_free(cfg->metrics);
     free(cfg->listeners);
     free(cfg->keys);
     free(cfg->clients);

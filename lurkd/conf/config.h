@@ -90,7 +90,8 @@ struct lurkd_key_conf {
     char *pin_file_where, *engine_module_where;
 };
 
-struct lurkd_tls13_conf; /* conf/config_tls13.h */
+struct lurkd_tls13_conf;   /* conf/config_tls13.h */
+struct lurkd_metrics_conf; /* conf/config_metrics.h */
 
 struct lurkd_config {
     char *path; /* NULL when everything came from the command line */
@@ -133,6 +134,8 @@ struct lurkd_config {
     size_t n_clients;
     /* [tls13] and [psk.NAME] (config_tls13.h); NULL when the file has neither. */
     struct lurkd_tls13_conf *tls13;
+    /* [metrics] (config_metrics.h); NULL when the endpoint is off. */
+    struct lurkd_metrics_conf *metrics;
 };
 
 /*

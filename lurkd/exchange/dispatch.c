@@ -151,6 +151,14 @@ static struct answer dispatch(const struct lurkd_runtime *rt, const struct lurkd
                               const struct lurkd_dispatch_msg *m, lurk_cbb *out,
                               const struct timespec *t0);
 
+/* Requests that named a key are also counted per key (metrics.h). */
+static void count_key(const struct lurkd_request *req, const struct answer *a)
+{
+    if (req->has_key_id)
+        lurkd_metrics_key_request(req->key_id.id, req->hdr->designation, req->hdr->type,
+                                  a->designation, a->status);
+}
+
 bool lurkd_dispatch_parse(const uint8_t *frame, size_t len, struct lurkd_dispatch_msg *m)
 {
     m->sign_cv_decoded = false;
@@ -224,6 +232,7 @@ static struct answer dispatch(const struct lurkd_runtime *rt, const struct lurkd
         lurk_cbb_cleanup(&payload);
         if (req.audited)
             audit(&req, status, t0);
+        count_key(&req, &a);
         return a;
     }
     if (status == LURK_STATUS_SUCCESS && !lurk_cbb_ok(&payload))
@@ -239,6 +248,7 @@ static struct answer dispatch(const struct lurkd_runtime *rt, const struct lurkd
         req.note = "request payload does not decode";
     if (req.audited)
         audit(&req, status, t0);
+    count_key(&req, &a);
     return a;
 }
 

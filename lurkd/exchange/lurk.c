@@ -3,10 +3,8 @@
 
 #include <string.h>
 
-#include "net/io_loop.h"
 #include "lurk/lurk.h"
-#include "ops/metrics.h"
-#include "net/worker.h"
+#include "ops/metrics_gauges.h"
 
 uint8_t lurkd_ex_lurk_capabilities(struct lurkd_request *req, lurk_cbb *out)
 {
@@ -27,16 +25,16 @@ uint8_t lurkd_ex_lurk_capabilities(struct lurkd_request *req, lurk_cbb *out)
 /* lurk stats (project type 128, protocol.md): the metrics as Prometheus text. */
 uint8_t lurkd_ex_lurk_stats(struct lurkd_request *req, lurk_cbb *out)
 {
-    struct lurkd_gauges gauges = {
-        .connections = lurkd_io_connections(),
-        .queued = lurkd_workers_queued(),
-        .keys = (unsigned)req->rt->keys->n_keys,
-    };
+    struct lurkd_gauges gauges;
+    bool ok;
 
     if (lurk_empty_payload_decode(&req->payload) != LURK_STATUS_SUCCESS)
         return LURK_STATUS_INVALID_FORMAT;
     /* Key usage is not for every client: lurk-lurk §5.3 lets errors be generalised. */
     if (!lurkd_policy_stats(req->rt->cfg, req->peer))
         return LURK_STATUS_UNDEFINED_ERROR;
-    return lurkd_metrics_render(out, &gauges) ? LURK_STATUS_SUCCESS : LURK_STATUS_UNDEFINED_ERROR;
+    lurkd_metrics_gauges_read(&gauges, req->rt);
+    ok = lurkd_metrics_render(out, &gauges);
+    lurkd_metrics_gauges_clear(&gauges);
+    return ok ? LURK_STATUS_SUCCESS : LURK_STATUS_UNDEFINED_ERROR;
 }

@@ -166,6 +166,9 @@ void lurkd_accept(struct lurkd_loop *loop, struct lurkd_listener *l)
             continue;
         }
         lurkd_metrics_count(LURKD_COUNTER_CONNECTIONS_ACCEPTED);
+        /* Only this loop closes c (net/loop.c), so the count cannot go below zero. */
+        c->listener = l;
+        atomic_fetch_add(&l->connections, 1);
         lurkd_debug("connection from %s on %s", c->peer.text, l->addr.text);
     }
 }

@@ -72,6 +72,7 @@ struct lurkd_conn {
     struct lurkd_flush_queue *flushq; /* that loop's flush queue */
     struct lurkd_peer peer;
     struct lurkd_peer_key limit_key; /* what it counts against (net/peer_limit.h) */
+    struct lurkd_listener *listener; /* its listener's connection gauge; NULL until accepted */
 
     /* Deadlines (net/loop.c): one timer, set to the earliest that applies. */
     struct lurkd_timer timer;

@@ -5,6 +5,7 @@
 #ifndef LURKD_NET_LISTENER_H
 #define LURKD_NET_LISTENER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -16,6 +17,8 @@ struct lurkd_listener {
     int fd;
     struct lurk_address addr;
     SSL_CTX *tls; /* tls:// only */
+    /* Open connections accepted here (net/accept.c, net/loop.c), for the metrics. */
+    atomic_uint connections;
 };
 
 /* Binds and listens; errors name the listener's config line. */

@@ -106,6 +106,8 @@ void lurkd_loop_close(struct lurkd_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     atomic_fetch_sub(&lurkd_io.n_conns, 1);
+    if (c->listener != NULL)
+        atomic_fetch_sub(&c->listener->connections, 1);
     /* A descriptor is free again: a loop that ran out of them may accept (net/accept.h). */
     loop->descriptor_freed = true;
     lurkd_debug("closed connection from %s", c->peer.text);

@@ -1,7 +1,8 @@
 /*
  * Counters and latency histograms (docs/architecture.md §5), kept with relaxed atomics
  * so recording costs a few instructions, and rendered as Prometheus text for
- * `lurkctl stats` (lurk designation, project type 128 "stats").
+ * `lurkctl stats` (lurk designation, project type 128 "stats") and for the
+ * [metrics] HTTP endpoint (ops/metrics_http.h, docs/deploy.md §8).
  */
 #ifndef LURKD_OPS_METRICS_H
 #define LURKD_OPS_METRICS_H
@@ -20,8 +21,8 @@ enum lurkd_counter {
     LURKD_COUNTER_CLOSED_REQUEST_TIMEOUT, /* handshake, message or write over request_timeout */
     LURKD_COUNTER_CLOSED_IDLE,
     LURKD_COUNTER_TLS_HANDSHAKE_FAILURES,
-    LURKD_COUNTER_RELOADS,
-    LURKD_COUNTER_RELOAD_FAILURES,
+    LURKD_COUNTER_RELOADS,                /* through lurkd_metrics_reload */
+    LURKD_COUNTER_RELOAD_FAILURES,        /* through lurkd_metrics_reload */
     LURKD_COUNTER_AUDIT_LINES_AGGREGATED, /* refusals counted in an aggregate audit line */
     LURKD_COUNTER_COUNT,
 };
@@ -35,11 +36,37 @@ void lurkd_metrics_count(enum lurkd_counter counter);
 void lurkd_metrics_request(uint8_t designation, uint8_t type, uint8_t response_designation,
                            uint8_t status, uint64_t micros);
 
-/* Gauges are read when rendering. */
+/*
+ * The same request counted against the key it named (key_id of a key op,
+ * found or not): requests by exchange, status and key. The series are held
+ * in a fixed table; requests beyond it are counted as dropped series.
+ */
+void lurkd_metrics_key_request(const uint8_t key_id[4], uint8_t designation, uint8_t type,
+                               uint8_t response_designation, uint8_t status);
+
+/* Once, at start: version for lurkd_build_info and the start time. */
+void lurkd_metrics_started(const char *version);
+/* A SIGHUP reload and its result (counts, and the time of the last success). */
+void lurkd_metrics_reload(bool ok);
+
+struct lurkd_keystore; /* keys/keystore.h */
+
+/* Open connections of one listener. */
+struct lurkd_listener_gauge {
+    const char *address;
+    unsigned connections;
+};
+
+/* Gauges are read when rendering (ops/metrics_gauges.h reads them). */
 struct lurkd_gauges {
     unsigned connections;
     unsigned queued;
+    unsigned queue_limit;
     unsigned keys;
+    /* For key names and per-key certificate expiry; may be NULL. */
+    const struct lurkd_keystore *keystore;
+    const struct lurkd_listener_gauge *listeners;
+    size_t n_listeners;
 };
 
 /* Appends the Prometheus text exposition (format 0.0.4) of everything. */
