@@ -1,0 +1,589 @@
+/*
+ * lurkd's [metrics] endpoint with real parts (docs/deploy.md §8): a real
+ * lurkd scraped with curl while a client loads it, every scrape checked by
+ * promtool (Debian's prometheus package), the counts compared with the load
+ * sent; /healthz and /readyz; 404 and 405; the connection limit and timeout;
+ * a port already in use; bad [metrics] values with file:line; reloads that
+ * keep the endpoint and count their result.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/asn1.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "check_run.h"
+#include "daemon_client.h"
+#include "lurk/lurk.h"
+#include "lurk/tls13.h"
+
+/* Bounds of the load: requests per round, and the time a round may take. */
+#define LOAD_SIGNS   300
+#define LOAD_UNKNOWN 40
+#define LOAD_PINGS   100
+#define LOAD_SECONDS 60
+#define SCRAPES_MAX  40
+
+static struct lurkd_proc lurkd;
+static char tcp_addr[128], tls_addr[128];
+static int metrics_port;
+static bool have_promtool;
+
+/* A loopback port free right now (bound, read, closed). */
+static int free_port(void)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+              getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
+    close(fd);
+    return ntohs(sin.sin_port);
+}
+
+/* Runs a shell command; its output (stdout and stderr) in out, its exit status returned. */
+static int run(const char *cmd, char *out, size_t outlen)
+{
+    FILE *f = popen(cmd, "r");
+    size_t n = 0;
+    int st;
+
+    ck_assert_msg(f != NULL, "popen %s", cmd);
+    while (n + 1 < outlen) {
+        size_t got = fread(out + n, 1, outlen - 1 - n, f);
+        if (got == 0)
+            break;
+        n += got;
+    }
+    out[n] = '\0';
+    /* Whatever did not fit is read and dropped, so the command can finish. */
+    char drop[4096];
+    while (fread(drop, 1, sizeof(drop), f) > 0)
+        ;
+    st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* curl on the metrics port: the HTTP code, the body in body (may be NULL). */
+static int http(const char *method, const char *path, char *body, size_t bodylen)
+{
+    char cmd[512], out[64];
+    char file[400];
+
+    snprintf(file, sizeof(file), "%s/http.body", lurkd.dir);
+    snprintf(cmd, sizeof(cmd),
+             "curl -s --max-time 10 %s%s -o '%s' -w '%%{http_code}' http://127.0.0.1:%d%s 2>&1",
+             /* curl -X HEAD would wait for a body: -I sends HEAD and expects none. */
+             strcmp(method, "HEAD") == 0 ? "-I" : "-X ", strcmp(method, "HEAD") == 0 ? "" : method,
+             file, metrics_port, path);
+    ck_assert_msg(run(cmd, out, sizeof(out)) == 0, "%s: %s", cmd, out);
+    if (body != NULL) {
+        char *text = lurk_test_read_file(file, NULL);
+        snprintf(body, bodylen, "%s", text ? text : "");
+        free(text);
+    }
+    return atoi(out);
+}
+
+/* One scrape, checked by promtool when it is installed; malloc'd text. */
+static char *scrape(void)
+{
+    char cmd[700], out[8192], file[400];
+    char *text;
+
+    snprintf(file, sizeof(file), "%s/scrape.prom", lurkd.dir);
+    snprintf(cmd, sizeof(cmd), "curl -s -f --max-time 10 -o '%s' http://127.0.0.1:%d/metrics 2>&1",
+             file, metrics_port);
+    ck_assert_msg(run(cmd, out, sizeof(out)) == 0, "%s: %s", cmd, out);
+    if (have_promtool) {
+        snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s' 2>&1", file);
+        ck_assert_msg(run(cmd, out, sizeof(out)) == 0, "promtool check metrics: %s", out);
+        ck_assert_msg(out[0] == '\0', "promtool has remarks: %s", out);
+    }
+    text = lurk_test_read_file(file, NULL);
+    ck_assert(text != NULL);
+    return text;
+}
+
+/* The value of the sample line "series VALUE", -1 when absent. */
+static double sample(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+
+    for (const char *p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : p) {
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    }
+    return -1;
+}
+
+static double sample0(const char *text, const char *series)
+{
+    double v = sample(text, series);
+    return v < 0 ? 0 : v;
+}
+
+#define METRICS_SECTION "[metrics]\naddress = 127.0.0.1:%d\n"
+
+static void start(const char *metrics_extra)
+{
+    char extra[2048];
+
+    metrics_port = free_port();
+    snprintf(extra, sizeof(extra),
+             "[key.p256]\nsource = %s\ncertificate = %s\nclients = *\n" METRICS_SECTION "%s",
+             lurk_test_pki("server-p256.key"), lurk_test_pki("server-p256.crt"), metrics_port,
+             metrics_extra ? metrics_extra : "");
+    dc_start(&lurkd, NULL, extra, tcp_addr, tls_addr, sizeof(tcp_addr));
+}
+
+static void setup(void)
+{
+    char out[256];
+
+    have_promtool = run("command -v promtool", out, sizeof(out)) == 0;
+}
+
+static void teardown(void)
+{
+    dc_stop(&lurkd);
+}
+
+/* sign_certificate_verify with key_id; the response status. */
+static uint8_t sign(struct lurk_conn *c, const uint8_t key_id[4])
+{
+    uint8_t hash[32], payload[64];
+    struct lurk_response resp;
+    size_t len;
+    uint8_t st;
+
+    ck_assert(RAND_bytes(hash, sizeof(hash)) == 1);
+    len =
+        dc_sign_cv_payload(payload, 0, key_id, 0x0403, LURK_TLS13_ROLE_SERVER, hash, sizeof(hash));
+    st = dc_call(c, LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY, payload, len,
+                 &resp);
+    lurk_response_free(&resp);
+    return st;
+}
+
+/*
+ * The load, in a child process so that the parent scrapes meanwhile:
+ * LOAD_SIGNS signatures on tcp, LOAD_UNKNOWN requests naming an unknown key,
+ * LOAD_PINGS tls12 pings on unix; bounded in count and in time.
+ */
+static void load(const uint8_t key_id[4])
+{
+    static const uint8_t unknown[4] = {0xde, 0xad, 0xbe, 0xef};
+    struct lurk_conn *tcp = dc_connect(tcp_addr, 1), *local = dc_connect(lurkd.unix_addr, 1);
+    time_t deadline = time(NULL) + LOAD_SECONDS;
+    struct lurk_response resp;
+
+    for (int i = 0; i < LOAD_SIGNS && time(NULL) < deadline; i++)
+        ck_assert_uint_eq(sign(tcp, key_id), LURK_STATUS_SUCCESS);
+    for (int i = 0; i < LOAD_UNKNOWN && time(NULL) < deadline; i++)
+        ck_assert_uint_eq(sign(tcp, unknown), LURK_TLS13_STATUS_INVALID_KEY_ID);
+    for (int i = 0; i < LOAD_PINGS && time(NULL) < deadline; i++) {
+        ck_assert_uint_eq(dc_call(local, LURK_DESIGNATION_TLS12, LURK_TYPE_PING, NULL, 0, &resp),
+                          LURK_STATUS_SUCCESS);
+        lurk_response_free(&resp);
+    }
+    ck_assert_msg(time(NULL) < deadline, "load took over %d s", LOAD_SECONDS);
+    lurk_conn_close(tcp);
+    lurk_conn_close(local);
+}
+
+#define SIGN_SUCCESS                                                                               \
+    "lurkd_requests_total{designation=\"tls13\",type=\"sign_certificate_verify\","                 \
+    "status=\"success\"}"
+#define SIGN_COUNT                                                                                 \
+    "lurkd_request_duration_seconds_count{designation=\"tls13\",type=\"sign_certificate_verify\"}"
+#define PING_SUCCESS "lurkd_requests_total{designation=\"tls12\",type=\"ping\",status=\"success\"}"
+
+/* Scrapes while a child loads lurkd; the counts grow by exactly what was sent. */
+START_TEST(scrape_under_load_counts_what_was_sent)
+{
+    EVP_PKEY *pkey = dc_load_key(lurk_test_pki("server-p256.key"));
+    uint8_t key_id[4];
+    char hex[9], key_sign[256], key_unknown[256], listener[256];
+    char *before, *after;
+    int scrapes = 0, status;
+    pid_t child;
+
+    start(NULL);
+    dc_key_id(pkey, key_id);
+    dc_key_id_hex(pkey, hex);
+    EVP_PKEY_free(pkey);
+    snprintf(key_sign, sizeof(key_sign),
+             "lurkd_key_requests_total{key=\"p256\",key_id=\"%s\",designation=\"tls13\","
+             "type=\"sign_certificate_verify\",status=\"success\"}",
+             hex);
+    snprintf(key_unknown, sizeof(key_unknown),
+             "lurkd_key_requests_total{key=\"\",key_id=\"deadbeef\",designation=\"tls13\","
+             "type=\"sign_certificate_verify\",status=\"invalid_key_id\"}");
+    before = scrape();
+
+    child = fork();
+    ck_assert(child >= 0);
+    if (child == 0) {
+        load(key_id);
+        _exit(0);
+    }
+    /* Scrapes during the load: each one a valid exposition, counters never going back. */
+    double last = sample0(before, SIGN_SUCCESS);
+    while (scrapes < SCRAPES_MAX && waitpid(child, &status, WNOHANG) == 0) {
+        char *during = scrape();
+        double now = sample0(during, SIGN_SUCCESS);
+        ck_assert_msg(now >= last, "counter went from %g to %g", last, now);
+        last = now;
+        free(during);
+        scrapes++;
+    }
+    if (scrapes == SCRAPES_MAX)
+        ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "load failed: %d", status);
+    ck_assert_int_gt(scrapes, 0);
+
+    after = scrape();
+    ck_assert_double_eq(sample0(after, SIGN_SUCCESS) - sample0(before, SIGN_SUCCESS), LOAD_SIGNS);
+    /* The requests that named an unknown key are requests too, with their status. */
+    ck_assert_double_eq(sample0(after, SIGN_COUNT) - sample0(before, SIGN_COUNT),
+                        LOAD_SIGNS + LOAD_UNKNOWN);
+    ck_assert_double_eq(sample0(after, PING_SUCCESS) - sample0(before, PING_SUCCESS), LOAD_PINGS);
+    ck_assert_double_eq(sample0(after, key_sign) - sample0(before, key_sign), LOAD_SIGNS);
+    ck_assert_double_eq(sample0(after, key_unknown) - sample0(before, key_unknown), LOAD_UNKNOWN);
+    ck_assert_double_eq(sample(after, "lurkd_request_duration_seconds_bucket{designation=\"tls13\","
+                                      "type=\"sign_certificate_verify\",le=\"+Inf\"}"),
+                        sample(after, SIGN_COUNT));
+    /* Both load connections were accepted and are closed again. */
+    ck_assert_double_eq(sample(after, "lurkd_connections_accepted_total") -
+                            sample(before, "lurkd_connections_accepted_total"),
+                        2);
+    snprintf(listener, sizeof(listener), "lurkd_listener_connections{listener=\"%s\"}", tcp_addr);
+    ck_assert_double_eq(sample(after, listener), 0);
+    ck_assert_double_eq(sample(after, "lurkd_keys"), 1);
+    ck_assert_double_eq(sample(after, "lurkd_queue_limit"), 4096);
+    ck_assert(strstr(after, "lurkd_build_info{version=\"0.1.0\",openssl=\"OpenSSL 3.") != NULL);
+    free(before);
+    free(after);
+}
+END_TEST
+
+/* Connections by listener while they are open; the certificate's notAfter per key. */
+START_TEST(listener_connections_and_certificate_expiry)
+{
+    struct lurk_conn *c[3];
+    char series[512], *text;
+    FILE *f;
+    X509 *cert;
+    struct tm tm;
+    EVP_PKEY *pkey = dc_load_key(lurk_test_pki("server-p256.key"));
+    char hex[9];
+
+    start(NULL);
+    dc_key_id_hex(pkey, hex);
+    EVP_PKEY_free(pkey);
+    c[0] = dc_connect(tcp_addr, 1);
+    c[1] = dc_connect(tcp_addr, 1);
+    c[2] = dc_connect(tls_addr, 1);
+    /* A TLS connection counts once its handshake is done: a call makes sure it is. */
+    for (int i = 0; i < 3; i++) {
+        struct lurk_response resp;
+        ck_assert_uint_eq(dc_call(c[i], LURK_DESIGNATION_LURK, LURK_TYPE_PING, NULL, 0, &resp),
+                          LURK_STATUS_SUCCESS);
+        lurk_response_free(&resp);
+    }
+    text = scrape();
+    snprintf(series, sizeof(series), "lurkd_listener_connections{listener=\"%s\"}", tcp_addr);
+    ck_assert_double_eq(sample(text, series), 2);
+    snprintf(series, sizeof(series), "lurkd_listener_connections{listener=\"%s\"}", tls_addr);
+    ck_assert_double_eq(sample(text, series), 1);
+    snprintf(series, sizeof(series), "lurkd_listener_connections{listener=\"%s\"}",
+             lurkd.unix_addr);
+    ck_assert_double_eq(sample(text, series), 0);
+    ck_assert_double_eq(sample(text, "lurkd_connections"), 3);
+
+    /* notAfter, computed here with OpenSSL from the same certificate file. */
+    f = fopen(lurk_test_pki("server-p256.crt"), "r");
+    ck_assert(f != NULL);
+    cert = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    ck_assert(cert != NULL && ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1);
+    X509_free(cert);
+    snprintf(series, sizeof(series),
+             "lurkd_key_certificate_expiry_timestamp_seconds{key=\"p256\",key_id=\"%s\"}", hex);
+    ck_assert_double_eq(sample(text, series), (double)timegm(&tm));
+    free(text);
+    for (int i = 0; i < 3; i++)
+        lurk_conn_close(c[i]);
+}
+END_TEST
+
+/* /healthz, /readyz, HEAD; other paths 404, other methods 405. */
+START_TEST(health_ready_and_other_requests)
+{
+    char body[512];
+
+    start(NULL);
+    ck_assert_int_eq(http("GET", "/healthz", body, sizeof(body)), 200);
+    ck_assert_str_eq(body, "ok\n");
+    ck_assert_int_eq(http("GET", "/readyz", body, sizeof(body)), 200);
+    ck_assert_msg(strstr(body, "ready: 1 keys, 3 listeners") != NULL, "%s", body);
+    ck_assert_int_eq(http("HEAD", "/metrics", NULL, 0), 200);
+    ck_assert_int_eq(http("GET", "/", body, sizeof(body)), 404);
+    ck_assert_int_eq(http("GET", "/metrics/x", NULL, 0), 404);
+    ck_assert_int_eq(http("POST", "/metrics", body, sizeof(body)), 405);
+    ck_assert_int_eq(http("DELETE", "/healthz", NULL, 0), 405);
+    ck_assert_int_eq(http("PUT", "/readyz", NULL, 0), 405);
+    /* The Allow header says what is allowed. */
+    char cmd[256], out[2048];
+    snprintf(cmd, sizeof(cmd), "curl -s -i --max-time 10 -X POST http://127.0.0.1:%d/metrics",
+             metrics_port);
+    ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "Allow: GET, HEAD") != NULL, "%s", out);
+    /* A request line no HTTP server accepts: an error answer, and lurkd still serves. */
+    snprintf(cmd, sizeof(cmd),
+             "printf 'BAD\\r\\n\\r\\n' | curl -s --max-time 5 telnet://127.0.0.1:%d >/dev/null",
+             metrics_port);
+    run(cmd, out, sizeof(out));
+    ck_assert_int_eq(http("GET", "/healthz", NULL, 0), 200);
+}
+END_TEST
+
+/* Without a key lurkd is alive but not ready. */
+START_TEST(readyz_without_keys_is_503)
+{
+    char text[512], body[256];
+
+    ck_assert(lurk_test_lurkd_init(&lurkd));
+    metrics_port = free_port();
+    snprintf(text, sizeof(text),
+             "[lurkd]\n%s[listener.local]\naddress = %s\n" /* no key */
+             "[metrics]\naddress = 127.0.0.1:%d\n",
+             geteuid() == 0 ? "run_as_root = yes\n" : "", lurkd.unix_addr, metrics_port);
+    ck_assert(lurk_test_write_file(&lurkd, "lurkd.conf", text));
+    ck_assert(lurk_test_lurkd_start(&lurkd, NULL));
+    ck_assert_int_eq(http("GET", "/healthz", NULL, 0), 200);
+    ck_assert_int_eq(http("GET", "/readyz", body, sizeof(body)), 503);
+    ck_assert_str_eq(body, "no key loaded\n");
+}
+END_TEST
+
+/* An idle connection until it is closed: seconds waited, or -1 after limit_s. */
+static int closed_after(int fd, int limit_s)
+{
+    time_t t0 = time(NULL);
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    char b;
+
+    while (time(NULL) - t0 < limit_s) {
+        if (poll(&pfd, 1, 200) == 1 && recv(fd, &b, 1, 0) <= 0)
+            return (int)(time(NULL) - t0);
+    }
+    return -1;
+}
+
+static int connect_metrics(void)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                              .sin_port = htons((uint16_t)metrics_port)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert(fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+    return fd;
+}
+
+/*
+ * max_connections: connections over the limit are closed at once; timeout:
+ * a connection that sends nothing (or half a request) is closed; neither
+ * keeps anyone else out for longer than the timeout.
+ */
+START_TEST(connections_are_bounded_in_number_and_time)
+{
+    int held[2], extra;
+
+    start("max_connections = 2\ntimeout = 2s\n");
+    held[0] = connect_metrics();
+    held[1] = connect_metrics();
+    ck_assert(send(held[1], "GET /metr", 9, 0) == 9); /* half a request line */
+    usleep(300 * 1000);
+    extra = connect_metrics();
+    ck_assert_int_ge(closed_after(extra, 5), 0);
+    close(extra);
+    /* Both held connections are closed by the timeout, well before 30 s. */
+    int w0 = closed_after(held[0], 30), w1 = closed_after(held[1], 30);
+    ck_assert_msg(w0 >= 0 && w1 >= 0, "held connections not closed: %d %d", w0, w1);
+    close(held[0]);
+    close(held[1]);
+    ck_assert_int_eq(http("GET", "/healthz", NULL, 0), 200);
+}
+END_TEST
+
+/* A metrics port in use: a clear error at start, exit status 1, nothing left listening. */
+START_TEST(port_in_use_is_a_clear_error)
+{
+    const char *const args[] = {"-f", "-c", lurkd.conf, NULL};
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    int busy = socket(AF_INET, SOCK_STREAM, 0), line;
+    char extra[1024], out[4096], want[600], *conf;
+    struct stat st;
+
+    ck_assert(busy >= 0 && bind(busy, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+              listen(busy, 1) == 0 && getsockname(busy, (struct sockaddr *)&sin, &len) == 0);
+    ck_assert(lurk_test_lurkd_init(&lurkd));
+    snprintf(extra, sizeof(extra), "[key.p256]\nsource = %s\nclients = *\n" METRICS_SECTION,
+             lurk_test_pki("server-p256.key"), ntohs(sin.sin_port));
+    ck_assert(dc_write_config(&lurkd, NULL, extra));
+    conf = lurk_test_read_file(lurkd.conf, NULL);
+    line = 1;
+    for (const char *p = conf; p < strstr(conf, "address = 127.0.0.1:"); p++)
+        line += *p == '\n';
+    free(conf);
+    ck_assert_int_eq(dc_run(&lurkd, args, out, sizeof(out), 10000), 1);
+    snprintf(want, sizeof(want),
+             "lurkd: %s:%d: cannot listen on metrics address 127.0.0.1:%d: Address already in use",
+             lurkd.conf, line, ntohs(sin.sin_port));
+    ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in:\n%s", want, out);
+    ck_assert_msg(stat(lurkd.unix_addr + strlen("unix:"), &st) != 0, "unix socket left behind");
+    close(busy);
+}
+END_TEST
+
+#define MARK "<<"
+
+static const struct {
+    const char *text, *reason;
+} bad[] = {
+    {"[metrics]\naddress = 127.0.0.1" MARK "\n", "address must be HOST:PORT"},
+    {"[metrics]\naddress = http://127.0.0.1:9273" MARK "\n", "address must be HOST:PORT"},
+    {"[metrics]\naddress = unix:/run/m.sock" MARK "\n", "address must be HOST:PORT"},
+    {"[metrics]\naddress = 127.0.0.1:0" MARK "\n", "address needs a port other than 0"},
+    {"[metrics]\naddress = 127.0.0.1:99999" MARK "\n", "address must be HOST:PORT"},
+    {"[metrics]\naddress = 127.0.0.1:9273\nmax_connections = 0" MARK "\n",
+     "max_connections must be 1..1024"},
+    {"[metrics]\naddress = 127.0.0.1:9273\nmax_connections = lots" MARK "\n",
+     "max_connections must be 1..1024"},
+    {"[metrics]\naddress = 127.0.0.1:9273\ntimeout = 0" MARK "\n", "timeout must be 1s..5m"},
+    {"[metrics]\naddress = 127.0.0.1:9273\ntimeout = 1h" MARK "\n", "timeout must be 1s..5m"},
+    {"[metrics]\naddress = 127.0.0.1:9273\nport = 9273" MARK "\n",
+     "unknown setting \"port\" in [metrics]"},
+    {"[metrics]" MARK "\nmax_connections = 4\n", "[metrics] has no address"},
+};
+
+/* Each bad [metrics] value: exit status 78 (configuration error) and file:line, in both modes. */
+START_TEST(bad_metrics_values_name_file_and_line)
+{
+    const char *const check[] = {"--check", "-c", lurkd.conf, NULL};
+    const char *const runf[] = {"-f", "-c", lurkd.conf, NULL};
+    const char *const *modes[] = {check, runf};
+    char extra[1024], out[4096], prefix[600], *text, *mark;
+    int line = 1;
+
+    ck_assert(lurk_test_lurkd_init(&lurkd));
+    snprintf(extra, sizeof(extra), "[key.p256]\nsource = %s\nclients = *\n%s",
+             lurk_test_pki("server-p256.key"), bad[_i].text);
+    ck_assert(dc_write_config(&lurkd, NULL, extra));
+    text = lurk_test_read_file(lurkd.conf, NULL);
+    mark = strstr(text, MARK);
+    ck_assert(mark != NULL);
+    for (const char *p = text; p < mark; p++)
+        line += *p == '\n';
+    memmove(mark, mark + strlen(MARK), strlen(mark + strlen(MARK)) + 1);
+    ck_assert(lurk_test_write_file(&lurkd, "lurkd.conf", text));
+    free(text);
+    snprintf(prefix, sizeof(prefix), "lurkd: %s:%d: ", lurkd.conf, line);
+    for (int m = 0; m < 2; m++) {
+        int st = dc_run(&lurkd, modes[m], out, sizeof(out), 10000);
+        ck_assert_msg(st == 78, "case %d (%s): exit status %d:\n%s", _i, modes[m][0], st, out);
+        ck_assert_msg(strstr(out, prefix) != NULL, "case %d: no \"%s\" in:\n%s", _i, prefix, out);
+        ck_assert_msg(strstr(out, bad[_i].reason) != NULL, "case %d: no \"%s\" in:\n%s", _i,
+                      bad[_i].reason, out);
+    }
+}
+END_TEST
+
+/* Rewrites lurkd's config with the [metrics] section text (and the same key). */
+static void rewrite(const char *metrics)
+{
+    char extra[2048];
+
+    snprintf(extra, sizeof(extra), "[key.p256]\nsource = %s\ncertificate = %s\nclients = *\n%s",
+             lurk_test_pki("server-p256.key"), lurk_test_pki("server-p256.crt"), metrics);
+    ck_assert(dc_write_config(&lurkd, NULL, extra));
+}
+
+/*
+ * SIGHUP: a broken [metrics] keeps the old configuration and the endpoint,
+ * and is counted as a failed reload; a changed address takes effect at
+ * restart (the endpoint stays where it is); a good reload is counted too.
+ */
+START_TEST(reloads_keep_the_endpoint_and_count_their_result)
+{
+    char section[256], *text;
+    int port = 0;
+
+    start(NULL);
+    port = metrics_port;
+    /* Broken: timeout out of range. */
+    snprintf(section, sizeof(section), "[metrics]\naddress = 127.0.0.1:%d\ntimeout = 0\n", port);
+    rewrite(section);
+    ck_assert(kill(lurkd.pid, SIGHUP) == 0);
+    ck_assert(dc_wait_count(lurkd.log, "reload failed, still serving the previous configuration", 1,
+                            10000));
+    ck_assert(dc_wait_count(lurkd.log, "timeout must be 1s..5m", 1, 1000));
+    text = scrape();
+    ck_assert_double_eq(sample(text, "lurkd_reloads_total{result=\"failure\"}"), 1);
+    ck_assert_double_eq(sample(text, "lurkd_reloads_total{result=\"success\"}"), 0);
+    ck_assert_double_eq(sample(text, "lurkd_config_last_reload_successful"), 0);
+    ck_assert_double_eq(sample(text, "lurkd_keys"), 1);
+    free(text);
+    /* A new address: warned about, the endpoint stays on the old one until restart. */
+    snprintf(section, sizeof(section), "[metrics]\naddress = 127.0.0.1:%d\n", free_port());
+    rewrite(section);
+    ck_assert(kill(lurkd.pid, SIGHUP) == 0);
+    ck_assert(dc_wait_count(lurkd.log, "configuration reloaded", 1, 10000));
+    ck_assert(dc_wait_count(lurkd.log, "[metrics] changes take effect at restart", 1, 1000));
+    text = scrape();
+    ck_assert_double_eq(sample(text, "lurkd_reloads_total{result=\"success\"}"), 1);
+    ck_assert_double_eq(sample(text, "lurkd_config_last_reload_successful"), 1);
+    ck_assert(sample(text, "lurkd_config_last_reload_success_timestamp_seconds") >=
+              sample(text, "lurkd_start_time_seconds"));
+    ck_assert(sample(text, "lurkd_start_time_seconds") > 1.7e9);
+    free(text);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("daemon_metrics");
+    TCase *tc = tcase_create("metrics");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, scrape_under_load_counts_what_was_sent);
+    tcase_add_test(tc, listener_connections_and_certificate_expiry);
+    tcase_add_test(tc, health_ready_and_other_requests);
+    tcase_add_test(tc, readyz_without_keys_is_503);
+    tcase_add_test(tc, connections_are_bounded_in_number_and_time);
+    tcase_add_test(tc, port_in_use_is_a_clear_error);
+    tcase_add_loop_test(tc, bad_metrics_values_name_file_and_line, 0, sizeof(bad) / sizeof(bad[0]));
+    tcase_add_test(tc, reloads_keep_the_endpoint_and_count_their_result);
+    suite_add_tcase(s, tc);
+    return lurk_test_run(s, CK_FORK_GETENV);
+}
