@@ -17,7 +17,7 @@
 struct lurkd_metrics_conf {
     struct lurk_address addr; /* HOST:PORT, kept as tcp://HOST:PORT */
     unsigned max_connections; /* HTTP connections at once */
-    unsigned timeout;         /* seconds an HTTP connection may stay idle or unfinished */
+    unsigned timeout;         /* seconds an HTTP connection may stay idle */
     char *where;              /* "file:line" of the section */
     char *address_where;      /* "file:line" of its address setting */
 };
