@@ -1,8 +1,9 @@
 /*
- * libFuzzer target: lurkd's configuration reader (lurkd/conf/config.c and
- * config_tls13.c over OpenSSL's NCONF) on arbitrary files, seeded with the
- * example configuration (tests/fuzz/seeds.py). Every input either loads or
- * fails with a message; nothing may crash, leak or read out of bounds.
+ * libFuzzer target: lurkd's configuration reader (lurkd/conf/config.c,
+ * config_tls13.c and config_metrics.c over OpenSSL's NCONF) on arbitrary
+ * files, seeded with the example configuration (tests/fuzz/seeds.py).
+ * Every input either loads or fails with a message; nothing may crash,
+ * leak or read out of bounds.
  * Inputs that .include other files are skipped: they would read the
  * machine's files (or /dev/zero for ever), not the input.
  */

@@ -38,6 +38,8 @@ write("config", "example", open(os.path.join(root, "docs", "lurkd.conf.example")
 write("config", "short", b"[lurkd]\nworkers = 2\n[listener.l]\naddress = unix:/tmp/l.sock\n"
       b"[client.c]\nidentity = uid:0\n[key.k]\nsource = k.pem\nclients = c\n"
       b"[tls13]\nmax_tickets = 2\n[psk.p]\nidentity = p\nsecret = 0011\nclients = *\n")
+write("config", "metrics", b"[lurkd]\n[listener.l]\naddress = unix:/tmp/l.sock\n"
+      b"[metrics]\naddress = 127.0.0.1:9273\nmax_connections = 4\ntimeout = 5s\n")
 
 vectors = json.load(open(os.path.join(root, "tests", "vectors", "data", "rfc8448-simple-1rtt.json")))
 selector = {"client_hello": 0, "server_hello": 1, "encrypted_extensions": 2,
