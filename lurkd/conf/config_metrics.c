@@ -32,14 +32,18 @@ bool lurkd_config_metrics_section(const struct lurkd_config_reader *r,
         unsigned long long n;
         if (strcmp(v->name, "address") == 0) {
             char text[300], aerr[300];
+            const char *why;
             /* HOST:PORT; a scheme or a path is a listener's syntax, not this one. */
             if (strstr(v->value, "://") != NULL || strncmp(v->value, "unix:", 5) == 0 ||
-                strlen(v->value) > 256)
+                strlen(v->value) > 256 || strpbrk(v->value, " \t") != NULL)
                 return r->fail(r->ctx, section, v->name,
                                "address must be HOST:PORT (e.g. 192.0.2.10:9273 or [::1]:9273)");
             snprintf(text, sizeof(text), "tcp://%s", v->value);
             if (!lurk_address_parse(text, &m->addr, aerr, sizeof(aerr))) {
-                snprintf(msg, sizeof(msg), "address must be HOST:PORT: %s", aerr);
+                /* The parser's reason, without its quote of the tcp:// form. */
+                why = strstr(aerr, "\": ");
+                snprintf(msg, sizeof(msg), "address must be HOST:PORT: %s",
+                         why != NULL ? why + 3 : aerr);
                 return r->fail(r->ctx, section, v->name, msg);
             }
             if (strcmp(m->addr.port, "0") == 0)

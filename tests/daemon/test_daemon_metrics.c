@@ -527,6 +527,7 @@ static const struct {
     {"[metrics]\naddress = 127.0.0.1:9273\nport = 9273" MARK "\n",
      "unknown setting \"port\" in [metrics]"},
     {"[metrics]" MARK "\nmax_connections = 4\n", "[metrics] has no address"},
+    {"[metrics]\naddress = no such host:9273" MARK "\n", "address must be HOST:PORT"},
 };
 
 /* Each bad [metrics] value: exit status 78 (configuration error) and file:line, in both modes. */
@@ -557,6 +558,28 @@ START_TEST(bad_metrics_values_name_file_and_line)
         ck_assert_msg(strstr(out, prefix) != NULL, "case %d: no \"%s\" in:\n%s", _i, prefix, out);
         ck_assert_msg(strstr(out, bad[_i].reason) != NULL, "case %d: no \"%s\" in:\n%s", _i,
                       bad[_i].reason, out);
+    }
+}
+END_TEST
+
+/* Every setting at its bounds, an IPv6 address: --check passes (and binds nothing). */
+START_TEST(good_metrics_sections_pass_check)
+{
+    static const char *const sections[] = {
+        "[metrics]\naddress = [::1]:9273\nmax_connections = 1024\ntimeout = 5m\n",
+        "[metrics]\naddress = 127.0.0.1:65535\nmax_connections = 1\ntimeout = 1s\n",
+        "[metrics]\naddress = localhost:9273\n",
+    };
+    const char *const check[] = {"--check", "-c", lurkd.conf, NULL};
+    char extra[1024], out[4096];
+
+    ck_assert(lurk_test_lurkd_init(&lurkd));
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        snprintf(extra, sizeof(extra), "[key.p256]\nsource = %s\nclients = *\n%s",
+                 lurk_test_pki("server-p256.key"), sections[i]);
+        ck_assert(dc_write_config(&lurkd, NULL, extra));
+        int st = dc_run(&lurkd, check, out, sizeof(out), 10000);
+        ck_assert_msg(st == 0, "%s: exit status %d:\n%s", sections[i], st, out);
     }
 }
 END_TEST
@@ -626,6 +649,7 @@ int main(void)
     tcase_add_test(tc, connections_are_bounded_in_number_and_time);
     tcase_add_test(tc, port_in_use_is_a_clear_error);
     tcase_add_loop_test(tc, bad_metrics_values_name_file_and_line, 0, sizeof(bad) / sizeof(bad[0]));
+    tcase_add_test(tc, good_metrics_sections_pass_check);
     tcase_add_test(tc, reloads_keep_the_endpoint_and_count_their_result);
     suite_add_tcase(s, tc);
     return lurk_test_run(s, CK_FORK_GETENV);
