@@ -265,11 +265,13 @@ const struct lurkd_key *lurkd_request_key(struct lurkd_request *req,
     key = lurkd_keystore_find(req->rt->keys, key_id->id);
     if (key == NULL) {
         req->note = "unknown key";
+        lurkd_metrics_count(LURKD_COUNTER_REFUSED_UNKNOWN_KEY);
         return NULL;
     }
     req->key = key;
     if (!lurkd_policy_allows(req->rt->cfg, key, req->peer, ex, &reason)) {
         req->note = reason;
+        lurkd_metrics_count(LURKD_COUNTER_REFUSED_KEY_NOT_ALLOWED);
         return NULL;
     }
     return key;

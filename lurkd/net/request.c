@@ -9,6 +9,7 @@
 #include "net/loop.h"
 #include "conf/runtime.h"
 #include "net/worker.h"
+#include "ops/metrics.h"
 
 /* An answer from the I/O thread itself, when the queues are full. */
 static void reject(struct lurkd_conn *c, const struct lurk_header *hdr, uint8_t status)
@@ -68,6 +69,7 @@ void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len
     struct lurkd_job *job;
 
     if ((unsigned)atomic_load(&c->inflight) >= lurkd_io_limits_get().connection_limit) {
+        lurkd_metrics_count(LURKD_COUNTER_REFUSED_CONNECTION_LIMIT);
         reject_frame(c, frame, len, LURK_STATUS_TEMPORARY_FAILURE);
         return;
     }
@@ -77,6 +79,7 @@ void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len
         job = NULL;
     }
     if (job == NULL) {
+        lurkd_metrics_count(LURKD_COUNTER_REFUSED_QUEUE_FULL);
         reject_frame(c, frame, len, LURK_STATUS_TEMPORARY_FAILURE);
         return;
     }
@@ -95,6 +98,7 @@ void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len
     if (!lurkd_workers_submit(job)) {
         atomic_fetch_sub(&c->inflight, 1);
         lurkd_conn_unref(c);
+        lurkd_metrics_count(LURKD_COUNTER_REFUSED_QUEUE_FULL);
         reject(c, &job->msg.msg.hdr, LURK_STATUS_TEMPORARY_FAILURE);
         lurkd_job_free(job);
     }

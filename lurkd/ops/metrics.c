@@ -68,6 +68,10 @@ static const struct {
     {"lurkd_reloads_total", "result=\"failure\"", NULL},
     {"lurkd_audit_refusals_aggregated_total", NULL,
      "Refused requests counted in an aggregate audit line instead of a line of their own."},
+    {"lurkd_requests_refused_total", "reason=\"unknown_key\"", "Requests refused, by reason."},
+    {"lurkd_requests_refused_total", "reason=\"key_not_allowed\"", NULL},
+    {"lurkd_requests_refused_total", "reason=\"connection_queue_limit\"", NULL},
+    {"lurkd_requests_refused_total", "reason=\"queue_limit\"", NULL},
 };
 
 static int type_slot(uint8_t type)
@@ -174,7 +178,12 @@ static uint64_t get(atomic_uint_fast64_t *v)
     return atomic_load_explicit(v, memory_order_relaxed);
 }
 
-/* A label value in the text format: backslash, double quote and newline escaped. */
+/*
+ * A label value in the text format: backslash, double quote and newline
+ * escaped, and any byte that is not printable ASCII (a unix socket path may
+ * hold one) as '?': the stats response carries printable ASCII only
+ * (docs/protocol.md, lurk stats).
+ */
 static void label_value(char *out, size_t cap, const char *v)
 {
     size_t n = 0;
@@ -184,7 +193,7 @@ static void label_value(char *out, size_t cap, const char *v)
             out[n++] = '\\';
             out[n++] = *v == '\n' ? 'n' : *v;
         } else {
-            out[n++] = *v;
+            out[n++] = *v >= 0x20 && *v < 0x7f ? *v : '?';
         }
     }
     out[n] = '\0';

@@ -24,6 +24,11 @@ enum lurkd_counter {
     LURKD_COUNTER_RELOADS,                /* through lurkd_metrics_reload */
     LURKD_COUNTER_RELOAD_FAILURES,        /* through lurkd_metrics_reload */
     LURKD_COUNTER_AUDIT_LINES_AGGREGATED, /* refusals counted in an aggregate audit line */
+    /* Requests refused, by reason (the status says less: invalid_key_id, temporary_failure). */
+    LURKD_COUNTER_REFUSED_UNKNOWN_KEY,      /* names a key lurkd does not hold */
+    LURKD_COUNTER_REFUSED_KEY_NOT_ALLOWED,  /* this client, or this exchange, not allowed */
+    LURKD_COUNTER_REFUSED_CONNECTION_LIMIT, /* connection_queue_limit reached */
+    LURKD_COUNTER_REFUSED_QUEUE_FULL,       /* queue_limit reached (or out of memory) */
     LURKD_COUNTER_COUNT,
 };
 

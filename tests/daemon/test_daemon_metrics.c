@@ -35,6 +35,7 @@
 #define LOAD_SIGNS   300
 #define LOAD_UNKNOWN 40
 #define LOAD_PINGS   100
+#define LOAD_DENIED  25
 #define LOAD_SECONDS 60
 #define SCRAPES_MAX  40
 
@@ -117,6 +118,11 @@ static char *scrape(void)
     }
     text = lurk_test_read_file(file, NULL);
     ck_assert(text != NULL);
+    /* The same text goes out as lurk stats, which allows printable ASCII only. */
+    for (const char *p = text; *p != '\0'; p++)
+        ck_assert_msg((*p >= 0x20 && *p < 0x7f) || *p == '\n' || *p == '\t',
+                      "byte 0x%02x at offset %zu of the scrape", (unsigned char)*p,
+                      (size_t)(p - text));
     return text;
 }
 
@@ -146,9 +152,10 @@ static void start(const char *metrics_extra)
 
     metrics_port = free_port();
     snprintf(extra, sizeof(extra),
-             "[key.p256]\nsource = %s\ncertificate = %s\nclients = *\n" METRICS_SECTION "%s",
-             lurk_test_pki("server-p256.key"), lurk_test_pki("server-p256.crt"), metrics_port,
-             metrics_extra ? metrics_extra : "");
+             "[key.p256]\nsource = %s\ncertificate = %s\nclients = *\n"
+             "[key.rsa]\nsource = %s\nclients = client2\n" METRICS_SECTION "%s",
+             lurk_test_pki("server-p256.key"), lurk_test_pki("server-p256.crt"),
+             lurk_test_pki("server-rsa2048.key"), metrics_port, metrics_extra ? metrics_extra : "");
     dc_start(&lurkd, NULL, extra, tcp_addr, tls_addr, sizeof(tcp_addr));
 }
 
@@ -165,7 +172,7 @@ static void teardown(void)
 }
 
 /* sign_certificate_verify with key_id; the response status. */
-static uint8_t sign(struct lurk_conn *c, const uint8_t key_id[4])
+static uint8_t sign_scheme(struct lurk_conn *c, const uint8_t key_id[4], uint16_t scheme)
 {
     uint8_t hash[32], payload[64];
     struct lurk_response resp;
@@ -174,11 +181,16 @@ static uint8_t sign(struct lurk_conn *c, const uint8_t key_id[4])
 
     ck_assert(RAND_bytes(hash, sizeof(hash)) == 1);
     len =
-        dc_sign_cv_payload(payload, 0, key_id, 0x0403, LURK_TLS13_ROLE_SERVER, hash, sizeof(hash));
+        dc_sign_cv_payload(payload, 0, key_id, scheme, LURK_TLS13_ROLE_SERVER, hash, sizeof(hash));
     st = dc_call(c, LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY, payload, len,
                  &resp);
     lurk_response_free(&resp);
     return st;
+}
+
+static uint8_t sign(struct lurk_conn *c, const uint8_t key_id[4])
+{
+    return sign_scheme(c, key_id, 0x0403);
 }
 
 /*
@@ -186,7 +198,7 @@ static uint8_t sign(struct lurk_conn *c, const uint8_t key_id[4])
  * LOAD_SIGNS signatures on tcp, LOAD_UNKNOWN requests naming an unknown key,
  * LOAD_PINGS tls12 pings on unix; bounded in count and in time.
  */
-static void load(const uint8_t key_id[4])
+static void load(const uint8_t key_id[4], const uint8_t rsa_id[4])
 {
     static const uint8_t unknown[4] = {0xde, 0xad, 0xbe, 0xef};
     struct lurk_conn *tcp = dc_connect(tcp_addr, 1), *local = dc_connect(lurkd.unix_addr, 1);
@@ -197,6 +209,9 @@ static void load(const uint8_t key_id[4])
         ck_assert_uint_eq(sign(tcp, key_id), LURK_STATUS_SUCCESS);
     for (int i = 0; i < LOAD_UNKNOWN && time(NULL) < deadline; i++)
         ck_assert_uint_eq(sign(tcp, unknown), LURK_TLS13_STATUS_INVALID_KEY_ID);
+    /* client "tcp" may not use the rsa key (clients = client2). */
+    for (int i = 0; i < LOAD_DENIED && time(NULL) < deadline; i++)
+        ck_assert_uint_eq(sign_scheme(tcp, rsa_id, 0x0804), LURK_TLS13_STATUS_INVALID_KEY_ID);
     for (int i = 0; i < LOAD_PINGS && time(NULL) < deadline; i++) {
         ck_assert_uint_eq(dc_call(local, LURK_DESIGNATION_TLS12, LURK_TYPE_PING, NULL, 0, &resp),
                           LURK_STATUS_SUCCESS);
@@ -212,14 +227,16 @@ static void load(const uint8_t key_id[4])
     "status=\"success\"}"
 #define SIGN_COUNT                                                                                 \
     "lurkd_request_duration_seconds_count{designation=\"tls13\",type=\"sign_certificate_verify\"}"
-#define PING_SUCCESS "lurkd_requests_total{designation=\"tls12\",type=\"ping\",status=\"success\"}"
+#define REFUSED(reason) "lurkd_requests_refused_total{reason=\"" reason "\"}"
+#define PING_SUCCESS    "lurkd_requests_total{designation=\"tls12\",type=\"ping\",status=\"success\"}"
 
 /* Scrapes while a child loads lurkd; the counts grow by exactly what was sent. */
 START_TEST(scrape_under_load_counts_what_was_sent)
 {
     EVP_PKEY *pkey = dc_load_key(lurk_test_pki("server-p256.key"));
-    uint8_t key_id[4];
-    char hex[9], key_sign[256], key_unknown[256], listener[256];
+    EVP_PKEY *rsa = dc_load_key(lurk_test_pki("server-rsa2048.key"));
+    uint8_t key_id[4], rsa_id[4];
+    char hex[9], rsa_hex[9], key_sign[256], key_unknown[256], key_denied[256], listener[256];
     char *before, *after;
     int scrapes = 0, status;
     pid_t child;
@@ -228,6 +245,13 @@ START_TEST(scrape_under_load_counts_what_was_sent)
     dc_key_id(pkey, key_id);
     dc_key_id_hex(pkey, hex);
     EVP_PKEY_free(pkey);
+    dc_key_id(rsa, rsa_id);
+    dc_key_id_hex(rsa, rsa_hex);
+    EVP_PKEY_free(rsa);
+    snprintf(key_denied, sizeof(key_denied),
+             "lurkd_key_requests_total{key=\"rsa\",key_id=\"%s\",designation=\"tls13\","
+             "type=\"sign_certificate_verify\",status=\"invalid_key_id\"}",
+             rsa_hex);
     snprintf(key_sign, sizeof(key_sign),
              "lurkd_key_requests_total{key=\"p256\",key_id=\"%s\",designation=\"tls13\","
              "type=\"sign_certificate_verify\",status=\"success\"}",
@@ -240,7 +264,7 @@ START_TEST(scrape_under_load_counts_what_was_sent)
     child = fork();
     ck_assert(child >= 0);
     if (child == 0) {
-        load(key_id);
+        load(key_id, rsa_id);
         _exit(0);
     }
     /* Scrapes during the load: each one a valid exposition, counters never going back. */
@@ -262,10 +286,18 @@ START_TEST(scrape_under_load_counts_what_was_sent)
     ck_assert_double_eq(sample0(after, SIGN_SUCCESS) - sample0(before, SIGN_SUCCESS), LOAD_SIGNS);
     /* The requests that named an unknown key are requests too, with their status. */
     ck_assert_double_eq(sample0(after, SIGN_COUNT) - sample0(before, SIGN_COUNT),
-                        LOAD_SIGNS + LOAD_UNKNOWN);
+                        LOAD_SIGNS + LOAD_UNKNOWN + LOAD_DENIED);
     ck_assert_double_eq(sample0(after, PING_SUCCESS) - sample0(before, PING_SUCCESS), LOAD_PINGS);
     ck_assert_double_eq(sample0(after, key_sign) - sample0(before, key_sign), LOAD_SIGNS);
     ck_assert_double_eq(sample0(after, key_unknown) - sample0(before, key_unknown), LOAD_UNKNOWN);
+    ck_assert_double_eq(sample0(after, key_denied) - sample0(before, key_denied), LOAD_DENIED);
+    /* Refusals by reason. */
+    ck_assert_double_eq(sample0(after, REFUSED("unknown_key")) -
+                            sample0(before, REFUSED("unknown_key")),
+                        LOAD_UNKNOWN);
+    ck_assert_double_eq(sample0(after, REFUSED("key_not_allowed")) -
+                            sample0(before, REFUSED("key_not_allowed")),
+                        LOAD_DENIED);
     ck_assert_double_eq(sample(after, "lurkd_request_duration_seconds_bucket{designation=\"tls13\","
                                       "type=\"sign_certificate_verify\",le=\"+Inf\"}"),
                         sample(after, SIGN_COUNT));
@@ -275,9 +307,69 @@ START_TEST(scrape_under_load_counts_what_was_sent)
                         2);
     snprintf(listener, sizeof(listener), "lurkd_listener_connections{listener=\"%s\"}", tcp_addr);
     ck_assert_double_eq(sample(after, listener), 0);
-    ck_assert_double_eq(sample(after, "lurkd_keys"), 1);
+    ck_assert_double_eq(sample(after, "lurkd_keys"), 2);
     ck_assert_double_eq(sample(after, "lurkd_queue_limit"), 4096);
     ck_assert(strstr(after, "lurkd_build_info{version=\"0.1.0\",openssl=\"OpenSSL 3.") != NULL);
+    free(before);
+    free(after);
+}
+END_TEST
+
+/*
+ * connection_queue_limit = 1: RSA signatures pipelined on one connection go
+ * to the workers, and those that arrive while one is in flight are refused
+ * with temporary_failure. The metric counts exactly the refusals received.
+ */
+START_TEST(queue_refusals_are_counted_by_reason)
+{
+    enum { N = 40, FRAME = 128 };
+    EVP_PKEY *rsa = dc_load_key(lurk_test_pki("server-rsa2048.key"));
+    uint8_t rsa_id[4], hash[32], payload[64], all[N * FRAME];
+    size_t len, at = 0;
+    struct lurk_conn *c;
+    char extra[2048], *before, *after;
+    int refused = 0, answered = 0;
+
+    dc_key_id(rsa, rsa_id);
+    EVP_PKEY_free(rsa);
+    metrics_port = free_port();
+    snprintf(extra, sizeof(extra), "[key.rsa]\nsource = %s\nclients = *\n" METRICS_SECTION,
+             lurk_test_pki("server-rsa2048.key"), metrics_port);
+    dc_start(&lurkd, "connection_queue_limit = 1\n", extra, tcp_addr, tls_addr, sizeof(tcp_addr));
+    before = scrape();
+    c = dc_connect(tcp_addr, 1);
+    memset(hash, 7, sizeof(hash));
+    len =
+        dc_sign_cv_payload(payload, 0, rsa_id, 0x0804, LURK_TLS13_ROLE_SERVER, hash, sizeof(hash));
+    /* One write: the reader sees them together, while the first is being signed. */
+    for (int i = 0; i < N; i++)
+        at += dc_message(all + at, sizeof(all) - at, LURK_DESIGNATION_TLS13, 1,
+                         LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY, 0, 1000 + (uint64_t)i, payload,
+                         len);
+    dc_send(c, all, at);
+    for (int i = 0; i < N; i++) {
+        struct lurk_response resp;
+        ck_assert_msg(dc_recv(c, &resp, 10000), "response %d missing", i);
+        if (resp.msg.hdr.designation == LURK_DESIGNATION_LURK &&
+            resp.msg.hdr.status == LURK_STATUS_TEMPORARY_FAILURE)
+            refused++;
+        else if (resp.msg.hdr.status == LURK_STATUS_SUCCESS)
+            answered++;
+        lurk_response_free(&resp);
+    }
+    lurk_conn_close(c);
+    ck_assert_int_eq(refused + answered, N);
+    ck_assert_int_gt(refused, 0);
+    after = scrape();
+    ck_assert_double_eq(sample0(after, REFUSED("connection_queue_limit")) -
+                            sample0(before, REFUSED("connection_queue_limit")),
+                        refused);
+    ck_assert_double_eq(sample0(after, "lurkd_requests_total{designation=\"tls13\",type=\"sign_"
+                                       "certificate_verify\",status=\"temporary_failure\"}"),
+                        refused);
+    printf("connection_queue_limit = 1: %d of %d pipelined RSA signatures refused, %d signed; "
+           "lurkd_requests_refused_total{reason=\"connection_queue_limit\"} %g\n",
+           refused, N, answered, sample0(after, REFUSED("connection_queue_limit")));
     free(before);
     free(after);
 }
@@ -342,7 +434,7 @@ START_TEST(health_ready_and_other_requests)
     ck_assert_int_eq(http("GET", "/healthz", body, sizeof(body)), 200);
     ck_assert_str_eq(body, "ok\n");
     ck_assert_int_eq(http("GET", "/readyz", body, sizeof(body)), 200);
-    ck_assert_msg(strstr(body, "ready: 1 keys, 3 listeners") != NULL, "%s", body);
+    ck_assert_msg(strstr(body, "ready: 2 keys, 3 listeners") != NULL, "%s", body);
     ck_assert_int_eq(http("HEAD", "/metrics", NULL, 0), 200);
     ck_assert_int_eq(http("GET", "/", body, sizeof(body)), 404);
     ck_assert_int_eq(http("GET", "/metrics/x", NULL, 0), 404);
@@ -617,7 +709,8 @@ START_TEST(reloads_keep_the_endpoint_and_count_their_result)
     ck_assert_double_eq(sample(text, "lurkd_reloads_total{result=\"failure\"}"), 1);
     ck_assert_double_eq(sample(text, "lurkd_reloads_total{result=\"success\"}"), 0);
     ck_assert_double_eq(sample(text, "lurkd_config_last_reload_successful"), 0);
-    ck_assert_double_eq(sample(text, "lurkd_keys"), 1);
+    /* The old configuration (two keys) still serves; the broken one had one. */
+    ck_assert_double_eq(sample(text, "lurkd_keys"), 2);
     free(text);
     /* A new address: warned about, the endpoint stays on the old one until restart. */
     snprintf(section, sizeof(section), "[metrics]\naddress = 127.0.0.1:%d\n", free_port());
@@ -628,6 +721,7 @@ START_TEST(reloads_keep_the_endpoint_and_count_their_result)
     text = scrape();
     ck_assert_double_eq(sample(text, "lurkd_reloads_total{result=\"success\"}"), 1);
     ck_assert_double_eq(sample(text, "lurkd_config_last_reload_successful"), 1);
+    ck_assert_double_eq(sample(text, "lurkd_keys"), 1);
     ck_assert(sample(text, "lurkd_config_last_reload_success_timestamp_seconds") >=
               sample(text, "lurkd_start_time_seconds"));
     ck_assert(sample(text, "lurkd_start_time_seconds") > 1.7e9);
@@ -643,6 +737,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, scrape_under_load_counts_what_was_sent);
+    tcase_add_test(tc, queue_refusals_are_counted_by_reason);
     tcase_add_test(tc, listener_connections_and_certificate_expiry);
     tcase_add_test(tc, health_ready_and_other_requests);
     tcase_add_test(tc, readyz_without_keys_is_503);
