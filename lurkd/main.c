@@ -276,8 +276,9 @@ static bool same_metrics(const struct lurkd_config *a, const struct lurkd_config
 }
 
 /* SIGHUP: everything or nothing; a bad new config keeps the old one serving. */
-static void reload(const struct options *o, bool foreground)
+static bool reload(const struct options *o, bool foreground)
 {
+    bool ok = false;
     char err[1024];
     struct lurkd_runtime *old = lurkd_runtime_acquire();
     struct lurkd_config *cfg = load_config(o, err, sizeof(err));
@@ -320,12 +321,14 @@ static void reload(const struct options *o, bool foreground)
     apply_settings(rt->cfg);
     warn_keys(rt);
     lurkd_metrics_reload(true);
+    ok = true;
     lurkd_notice("configuration reloaded: %zu keys, lurk_state %02x%02x%02x%02x", rt->keys->n_keys,
                  rt->state[0], rt->state[1], rt->state[2], rt->state[3]);
     lurkd_runtime_install(rt);
 out:
     free(ctxs);
     lurkd_runtime_unref(old);
+    return ok;
 }
 
 static bool write_pid_file(const char *path)
@@ -504,14 +507,14 @@ static bool start_metrics(const struct lurkd_metrics_conf *mc, char *err, size_t
     return ok;
 }
 
-/* READY=1 with what `systemctl status` shows. */
-static void notify_ready(void)
+/* READY=1 with what `systemctl status` shows (and whether the last reload failed). */
+static void notify_ready(bool reload_failed)
 {
     struct lurkd_runtime *cur = lurkd_runtime_acquire();
     char status[128];
 
-    snprintf(status, sizeof(status), "serving %zu keys on %zu listeners", cur->keys->n_keys,
-             n_listeners);
+    snprintf(status, sizeof(status), "serving %zu keys on %zu listeners%s", cur->keys->n_keys,
+             n_listeners, reload_failed ? "; the last reload failed, see the error log" : "");
     lurkd_runtime_unref(cur);
     lurkd_notify_ready(status);
 }
@@ -533,8 +536,7 @@ static int serve(const struct options *o, int sfd)
         if (si.ssi_signo == SIGHUP) {
             lurkd_notice("SIGHUP: reloading configuration and keys");
             lurkd_notify_reloading();
-            reload(o, o->foreground);
-            notify_ready();
+            notify_ready(!reload(o, o->foreground));
         } else if (si.ssi_signo == SIGUSR1) {
             struct lurkd_runtime *cur = lurkd_runtime_acquire();
             if (!open_logs(cur->cfg, o->foreground, err, sizeof(err)))
@@ -604,7 +606,7 @@ int main(int argc, char **argv)
         lurkd_notice("metrics on http://%s/metrics", rt->cfg->metrics->addr.text + 6);
     lurkd_notice("lurkd %s started: %zu keys, %u workers, %u I/O threads", LURKD_VERSION,
                  rt->keys->n_keys, rt->cfg->workers, rt->cfg->io_threads);
-    notify_ready();
+    notify_ready(false);
     rc = serve(&o, sfd);
     free(o.listen);
     free(o.keys);

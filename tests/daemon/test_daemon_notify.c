@@ -134,6 +134,7 @@ START_TEST(ready_reloading_ready_stopping)
                   stamp, before, after);
     next(buf, sizeof(buf), 10000);
     ck_assert_msg(strncmp(buf, "READY=1\n", 8) == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "reload failed") == NULL, "%s", buf);
     ck_assert(dc_wait_count(lurkd.log, "configuration reloaded", 1, 5000));
 
     /* A bad reload: lurkd keeps serving, so it is ready again all the same. */
@@ -144,6 +145,9 @@ START_TEST(ready_reloading_ready_stopping)
     ck_assert_msg(strncmp(buf, "RELOADING=1\n", 12) == 0, "%s", buf);
     next(buf, sizeof(buf), 10000);
     ck_assert_msg(strncmp(buf, "READY=1\n", 8) == 0, "%s", buf);
+    ck_assert_msg(strstr(buf, "STATUS=serving 1 keys on 3 listeners; the last reload failed") !=
+                      NULL,
+                  "%s", buf);
     ck_assert(dc_wait_count(lurkd.log, "reload failed", 1, 5000));
     nothing_more(200);
 
