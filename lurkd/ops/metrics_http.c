@@ -137,17 +137,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return ready(conn);
 }
 
+/* A peer can make libmicrohttpd complain at will: one line a second at most. */
+static struct lurkd_log_limit mhd_log_limit = LURKD_LOG_LIMIT_INIT;
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    char msg[512];
+    char msg[512], *cut;
     size_t n;
 
     (void)cls;
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* Its error pages are HTML: the status code before them says enough. */
+    if ((cut = strstr(msg, " ('<html>")) != NULL) {
+        cut[0] = ')';
+        cut[1] = '\0';
+    }
     n = strlen(msg);
-    while (n > 0 && msg[n - 1] == '\n')
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '.'))
         msg[--n] = '\0';
-    lurkd_warn("metrics endpoint: %s", msg);
+    lurkd_log_limited(&mhd_log_limit, LURKD_LOG_WARN, "metrics endpoint: %s", msg);
 }
 
 bool lurkd_metrics_http_start(int fd, const struct lurkd_metrics_conf *mc, char *err, size_t errlen)

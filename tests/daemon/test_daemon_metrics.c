@@ -447,6 +447,17 @@ START_TEST(health_ready_and_other_requests)
              metrics_port);
     ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
     ck_assert_msg(strstr(out, "Allow: GET, HEAD") != NULL, "%s", out);
+    /* Headers over 16 KiB: 431, five times, logged at most once a second. */
+    snprintf(cmd, sizeof(cmd),
+             "for i in 1 2 3 4 5; do curl -s -o /dev/null -w '%%{http_code} ' --max-time 10 "
+             "-H \"X-Big: $(head -c 20000 /dev/zero | tr '\\0' x)\" "
+             "http://127.0.0.1:%d/metrics; done",
+             metrics_port);
+    ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "431 431 431 431 431 ");
+    ck_assert(dc_wait_count(lurkd.log, "metrics endpoint: ", 1, 5000));
+    ck_assert_int_le(dc_count(lurkd.log, "metrics endpoint: "), 2);
+    ck_assert_int_eq(dc_count(lurkd.log, "<html>"), 0);
     /* A request line no HTTP server accepts: an error answer, and lurkd still serves. */
     snprintf(cmd, sizeof(cmd),
              "printf 'BAD\\r\\n\\r\\n' | curl -s --max-time 5 telnet://127.0.0.1:%d >/dev/null",
