@@ -76,6 +76,13 @@ enum lurk_prov_log_sink {
     LURK_PROV_LOG_FILE,
 };
 
+/* What a credential file was when read (rotation, prov_pool.c). */
+struct lurk_prov_file_stamp {
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+    bool ok;
+};
+
 /*
  * What the operator configured. Read once by OSSL_provider_init (nginx and
  * haproxy chroot and drop privileges afterwards, so the CA, certificate and
@@ -90,6 +97,7 @@ struct lurk_prov_config {
     char *ca_path, *cert_path, *key_path; /* for messages */
     uint8_t *ca_pem, *cert_pem, *key_pem; /* file contents; key_pem is a secret */
     size_t ca_len, cert_len, key_len;
+    struct lurk_prov_file_stamp ca_stamp, cert_stamp, key_stamp; /* as read at init */
     int timeout_ms;
     int connections;                /* per server */
     int probe_min_ms, probe_max_ms; /* back-off of the probes of a down server */
