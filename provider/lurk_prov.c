@@ -206,8 +206,10 @@ static void parse_log(struct lurk_prov_config *cfg, const char *text)
     cfg->log_sink = LURK_PROV_LOG_FILE;
     cfg->log_path = OPENSSL_strdup(text);
     cfg->log_fd = open(text, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (cfg->log_fd < 0)
+    if (cfg->log_fd < 0) {
         cfg_error(cfg, "lurk-log %s: %s", text, strerror(errno));
+        cfg->log_sink = LURK_PROV_LOG_SYSLOG; /* the error itself still gets logged somewhere */
+    }
 }
 
 /*
@@ -388,6 +390,27 @@ static const OSSL_ALGORITHM decoder_algs[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+/* Encoders of the private half (prov_encoder.c), for every key type. */
+#define ENC_PROPS(out, st) LURK_PROV_PROPS ",output=" out ",structure=" st
+#define PRIVATE_ENCODERS(names)                                                                    \
+    {(names), LURK_PROV_PROPS ",output=text", lurk_prov_text_encoder_functions, NULL},             \
+        {(names), ENC_PROPS("pem", "PrivateKeyInfo"), lurk_prov_private_encoder_functions, NULL},  \
+        {(names), ENC_PROPS("der", "PrivateKeyInfo"), lurk_prov_private_encoder_functions, NULL},  \
+        {(names), ENC_PROPS("pem", "EncryptedPrivateKeyInfo"),                                     \
+         lurk_prov_private_encoder_functions, NULL},                                               \
+        {(names), ENC_PROPS("der", "EncryptedPrivateKeyInfo"),                                     \
+         lurk_prov_private_encoder_functions, NULL},                                               \
+        {(names), ENC_PROPS("pem", "type-specific"), lurk_prov_private_encoder_functions, NULL},   \
+    {                                                                                              \
+        (names), ENC_PROPS("der", "type-specific"), lurk_prov_private_encoder_functions, NULL      \
+    }
+
+static const OSSL_ALGORITHM encoder_algs[] = {
+    PRIVATE_ENCODERS(LURK_PROV_NAMES_RSA),   PRIVATE_ENCODERS(LURK_PROV_NAMES_RSA_PSS),
+    PRIVATE_ENCODERS(LURK_PROV_NAMES_EC),    PRIVATE_ENCODERS(LURK_PROV_NAMES_ED25519),
+    PRIVATE_ENCODERS(LURK_PROV_NAMES_ED448), {NULL, NULL, NULL, NULL},
+};
+
 static const OSSL_ALGORITHM store_algs[] = {
     ALG("lurk", lurk_prov_store_functions),
     {NULL, NULL, NULL, NULL},
@@ -406,6 +429,8 @@ static const OSSL_ALGORITHM *query_operation(void *provctx, int operation_id, in
         return asym_cipher_algs;
     case OSSL_OP_DECODER:
         return decoder_algs;
+    case OSSL_OP_ENCODER:
+        return encoder_algs;
     case OSSL_OP_STORE:
         return store_algs;
     default:

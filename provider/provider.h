@@ -230,6 +230,7 @@ enum lurk_prov_reason {
     LURK_PROV_R_KEY_NOT_FOUND,
     LURK_PROV_R_BAD_URI,
     LURK_PROV_R_INTERNAL,
+    LURK_PROV_R_NOT_EXPORTABLE,
 };
 
 /* The reason table handed to the core (terminated by {0, NULL}). */
@@ -381,6 +382,8 @@ bool lurk_prov_bio_init(const OSSL_DISPATCH *in);
 BIO *lurk_prov_bio_new_from_core(OSSL_CORE_BIO *cbio);
 /* Reads a whole (small) input; false when it is larger than max. */
 bool lurk_prov_bio_read_all(OSSL_CORE_BIO *cbio, size_t max, uint8_t **out, size_t *len);
+/* Writes all of data to the core BIO (encoders); false on failure. */
+bool lurk_prov_bio_write(OSSL_CORE_BIO *cbio, const void *data, size_t len);
 
 /* ---- per-operation dispatch tables, listed by lurk_prov.c's query_operation ---- */
 
@@ -401,6 +404,13 @@ extern const OSSL_DISPATCH lurk_prov_der_to_rsa_pss_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_ec_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_ed25519_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_ed448_decoder_functions[];
+/*
+ * Encoders of the private key (prov_encoder.c): text says what the key is
+ * and where its private half lives; PEM and DER private-key structures
+ * fail with a reason instead of silently (docs/provider.md §3).
+ */
+extern const OSSL_DISPATCH lurk_prov_text_encoder_functions[];
+extern const OSSL_DISPATCH lurk_prov_private_encoder_functions[];
 /* The lurk: store loader (prov_store.c). */
 extern const OSSL_DISPATCH lurk_prov_store_functions[];
 
