@@ -190,10 +190,14 @@ static void fork_check(struct lurk_prov_pool *pool)
     pool->pid = pid;
 }
 
-/* Caller holds pool->mu. A connection came free: wake one thread and every paused job. */
+/*
+ * Caller holds pool->mu. A connection came free: wake every waiting thread
+ * (each waits for a connection of its own server, so one woken at random
+ * might not be the one this place belongs to) and every paused job.
+ */
 static void notify_free(struct lurk_prov_pool *pool)
 {
-    pthread_cond_signal(&pool->cv);
+    pthread_cond_broadcast(&pool->cv);
     if (pool->async_waiters > 0 && pool->free_efd >= 0)
         eventfd_write(pool->free_efd, 1);
 }
