@@ -683,13 +683,18 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_prov_target *t, bool f
     pool->n_busy_at[t->slot]++;
     b->gen = pool->gen;
     b->pid = pool->pid;
-    if (addr->kind == LURK_ADDRESS_TLS)
-        ssl_ctx = tls_ctx(pc, pool, err, errlen);
+    /* Referenced: the health thread may swap in rotated credentials meanwhile. */
+    if (addr->kind == LURK_ADDRESS_TLS && (ssl_ctx = tls_ctx(pc, pool, err, errlen)) != NULL &&
+        SSL_CTX_up_ref(ssl_ctx) != 1) {
+        snprintf(err, errlen, "cannot reference the TLS context");
+        ssl_ctx = NULL;
+    }
     pthread_mutex_unlock(&pool->mu);
 
     lurk_conn_close(victim);
     if (addr->kind != LURK_ADDRESS_TLS || ssl_ctx != NULL)
         b->conn = lurk_conn_open(addr, ssl_ctx, pc->cfg.timeout_ms, err, errlen);
+    SSL_CTX_free(ssl_ctx);
     if (b->conn != NULL)
         return true;
     pthread_mutex_lock(&pool->mu);
