@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,7 +116,10 @@ static bool sign_one(const struct prov_signer *s, char *why, size_t why_len)
 struct worker {
     pthread_t thread;
     const struct prov_signer *s;
-    int n, done, failed;
+    int n;
+    atomic_int done;
+    int failed;
+    atomic_bool *stop; /* NULL: exactly n operations */
     char why[1024];
 };
 
@@ -123,7 +127,7 @@ static void *work(void *arg)
 {
     struct worker *w = arg;
 
-    for (int i = 0; i < w->n; i++) {
+    for (int i = 0; i < w->n && (w->stop == NULL || !atomic_load(w->stop)); i++) {
         char why[1024];
         if (sign_one(w->s, why, sizeof(why))) {
             w->done++;
@@ -135,12 +139,14 @@ static void *work(void *arg)
     return NULL;
 }
 
-static void run_workers(struct worker *w, const struct prov_signer *s, int per_thread)
+static void run_workers(struct worker *w, const struct prov_signer *s, int per_thread,
+                        atomic_bool *stop)
 {
     for (int t = 0; t < THREADS; t++) {
         memset(&w[t], 0, sizeof(w[t]));
         w[t].s = s;
         w[t].n = per_thread;
+        w[t].stop = stop;
         ck_assert_int_eq(pthread_create(&w[t].thread, NULL, work, &w[t]), 0);
     }
 }
@@ -250,7 +256,7 @@ START_TEST(three_servers_share_the_load)
     for (int i = 0; i < N_LURKD; i++)
         before[i] = audited(i);
     prov_signer_open(&s, &p256, conf, false);
-    run_workers(w, &s, 75);
+    run_workers(w, &s, 75, NULL);
     ck_assert_msg(join_workers(w, why, sizeof(why)) == 0, "%s", why);
     /* lurkd writes its audit lines as it answers: wait until all 300 are there. */
     for (int tries = 0; tries < 100; tries++) {
@@ -305,18 +311,29 @@ START_TEST(killed_server_costs_no_operation)
     struct prov_signer s;
     char why[1024];
     const char *victim = lurkd[1].tls_addr;
-    int a0, back0;
+    atomic_bool stop = false;
+    int back0, done0 = 0, done = 0;
 
     write_conf(servers3(), NULL, NULL, NULL);
     prov_signer_open(&s, &p256, conf, false);
-    a0 = audited(0) + audited(1) + audited(2);
-    run_workers(w, &s, 150);
-    /* Kill it under load, once the load has reached every server. */
+    /* A load that runs until stopped (at most 20000 operations per thread). */
+    run_workers(w, &s, 20000, &stop);
+    /* Kill it under load, once the load has reached every server... */
     ck_assert(prov_wait_count(lurkd[1].proc.audit, prov_audit_needle("p256", EX_SIGN_CV, "success"),
                               20, 20000));
     kill9(&lurkd[1]);
+    /* ... and keep the load on for 200 more operations (at most 20 s). */
+    for (int t = 0; t < THREADS; t++)
+        done0 += atomic_load(&w[t].done);
+    for (int i = 0; i < 200 && done < done0 + 200; i++) {
+        sleep_ms(100);
+        done = 0;
+        for (int t = 0; t < THREADS; t++)
+            done += atomic_load(&w[t].done);
+    }
+    atomic_store(&stop, true);
     ck_assert_msg(join_workers(w, why, sizeof(why)) == 0, "operations failed: %s", why);
-    (void)a0;
+    ck_assert_int_ge(done, done0 + 200);
 
     /* Logged down once by this process, with the cause; its failures and failovers counted. */
     ck_assert_int_eq(log_lines(victim, "down"), 1);
