@@ -60,6 +60,28 @@
 #define LURK_PROV_DEFAULT_CONNECTIONS  4
 #define LURK_PROV_MAX_CONNECTIONS      64
 #define LURK_PROV_MAX_CREDENTIAL_BYTES (256 * 1024)
+/* Addresses lurk-server names resolve to, all servers together (prov_fleet.c). */
+#define LURK_PROV_MAX_TARGETS          32
+#define LURK_PROV_MAX_WEIGHT           100
+#define LURK_PROV_DEFAULT_PROBE_MIN_MS 250
+#define LURK_PROV_DEFAULT_PROBE_MAX_MS 5000
+#define LURK_PROV_DEFAULT_RESOLVE_MS   30000
+#define LURK_PROV_DEFAULT_STATS_MS     5000
+#define LURK_PROV_CREDENTIAL_CHECK_MS  3000
+
+/* Where the provider's own log lines go (lurk-log; prov_log.c). */
+enum lurk_prov_log_sink {
+    LURK_PROV_LOG_SYSLOG,
+    LURK_PROV_LOG_STDERR,
+    LURK_PROV_LOG_FILE,
+};
+
+/* What a credential file was when read (rotation, prov_pool.c). */
+struct lurk_prov_file_stamp {
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+    bool ok;
+};
 
 /*
  * What the operator configured. Read once by OSSL_provider_init (nginx and
@@ -69,12 +91,22 @@
  */
 struct lurk_prov_config {
     struct lurk_address servers[LURK_PROV_MAX_SERVERS];
+    int weight[LURK_PROV_MAX_SERVERS];  /* 1..100, share of traffic among peers */
+    bool backup[LURK_PROV_MAX_SERVERS]; /* only when no other server is up */
     size_t n_servers;
     char *ca_path, *cert_path, *key_path; /* for messages */
     uint8_t *ca_pem, *cert_pem, *key_pem; /* file contents; key_pem is a secret */
     size_t ca_len, cert_len, key_len;
+    struct lurk_prov_file_stamp ca_stamp, cert_stamp, key_stamp; /* as read at init */
     int timeout_ms;
-    int connections;
+    int connections;                /* per server */
+    int probe_min_ms, probe_max_ms; /* back-off of the probes of a down server */
+    int resolve_ms;                 /* re-resolution period of host names */
+    enum lurk_prov_log_sink log_sink;
+    int log_fd;       /* LURK_PROV_LOG_FILE: opened at init (before chroot), -1 otherwise */
+    char *log_path;   /* for messages */
+    char *stats_path; /* lurk-stats: counters rewritten to <path>.<pid>; NULL: none */
+    int stats_ms;
     char error[512]; /* empty when the settings are usable */
 };
 
@@ -98,10 +130,73 @@ typedef struct lurk_prov_ctx {
     OSSL_LIB_CTX *libctx;
     OSSL_PROVIDER *libctx_default;
     struct lurk_prov_pool *pool;
+    struct lurk_prov_fleet *fleet;
+    struct lurk_prov_log *log;
 } LURK_PROV_CTX;
 
 /* The private library context, created on first call (prov_libctx.c); NULL with an error raised. */
 OSSL_LIB_CTX *lurk_prov_libctx(LURK_PROV_CTX *pc);
+
+/* ---- the provider's own log (prov_log.c; docs/provider.md §5 "Log") ---- */
+
+/* Rate limiter and lock of the log of one provider instance. */
+struct lurk_prov_log;
+
+struct lurk_prov_log *lurk_prov_log_new(void);
+void lurk_prov_log_free(struct lurk_prov_log *log);
+/*
+ * One line to lurk-log ("lurk[pid]: ..."), whatever the application does
+ * with OpenSSL's error queue. prio is a syslog priority. Rate-limited: a
+ * burst, then about one line per second; what was dropped is counted in
+ * the next line that passes.
+ */
+void lurk_prov_log(LURK_PROV_CTX *pc, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- the servers: balancing, health, counters (prov_fleet.c; docs/provider.md §4) ---- */
+
+/* The server table of one provider instance, opaque outside prov_fleet.c. */
+struct lurk_prov_fleet;
+
+/* One server chosen for one attempt: an address to dial and its slot in the table. */
+struct lurk_prov_target {
+    struct lurk_address addr;
+    int slot;
+    bool was_down;
+};
+
+/* How an attempt on a target ended, for its health and counters. */
+enum lurk_prov_outcome {
+    LURK_PROV_OUTCOME_ANSWERED, /* lurkd answered, whatever the status */
+    LURK_PROV_OUTCOME_FAILED,   /* connect, I/O or timeout: the server is marked down */
+    LURK_PROV_OUTCOME_BUSY,     /* no connection came free: says nothing of the server */
+};
+
+/* The table from the settings (no network: names are resolved at first use). */
+struct lurk_prov_fleet *lurk_prov_fleet_new(const struct lurk_prov_config *cfg);
+/* Stops the health thread (if this process started one) and frees; NULL is a no-op. */
+void lurk_prov_fleet_free(struct lurk_prov_fleet *fleet);
+/*
+ * Chooses the server for the next attempt, never one of the n_tried slots
+ * already tried by this request: override (a key reference's server) when
+ * set, else two random up servers (by weight; backups only when no other is
+ * up) and the one with fewer requests outstanding in this process; when
+ * none is up, the down server probed longest ago. False when none is left.
+ * Starts the process's health thread on first use.
+ */
+bool lurk_prov_fleet_pick(LURK_PROV_CTX *pc, const struct lurk_address *override, const int *tried,
+                          size_t n_tried, struct lurk_prov_target *t);
+/* Ends the attempt: outstanding count, counters, and the server's state (logged on change). */
+void lurk_prov_fleet_done(LURK_PROV_CTX *pc, const struct lurk_prov_target *t,
+                          enum lurk_prov_outcome outcome, int64_t latency_ms, const char *cause);
+/* The request left the slot's server for another one. */
+void lurk_prov_fleet_failover(LURK_PROV_CTX *pc, int slot);
+/*
+ * The health thread's work, one round (prov_fleet.c): probes down servers
+ * that are due, re-resolves names and rewrites the counters file when due.
+ * Returns the ms until the next thing is due.
+ */
+int64_t lurk_prov_fleet_tick(LURK_PROV_CTX *pc);
 
 /* ---- errors (prov_err.c; docs/provider.md §5 "Errors") ---- */
 
@@ -135,6 +230,7 @@ enum lurk_prov_reason {
     LURK_PROV_R_KEY_NOT_FOUND,
     LURK_PROV_R_BAD_URI,
     LURK_PROV_R_INTERNAL,
+    LURK_PROV_R_NOT_EXPORTABLE,
 };
 
 /* The reason table handed to the core (terminated by {0, NULL}). */
@@ -207,6 +303,17 @@ const char *lurk_prov_key_server_text(const struct lurk_prov_key *key);
 
 struct lurk_response;
 
+/*
+ * The TLS client context in force (up-referenced: the caller frees it), built
+ * from the link credentials on first use; NULL with the reason in err.
+ */
+SSL_CTX *lurk_prov_pool_tls(LURK_PROV_CTX *pc, char *err, size_t errlen);
+/*
+ * Re-reads lurk-ca, lurk-cert and lurk-key when a file changed (at most
+ * every LURK_PROV_CREDENTIAL_CHECK_MS) and uses them for new connections;
+ * a bad new set is logged and the old one kept. Called by the health thread.
+ */
+void lurk_prov_pool_check_credentials(LURK_PROV_CTX *pc);
 /* A pool without connections (they are made on first use); NULL when out of memory. */
 struct lurk_prov_pool *lurk_prov_pool_new(void);
 /* Closes the pool's idle connections and frees it; NULL is a no-op. */
@@ -239,6 +346,7 @@ struct lurk_prov_async_hold {
     unsigned long pool_serial; /* which pool, should another have its address by then */
     unsigned long gen;         /* fork generation of the pool when borrowed */
     struct lurk_conn *conn;    /* NULL: the job was waiting for a free connection */
+    int slot;                  /* the server's slot (prov_fleet.c) the connection counts for */
 };
 
 /* The calling ASYNC job, as far as waiting goes; w is made at the first pause. */
@@ -274,6 +382,8 @@ bool lurk_prov_bio_init(const OSSL_DISPATCH *in);
 BIO *lurk_prov_bio_new_from_core(OSSL_CORE_BIO *cbio);
 /* Reads a whole (small) input; false when it is larger than max. */
 bool lurk_prov_bio_read_all(OSSL_CORE_BIO *cbio, size_t max, uint8_t **out, size_t *len);
+/* Writes all of data to the core BIO (encoders); false on failure. */
+bool lurk_prov_bio_write(OSSL_CORE_BIO *cbio, const void *data, size_t len);
 
 /* ---- per-operation dispatch tables, listed by lurk_prov.c's query_operation ---- */
 
@@ -294,6 +404,13 @@ extern const OSSL_DISPATCH lurk_prov_der_to_rsa_pss_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_ec_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_ed25519_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_ed448_decoder_functions[];
+/*
+ * Encoders of the private key (prov_encoder.c): text says what the key is
+ * and where its private half lives; PEM and DER private-key structures
+ * fail with a reason instead of silently (docs/provider.md §3).
+ */
+extern const OSSL_DISPATCH lurk_prov_text_encoder_functions[];
+extern const OSSL_DISPATCH lurk_prov_private_encoder_functions[];
 /* The lurk: store loader (prov_store.c). */
 extern const OSSL_DISPATCH lurk_prov_store_functions[];
 
