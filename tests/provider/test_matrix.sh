@@ -25,6 +25,16 @@ if [ -n "${LURK_ASAN_PRELOAD:-}" ]; then
         "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" "${OSSL[@]}")
 fi
 LURKD_PORT=$(free_port)
+# What differs between the OpenSSL versions the matrix runs on
+# (docs/provider.md §7): 3.5 offers the hybrid X25519MLKEM768 first, so a
+# TLS 1.3 handshake with the default groups uses it; 3.0 uses X25519.
+if "${OSSL[@]}" list -kem-algorithms 2> /dev/null | grep -q X25519MLKEM768; then
+    HAS_MLKEM=yes
+    T13_DEFAULT_GROUP=X25519MLKEM768
+else
+    HAS_MLKEM=no
+    T13_DEFAULT_GROUP="X25519, 253 bits"
+fi
 AUDIT=$E2E_DIR/lurkd-audit.log
 T0=$(now_ms)
 
@@ -163,11 +173,21 @@ client() {
 
 handshake() { cat "$CLIENT_LOG"; }
 
+# The key exchange group of the handshake in -brief: "Server Temp Key: X25519,
+# 253 bits" (3.0), "Peer Temp Key: ..." (3.5), or for a KEM group, which has
+# no temporary key, "Negotiated TLS1.3 group: X25519MLKEM768" (3.5).
+group() {
+    sed -n -e 's/^\(Server\|Peer\) Temp Key: //p' -e 's/^Negotiated TLS1\.3 group: //p' "$CLIENT_LOG" |
+        head -n 1
+}
+
 # "Received CertificateVerify rsa_pss_rsae_sha256" and the like: every
-# signed handshake message in the -trace output, with its direction.
+# signed handshake message in the -trace output, with its direction (a
+# record is "Received Record" on 3.0, "Received TLS Record" or "Received
+# DTLS Record" on 3.5).
 signed_messages() {
     awk '
-        /^(Sent|Received) Record/ { dir = $1 }
+        /^(Sent|Received) (TLS |DTLS )?Record/ { dir = $1 }
         /^ *(CertificateVerify|ServerKeyExchange), Length/ { msg = $1; sub(",", "", msg) }
         /^ *Signature Algorithm: [a-z0-9_]+ \(0x/ && msg != "" { print dir, msg, $3; msg = "" }' "$TRACE_LOG"
 }
@@ -186,7 +206,7 @@ CASES=0
 # expect_ok NAME KEY PROTOCOL CIPHER SIGNED EXCHANGE [TEMP_KEY] -- [s_client args...]
 #   SIGNED: what signed_messages must print, lines joined with ';' ("" for none)
 #   EXCHANGE: what lurkd must have audited for KEY (tls13/sign_certificate_verify ...)
-#   TEMP_KEY: the "Server Temp Key" line's value, "none" for RSA key exchange
+#   TEMP_KEY: the key exchange group as -brief names it, "none" for RSA key exchange
 expect_ok() {
     local name=$1 key=$2 proto=$3 cipher=$4 signed=$5 exchange=$6 temp="" before got
     shift 6
@@ -206,9 +226,8 @@ expect_ok() {
     [ "$got" = "$signed" ] || case_fail "$name: signed messages: expected '$signed', got '$got'"
     case $temp in
         "") ;;
-        none) ! handshake | grep -q "^Server Temp Key" || case_fail "$name: ephemeral key with RSA key exchange" ;;
-        *) handshake | grep -q "^Server Temp Key: $temp\$" ||
-            case_fail "$name: expected Server Temp Key $temp, got: $(handshake | grep '^Server Temp Key')" ;;
+        none) [ -z "$(group)" ] || case_fail "$name: ephemeral key with RSA key exchange" ;;
+        *) [ "$(group)" = "$temp" ] || case_fail "$name: expected group $temp, got: '$(group)'" ;;
     esac
     grep -q "^HTTP/1.0 200 ok" "$PAGE_LOG" || case_fail "$name: no application data"
     wait_for 5 audit_grew "$key" "$exchange" success "$before" ||
@@ -223,6 +242,13 @@ one_shot() { # NAME KEY_NAME [s_server args...]: s_server for one connection wit
     server "$name" "$CNF" "$E2E_DIR/$k.keyref.pem" "$PKI/server-$k.crt" -naccept 1 "$@"
 }
 
+# sig_type_is NAME TYPE_3_0 SCHEME_3_5: -brief's "Signature type" line names
+# the key type on 3.0 and the SignatureScheme on 3.5.
+sig_type_is() {
+    handshake | grep -q -x "Signature type: \($2\|$3\)" ||
+        case_fail "$1: peer signature type: $(handshake | grep '^Signature type')"
+}
+
 server_done() { # the one-connection s_server exited, successfully
     wait "$SERVER_PID" || case_fail "$1: s_server exited with status $?"
 }
@@ -232,8 +258,8 @@ server_done() { # the one-connection s_server exited, successfully
 one_shot t13-rsa2048 rsa2048
 expect_ok t13-rsa2048 rsa2048 TLSv1.3 TLS_AES_256_GCM_SHA384 \
     "Received CertificateVerify rsa_pss_rsae_sha256" tls13/sign_certificate_verify \
-    "X25519, 253 bits" -- -tls1_3
-handshake | grep -q "^Signature type: RSA-PSS\$" || case_fail "t13-rsa2048: peer signature type"
+    "$T13_DEFAULT_GROUP" -- -tls1_3
+sig_type_is t13-rsa2048 RSA-PSS rsa_pss_rsae_sha256
 server_done t13-rsa2048
 
 one_shot t13-rsa3072 rsa3072
@@ -251,7 +277,7 @@ one_shot t13-p256 p256
 expect_ok t13-p256 p256 TLSv1.3 TLS_AES_256_GCM_SHA384 \
     "Received CertificateVerify ecdsa_secp256r1_sha256" tls13/sign_certificate_verify \
     "ECDH, prime256v1, 256 bits" -- -tls1_3 -groups P-256
-handshake | grep -q "^Signature type: ECDSA\$" || case_fail "t13-p256: peer signature type"
+sig_type_is t13-p256 ECDSA ecdsa_secp256r1_sha256
 server_done t13-p256
 
 one_shot t13-p384 p384
@@ -269,7 +295,7 @@ server_done t13-p521
 one_shot t13-ed25519 ed25519
 expect_ok t13-ed25519 ed25519 TLSv1.3 TLS_AES_256_GCM_SHA384 \
     "Received CertificateVerify ed25519" tls13/sign_certificate_verify -- -tls1_3
-handshake | grep -q "^Signature type: ed25519\$" || case_fail "t13-ed25519: peer signature type"
+sig_type_is t13-ed25519 ed25519 ed25519
 server_done t13-ed25519
 
 one_shot t13-ed448 ed448
@@ -304,7 +330,8 @@ OPENSSL_CONF=$CNF expect_ok t13-client-auth p384 TLSv1.3 TLS_AES_256_GCM_SHA384 
 wait_for 5 audit_grew p256 tls13/sign_certificate_verify success "$before_p256" ||
     case_fail "t13-client-auth: the server's signature was not audited"
 server_done t13-client-auth
-grep -A1 "^depth=0 O = lurk test, CN = localhost" "$SERVER_LOG" | grep -q "^verify return:1" ||
+# "O = lurk test, CN = localhost" (3.0), "O=lurk test, CN=localhost" (3.5).
+grep -A1 -E "^depth=0 O ?= ?lurk test, CN ?= ?localhost" "$SERVER_LOG" | grep -q "^verify return:1" ||
     case_fail "t13-client-auth: s_server did not verify the client's certificate"
 grep -q "^Client certificate" "$PAGE_LOG" ||
     case_fail "t13-client-auth: s_server's page shows no client certificate"
@@ -315,7 +342,7 @@ one_shot t12-ecdhe-rsa-pkcs1 rsa2048
 expect_ok t12-ecdhe-rsa-pkcs1 rsa2048 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 \
     "Received ServerKeyExchange rsa_pkcs1_sha256" tls12/ecdhe "X25519, 253 bits" -- \
     -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -sigalgs RSA+SHA256
-handshake | grep -q "^Signature type: RSA\$" || case_fail "t12-ecdhe-rsa-pkcs1: peer signature type"
+sig_type_is t12-ecdhe-rsa-pkcs1 RSA rsa_pkcs1_sha256
 server_done t12-ecdhe-rsa-pkcs1
 
 one_shot t12-ecdhe-rsa-pkcs1-sha512 rsa3072
@@ -328,7 +355,7 @@ one_shot t12-ecdhe-rsa-pss rsa2048
 expect_ok t12-ecdhe-rsa-pss rsa2048 TLSv1.2 ECDHE-RSA-AES256-GCM-SHA384 \
     "Received ServerKeyExchange rsa_pss_rsae_sha256" tls12/ecdhe -- \
     -tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384 -sigalgs rsa_pss_rsae_sha256
-handshake | grep -q "^Signature type: RSA-PSS\$" || case_fail "t12-ecdhe-rsa-pss: peer signature type"
+sig_type_is t12-ecdhe-rsa-pss RSA-PSS rsa_pss_rsae_sha256
 server_done t12-ecdhe-rsa-pss
 
 one_shot t12-ecdhe-ecdsa-p256 p256
@@ -368,6 +395,80 @@ one_shot t12-rsa-kx-async rsa2048 -async
 expect_ok t12-rsa-kx-async rsa2048 TLSv1.2 AES128-GCM-SHA256 "" tls12/rsa_premaster none -- \
     -tls1_2 -cipher AES128-GCM-SHA256
 server_done t12-rsa-kx-async
+
+# ---- OpenSSL 3.5's hybrid group ----
+
+# X25519MLKEM768 (3.5's first default group): the key exchange is a KEM,
+# the signature is lurk's as with any group.
+if [ "$HAS_MLKEM" = yes ]; then
+    one_shot t13-x25519mlkem768 p256
+    expect_ok t13-x25519mlkem768 p256 TLSv1.3 TLS_AES_256_GCM_SHA384 \
+        "Received CertificateVerify ecdsa_secp256r1_sha256" tls13/sign_certificate_verify \
+        X25519MLKEM768 -- -tls1_3 -groups X25519MLKEM768
+    server_done t13-x25519mlkem768
+else
+    log "skip t13-x25519mlkem768: this OpenSSL ($("${OSSL[@]}" version)) has no X25519MLKEM768"
+fi
+
+# ---- DTLS 1.2 ----
+
+# draft-mglt-lurk-tls12 names DTLS 1.2 beside TLS 1.2: the same
+# ServerKeyExchange and premaster go to lurkd (docs/provider.md §7).
+# s_server cannot serve -www over DTLS: it prints what it receives, and its
+# standard input (where it would read what to send) is a FIFO this script
+# holds open, since s_server stops at the end of its input.
+DTLS_FIFO=$E2E_DIR/dtls-stdin
+mkfifo "$DTLS_FIFO"
+exec 7<> "$DTLS_FIFO"
+s_server_gone() { ! kill -0 "$SERVER_PID" 2> /dev/null; }
+
+# dtls_ok NAME KEY CIPHER SIGNED EXCHANGE TEMP_KEY: one DTLS 1.2 handshake
+# and one line of application data, checked as expect_ok checks TLS.
+dtls_ok() {
+    local name=$1 key=$2 cipher=$3 signed=$4 exchange=$5 temp=$6 before got
+    before=$(audit_count "$key" "$exchange" success)
+    SERVER_LOG=$E2E_DIR/$name-server.out
+    CLIENT_LOG=$E2E_DIR/$name-client.out
+    TRACE_LOG=$E2E_DIR/$name-trace.out
+    PAGE_LOG=$SERVER_LOG
+    SERVER_PORT=$(free_port) # a free TCP port: the UDP one of that number is all but always free
+    OPENSSL_CONF=$CNF "${OSSL[@]}" s_server -dtls1_2 -accept "127.0.0.1:$SERVER_PORT" -naccept 1 \
+        -key "$E2E_DIR/$key.keyref.pem" -cert "$PKI/server-$key.crt" < "$DTLS_FIFO" > "$SERVER_LOG" 2>&1 &
+    SERVER_PID=$!
+    e2e_pids+=("$SERVER_PID")
+    wait_for 10 accepting_or_gone || true
+    grep -q "^ACCEPT" "$SERVER_LOG" || case_fail "$name: s_server did not start"
+    printf 'lurk-dtls-%s\n' "$name" |
+        timeout 20 "${OSSL[@]}" s_client -dtls1_2 -connect "127.0.0.1:$SERVER_PORT" \
+            -servername localhost -CAfile "$PKI/ca.crt" -verify_return_error \
+            -verify_hostname localhost -brief -trace -msgfile "$TRACE_LOG" -cipher "$cipher" \
+            > /dev/null 2> "$CLIENT_LOG" || case_fail "$name: s_client failed"
+    handshake | grep -q "^Verification: OK" || case_fail "$name: the chain was not verified"
+    handshake | grep -q "^Protocol version: DTLSv1.2\$" ||
+        case_fail "$name: expected DTLSv1.2, got: $(handshake | grep '^Protocol')"
+    handshake | grep -q "^Ciphersuite: $cipher\$" ||
+        case_fail "$name: expected $cipher, got: $(handshake | grep '^Ciphersuite')"
+    got=$(signed_messages | paste -sd';')
+    [ "$got" = "$signed" ] || case_fail "$name: signed messages: expected '$signed', got '$got'"
+    case $temp in
+        none) [ -z "$(group)" ] || case_fail "$name: ephemeral key with RSA key exchange" ;;
+        *) [ "$(group)" = "$temp" ] || case_fail "$name: expected group $temp, got: '$(group)'" ;;
+    esac
+    wait_for 10 s_server_gone || case_fail "$name: s_server did not stop after its one connection"
+    wait "$SERVER_PID" || case_fail "$name: s_server exited with status $?"
+    grep -q "^lurk-dtls-$name\$" "$SERVER_LOG" || case_fail "$name: no application data"
+    wait_for 5 audit_grew "$key" "$exchange" success "$before" ||
+        case_fail "$name: lurkd did not audit a successful $exchange with key $key"
+    CASES=$((CASES + 1))
+    log "ok   $name: DTLSv1.2 $cipher ${signed:-(no signature)} [$temp]"
+}
+
+dtls_ok d12-ecdhe-rsa rsa2048 ECDHE-RSA-AES128-GCM-SHA256 \
+    "Received ServerKeyExchange rsa_pss_rsae_sha256" tls12/ecdhe "X25519, 253 bits"
+dtls_ok d12-ecdhe-ecdsa p256 ECDHE-ECDSA-AES256-GCM-SHA384 \
+    "Received ServerKeyExchange ecdsa_secp256r1_sha256" tls12/ecdhe "X25519, 253 bits"
+dtls_ok d12-rsa-kx rsa2048 AES128-GCM-SHA256 "" tls12/rsa_premaster none
+exec 7>&-
 
 # ---- failures ----
 

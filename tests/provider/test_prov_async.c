@@ -14,11 +14,24 @@
  *     wait) gives the connection back;
  *   - openssl s_server -async with a key reference completes a handshake,
  *     and its job did pause.
+ *
+ * A job pauses only when lurkd's answer has not arrived by the provider's
+ * first read (an answer already there needs no pause and blocks nothing).
+ * On a busy 2-core machine lurkd often answered first: the sending thread
+ * is preempted right after send() while lurkd, woken by it, signs (P-256:
+ * tens of microseconds); with Debian 13's OpenSSL 3.5 most runs lost that
+ * race (docs/provider.md §7). So the provider reaches lurkd through a relay
+ * (a child process of this test) that passes requests on at once and holds
+ * every byte of lurkd's back for RELAY_HOLD_MS: the answer cannot be there
+ * at the first read, and the pause is tested, not the scheduler.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +49,7 @@
 #include <openssl/ssl.h>
 
 #include "check_run.h"
+#include "lurk/clock.h"
 #include "prov_lurkd.h"
 #include "prov_test_util.h"
 
@@ -43,6 +57,8 @@
 #define EX_SIGN_CV  "tls13/sign_certificate_verify"
 #define IO_TIMEOUT  10000
 #define SHORT_MS    400 /* lurk-timeout-ms of the configs that are meant to time out */
+/* How long the relay holds lurkd's bytes: far above the send-to-read gap, far below SHORT_MS. */
+#define RELAY_HOLD_MS 60
 
 static const struct prov_kind kinds[] = {
     {"p256", "SHA256", false},
@@ -55,6 +71,156 @@ static char silent_addr[420]; /* unix: a listener that never accepts: lurkd hung
 static char spare_addr[420];  /* unix: a listener nobody should dial */
 static int silent_fd = -1, spare_fd = -1;
 static char silent_conf[600], one_conn_conf[600];
+static char relay_addr[64];  /* tls://127.0.0.1:PORT, the relay in front of lurkd */
+static char relay_conf[600]; /* lurk.so through the relay */
+static pid_t relay_pid = -1;
+
+/* ---- the relay: lurkd's answers held back RELAY_HOLD_MS (see the top comment) ---- */
+
+#define RELAY_PAIRS 16
+
+struct relay_pair {
+    int client, lurkd;   /* -1 when the pair is free */
+    uint8_t held[16384]; /* bytes from lurkd, due to the client at due_ms */
+    size_t held_len;
+    int64_t due_ms;
+};
+
+static bool write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+static void relay_close(struct relay_pair *rp)
+{
+    close(rp->client);
+    close(rp->lurkd);
+    rp->client = rp->lurkd = -1;
+    rp->held_len = 0;
+}
+
+/* The relay process: never returns. Every loop bounded by poll and the parent's SIGKILL. */
+static void relay_run(int lfd, const struct sockaddr_in *up)
+{
+    struct relay_pair pairs[RELAY_PAIRS];
+
+    for (size_t i = 0; i < RELAY_PAIRS; i++)
+        pairs[i] = (struct relay_pair){.client = -1, .lurkd = -1};
+    for (;;) {
+        struct pollfd p[1 + 2 * RELAY_PAIRS];
+        int64_t now = lurk_clock_ms(), wait_ms = -1;
+        size_t n = 1;
+
+        p[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+        for (size_t i = 0; i < RELAY_PAIRS; i++) {
+            struct relay_pair *rp = &pairs[i];
+            if (rp->client < 0)
+                continue;
+            if (rp->held_len > 0 && rp->due_ms <= now) {
+                if (!write_all(rp->client, rp->held, rp->held_len)) {
+                    relay_close(rp);
+                    continue;
+                }
+                rp->held_len = 0;
+            }
+            if (rp->held_len > 0 && (wait_ms < 0 || rp->due_ms - now < wait_ms))
+                wait_ms = rp->due_ms - now;
+            p[n++] = (struct pollfd){.fd = rp->client, .events = POLLIN};
+            /* One held chunk at a time: lurkd's next bytes wait in the socket. */
+            p[n++] = (struct pollfd){.fd = rp->lurkd, .events = rp->held_len == 0 ? POLLIN : 0};
+        }
+        if (poll(p, n, (int)wait_ms) < 0 && errno != EINTR)
+            _exit(1);
+        if (p[0].revents & POLLIN) {
+            int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+            int u = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            size_t i = 0;
+            while (i < RELAY_PAIRS && pairs[i].client >= 0)
+                i++;
+            if (c < 0 || u < 0 || i == RELAY_PAIRS ||
+                connect(u, (const struct sockaddr *)up, sizeof(*up)) != 0) {
+                close(c);
+                close(u);
+            } else {
+                pairs[i].client = c;
+                pairs[i].lurkd = u;
+            }
+        }
+        for (size_t f = 1; f < n; f += 2) {
+            struct relay_pair *rp = NULL;
+            uint8_t buf[16384];
+            ssize_t got;
+            for (size_t i = 0; i < RELAY_PAIRS && rp == NULL; i++)
+                if (pairs[i].client == p[f].fd)
+                    rp = &pairs[i];
+            if (rp == NULL)
+                continue;
+            if (p[f].revents & (POLLIN | POLLHUP | POLLERR)) {
+                /* Requests go on at once. */
+                got = read(rp->client, buf, sizeof(buf));
+                if (got <= 0 || !write_all(rp->lurkd, buf, (size_t)got)) {
+                    relay_close(rp);
+                    continue;
+                }
+            }
+            if (p[f + 1].revents & (POLLIN | POLLHUP | POLLERR)) {
+                got = read(rp->lurkd, rp->held, sizeof(rp->held));
+                if (got <= 0) {
+                    relay_close(rp);
+                    continue;
+                }
+                rp->held_len = (size_t)got;
+                rp->due_ms = lurk_clock_ms() + RELAY_HOLD_MS;
+            }
+        }
+    }
+}
+
+/* Starts the relay in front of lurkd's TLS address; sets relay_addr. */
+static void relay_start(void)
+{
+    struct sockaddr_in up = {.sin_family = AF_INET}, me = {.sin_family = AF_INET};
+    socklen_t len = sizeof(me);
+    char host[64];
+    int port, lfd;
+
+    ck_assert_msg(sscanf(lurkd.tls_addr, "tls://%63[0-9.]:%d", host, &port) == 2,
+                  "lurkd's TLS address is not IPv4: %s", lurkd.tls_addr);
+    ck_assert_int_eq(inet_pton(AF_INET, host, &up.sin_addr), 1);
+    up.sin_port = htons((uint16_t)port);
+    me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(lfd, 0);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&me, sizeof(me)), 0);
+    ck_assert_int_eq(listen(lfd, 16), 0);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&me, &len), 0);
+    snprintf(relay_addr, sizeof(relay_addr), "tls://127.0.0.1:%u", (unsigned)ntohs(me.sin_port));
+    relay_pid = fork();
+    ck_assert_int_ge(relay_pid, 0);
+    if (relay_pid == 0) {
+        signal(SIGPIPE, SIG_IGN);
+        relay_run(lfd, &up);
+    }
+    close(lfd);
+}
+
+static void relay_stop(void)
+{
+    if (relay_pid > 0) {
+        kill(relay_pid, SIGKILL);
+        waitpid(relay_pid, NULL, 0);
+    }
+    relay_pid = -1;
+}
 
 static int listen_unix(const char *path)
 {
@@ -75,6 +241,12 @@ static void start(void)
     char path[400], settings[2048];
 
     prov_lurkd_start(&lurkd, keys, NULL);
+    relay_start();
+    snprintf(settings, sizeof(settings),
+             "lurk-server = %s\nlurk-ca = %s\nlurk-cert = %s\nlurk-key = %s\n", relay_addr,
+             lurk_test_pki("ca.crt"), lurk_test_pki("client1.crt"), lurk_test_pki("client1.key"));
+    snprintf(relay_conf, sizeof(relay_conf), "%s/relay.cnf", lurkd.proc.dir);
+    ck_assert(test_write_config(relay_conf, settings));
 
     snprintf(path, sizeof(path), "%s/silent.sock", lurkd.proc.dir);
     silent_fd = listen_unix(path);
@@ -88,12 +260,13 @@ static void start(void)
     snprintf(silent_conf, sizeof(silent_conf), "%s/silent.cnf", lurkd.proc.dir);
     ck_assert(test_write_config(silent_conf, settings));
 
-    /* lurkd, then a backup server that must never be dialled while lurkd is up. */
+    /* lurkd (through the relay), then a backup server that must never be dialled
+     * while lurkd is up. */
     snprintf(settings, sizeof(settings),
              "lurk-server = %s, %s backup\n"
              "lurk-ca = %s\nlurk-cert = %s\nlurk-key = %s\n"
              "lurk-connections = 1\nlurk-timeout-ms = %d\n",
-             lurkd.tls_addr, spare_addr, lurk_test_pki("ca.crt"), lurk_test_pki("client1.crt"),
+             relay_addr, spare_addr, lurk_test_pki("ca.crt"), lurk_test_pki("client1.crt"),
              lurk_test_pki("client1.key"), SHORT_MS);
     snprintf(one_conn_conf, sizeof(one_conn_conf), "%s/one-conn.cnf", lurkd.proc.dir);
     ck_assert(test_write_config(one_conn_conf, settings));
@@ -103,6 +276,7 @@ static void stop(void)
 {
     close(silent_fd);
     close(spare_fd);
+    relay_stop();
     prov_lurkd_stop(&lurkd);
 }
 
@@ -217,8 +391,8 @@ static void job_free(struct job *jb)
 
 /*
  * Starts a signature in jb (a fresh content each time) until the job
- * pauses: lurkd may, rarely, answer before the job's first read (this
- * thread preempted right after sending), and then nothing pauses.
+ * pauses. Through the relay lurkd's answer cannot be there at the job's
+ * first read; the retries cover a thread stalled longer than RELAY_HOLD_MS.
  */
 static void start_paused(struct job *jb, const struct prov_signer *s)
 {
@@ -275,7 +449,7 @@ START_TEST(sign_pauses_and_resumes)
     OSSL_ASYNC_FD fds[4], fd;
     char errs[1024];
 
-    prov_signer_open(&s, kind, lurkd.provider_conf, false);
+    prov_signer_open(&s, kind, relay_conf, false);
     job_new(&jb, &s);
     start_paused(&jb, &s);
     ck_assert_uint_eq(job_fds(&jb, fds), 1);
@@ -383,7 +557,7 @@ START_TEST(busy_pool_is_not_a_dead_server)
     /* The only connection is a's (paused): a blocking call waits lurk-timeout-ms for it. */
     ck_assert(!sign_blocking(&s, &j, data, sizeof(data)));
     ck_assert_msg(strstr(data, "busy") != NULL, "%s", data);
-    ck_assert_msg(strstr(data, lurkd.tls_addr) != NULL, "the server is not named: %s", data);
+    ck_assert_msg(strstr(data, relay_addr) != NULL, "the server is not named: %s", data);
     ck_assert_msg(strstr(data, spare_addr) == NULL, "failed over as if lurkd were down: %s", data);
     drive(jobs, 1);
     ck_assert_int_eq(a.ret, 1);
@@ -434,7 +608,7 @@ static pid_t s_server_start(const char *sock, const char *out, const char *keyre
     };
     /* clang-format on */
 
-    return prov_s_server_start(lurkd.provider_conf, out, args, IO_TIMEOUT);
+    return prov_s_server_start(relay_conf, out, args, IO_TIMEOUT);
 }
 
 /* One HTTP request through a stock libssl client, verifying the chain against the test CA. */

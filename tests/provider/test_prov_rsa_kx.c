@@ -379,10 +379,11 @@ static void read_server_side(const struct server *s, struct outcome *o)
          line = strtok_r(NULL, "\n", &save)) {
         int type;
         char *at;
-        if (strcmp(line, "Received Record") == 0) {
+        /* "Received Record" (OpenSSL 3.0), "Received TLS Record" (3.5). */
+        if (strcmp(line, "Received Record") == 0 || strcmp(line, "Received TLS Record") == 0) {
             received = true;
             sent = false;
-        } else if (strcmp(line, "Sent Record") == 0) {
+        } else if (strcmp(line, "Sent Record") == 0 || strcmp(line, "Sent TLS Record") == 0) {
             received = false;
             sent = true;
         } else if (sscanf(line, "  Content Type = %*s (%d)", &type) == 1) {
@@ -533,10 +534,15 @@ static void assert_audited(struct audited before, int n)
     ck_assert_int_eq(now.all, before.all + n);
 }
 
-/* ClientHello, ClientKeyExchange, ChangeCipherSpec, Finished: the failure is at Finished. */
+/*
+ * ClientHello, ClientKeyExchange, ChangeCipherSpec, Finished: the failure is
+ * at Finished (a server cannot tell a bad Finished before reading it). The
+ * alerts are not written here: each case compares lurk with stock OpenSSL
+ * holding the key, on the OpenSSL version under test (docs/provider.md §7).
+ */
 #define READ_UP_TO_FINISHED "22,22,20,22"
-#define BAD_RECORD_MAC      20
-#define DECRYPT_ERROR       51
+/* ClientHello, ClientKeyExchange: an early failure, before the ChangeCipherSpec. */
+#define READ_UP_TO_CKE "22,22"
 
 /* ---- tests ---- */
 
@@ -568,7 +574,7 @@ START_TEST(corrupted_finished_fails_at_finished)
 
     run(KEY_LURK, cipher, CKE_GENUINE, true, &lurk);
     describe("lurk", &lurk, d, sizeof(d));
-    ck_assert_msg(!lurk.completed && lurk.client_alert == BAD_RECORD_MAC, "%s", d);
+    ck_assert_msg(!lurk.completed && lurk.client_alert >= 0, "%s", d);
     ck_assert_msg(strcmp(lurk.received, READ_UP_TO_FINISHED) == 0, "%s", d);
     ck_assert_msg(strstr(lurk.server_alert, "fatal") != NULL, "%s", d);
     ck_assert_msg(!lurk.lurk_error && !lurk.sanitizer_report, "%s", d);
@@ -605,16 +611,27 @@ START_TEST(bad_client_key_exchange_fails_like_a_bad_finished)
 }
 END_TEST
 
-/* The comparison above can see an early failure: this one does not depend on the ciphertext. */
+/*
+ * The comparison above can see an early failure: this one does not depend
+ * on the ciphertext. It fails as stock OpenSSL fails early with a local key
+ * (a ciphertext above the modulus): same alert, nothing read after the
+ * ClientKeyExchange.
+ */
 START_TEST(unreachable_lurkd_fails_early)
 {
-    struct outcome o;
-    char d[600];
+    struct outcome o, local;
+    char d[600], dk[600];
 
     run(KEY_ABSENT, ciphers[0], CKE_GENUINE, false, &o);
+    run(KEY_LOCAL, ciphers[0], CKE_ABOVE_MODULUS, false, &local);
     describe("absent", &o, d, sizeof(d));
-    ck_assert_msg(!o.completed && o.client_alert == DECRYPT_ERROR, "%s", d);
-    ck_assert_msg(strcmp(o.received, "22,22") == 0, "%s", d); /* no ChangeCipherSpec read */
+    describe("local key, ciphertext above the modulus", &local, dk, sizeof(dk));
+    ck_assert_msg(!o.completed && !local.completed && local.client_alert >= 0 &&
+                      o.client_alert == local.client_alert,
+                  "%s\n%s", d, dk);
+    ck_assert_msg(strcmp(o.received, READ_UP_TO_CKE) == 0 &&
+                      strcmp(local.received, READ_UP_TO_CKE) == 0,
+                  "%s\n%s", d, dk);
     ck_assert_msg(o.lurk_error && strstr(o.server_error, "tls_process_cke_rsa") != NULL, "%s", d);
     ck_assert(!o.sanitizer_report);
 }
@@ -623,7 +640,8 @@ END_TEST
 /*
  * A ciphertext not below the modulus, or longer than it, is refused before
  * any private-key operation, by stock OpenSSL as by lurkd (a public check,
- * no oracle): an early decrypt_error in both cases.
+ * no oracle): an early failure, the same alert in both cases (decrypt_error
+ * on 3.0 and 3.5).
  */
 static const enum cke public_faults[] = {CKE_ABOVE_MODULUS, CKE_LONGER};
 
@@ -638,9 +656,11 @@ START_TEST(ciphertext_above_modulus_fails_early_like_stock_openssl)
     run(KEY_LOCAL, ciphers[0], cke, false, &local);
     describe("lurk", &lurk, dl, sizeof(dl));
     describe("local", &local, dk, sizeof(dk));
-    ck_assert_msg(lurk.client_alert == DECRYPT_ERROR && local.client_alert == DECRYPT_ERROR,
+    ck_assert_msg(!lurk.completed && local.client_alert >= 0 &&
+                      lurk.client_alert == local.client_alert,
                   "%s\n%s", dl, dk);
-    ck_assert_msg(strcmp(lurk.received, "22,22") == 0 && strcmp(local.received, "22,22") == 0,
+    ck_assert_msg(strcmp(lurk.received, READ_UP_TO_CKE) == 0 &&
+                      strcmp(local.received, READ_UP_TO_CKE) == 0,
                   "%s\n%s", dl, dk);
     ck_assert_msg(strcmp(lurk.server_error, local.server_error) == 0, "%s\n%s", dl, dk);
     ck_assert(!lurk.sanitizer_report);
