@@ -6,7 +6,7 @@
  * TLS 1.2 client handshake (liblurk/tls12_handshake.c), checks that the
  * server asked for a certificate with this signature algorithm and that the
  * client Certificate is the key's, and only then signs those bytes
- * (docs/security.md, "TLS 1.2 client certificates").
+ * (docs/security.md, "What lurkd will sign or decrypt").
  */
 #include <string.h>
 

@@ -9,7 +9,7 @@
  * certificate type the server did not ask for, another key's client
  * Certificate, a reordered or truncated handshake, and the attack this
  * exchange must not open: arbitrary 32- and 48-byte values (a digest)
- * signed through it (docs/security.md, "TLS 1.2 client certificates").
+ * signed through it (docs/security.md, "What lurkd will sign or decrypt").
  */
 #include <check.h>
 #include <stdio.h>
