@@ -58,6 +58,16 @@ static bool is_rsa_type(uint8_t type)
            type == LURK_TLS12_TYPE_RSA_PREMASTER;
 }
 
+/*
+ * Records with the TLS12ECDHECapability body: ecdhe, and the project's
+ * client_certificate_verify, whose sig_and_hash_list and ecdsa_curves_list
+ * say what lurkd signs with (docs/protocol.md).
+ */
+static bool is_ecdhe_body_type(uint8_t type)
+{
+    return type == LURK_TLS12_TYPE_ECDHE || type == LURK_TLS12_TYPE_CLIENT_CERTIFICATE_VERIFY;
+}
+
 /* A list of this profile's own one-byte enums: every entry must be a known value. */
 static bool enum_list_ok(const lurk_cbs *list, bool (*known)(uint8_t))
 {
@@ -452,7 +462,7 @@ bool lurk_tls12_premaster_response_encode(lurk_cbb *cbb,
  */
 static bool capability_body_decode(lurk_cbs *body, struct lurk_tls12_capability *cap)
 {
-    bool ecdhe = cap->type == LURK_TLS12_TYPE_ECDHE;
+    bool ecdhe = is_ecdhe_body_type(cap->type);
 
     if (!is_rsa_type(cap->type) && !ecdhe)
         return false;
@@ -505,7 +515,7 @@ uint8_t lurk_tls12_capabilities_response_decode(const lurk_cbs *payload,
 
 static bool capability_ok(const struct lurk_tls12_capability *cap)
 {
-    bool ecdhe = cap->type == LURK_TLS12_TYPE_ECDHE;
+    bool ecdhe = is_ecdhe_body_type(cap->type);
 
     if (!is_rsa_type(cap->type) && !ecdhe)
         return false;
@@ -549,7 +559,7 @@ bool lurk_tls12_capabilities_response_encode(lurk_cbb *cbb,
                               lurk_cbs_len(&cap->typed_certificate_list));
         add_u8_list(cbb, &cap->freshness_funct_list);
         add_u8_list(cbb, &cap->cipher_suite_list);
-        if (cap->type == LURK_TLS12_TYPE_ECDHE) {
+        if (is_ecdhe_body_type(cap->type)) {
             add_u8_list(cbb, &cap->sig_and_hash_list);
             add_u8_list(cbb, &cap->ecdsa_curves_list);
             add_u8_list(cbb, &cap->ecdhe_curves_list);
@@ -582,7 +592,10 @@ const char *lurk_tls12_type_name(uint8_t type)
     };
     if (type < sizeof(names) / sizeof(names[0]))
         return names[type];
-    return type == LURK_TLS12_TYPE_RSA_PREMASTER ? "rsa_premaster" : "unknown";
+    if (type == LURK_TLS12_TYPE_RSA_PREMASTER)
+        return "rsa_premaster";
+    return type == LURK_TLS12_TYPE_CLIENT_CERTIFICATE_VERIFY ? "client_certificate_verify"
+                                                             : "unknown";
 }
 
 const char *lurk_tls12_status_name(uint8_t status)

@@ -1,8 +1,10 @@
 /* Content classifier; see prov_content.h. */
 #include "prov_content.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "lurk/tls12_handshake.h"
 #include "lurk/tls13.h"
 
 static const char server_context[] = "TLS 1.3, server CertificateVerify";
@@ -80,19 +82,56 @@ static void tls12_ske(const uint8_t *tbs, size_t len, struct lurk_prov_content *
                    "parameters)";
 }
 
+/*
+ * RFC 5246 §7.4.8: a client CertificateVerify signs handshake_messages, which
+ * start with the ClientHello's handshake header (type 1). Only a whole TLS
+ * 1.2 client handshake that lurkd would accept is sent.
+ */
+static void tls12_client_cv(const uint8_t *tbs, size_t len, struct lurk_prov_content *out)
+{
+    struct lurk_tls12_client_hs hs;
+    const char *why;
+    lurk_cbs in;
+
+    if (len == 0 || tbs[0] != LURK_TLS12_HS_CLIENT_HELLO)
+        return;
+    lurk_cbs_init(&in, tbs, len);
+    if (lurk_tls12_client_hs_parse(&in, &hs, &why) != LURK_STATUS_SUCCESS) {
+        snprintf(out->why_buf, sizeof(out->why_buf),
+                 "TLS 1.2 client CertificateVerify content that is not a TLS 1.2 client "
+                 "handshake lurkd accepts: %s",
+                 why);
+        out->why = out->why_buf;
+        return;
+    }
+    out->handshake_messages = in;
+    out->kind = LURK_CONTENT_TLS12_CLIENT_CERTIFICATE_VERIFY;
+    out->why = NULL;
+}
+
 void lurk_prov_content_classify(const uint8_t *tbs, size_t len, struct lurk_prov_content *out)
 {
+    static const char neither[] = "data that is neither a TLS 1.3 CertificateVerify, a TLS 1.2 "
+                                  "ECDHE ServerKeyExchange nor a TLS 1.2 client CertificateVerify "
+                                  "content";
+
     memset(out, 0, sizeof(*out));
     out->kind = LURK_CONTENT_NONE;
-    out->why = "data that is neither a TLS 1.3 CertificateVerify nor a TLS 1.2 ECDHE "
-               "ServerKeyExchange content";
+    out->why = neither;
     if (tbs == NULL)
         return;
     /*
-     * The two shapes cannot be confused: byte 64 is 'T' in a CertificateVerify
+     * The first two shapes cannot be confused: byte 64 is 'T' in a CertificateVerify
      * content and curve_type (3) or a DH length byte in a ServerKeyExchange.
      */
     if (tls13_cv(tbs, len, out))
         return;
     tls12_ske(tbs, len, out);
+    /*
+     * A ServerKeyExchange content starts with a client random, which may
+     * begin with 0x01 too; it is recognised first, and its exact structure
+     * (64 bytes and one ServerECDHParams) is no handshake message sequence.
+     */
+    if (out->kind == LURK_CONTENT_NONE && out->why == neither)
+        tls12_client_cv(tbs, len, out);
 }

@@ -12,8 +12,12 @@
  *   client_random(32) server_random(32) and exactly one ServerECDHParams
  *   with curve_type named_curve -> tls12 ecdhe.
  *
- * ServerDHParams, a TLS 1.2 client CertificateVerify (the whole handshake),
- * bare digests and any other data have no LURK exchange.
+ *   TLS 1.2 client CertificateVerify (RFC 5246 §7.4.8): the handshake
+ *   messages themselves, ClientHello .. ClientKeyExchange, which must parse
+ *   as a TLS 1.2 client handshake with a CertificateRequest
+ *   (lurk/tls12_handshake.h) -> tls12 client_certificate_verify.
+ *
+ * ServerDHParams, bare digests and any other data have no LURK exchange.
  */
 #ifndef LURK_PROV_CONTENT_H
 #define LURK_PROV_CONTENT_H
@@ -32,6 +36,7 @@ enum lurk_prov_content_kind {
     LURK_CONTENT_NONE = 0,
     LURK_CONTENT_TLS13_CERTIFICATE_VERIFY,
     LURK_CONTENT_TLS12_SERVER_KEY_EXCHANGE,
+    LURK_CONTENT_TLS12_CLIENT_CERTIFICATE_VERIFY,
 };
 
 struct lurk_prov_content {
@@ -44,8 +49,11 @@ struct lurk_prov_content {
     lurk_cbs server_random;
     lurk_cbs ecdh_params_bytes;
     struct lurk_tls12_ecdh_params ecdh_params;
-    /* NONE: why, for the error message */
+    /* TLS 1.2 client CertificateVerify: the handshake messages, the whole input */
+    lurk_cbs handshake_messages;
+    /* NONE: why, for the error message (may point into why_buf) */
     const char *why;
+    char why_buf[192];
 };
 
 /* Never fails; out->kind says what it is. The views point into tbs. */

@@ -16,9 +16,10 @@
  * The content decides the exchange (prov_content.c): a TLS 1.3
  * CertificateVerify content becomes tls13 sign_certificate_verify, a TLS
  * 1.2 ECDHE ServerKeyExchange becomes tls12 ecdhe (freshness null, poo
- * null); anything else fails with "no LURK exchange for this content". A
- * bare digest (sign_init/sign) is never sent anywhere: lurkd signs only
- * what it can rebuild from TLS structures.
+ * null), the handshake messages of a TLS 1.2 client CertificateVerify
+ * become tls12 client_certificate_verify; anything else fails with "no LURK exchange for this
+ * content". A bare digest (sign_init/sign) is never sent anywhere: lurkd signs only what it can
+ * rebuild from TLS structures.
  *
  * Signatures lurkd returns are verified here with the public key of the
  * key reference before libssl sees them, until the first one that passes
@@ -59,9 +60,11 @@
 #include <openssl/rsa.h>
 
 #include "lurk/client.h"
-#include "lurk/tls12.h"
-#include "lurk/tls13.h"
+#include "lurk/lurk.h"
 #include "lurk/names.h"
+#include "lurk/tls12.h"
+#include "lurk/tls12_client_cv.h"
+#include "lurk/tls13.h"
 #include "prov_content.h"
 #include "provider.h"
 
@@ -566,6 +569,22 @@ static bool build_tls12(const struct sig_ctx *ctx, const struct lurk_prov_conten
     return lurk_tls12_ecdhe_request_encode(cbb, &req) && lurk_cbb_ok(cbb);
 }
 
+/*
+ * RFC 5246 §7.4.8: libssl hands over handshake_messages whole and has chosen
+ * the SignatureAndHashAlgorithm from the CertificateRequest; the digest and
+ * padding it set on this context say which.
+ */
+static bool build_tls12_client_cv(const struct sig_ctx *ctx, const struct lurk_prov_content *c,
+                                  lurk_cbb *cbb)
+{
+    struct lurk_tls12_client_cv_request req = {0};
+
+    req.key_id = ctx->key->key_id;
+    req.sig_and_hash = tls12_sig_and_hash(ctx);
+    req.handshake_messages = c->handshake_messages;
+    return lurk_tls12_client_cv_request_encode(cbb, &req) && lurk_cbb_ok(cbb);
+}
+
 /* The signature in a success response; false when the payload is malformed. */
 static bool response_signature(const struct lurk_prov_content *c, const struct lurk_response *r,
                                lurk_cbs *sig)
@@ -635,7 +654,8 @@ static int sign_content(struct sig_ctx *ctx, const uint8_t *tbs, size_t tbs_len,
     }
     if (!pss_params_ok(ctx))
         return 0;
-    if (!lurk_cbb_init(&cbb, 256, 4096)) {
+    /* A client CertificateVerify carries the handshake, certificate chains included. */
+    if (!lurk_cbb_init(&cbb, 256, 1024 * 1024)) {
         LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_INTERNAL, "out of memory");
         return 0;
     }
@@ -644,6 +664,16 @@ static int sign_content(struct sig_ctx *ctx, const uint8_t *tbs, size_t tbs_len,
         type = LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY;
         if (!build_tls13(ctx, &c, &cbb))
             goto out;
+    } else if (c.kind == LURK_CONTENT_TLS12_CLIENT_CERTIFICATE_VERIFY) {
+        designation = LURK_DESIGNATION_TLS12;
+        type = LURK_TLS12_TYPE_CLIENT_CERTIFICATE_VERIFY;
+        if (!build_tls12_client_cv(ctx, &c, &cbb)) {
+            LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_INTERNAL,
+                            "key id %s: cannot encode client_certificate_verify (handshake "
+                            "messages of %zu bytes)",
+                            key->key_id_hex, tbs_len);
+            goto out;
+        }
     } else {
         designation = LURK_DESIGNATION_TLS12;
         type = LURK_TLS12_TYPE_ECDHE;
@@ -657,6 +687,21 @@ static int sign_content(struct sig_ctx *ctx, const uint8_t *tbs, size_t tbs_len,
                              designation, type, lurk_cbb_data(&cbb), lurk_cbb_len(&cbb), &resp,
                              server, sizeof(server)))
         goto out;
+    /*
+     * lurk-lurk §5.3: a lurkd without the exchange answers invalid_type in
+     * designation lurk; its tls12 capabilities do not announce type 129.
+     */
+    if (resp.msg.hdr.status == LURK_STATUS_INVALID_TYPE &&
+        resp.msg.hdr.designation == LURK_DESIGNATION_LURK &&
+        type == LURK_TLS12_TYPE_CLIENT_CERTIFICATE_VERIFY) {
+        LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_LURK_ERROR,
+                        "server %s, key id %s: lurkd does not announce tls12 "
+                        "client_certificate_verify in its capabilities (a lurkd older than "
+                        "TLS 1.2 client certificates): it cannot sign a TLS 1.2 client "
+                        "CertificateVerify",
+                        server, key->key_id_hex);
+        goto out;
+    }
     if (resp.msg.hdr.status != LURK_STATUS_SUCCESS) {
         LURK_PROV_RAISE(ctx->pc, LURK_PROV_R_LURK_ERROR, "server %s, key id %s: %s %s: %s", server,
                         key->key_id_hex, lurk_designation_name(designation),

@@ -50,6 +50,7 @@ static const struct {
     {"ecdhe", LURKD_EX_ECDHE},
     {"rsa_premaster", LURKD_EX_RSA_PREMASTER},
     {"sign_certificate_verify", LURKD_EX_SIGN_CERTIFICATE_VERIFY},
+    {"client_certificate_verify", LURKD_EX_CLIENT_CERTIFICATE_VERIFY},
     {"tls13", LURKD_EX_TLS13},
 };
 

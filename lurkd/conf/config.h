@@ -24,7 +24,12 @@ enum lurkd_exchange {
     LURKD_EX_ECDHE = 1u << 4,
     LURKD_EX_RSA_PREMASTER = 1u << 5,
     LURKD_EX_SIGN_CERTIFICATE_VERIFY = 1u << 6,
-    LURKD_EX_TLS13 = 1u << 7, /* the tls13 key-schedule exchanges that sign */
+    /*
+     * tls12 client_certificate_verify: a client key's signature, so never in
+     * the default set (docs/protocol.md); below TLS13, the last bit.
+     */
+    LURKD_EX_CLIENT_CERTIFICATE_VERIFY = 1u << 7,
+    LURKD_EX_TLS13 = 1u << 8, /* the tls13 key-schedule exchanges that sign */
 };
 /*
  * RSA key transport: a client allowed these can decrypt every recorded TLS

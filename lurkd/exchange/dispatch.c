@@ -33,6 +33,8 @@ static const struct {
      lurkd_ex_tls12_rsa_handshake, true},
     {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_ECDHE, lurkd_ex_tls12_ecdhe, true},
     {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_PREMASTER, lurkd_ex_tls12_rsa_premaster, true},
+    {LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_CLIENT_CERTIFICATE_VERIFY,
+     lurkd_ex_tls12_client_certificate_verify, true},
     {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_CAPABILITIES, lurkd_ex_tls13_capabilities, false},
     {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_PING, lurkd_ex_ping, false},
     {LURK_DESIGNATION_TLS13, LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY,

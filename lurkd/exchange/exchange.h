@@ -64,6 +64,8 @@ uint8_t lurkd_ex_tls12_rsa_handshake(struct lurkd_request *req, lurk_cbb *out);
 uint8_t lurkd_ex_tls12_rsa_premaster(struct lurkd_request *req, lurk_cbb *out);
 /* ex_tls12_ecdhe.c */
 uint8_t lurkd_ex_tls12_ecdhe(struct lurkd_request *req, lurk_cbb *out);
+/* tls12_client_certificate_verify.c */
+uint8_t lurkd_ex_tls12_client_certificate_verify(struct lurkd_request *req, lurk_cbb *out);
 /* ex_tls13.c */
 uint8_t lurkd_ex_tls13_capabilities(struct lurkd_request *req, lurk_cbb *out);
 /* ex_sign.c */

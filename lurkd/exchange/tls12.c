@@ -43,6 +43,12 @@ static const uint8_t rsa_suites[] = {0x00, 0x2f, 0x00, 0x35, 0x00, 0x3c,
 static const uint8_t ecdhe_suites[] = {0xc0, 0x2b, 0xc0, 0x2c, 0xc0, 0x2f, 0xc0, 0x30, 0xcc, 0xa8,
                                        0xcc, 0xa9, 0xc0, 0x09, 0xc0, 0x0a, 0xc0, 0x13, 0xc0, 0x14,
                                        0xc0, 0x23, 0xc0, 0x24, 0xc0, 0x27, 0xc0, 0x28};
+/* Suites whose handshakes client_certificate_verify parses (liblurk/tls12_handshake.c). */
+static const uint8_t cv_suites[] = {
+    0x00, 0x2f, 0x00, 0x35, 0x00, 0x3c, 0x00, 0x3d, 0x00, 0x9c, 0x00, 0x9d, 0x00, 0x33,
+    0x00, 0x39, 0x00, 0x67, 0x00, 0x6b, 0x00, 0x9e, 0x00, 0x9f, 0xcc, 0xaa, 0xc0, 0x2b,
+    0xc0, 0x2c, 0xc0, 0x2f, 0xc0, 0x30, 0xcc, 0xa8, 0xcc, 0xa9, 0xc0, 0x09, 0xc0, 0x0a,
+    0xc0, 0x13, 0xc0, 0x14, 0xc0, 0x23, 0xc0, 0x24, 0xc0, 0x27, 0xc0, 0x28};
 static const uint8_t ecdhe_curves[] = {0x00, 23, 0x00, 24, 0x00, 25, 0x00, 29, 0x00, 30};
 static const uint8_t tls12_sig_and_hash[] = {4, 1, 5, 1, 6, 1, 4, 3,  5, 3,  6, 3, 8, 4,
                                              8, 5, 8, 6, 8, 9, 8, 10, 8, 11, 8, 7, 8, 8};
@@ -57,6 +63,7 @@ static const struct {
     {LURK_TLS12_TYPE_RSA_EXTENDED_MASTER_WITH_POH, LURKD_EX_RSA_EXTENDED_MASTER_WITH_POH},
     {LURK_TLS12_TYPE_ECDHE, LURKD_EX_ECDHE},
     {LURK_TLS12_TYPE_RSA_PREMASTER, LURKD_EX_RSA_PREMASTER},
+    {LURK_TLS12_TYPE_CLIENT_CERTIFICATE_VERIFY, LURKD_EX_CLIENT_CERTIFICATE_VERIFY},
 };
 
 uint8_t lurkd_ex_tls12_capabilities(struct lurkd_request *req, lurk_cbb *out)
@@ -103,8 +110,9 @@ uint8_t lurkd_ex_tls12_capabilities(struct lurkd_request *req, lurk_cbb *out)
         lurk_cbs_init(&cap->key_id_type_list, key_id_types, sizeof(key_id_types));
         lurk_cbs_init(&cap->typed_certificate_list, lurk_cbb_data(&certs[r]),
                       lurk_cbb_len(&certs[r]));
-        /* rsa_premaster has no freshness field (protocol.md): it announces no function. */
-        if (records[r].type == LURK_TLS12_TYPE_RSA_PREMASTER)
+        /* rsa_premaster and client_certificate_verify have no freshness field (protocol.md). */
+        if (records[r].type == LURK_TLS12_TYPE_RSA_PREMASTER ||
+            records[r].type == LURK_TLS12_TYPE_CLIENT_CERTIFICATE_VERIFY)
             lurk_cbs_init(&cap->freshness_funct_list, NULL, 0);
         else
             lurk_cbs_init(&cap->freshness_funct_list, freshness[r], null_ok ? 2 : 1);
@@ -114,6 +122,11 @@ uint8_t lurkd_ex_tls12_capabilities(struct lurkd_request *req, lurk_cbb *out)
             lurk_cbs_init(&cap->ecdsa_curves_list, ecdsa_curves, n_curves);
             lurk_cbs_init(&cap->ecdhe_curves_list, ecdhe_curves, sizeof(ecdhe_curves));
             lurk_cbs_init(&cap->poo_prf_list, poo_prfs, sizeof(poo_prfs));
+        } else if (records[r].type == LURK_TLS12_TYPE_CLIENT_CERTIFICATE_VERIFY) {
+            /* The ECDHE body: the suites it parses, what it signs with, the curves of its keys. */
+            lurk_cbs_init(&cap->cipher_suite_list, cv_suites, sizeof(cv_suites));
+            lurk_cbs_init(&cap->sig_and_hash_list, tls12_sig_and_hash, sizeof(tls12_sig_and_hash));
+            lurk_cbs_init(&cap->ecdsa_curves_list, ecdsa_curves, n_curves);
         } else if (records[r].type != LURK_TLS12_TYPE_RSA_PREMASTER) {
             lurk_cbs_init(&cap->cipher_suite_list, rsa_suites, sizeof(rsa_suites));
             /* rsa_master carries its prf_hash; the others take it from the cipher suite. */

@@ -9,6 +9,8 @@ OUTDIR/reader          the same messages behind three control bytes
 OUTDIR/config          docs/lurkd.conf.example and a short config
 OUTDIR/tls13_handshake the RFC 8448 handshake messages of the vectors,
                        behind the byte that selects their parser
+OUTDIR/tls12_handshake the client_certificate_verify example of
+                       docs/protocol.md: its handshake_messages, and the payload
 """
 import json
 import os
@@ -33,6 +35,11 @@ for i, m in enumerate(requests):
     write("dispatch", "request-%02d" % i, m)
     write("dispatch", "pipelined-%02d" % i, m + requests[(i + 1) % len(requests)])
     write("reader", "request-%02d" % i, bytes([0xff, 0x3f, i]) + m + m[: len(m) // 2])
+
+# tls12 client_certificate_verify (designation 1, type 129): payload, then the messages.
+for i, m in enumerate(m for m in requests if m[0] == 1 and m[2] == 129):
+    write("tls12_handshake", "payload-%d" % i, m[16:])
+    write("tls12_handshake", "messages-%d" % i, m[16 + 10:])
 
 write("config", "example", open(os.path.join(root, "docs", "lurkd.conf.example"), "rb").read())
 write("config", "short", b"[lurkd]\nworkers = 2\n[listener.l]\naddress = unix:/tmp/l.sock\n"

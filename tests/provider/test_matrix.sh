@@ -484,14 +484,16 @@ grep -q "lurk:sign_content:no LURK exchange for this content:.*key id $(keyid rs
 CASES=$((CASES + 1))
 log "ok   dhe-only: refused, s_server: $(grep -o 'no LURK exchange[^(]*' "$SERVER_LOG" | head -1)"
 
-# A TLS 1.2 client CertificateVerify signs the whole transcript: no LURK
-# exchange, refused in s_client (docs/provider.md §6), the server sees an alert.
+# A TLS 1.2 client CertificateVerify goes to lurkd as tls12
+# client_certificate_verify (docs/provider.md §3), which these keys' sections
+# do not name ("all" is the signing set): lurkd refuses it, s_client says so,
+# the server sees an alert. The signing case is tests/e2e/test_tls12_client_cert.sh.
 one_shot t12-client-auth-refused p256 -Verify 1 -verifyCAfile "$PKI/ca.crt"
 if OPENSSL_CONF=$CNF client t12-client-auth-refused -tls1_2 -cert "$PKI/server-p384.crt" \
     -key "$E2E_DIR/p384.keyref.pem"; then
     case_fail "t12-client-auth-refused: the handshake succeeded"
 fi
-grep -q "lurk:sign_content:no LURK exchange for this content:.*key id $(keyid p384): " "$CLIENT_LOG" ||
+grep -q "lurk:sign_content:lurkd refused the request:.*key id $(keyid p384): tls12 client_certificate_verify: invalid_key_id" "$CLIENT_LOG" ||
     case_fail "t12-client-auth-refused: s_client does not name the reason"
 grep -q "tls_construct_cert_verify" "$CLIENT_LOG" ||
     case_fail "t12-client-auth-refused: s_client did not fail at CertificateVerify"

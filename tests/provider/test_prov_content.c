@@ -8,9 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "check_run.h"
 #include "lurk/tls13.h"
 #include "prov_content.h"
+#include "tls12_client_hs.h"
 
 static size_t cv(uint8_t *out, const char *context, size_t hash_len)
 {
@@ -218,6 +221,59 @@ START_TEST(arbitrary_data)
 }
 END_TEST
 
+/*
+ * RFC 5246 §7.4.8: the handshake messages of a real OpenSSL TLS 1.2 client
+ * (tests/support/tls12_client_hs.c) become client_certificate_verify, whole;
+ * cut or extended they are refused with the parser's reason.
+ */
+START_TEST(tls12_client_certificate_verify)
+{
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *cert = lurk_test_self_signed(key, "client");
+    struct lurk_test_tls12_hs o = {.client_key = key, .client_cert = cert};
+    struct lurk_prov_content c;
+    uint8_t *m, *t;
+    size_t len;
+    uint16_t sig;
+
+    ck_assert(lurk_test_tls12_client_hs(&o, &m, &len, &sig));
+    lurk_prov_content_classify(m, len, &c);
+    ck_assert_int_eq(c.kind, LURK_CONTENT_TLS12_CLIENT_CERTIFICATE_VERIFY);
+    ck_assert_ptr_eq(lurk_cbs_data(&c.handshake_messages), m);
+    ck_assert_uint_eq(lurk_cbs_len(&c.handshake_messages), len);
+    ck_assert_ptr_null(c.why);
+
+    lurk_prov_content_classify(m, len - 1, &c);
+    ck_assert_int_eq(c.kind, LURK_CONTENT_NONE);
+    ck_assert_ptr_nonnull(strstr(c.why, "not a TLS 1.2 client handshake lurkd accepts: "));
+    ck_assert_ptr_nonnull(strstr(c.why, "longer than the bytes left"));
+    t = malloc(len + 1);
+    memcpy(t, m, len);
+    t[len] = 0;
+    lurk_prov_content_classify(t, len + 1, &c);
+    ck_assert_int_eq(c.kind, LURK_CONTENT_NONE);
+    ck_assert_ptr_nonnull(strstr(c.why, "bytes after the ClientKeyExchange"));
+    free(t);
+    free(m);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+END_TEST
+
+/* A ServerKeyExchange whose client_random starts with 0x01 is still one. */
+START_TEST(tls12_ske_starting_like_a_client_hello)
+{
+    uint8_t buf[64 + 4 + 32];
+    struct lurk_prov_content c;
+
+    memset(buf, 0x01, 64);
+    memcpy(buf + 64, "\x03\x00\x1d\x20", 4);
+    memset(buf + 68, 0x42, 32);
+    lurk_prov_content_classify(buf, sizeof(buf), &c);
+    ck_assert_int_eq(c.kind, LURK_CONTENT_TLS12_SERVER_KEY_EXCHANGE);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("prov_content");
@@ -229,6 +285,8 @@ static Suite *suite(void)
     tcase_add_test(tc, tls12_not_one_ecdh_params);
     tcase_add_test(tc, tls12_dhe_params_refused);
     tcase_add_test(tc, arbitrary_data);
+    tcase_add_test(tc, tls12_client_certificate_verify);
+    tcase_add_test(tc, tls12_ske_starting_like_a_client_hello);
     suite_add_tcase(s, tc);
     return s;
 }

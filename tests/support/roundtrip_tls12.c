@@ -6,6 +6,7 @@
 
 #include "lurk/header.h"
 #include "lurk/tls12.h"
+#include "lurk/tls12_client_cv.h"
 
 /*
  * An encoder refusing what its decoder accepted is a codec bug: reported as
@@ -50,6 +51,12 @@ static uint8_t roundtrip_request(uint8_t type, const lurk_cbs *payload, lurk_cbb
                    ? st
                    : reencoded(lurk_tls12_rsa_premaster_request_encode(out, &m));
     }
+    case LURK_TLS12_TYPE_CLIENT_CERTIFICATE_VERIFY: {
+        struct lurk_tls12_client_cv_request m;
+        st = lurk_tls12_client_cv_request_decode(payload, &m);
+        return st != LURK_STATUS_SUCCESS ? st
+                                         : reencoded(lurk_tls12_client_cv_request_encode(out, &m));
+    }
     default:
         return LURK_TEST_UNKNOWN_MESSAGE;
     }
@@ -78,7 +85,8 @@ static uint8_t roundtrip_response(uint8_t type, const lurk_cbs *payload, lurk_cb
         return st != LURK_STATUS_SUCCESS ? st
                                          : reencoded(lurk_tls12_master_response_encode(out, &m));
     }
-    case LURK_TLS12_TYPE_ECDHE: {
+    case LURK_TLS12_TYPE_ECDHE:
+    case LURK_TLS12_TYPE_CLIENT_CERTIFICATE_VERIFY: { /* same response format */
         struct lurk_tls12_ecdhe_response m;
         st = lurk_tls12_ecdhe_response_decode(payload, &m);
         return st != LURK_STATUS_SUCCESS ? st

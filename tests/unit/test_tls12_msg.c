@@ -265,7 +265,7 @@ static const struct bad_case {
     {"capabilities record length 0", 0, false, "00000000" STATE, FORMAT},
     {"capabilities record of type ping", 0, false, "00000008 01 00 000000 00 00 00" STATE, FORMAT},
     {"capabilities record of type 7", 0, false, "00000008 07 00 000000 00 00 00" STATE, FORMAT},
-    {"capabilities record of type 129", 0, false, "00000008 81 00 000000 00 00 00" STATE, FORMAT},
+    {"capabilities record of type 130", 0, false, "00000008 82 00 000000 00 00 00" STATE, FORMAT},
     {"capabilities record length one short", 0, false, "00000007 80 00 000000 00 00 00" STATE,
      FORMAT},
     {"capabilities record length one long", 0, false, "00000009 80 00 000000 00 00 00 00" STATE,
@@ -1005,7 +1005,7 @@ START_TEST(oracle_unknown_messages)
     ck_assert(lurk_cbb_init(&out, 16, 1024));
     ck_assert_uint_eq(lurk_test_roundtrip_tls12(7, true, &empty, &out), LURK_TEST_UNKNOWN_MESSAGE);
     ck_assert_uint_eq(lurk_test_roundtrip_tls12(7, false, &empty, &out), LURK_TEST_UNKNOWN_MESSAGE);
-    ck_assert_uint_eq(lurk_test_roundtrip_tls12(129, true, &empty, &out),
+    ck_assert_uint_eq(lurk_test_roundtrip_tls12(130, true, &empty, &out),
                       LURK_TEST_UNKNOWN_MESSAGE);
     ck_assert_uint_eq(lurk_test_roundtrip(LURK_DESIGNATION_TLS12, 1, true, &empty, &out), OK);
     lurk_cbb_cleanup(&out);

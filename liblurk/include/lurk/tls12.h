@@ -20,7 +20,10 @@
 #include "lurk/bytes.h"
 #include "lurk/header.h"
 
-/* TLS12Type (-05 §3), plus the project's rsa_premaster in the private range. */
+/*
+ * TLS12Type (-05 §3), plus the project's rsa_premaster and
+ * client_certificate_verify in the private range (docs/protocol.md).
+ */
 enum lurk_tls12_type {
     LURK_TLS12_TYPE_CAPABILITIES = 0,
     LURK_TLS12_TYPE_PING = 1,
@@ -30,6 +33,7 @@ enum lurk_tls12_type {
     LURK_TLS12_TYPE_RSA_EXTENDED_MASTER_WITH_POH = 5,
     LURK_TLS12_TYPE_ECDHE = 6,
     LURK_TLS12_TYPE_RSA_PREMASTER = 128,
+    LURK_TLS12_TYPE_CLIENT_CERTIFICATE_VERIFY = 129,
 };
 
 /* TLS12Status (-05 §3; 14 from -02 onward). */
