@@ -1,6 +1,6 @@
 /*
  * lurk-test-relay: a TCP relay for the fleet test and benchmark
- * (docs/architecture.md §7.4). The kernel of the test machines has no netem,
+ * (docs/architecture.md §7). The kernel of the test machines has no netem,
  * so the delay of a data-centre network between front ends and lurkd is made
  * here: every chunk read from one side is written to the other side a fixed
  * time after it was read, in each direction. On command it stalls (accepts,
