@@ -328,10 +328,11 @@ static int connect_unix(const struct lurk_address *a, int64_t deadline, char *er
 static int connect_inet(const struct lurk_address *a, int64_t deadline, char *err, size_t errlen)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res, *ai;
-    int rc = getaddrinfo(a->host, a->port, &hints, &res);
+    const char *node = a->dial[0] != '\0' ? a->dial : a->host;
+    int rc = getaddrinfo(node, a->port, &hints, &res);
 
     if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve %s: %s", a->host, gai_strerror(rc));
+        snprintf(err, errlen, "cannot resolve %s: %s", node, gai_strerror(rc));
         return -1;
     }
     snprintf(err, errlen, "no address for %s", a->host);

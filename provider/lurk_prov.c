@@ -13,7 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <openssl/conf.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/crypto.h>
 #include <openssl/params.h>
 #include <openssl/provider.h>
@@ -66,6 +71,36 @@ static void parse_servers(struct lurk_prov_config *cfg, const char *list)
             break;
         }
         a = &cfg->servers[cfg->n_servers];
+        cfg->weight[cfg->n_servers] = 1;
+        cfg->backup[cfg->n_servers] = false;
+        /* "ADDRESS [weight=N] [backup]" (docs/provider.md §1). */
+        {
+            char *opt_save = NULL, *addr = strtok_r(item, " \t", &opt_save), *opt;
+            bool bad = false;
+            while ((opt = strtok_r(NULL, " \t", &opt_save)) != NULL) {
+                char *end;
+                long wt;
+                if (strcmp(opt, "backup") == 0) {
+                    cfg->backup[cfg->n_servers] = true;
+                    continue;
+                }
+                if (strncmp(opt, "weight=", 7) == 0) {
+                    errno = 0;
+                    wt = strtol(opt + 7, &end, 10);
+                    if (errno == 0 && end != opt + 7 && *end == '\0' && wt >= 1 &&
+                        wt <= LURK_PROV_MAX_WEIGHT) {
+                        cfg->weight[cfg->n_servers] = (int)wt;
+                        continue;
+                    }
+                }
+                cfg_error(cfg, "lurk-server %s: unknown option \"%s\" (weight=1..100 or backup)",
+                          addr, opt);
+                bad = true;
+            }
+            if (bad)
+                continue;
+            item = addr;
+        }
         if (!lurk_address_parse(item, a, err, sizeof(err))) {
             cfg_error(cfg, "lurk-server: %s%s", err, "");
             continue;
@@ -142,11 +177,92 @@ static int parse_int(struct lurk_prov_config *cfg, const char *setting, const ch
     return (int)v;
 }
 
+/* lurk-log = syslog | stderr | /path: the file is opened now, before chroot and setuid. */
+static void parse_log(struct lurk_prov_config *cfg, const char *text)
+{
+    cfg->log_fd = -1;
+    cfg->log_sink = LURK_PROV_LOG_SYSLOG;
+    if (text == NULL || strcmp(text, "syslog") == 0)
+        return;
+    if (strcmp(text, "stderr") == 0) {
+        cfg->log_sink = LURK_PROV_LOG_STDERR;
+        return;
+    }
+    if (text[0] != '/') {
+        cfg_error(cfg, "lurk-log = %s: not syslog, stderr or an absolute path%s", text, "");
+        return;
+    }
+    cfg->log_sink = LURK_PROV_LOG_FILE;
+    cfg->log_path = OPENSSL_strdup(text);
+    cfg->log_fd = open(text, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (cfg->log_fd < 0)
+        cfg_error(cfg, "lurk-log %s: %s", text, strerror(errno));
+}
+
+/*
+ * The settings this provider knows. The core hands a provider only the
+ * values it asks for, so a misspelt one would be silently ignored: the
+ * section is read again from the configuration file (lurk_prov_conf_check,
+ * at key load) and any other lurk-* name is an error.
+ */
+static const char *const known_settings[] = {
+    "lurk-server",       "lurk-ca",         "lurk-cert",  "lurk-key",      "lurk-timeout-ms",
+    "lurk-connections",  "lurk-log",        "lurk-stats", "lurk-stats-ms", "lurk-probe-min-ms",
+    "lurk-probe-max-ms", "lurk-resolve-ms", NULL,
+};
+
+/* The provider's section of the configuration file, read with NCONF; unknown lurk-* names. */
+static void check_unknown_settings(LURK_PROV_CTX *pc)
+{
+    struct lurk_prov_config *cfg = &pc->cfg;
+    char *file = CONF_get1_default_config_file();
+    const char *name = NULL, *init_sect, *prov_sect, *sect;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_CORE_PROV_NAME, (char **)&name, 0),
+        OSSL_PARAM_END,
+    };
+    CONF *conf = NULL;
+    STACK_OF(CONF_VALUE) * values;
+
+    /* Only when the file can be read: another file loaded by the application is not checked. */
+    if (file == NULL || c_get_params == NULL || !c_get_params(pc->handle, params) || name == NULL)
+        goto out;
+    conf = NCONF_new_ex(NULL, NULL);
+    ERR_set_mark();
+    if (conf == NULL || NCONF_load(conf, file, NULL) <= 0) {
+        ERR_pop_to_mark();
+        goto out;
+    }
+    init_sect = NCONF_get_string(conf, NULL, "openssl_conf");
+    prov_sect = init_sect != NULL ? NCONF_get_string(conf, init_sect, "providers") : NULL;
+    sect = prov_sect != NULL ? NCONF_get_string(conf, prov_sect, name) : NULL;
+    values = sect != NULL ? NCONF_get_section(conf, sect) : NULL;
+    ERR_pop_to_mark();
+    for (int i = 0; values != NULL && i < sk_CONF_VALUE_num(values); i++) {
+        const CONF_VALUE *v = sk_CONF_VALUE_value(values, i);
+        bool known = false;
+        if (strncmp(v->name, "lurk-", 5) != 0)
+            continue;
+        for (size_t k = 0; known_settings[k] != NULL; k++)
+            known |= strcmp(v->name, known_settings[k]) == 0;
+        if (!known) {
+            char where[300];
+            snprintf(where, sizeof(where), "%.60s (section [%.60s] of %.150s)", v->name, sect,
+                     file);
+            cfg_error(cfg, "unknown setting %s%s", where, "");
+        }
+    }
+out:
+    NCONF_free(conf);
+    OPENSSL_free(file);
+}
+
 static void read_config(LURK_PROV_CTX *pc)
 {
     struct lurk_prov_config *cfg = &pc->cfg;
     const char *server = NULL, *ca = NULL, *cert = NULL, *key = NULL, *timeout = NULL,
-               *conns = NULL;
+               *conns = NULL, *log = NULL, *stats = NULL, *stats_ms = NULL, *probe_min = NULL,
+               *probe_max = NULL, *resolve = NULL;
     OSSL_PARAM params[] = {
         OSSL_PARAM_utf8_ptr("lurk-server", (char **)&server, 0),
         OSSL_PARAM_utf8_ptr("lurk-ca", (char **)&ca, 0),
@@ -154,13 +270,42 @@ static void read_config(LURK_PROV_CTX *pc)
         OSSL_PARAM_utf8_ptr("lurk-key", (char **)&key, 0),
         OSSL_PARAM_utf8_ptr("lurk-timeout-ms", (char **)&timeout, 0),
         OSSL_PARAM_utf8_ptr("lurk-connections", (char **)&conns, 0),
+        OSSL_PARAM_utf8_ptr("lurk-log", (char **)&log, 0),
+        OSSL_PARAM_utf8_ptr("lurk-stats", (char **)&stats, 0),
+        OSSL_PARAM_utf8_ptr("lurk-stats-ms", (char **)&stats_ms, 0),
+        OSSL_PARAM_utf8_ptr("lurk-probe-min-ms", (char **)&probe_min, 0),
+        OSSL_PARAM_utf8_ptr("lurk-probe-max-ms", (char **)&probe_max, 0),
+        OSSL_PARAM_utf8_ptr("lurk-resolve-ms", (char **)&resolve, 0),
         OSSL_PARAM_END,
     };
 
     cfg->timeout_ms = LURK_PROV_DEFAULT_TIMEOUT_MS;
     cfg->connections = LURK_PROV_DEFAULT_CONNECTIONS;
+    cfg->probe_min_ms = LURK_PROV_DEFAULT_PROBE_MIN_MS;
+    cfg->probe_max_ms = LURK_PROV_DEFAULT_PROBE_MAX_MS;
+    cfg->resolve_ms = LURK_PROV_DEFAULT_RESOLVE_MS;
+    cfg->stats_ms = LURK_PROV_DEFAULT_STATS_MS;
+    cfg->log_fd = -1;
     if (c_get_params == NULL || !c_get_params(pc->handle, params))
         return; /* loaded without a config section: key references must name a server */
+    parse_log(cfg, log);
+    cfg->probe_min_ms =
+        parse_int(cfg, "lurk-probe-min-ms", probe_min, 10, 600000, LURK_PROV_DEFAULT_PROBE_MIN_MS);
+    cfg->probe_max_ms =
+        parse_int(cfg, "lurk-probe-max-ms", probe_max, 10, 3600000, LURK_PROV_DEFAULT_PROBE_MAX_MS);
+    if (cfg->probe_max_ms < cfg->probe_min_ms)
+        cfg_error(cfg, "lurk-probe-max-ms %s is below lurk-probe-min-ms%s",
+                  probe_max ? probe_max : "", "");
+    cfg->resolve_ms =
+        parse_int(cfg, "lurk-resolve-ms", resolve, 1000, 86400000, LURK_PROV_DEFAULT_RESOLVE_MS);
+    cfg->stats_ms =
+        parse_int(cfg, "lurk-stats-ms", stats_ms, 100, 3600000, LURK_PROV_DEFAULT_STATS_MS);
+    if (stats != NULL) {
+        if (stats[0] != '/')
+            cfg_error(cfg, "lurk-stats = %s: not an absolute path%s", stats, "");
+        else
+            cfg->stats_path = OPENSSL_strdup(stats);
+    }
     if (server != NULL)
         parse_servers(cfg, server);
     cfg->timeout_ms =
@@ -173,6 +318,7 @@ static void read_config(LURK_PROV_CTX *pc)
         cfg->cert_pem = read_file(cfg, "lurk-cert", cert, &cfg->cert_len);
     if (key != NULL && (cfg->key_path = OPENSSL_strdup(key)) != NULL)
         cfg->key_pem = read_file(cfg, "lurk-key", key, &cfg->key_len);
+    check_unknown_settings(pc);
 }
 
 static void free_config(struct lurk_prov_config *cfg)
@@ -183,7 +329,12 @@ static void free_config(struct lurk_prov_config *cfg)
     OPENSSL_free(cfg->ca_pem);
     OPENSSL_free(cfg->cert_pem);
     OPENSSL_clear_free(cfg->key_pem, cfg->key_len);
+    OPENSSL_free(cfg->log_path);
+    OPENSSL_free(cfg->stats_path);
+    if (cfg->log_fd >= 0)
+        close(cfg->log_fd);
     memset(cfg, 0, sizeof(*cfg));
+    cfg->log_fd = -1;
 }
 
 /* ---- algorithms ---- */
@@ -300,7 +451,10 @@ static void teardown(void *provctx)
 
     if (pc == NULL)
         return;
+    /* The health thread uses the pool and the log: it stops first. */
+    lurk_prov_fleet_free(pc->fleet);
     lurk_prov_pool_free(pc->pool);
+    lurk_prov_log_free(pc->log);
     OSSL_PROVIDER_unload(pc->libctx_default);
     OSSL_LIB_CTX_free(pc->libctx);
     pthread_mutex_destroy(&pc->libctx_lock);
@@ -347,9 +501,12 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
         return 0;
     pc->handle = handle;
     pthread_mutex_init(&pc->libctx_lock, NULL);
+    pc->cfg.log_fd = -1;
     read_config(pc);
     pc->pool = lurk_prov_pool_new();
-    if (pc->pool == NULL) {
+    pc->log = lurk_prov_log_new();
+    pc->fleet = lurk_prov_fleet_new(&pc->cfg);
+    if (pc->pool == NULL || pc->log == NULL || pc->fleet == NULL) {
         teardown(pc);
         return 0;
     }

@@ -12,10 +12,12 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "lurk/hex.h"
 #include "lurk/keyid.h"
+
 #include "provider.h"
 
 static const char *const key_type_names[LURK_KEYREF_KEY_TYPES] = {
@@ -111,6 +113,35 @@ static int keyref_reason(enum lurk_keyref_status st)
     }
 }
 
+/*
+ * The settings are checked when a key is loaded (docs/provider.md §1): a
+ * bad value, an unknown lurk-* name or link credentials that do not load
+ * make `nginx -t`, `haproxy -c` and `apachectl configtest` fail, naming the
+ * setting. Whether lurkd answers is not checked: start-up never depends on it.
+ */
+static bool settings_usable(LURK_PROV_CTX *pc, const char *id_hex)
+{
+    bool tls = pc->cfg.ca_pem != NULL || pc->cfg.cert_pem != NULL || pc->cfg.key_pem != NULL;
+    char err[300] = "";
+    SSL_CTX *ctx;
+
+    if (pc->cfg.error[0] != '\0') {
+        LURK_PROV_RAISE(pc, LURK_PROV_R_CONFIG, "key id %s: %s", id_hex, pc->cfg.error);
+        return false;
+    }
+    for (size_t i = 0; i < pc->cfg.n_servers; i++)
+        tls |= pc->cfg.servers[i].kind == LURK_ADDRESS_TLS;
+    if (!tls)
+        return true;
+    ctx = lurk_prov_pool_tls(pc, err, sizeof(err));
+    if (ctx == NULL) {
+        LURK_PROV_RAISE(pc, LURK_PROV_R_CONFIG, "key id %s: %s", id_hex, err);
+        return false;
+    }
+    SSL_CTX_free(ctx);
+    return true;
+}
+
 struct lurk_prov_key *lurk_prov_key_from_keyref(LURK_PROV_CTX *pc, const uint8_t *der, size_t len,
                                                 bool *not_ours)
 {
@@ -144,6 +175,14 @@ struct lurk_prov_key *lurk_prov_key_from_keyref(LURK_PROV_CTX *pc, const uint8_t
             LURK_PROV_RAISE(pc, keyref_reason(st), "key reference: %s",
                             lurk_keyref_status_text(st));
         return NULL;
+    }
+    {
+        char id_hex[2 * LURK_KEY_ID_LEN + 1];
+        lurk_hex_encode(ref.key_id, LURK_KEY_ID_LEN, id_hex);
+        if (!settings_usable(pc, id_hex)) {
+            EVP_PKEY_free(pub);
+            return NULL;
+        }
     }
     return build(pc, pub, lurk_cbs_data(&ref.spki), lurk_cbs_len(&ref.spki), ref.key_id,
                  ref.has_server ? ref.server : NULL);

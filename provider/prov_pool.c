@@ -13,14 +13,19 @@
  *   TLS record state belongs to the parent. The prepare/parent/child
  *   handlers hold every pool lock across fork() so the child never inherits
  *   a lock held by a thread that does not exist there.
- * - Failover: lurk-server is a list tried in order; a server that failed is
- *   tried last for a few seconds. A request that fails fast on a reused
- *   connection (lurkd closed an idle connection) is sent once more on a
- *   fresh one. Both are safe: signing and rsa_premaster are idempotent.
+ * - Per server: at most lurk-connections connections to each server (the
+ *   fleet's slot, prov_fleet.c, which also chooses the server of each
+ *   attempt and keeps its health). A request whose server fails (connect,
+ *   I/O, timeout) is sent once more to another server; a request that fails
+ *   fast on a reused connection (lurkd closed an idle connection) is sent
+ *   once more on a fresh one to the same server. Both are safe: signing and
+ *   rsa_premaster are idempotent.
  * - The TLS client context lives in the provider's private library context
  *   (only the default provider: no recursion into our own keys) and is
  *   built from the PEM bytes read at init (the files may be out of reach
- *   after chroot and setuid).
+ *   after chroot and setuid). The health thread re-reads the files when
+ *   they change and swaps in a new context for new connections; a bad new
+ *   set is logged and the old context kept.
  * - Transport errors are collected as text under an error mark and raised
  *   as one error naming the server(s), the key id and the cause.
  * - Inside an OpenSSL ASYNC job (prov_async.c) the job pauses where a thread
@@ -38,6 +43,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,24 +59,41 @@
 #include "lurk/lurk.h"
 #include "provider.h"
 
-/* How long a server that failed is tried after the others. */
-#define DOWN_MS 5000
+/* A request goes to its server, and once more to another when that one fails. */
+#define MAX_SERVERS_PER_REQUEST 2
+
+/* Connections kept idle in all, every server together. */
+#define MAX_IDLE (LURK_PROV_MAX_TARGETS * LURK_PROV_MAX_CONNECTIONS)
+
+/* What the link credential files were when last read (rotation). */
+struct cred_stamp {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    bool ok;
+};
 
 struct lurk_prov_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned long gen; /* fork generation the connections belong to */
     pid_t pid;
-    struct lurk_conn *idle[LURK_PROV_MAX_CONNECTIONS];
+    struct lurk_conn *idle[MAX_IDLE];
+    int idle_slot[MAX_IDLE];
     size_t n_idle;
-    size_t n_busy; /* checked out, or being opened */
-    int free_efd;  /* written on checkin while ASYNC jobs wait for a connection; -1 */
+    size_t n_busy_at[LURK_PROV_MAX_TARGETS]; /* checked out, or being opened, per server slot */
+    int free_efd; /* written on checkin while ASYNC jobs wait for a connection; -1 */
     size_t async_waiters;
     unsigned long serial; /* tells pools apart for a cleanup that outlived one */
-    int64_t down_until[LURK_PROV_MAX_SERVERS];
     SSL_CTX *tls;
     bool tls_failed;
     char tls_err[256];
+    /* Rotation (health thread only, under mu): the files' stamps, when last checked. */
+    struct cred_stamp stamps[3];
+    bool stamped;
+    int64_t next_cred_check_ms;
+    char rejected[256];          /* the last rejected set's reason, logged once */
     struct lurk_prov_pool *next; /* atfork registry */
 };
 
@@ -152,7 +176,7 @@ static void fork_check(struct lurk_prov_pool *pool)
     for (size_t i = 0; i < pool->n_idle; i++)
         lurk_conn_abandon(pool->idle[i]);
     pool->n_idle = 0;
-    pool->n_busy = 0; /* the parent's borrowers do not exist here */
+    memset(pool->n_busy_at, 0, sizeof(pool->n_busy_at)); /* the parent's borrowers are not here */
     /* The eventfd is shared with the parent: close our copy, make our own when needed. */
     if (pool->free_efd >= 0)
         close(pool->free_efd);
@@ -285,19 +309,13 @@ static bool load_client_key(SSL_CTX *ctx, OSSL_LIB_CTX *libctx, const struct lur
     return ok;
 }
 
-/* Caller holds pool->mu. */
-static SSL_CTX *tls_ctx(LURK_PROV_CTX *pc, struct lurk_prov_pool *pool, char *err, size_t errlen)
+/* A client context from the credentials in cfg (PEM bytes); NULL with the reason in err. */
+static SSL_CTX *build_ctx(LURK_PROV_CTX *pc, const struct lurk_prov_config *cfg, char *err,
+                          size_t errlen)
 {
-    const struct lurk_prov_config *cfg = &pc->cfg;
     OSSL_LIB_CTX *libctx;
     SSL_CTX *ctx = NULL;
 
-    if (pool->tls != NULL)
-        return pool->tls;
-    if (pool->tls_failed) {
-        snprintf(err, errlen, "%s", pool->tls_err);
-        return NULL;
-    }
     ERR_set_mark();
     libctx = lurk_prov_libctx(pc);
     if (libctx == NULL) {
@@ -325,21 +343,182 @@ static SSL_CTX *tls_ctx(LURK_PROV_CTX *pc, struct lurk_prov_pool *pool, char *er
                                    !load_client_key(ctx, libctx, cfg, err, errlen))))
         goto fail;
     ERR_pop_to_mark();
-    pool->tls = ctx;
     return ctx;
 fail:
-    /* The PEM bytes will not change: remember the verdict. */
     ERR_pop_to_mark();
     SSL_CTX_free(ctx);
-    pool->tls_failed = true;
-    snprintf(pool->tls_err, sizeof(pool->tls_err), "%s", err);
     return NULL;
+}
+
+/* Caller holds pool->mu. The context in force, not up-referenced. */
+static SSL_CTX *tls_ctx(LURK_PROV_CTX *pc, struct lurk_prov_pool *pool, char *err, size_t errlen)
+{
+    if (pool->tls != NULL)
+        return pool->tls;
+    if (pool->tls_failed) {
+        snprintf(err, errlen, "%s", pool->tls_err);
+        return NULL;
+    }
+    pool->tls = build_ctx(pc, &pc->cfg, err, errlen);
+    if (pool->tls == NULL) {
+        /* The PEM bytes read at init will not change: remember the verdict. */
+        pool->tls_failed = true;
+        snprintf(pool->tls_err, sizeof(pool->tls_err), "%s", err);
+    }
+    return pool->tls;
+}
+
+SSL_CTX *lurk_prov_pool_tls(LURK_PROV_CTX *pc, char *err, size_t errlen)
+{
+    struct lurk_prov_pool *pool = pc->pool;
+    SSL_CTX *ctx;
+
+    pthread_mutex_lock(&pool->mu);
+    ctx = tls_ctx(pc, pool, err, errlen);
+    if (ctx != NULL && SSL_CTX_up_ref(ctx) != 1)
+        ctx = NULL;
+    pthread_mutex_unlock(&pool->mu);
+    return ctx;
+}
+
+/* ---- rotation of the link credentials (docs/provider.md §4 "Link credentials") ---- */
+
+static void stamp(const char *path, struct cred_stamp *st)
+{
+    struct stat sb;
+
+    memset(st, 0, sizeof(*st));
+    if (path == NULL || stat(path, &sb) != 0)
+        return;
+    st->ok = true;
+    st->dev = sb.st_dev;
+    st->ino = sb.st_ino;
+    st->size = sb.st_size;
+    st->mtime = sb.st_mtim;
+}
+
+static bool same_stamp(const struct cred_stamp *a, const struct cred_stamp *b)
+{
+    return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* A whole small file; NULL when unreadable, empty or too large. */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf;
+    size_t n;
+
+    *len = 0;
+    if (f == NULL)
+        return NULL;
+    buf = OPENSSL_malloc(LURK_PROV_MAX_CREDENTIAL_BYTES + 1);
+    n = buf != NULL ? fread(buf, 1, LURK_PROV_MAX_CREDENTIAL_BYTES + 1, f) : 0;
+    fclose(f);
+    if (buf != NULL && (n == 0 || n > LURK_PROV_MAX_CREDENTIAL_BYTES)) {
+        OPENSSL_clear_free(buf, LURK_PROV_MAX_CREDENTIAL_BYTES + 1);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+void lurk_prov_pool_check_credentials(LURK_PROV_CTX *pc)
+{
+    struct lurk_prov_pool *pool = pc->pool;
+    const struct lurk_prov_config *cfg = &pc->cfg;
+    const char *paths[3] = {cfg->ca_path, cfg->cert_path, cfg->key_path};
+    struct cred_stamp now_st[3];
+    struct lurk_prov_config next;
+    char err[300] = "";
+    SSL_CTX *ctx, *old = NULL;
+    bool changed = false, first;
+    int64_t now = lurk_clock_ms();
+
+    if (cfg->ca_path == NULL || cfg->error[0] != '\0')
+        return;
+    pthread_mutex_lock(&pool->mu);
+    if (now < pool->next_cred_check_ms) {
+        pthread_mutex_unlock(&pool->mu);
+        return;
+    }
+    pool->next_cred_check_ms = now + LURK_PROV_CREDENTIAL_CHECK_MS;
+    first = !pool->stamped;
+    pthread_mutex_unlock(&pool->mu);
+
+    for (int i = 0; i < 3; i++)
+        stamp(paths[i], &now_st[i]);
+    pthread_mutex_lock(&pool->mu);
+    if (first) {
+        /* The first check takes the files as they are: the set in use came from init. */
+        memcpy(pool->stamps, now_st, sizeof(now_st));
+        pool->stamped = true;
+    }
+    for (int i = 0; i < 3; i++)
+        changed |= !same_stamp(&pool->stamps[i], &now_st[i]);
+    memcpy(pool->stamps, now_st, sizeof(now_st));
+    pthread_mutex_unlock(&pool->mu);
+    if (!changed)
+        return;
+
+    /* A file changed: read the set again; a half-written set is retried at the next check. */
+    memset(&next, 0, sizeof(next));
+    next.ca_path = cfg->ca_path;
+    next.cert_path = cfg->cert_path;
+    next.key_path = cfg->key_path;
+    next.ca_pem = slurp(cfg->ca_path, &next.ca_len);
+    if (cfg->cert_path != NULL)
+        next.cert_pem = slurp(cfg->cert_path, &next.cert_len);
+    if (cfg->key_path != NULL)
+        next.key_pem = slurp(cfg->key_path, &next.key_len);
+    if (next.ca_pem == NULL || (cfg->cert_path != NULL && next.cert_pem == NULL) ||
+        (cfg->key_path != NULL && next.key_pem == NULL)) {
+        snprintf(err, sizeof(err), "a file is unreadable, empty or larger than 256 KiB");
+        ctx = NULL;
+    } else {
+        ctx = build_ctx(pc, &next, err, sizeof(err));
+    }
+    OPENSSL_clear_free(next.ca_pem, next.ca_len > 0 ? LURK_PROV_MAX_CREDENTIAL_BYTES + 1 : 0);
+    OPENSSL_clear_free(next.cert_pem, next.cert_len > 0 ? LURK_PROV_MAX_CREDENTIAL_BYTES + 1 : 0);
+    OPENSSL_clear_free(next.key_pem, next.key_len > 0 ? LURK_PROV_MAX_CREDENTIAL_BYTES + 1 : 0);
+    if (ctx == NULL) {
+        bool again;
+        pthread_mutex_lock(&pool->mu);
+        again = strcmp(pool->rejected, err) == 0;
+        snprintf(pool->rejected, sizeof(pool->rejected), "%s", err);
+        /* Forget the stamps: the next check reads the files again (a copy may be in progress). */
+        memset(pool->stamps, 0, sizeof(pool->stamps));
+        pool->stamped = true;
+        pthread_mutex_unlock(&pool->mu);
+        if (!again)
+            lurk_prov_log(pc, LOG_ERR,
+                          "new link credentials rejected (lurk-ca %s, lurk-cert %s, lurk-key %s): "
+                          "%s; keeping the ones in use",
+                          cfg->ca_path, cfg->cert_path ? cfg->cert_path : "-",
+                          cfg->key_path ? cfg->key_path : "-", err);
+        return;
+    }
+    pthread_mutex_lock(&pool->mu);
+    old = pool->tls;
+    pool->tls = ctx;
+    pool->tls_failed = false;
+    pool->rejected[0] = '\0';
+    pthread_mutex_unlock(&pool->mu);
+    /* Connections made with the old context keep their own reference. */
+    SSL_CTX_free(old);
+    lurk_prov_log(pc, LOG_NOTICE,
+                  "link credentials reloaded (lurk-ca %s, lurk-cert %s, lurk-key %s); new "
+                  "connections use them",
+                  cfg->ca_path, cfg->cert_path ? cfg->cert_path : "-",
+                  cfg->key_path ? cfg->key_path : "-");
 }
 
 /* ---- check out / check in ---- */
 
 struct borrowed {
     struct lurk_conn *conn;
+    int slot;
     unsigned long gen;
     pid_t pid;
     bool reused;
@@ -362,8 +541,8 @@ static void release_held(const struct lurk_prov_async_hold *hold)
         pthread_mutex_lock(&p->mu);
         fork_check(p);
         if (p->gen == hold->gen && hold->conn != NULL) {
-            if (p->n_busy > 0)
-                p->n_busy--;
+            if (p->n_busy_at[hold->slot] > 0)
+                p->n_busy_at[hold->slot]--;
             notify_free(p);
         } else if (p->gen == hold->gen && p->async_waiters > 0) {
             p->async_waiters--;
@@ -420,10 +599,11 @@ static bool pause_for_checkin(struct lurk_prov_pool *pool, struct lurk_prov_asyn
  * A connection to addr, idle or new. w: the ASYNC job's waiter, or NULL.
  * *busy when every connection stayed checked out until the deadline.
  */
-static bool checkout(LURK_PROV_CTX *pc, const struct lurk_address *addr, bool fresh,
+static bool checkout(LURK_PROV_CTX *pc, const struct lurk_prov_target *t, bool fresh,
                      struct lurk_prov_async_job *w, struct borrowed *b, bool *busy, char *err,
                      size_t errlen)
 {
+    const struct lurk_address *addr = &t->addr;
     struct lurk_prov_pool *pool = pc->pool;
     int64_t deadline = lurk_clock_ms() + pc->cfg.timeout_ms;
     struct timespec until = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
@@ -432,32 +612,42 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_address *addr, bool fr
     SSL_CTX *ssl_ctx = NULL;
 
     memset(b, 0, sizeof(*b));
+    b->slot = t->slot;
     *busy = false;
     pthread_mutex_lock(&pool->mu);
     for (;;) {
         fork_check(pool);
-        if (!fresh) {
-            for (size_t i = 0; i < pool->n_idle; i++) {
-                if (strcmp(lurk_conn_address(pool->idle[i])->text, addr->text) != 0)
+        size_t mine = 0;
+        for (size_t i = 0; i < pool->n_idle; i++) {
+            if (pool->idle_slot[i] != t->slot)
+                continue;
+            if (strcmp(lurk_conn_address(pool->idle[i])->text, addr->text) != 0 || fresh) {
+                /* The slot's old address (re-resolved), or a fresh one is wanted: replace it. */
+                if (victim == NULL) {
+                    victim = pool->idle[i];
+                    pool->idle[i] = pool->idle[--pool->n_idle];
+                    pool->idle_slot[i] = pool->idle_slot[pool->n_idle];
+                    i--;
                     continue;
+                }
+                mine++;
+                continue;
+            }
+            {
                 b->conn = pool->idle[i];
                 pool->idle[i] = pool->idle[--pool->n_idle];
-                pool->n_busy++;
+                pool->idle_slot[i] = pool->idle_slot[pool->n_idle];
+                pool->n_busy_at[t->slot]++;
                 b->gen = pool->gen;
                 b->pid = pool->pid;
                 b->reused = true;
                 pthread_mutex_unlock(&pool->mu);
+                lurk_conn_close(victim);
                 return true;
             }
         }
-        if (pool->n_idle + pool->n_busy < max)
+        if (victim != NULL || mine + pool->n_busy_at[t->slot] < max)
             break;
-        if (pool->n_idle > 0) {
-            /* Full of idle connections to another server (or stale ones): replace one. */
-            victim = pool->idle[0];
-            pool->idle[0] = pool->idle[--pool->n_idle];
-            break;
-        }
         if (w != NULL && lurk_clock_ms() < deadline) {
             if (pause_for_checkin(pool, w, deadline))
                 continue;
@@ -480,7 +670,7 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_address *addr, bool fr
             return false;
         }
     }
-    pool->n_busy++;
+    pool->n_busy_at[t->slot]++;
     b->gen = pool->gen;
     b->pid = pool->pid;
     if (addr->kind == LURK_ADDRESS_TLS)
@@ -493,8 +683,8 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_address *addr, bool fr
     if (b->conn != NULL)
         return true;
     pthread_mutex_lock(&pool->mu);
-    if (pool->gen == b->gen && pool->n_busy > 0)
-        pool->n_busy--;
+    if (pool->gen == b->gen && pool->n_busy_at[b->slot] > 0)
+        pool->n_busy_at[b->slot]--;
     notify_free(pool);
     pthread_mutex_unlock(&pool->mu);
     return false;
@@ -509,9 +699,10 @@ static void checkin(struct lurk_prov_pool *pool, struct borrowed *b, bool health
         lurk_conn_abandon(b->conn);
         return;
     }
-    if (pool->n_busy > 0)
-        pool->n_busy--;
-    if (healthy && pool->n_idle < LURK_PROV_MAX_CONNECTIONS) {
+    if (pool->n_busy_at[b->slot] > 0)
+        pool->n_busy_at[b->slot]--;
+    if (healthy && pool->n_idle < MAX_IDLE) {
+        pool->idle_slot[pool->n_idle] = b->slot;
         pool->idle[pool->n_idle++] = b->conn;
         b->conn = NULL;
     }
@@ -540,6 +731,7 @@ static bool call(LURK_PROV_CTX *pc, struct lurk_prov_async_job *w, struct borrow
         .pool_serial = pc->pool->serial,
         .gen = b->gen,
         .conn = b->conn,
+        .slot = b->slot,
     };
     struct lurk_conn_request req;
     enum lurk_conn_status st;
@@ -573,42 +765,7 @@ static bool call(LURK_PROV_CTX *pc, struct lurk_prov_async_job *w, struct borrow
     return st == LURK_CONN_DONE;
 }
 
-/* ---- one request with failover ---- */
-
-static size_t order_servers(LURK_PROV_CTX *pc, const struct lurk_address *override,
-                            const struct lurk_address **out, int *index)
-{
-    struct lurk_prov_pool *pool = pc->pool;
-    int64_t now = lurk_clock_ms();
-    size_t n = 0;
-
-    if (override != NULL) {
-        out[0] = override;
-        index[0] = -1;
-        return 1;
-    }
-    pthread_mutex_lock(&pool->mu);
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < pc->cfg.n_servers; i++) {
-            bool down = pool->down_until[i] > now;
-            if (down == (pass == 1)) {
-                out[n] = &pc->cfg.servers[i];
-                index[n++] = (int)i;
-            }
-        }
-    }
-    pthread_mutex_unlock(&pool->mu);
-    return n;
-}
-
-static void mark(struct lurk_prov_pool *pool, int index, bool up)
-{
-    if (index < 0)
-        return;
-    pthread_mutex_lock(&pool->mu);
-    pool->down_until[index] = up ? 0 : lurk_clock_ms() + DOWN_MS;
-    pthread_mutex_unlock(&pool->mu);
-}
+/* ---- one request, with one retry on another server ---- */
 
 static void append(char *buf, size_t len, const char *sep, const char *text)
 {
@@ -643,11 +800,11 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
                          const uint8_t *payload, size_t payload_len, struct lurk_response *resp,
                          char *server_used, size_t server_used_len)
 {
-    const struct lurk_address *cands[LURK_PROV_MAX_SERVERS];
-    int index[LURK_PROV_MAX_SERVERS];
+    int tried_slots[MAX_SERVERS_PER_REQUEST];
+    size_t n_tried = 0;
+    struct lurk_prov_target t;
     char tried[1024] = "", causes[1536] = "";
     struct lurk_prov_async_job job, *w;
-    size_t n;
 
     memset(resp, 0, sizeof(*resp));
     if (server_used_len > 0)
@@ -667,8 +824,7 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
                         server->text, key_id_hex);
         return false;
     }
-    n = order_servers(pc, server, cands, index);
-    if (n == 0) {
+    if (server == NULL && pc->cfg.n_servers == 0) {
         LURK_PROV_RAISE(pc, LURK_PROV_R_NO_SERVER,
                         "key id %s: set lurk-server in the provider's openssl.cnf section or "
                         "name a server in the key reference",
@@ -677,52 +833,62 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
     }
     w = lurk_prov_async_begin(&job) ? &job : NULL;
     ERR_set_mark();
-    for (size_t s = 0; s < n; s++) {
-        append(tried, sizeof(tried), " then ", cands[s]->text);
+    /* The chosen server, then (when it fails or is busy answering) one other. */
+    while (n_tried < MAX_SERVERS_PER_REQUEST &&
+           lurk_prov_fleet_pick(pc, server, tried_slots, n_tried, &t)) {
+        tried_slots[n_tried++] = t.slot;
+        if (n_tried > 1)
+            lurk_prov_fleet_failover(pc, tried_slots[n_tried - 2]);
+        append(tried, sizeof(tried), " then ", t.addr.text);
         for (int attempt = 0; attempt < 2; attempt++) {
             struct borrowed b;
             char err[300] = "";
             bool busy;
             int64_t t0;
 
-            if (!checkout(pc, cands[s], attempt > 0, w, &b, &busy, err, sizeof(err))) {
-                add_cause(causes, sizeof(causes), n, cands[s]->text, err);
+            if (!checkout(pc, &t, attempt > 0, w, &b, &busy, err, sizeof(err))) {
+                add_cause(causes, sizeof(causes), 2, t.addr.text, err);
+                lurk_prov_fleet_done(
+                    pc, &t, busy ? LURK_PROV_OUTCOME_BUSY : LURK_PROV_OUTCOME_FAILED, 0, err);
                 if (busy)
-                    goto fail; /* not this server's fault, and the others share the pool */
-                mark(pc->pool, index[s], false);
-                break;
+                    goto fail; /* not the server's fault: the request was not sent */
+                goto next_server;
             }
             t0 = lurk_clock_ms();
             if (call(pc, w, &b, designation, type, payload, payload_len, resp, err, sizeof(err))) {
                 checkin(pc->pool, &b, true);
-                if (temporary_failure(resp) && s + 1 < n) {
-                    /* Busy, not broken: the next server may have room. */
+                lurk_prov_fleet_done(pc, &t, LURK_PROV_OUTCOME_ANSWERED, lurk_clock_ms() - t0,
+                                     NULL);
+                if (temporary_failure(resp) && n_tried < MAX_SERVERS_PER_REQUEST) {
+                    /* Busy, not broken: another server may have room. */
                     lurk_response_free(resp);
-                    add_cause(causes, sizeof(causes), n, cands[s]->text,
+                    add_cause(causes, sizeof(causes), 2, t.addr.text,
                               "lurkd answered temporary_failure");
-                    break;
+                    goto next_server;
                 }
-                mark(pc->pool, index[s], true);
                 ERR_pop_to_mark();
                 if (server_used_len > 0)
-                    snprintf(server_used, server_used_len, "%s", cands[s]->text);
+                    snprintf(server_used, server_used_len, "%s", t.addr.text);
                 return true;
             }
             checkin(pc->pool, &b, false);
-            add_cause(causes, sizeof(causes), n, cands[s]->text, err);
+            add_cause(causes, sizeof(causes), 2, t.addr.text, err);
             /*
              * A kept-alive connection lurkd closed fails at once: once more on a
              * fresh one. A request that used up its time is not repeated here.
              */
-            if (b.reused && lurk_clock_ms() - t0 < pc->cfg.timeout_ms / 2)
+            if (b.reused && lurk_clock_ms() - t0 < pc->cfg.timeout_ms / 2) {
+                /* Not a verdict on the server yet: the fresh connection decides. */
                 continue;
-            mark(pc->pool, index[s], false);
-            break;
+            }
+            lurk_prov_fleet_done(pc, &t, LURK_PROV_OUTCOME_FAILED, lurk_clock_ms() - t0, err);
+            goto next_server;
         }
+    next_server:;
     }
 fail:
     ERR_pop_to_mark();
     LURK_PROV_RAISE(pc, LURK_PROV_R_TRANSPORT, "server %s, key id %s: %s", tried, key_id_hex,
-                    causes);
+                    causes[0] != '\0' ? causes : "no server left to try");
     return false;
 }

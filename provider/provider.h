@@ -60,6 +60,21 @@
 #define LURK_PROV_DEFAULT_CONNECTIONS  4
 #define LURK_PROV_MAX_CONNECTIONS      64
 #define LURK_PROV_MAX_CREDENTIAL_BYTES (256 * 1024)
+/* Addresses lurk-server names resolve to, all servers together (prov_fleet.c). */
+#define LURK_PROV_MAX_TARGETS          32
+#define LURK_PROV_MAX_WEIGHT           100
+#define LURK_PROV_DEFAULT_PROBE_MIN_MS 250
+#define LURK_PROV_DEFAULT_PROBE_MAX_MS 5000
+#define LURK_PROV_DEFAULT_RESOLVE_MS   30000
+#define LURK_PROV_DEFAULT_STATS_MS     5000
+#define LURK_PROV_CREDENTIAL_CHECK_MS  3000
+
+/* Where the provider's own log lines go (lurk-log; prov_log.c). */
+enum lurk_prov_log_sink {
+    LURK_PROV_LOG_SYSLOG,
+    LURK_PROV_LOG_STDERR,
+    LURK_PROV_LOG_FILE,
+};
 
 /*
  * What the operator configured. Read once by OSSL_provider_init (nginx and
@@ -69,12 +84,21 @@
  */
 struct lurk_prov_config {
     struct lurk_address servers[LURK_PROV_MAX_SERVERS];
+    int weight[LURK_PROV_MAX_SERVERS];  /* 1..100, share of traffic among peers */
+    bool backup[LURK_PROV_MAX_SERVERS]; /* only when no other server is up */
     size_t n_servers;
     char *ca_path, *cert_path, *key_path; /* for messages */
     uint8_t *ca_pem, *cert_pem, *key_pem; /* file contents; key_pem is a secret */
     size_t ca_len, cert_len, key_len;
     int timeout_ms;
-    int connections;
+    int connections;                /* per server */
+    int probe_min_ms, probe_max_ms; /* back-off of the probes of a down server */
+    int resolve_ms;                 /* re-resolution period of host names */
+    enum lurk_prov_log_sink log_sink;
+    int log_fd;       /* LURK_PROV_LOG_FILE: opened at init (before chroot), -1 otherwise */
+    char *log_path;   /* for messages */
+    char *stats_path; /* lurk-stats: counters rewritten to <path>.<pid>; NULL: none */
+    int stats_ms;
     char error[512]; /* empty when the settings are usable */
 };
 
@@ -98,10 +122,73 @@ typedef struct lurk_prov_ctx {
     OSSL_LIB_CTX *libctx;
     OSSL_PROVIDER *libctx_default;
     struct lurk_prov_pool *pool;
+    struct lurk_prov_fleet *fleet;
+    struct lurk_prov_log *log;
 } LURK_PROV_CTX;
 
 /* The private library context, created on first call (prov_libctx.c); NULL with an error raised. */
 OSSL_LIB_CTX *lurk_prov_libctx(LURK_PROV_CTX *pc);
+
+/* ---- the provider's own log (prov_log.c; docs/provider.md §5 "Log") ---- */
+
+/* Rate limiter and lock of the log of one provider instance. */
+struct lurk_prov_log;
+
+struct lurk_prov_log *lurk_prov_log_new(void);
+void lurk_prov_log_free(struct lurk_prov_log *log);
+/*
+ * One line to lurk-log ("lurk[pid]: ..."), whatever the application does
+ * with OpenSSL's error queue. prio is a syslog priority. Rate-limited: a
+ * burst, then about one line per second; what was dropped is counted in
+ * the next line that passes.
+ */
+void lurk_prov_log(LURK_PROV_CTX *pc, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- the servers: balancing, health, counters (prov_fleet.c; docs/provider.md §4) ---- */
+
+/* The server table of one provider instance, opaque outside prov_fleet.c. */
+struct lurk_prov_fleet;
+
+/* One server chosen for one attempt: an address to dial and its slot in the table. */
+struct lurk_prov_target {
+    struct lurk_address addr;
+    int slot;
+    bool was_down;
+};
+
+/* How an attempt on a target ended, for its health and counters. */
+enum lurk_prov_outcome {
+    LURK_PROV_OUTCOME_ANSWERED, /* lurkd answered, whatever the status */
+    LURK_PROV_OUTCOME_FAILED,   /* connect, I/O or timeout: the server is marked down */
+    LURK_PROV_OUTCOME_BUSY,     /* no connection came free: says nothing of the server */
+};
+
+/* The table from the settings (no network: names are resolved at first use). */
+struct lurk_prov_fleet *lurk_prov_fleet_new(const struct lurk_prov_config *cfg);
+/* Stops the health thread (if this process started one) and frees; NULL is a no-op. */
+void lurk_prov_fleet_free(struct lurk_prov_fleet *fleet);
+/*
+ * Chooses the server for the next attempt, never one of the n_tried slots
+ * already tried by this request: override (a key reference's server) when
+ * set, else two random up servers (by weight; backups only when no other is
+ * up) and the one with fewer requests outstanding in this process; when
+ * none is up, the down server probed longest ago. False when none is left.
+ * Starts the process's health thread on first use.
+ */
+bool lurk_prov_fleet_pick(LURK_PROV_CTX *pc, const struct lurk_address *override, const int *tried,
+                          size_t n_tried, struct lurk_prov_target *t);
+/* Ends the attempt: outstanding count, counters, and the server's state (logged on change). */
+void lurk_prov_fleet_done(LURK_PROV_CTX *pc, const struct lurk_prov_target *t,
+                          enum lurk_prov_outcome outcome, int64_t latency_ms, const char *cause);
+/* The request left the slot's server for another one. */
+void lurk_prov_fleet_failover(LURK_PROV_CTX *pc, int slot);
+/*
+ * The health thread's work, one round (prov_fleet.c): probes down servers
+ * that are due, re-resolves names and rewrites the counters file when due.
+ * Returns the ms until the next thing is due.
+ */
+int64_t lurk_prov_fleet_tick(LURK_PROV_CTX *pc);
 
 /* ---- errors (prov_err.c; docs/provider.md §5 "Errors") ---- */
 
@@ -207,6 +294,17 @@ const char *lurk_prov_key_server_text(const struct lurk_prov_key *key);
 
 struct lurk_response;
 
+/*
+ * The TLS client context in force (up-referenced: the caller frees it), built
+ * from the link credentials on first use; NULL with the reason in err.
+ */
+SSL_CTX *lurk_prov_pool_tls(LURK_PROV_CTX *pc, char *err, size_t errlen);
+/*
+ * Re-reads lurk-ca, lurk-cert and lurk-key when a file changed (at most
+ * every LURK_PROV_CREDENTIAL_CHECK_MS) and uses them for new connections;
+ * a bad new set is logged and the old one kept. Called by the health thread.
+ */
+void lurk_prov_pool_check_credentials(LURK_PROV_CTX *pc);
 /* A pool without connections (they are made on first use); NULL when out of memory. */
 struct lurk_prov_pool *lurk_prov_pool_new(void);
 /* Closes the pool's idle connections and frees it; NULL is a no-op. */
@@ -239,6 +337,7 @@ struct lurk_prov_async_hold {
     unsigned long pool_serial; /* which pool, should another have its address by then */
     unsigned long gen;         /* fork generation of the pool when borrowed */
     struct lurk_conn *conn;    /* NULL: the job was waiting for a free connection */
+    int slot;                  /* the server's slot (prov_fleet.c) the connection counts for */
 };
 
 /* The calling ASYNC job, as far as waiting goes; w is made at the first pause. */

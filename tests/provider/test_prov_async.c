@@ -88,9 +88,9 @@ static void start(void)
     snprintf(silent_conf, sizeof(silent_conf), "%s/silent.cnf", lurkd.proc.dir);
     ck_assert(test_write_config(silent_conf, settings));
 
-    /* lurkd first, then a server that must never be dialled. */
+    /* lurkd, then a backup server that must never be dialled while lurkd is up. */
     snprintf(settings, sizeof(settings),
-             "lurk-server = %s, %s\n"
+             "lurk-server = %s, %s backup\n"
              "lurk-ca = %s\nlurk-cert = %s\nlurk-key = %s\n"
              "lurk-connections = 1\nlurk-timeout-ms = %d\n",
              lurkd.tls_addr, spare_addr, lurk_test_pki("ca.crt"), lurk_test_pki("client1.crt"),

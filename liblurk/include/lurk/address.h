@@ -23,6 +23,12 @@ struct lurk_address {
     char host[256]; /* tcp, tls: without brackets */
     char port[8];
     char text[400]; /* as given, for messages */
+    /*
+     * tcp, tls: a numeric address to connect to instead of resolving host
+     * (the provider resolves names itself, docs/provider.md §4); host is still
+     * the name lurkd's certificate must carry. Empty: resolve host.
+     */
+    char dial[64];
 };
 
 /* False with a one-line reason in err on anything malformed. */
