@@ -71,6 +71,7 @@ fleet_down() {
     local ns pids
     for ns in "${fleet_netns[@]}"; do
         pids=$(ip netns pids "$ns" 2> /dev/null || true)
+        # shellcheck disable=SC2086 # one pid per word
         [ -n "$pids" ] && kill -9 $pids 2> /dev/null
     done
     sleep 0.2
