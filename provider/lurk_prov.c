@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/conf.h>
@@ -117,13 +118,23 @@ static void parse_servers(struct lurk_prov_config *cfg, const char *list)
 
 /* Reads a credential file now: after chroot and setuid it may be out of reach. */
 static uint8_t *read_file(struct lurk_prov_config *cfg, const char *setting, const char *path,
-                          size_t *len)
+                          size_t *len, struct lurk_prov_file_stamp *st)
 {
     FILE *f = fopen(path, "rb");
     uint8_t *buf = NULL;
     size_t n = 0, cap = 4096;
+    struct stat sb;
 
     *len = 0;
+    memset(st, 0, sizeof(*st));
+    /* What was read, for noticing a rotated file later (docs/provider.md §4). */
+    if (f != NULL && fstat(fileno(f), &sb) == 0) {
+        st->ok = true;
+        st->dev = (uint64_t)sb.st_dev;
+        st->ino = (uint64_t)sb.st_ino;
+        st->size = (uint64_t)sb.st_size;
+        st->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    }
     if (f == NULL) {
         char why[300];
         snprintf(why, sizeof(why), "%s: %s", path, strerror(errno));
@@ -195,8 +206,10 @@ static void parse_log(struct lurk_prov_config *cfg, const char *text)
     cfg->log_sink = LURK_PROV_LOG_FILE;
     cfg->log_path = OPENSSL_strdup(text);
     cfg->log_fd = open(text, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (cfg->log_fd < 0)
+    if (cfg->log_fd < 0) {
         cfg_error(cfg, "lurk-log %s: %s", text, strerror(errno));
+        cfg->log_sink = LURK_PROV_LOG_SYSLOG; /* the error itself still gets logged somewhere */
+    }
 }
 
 /*
@@ -313,11 +326,11 @@ static void read_config(LURK_PROV_CTX *pc)
     cfg->connections = parse_int(cfg, "lurk-connections", conns, 1, LURK_PROV_MAX_CONNECTIONS,
                                  LURK_PROV_DEFAULT_CONNECTIONS);
     if (ca != NULL && (cfg->ca_path = OPENSSL_strdup(ca)) != NULL)
-        cfg->ca_pem = read_file(cfg, "lurk-ca", ca, &cfg->ca_len);
+        cfg->ca_pem = read_file(cfg, "lurk-ca", ca, &cfg->ca_len, &cfg->ca_stamp);
     if (cert != NULL && (cfg->cert_path = OPENSSL_strdup(cert)) != NULL)
-        cfg->cert_pem = read_file(cfg, "lurk-cert", cert, &cfg->cert_len);
+        cfg->cert_pem = read_file(cfg, "lurk-cert", cert, &cfg->cert_len, &cfg->cert_stamp);
     if (key != NULL && (cfg->key_path = OPENSSL_strdup(key)) != NULL)
-        cfg->key_pem = read_file(cfg, "lurk-key", key, &cfg->key_len);
+        cfg->key_pem = read_file(cfg, "lurk-key", key, &cfg->key_len, &cfg->key_stamp);
     check_unknown_settings(pc);
 }
 
@@ -377,6 +390,27 @@ static const OSSL_ALGORITHM decoder_algs[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+/* Encoders of the private half (prov_encoder.c), for every key type. */
+#define ENC_PROPS(out, st) LURK_PROV_PROPS ",output=" out ",structure=" st
+#define PRIVATE_ENCODERS(names)                                                                    \
+    {(names), LURK_PROV_PROPS ",output=text", lurk_prov_text_encoder_functions, NULL},             \
+        {(names), ENC_PROPS("pem", "PrivateKeyInfo"), lurk_prov_private_encoder_functions, NULL},  \
+        {(names), ENC_PROPS("der", "PrivateKeyInfo"), lurk_prov_private_encoder_functions, NULL},  \
+        {(names), ENC_PROPS("pem", "EncryptedPrivateKeyInfo"),                                     \
+         lurk_prov_private_encoder_functions, NULL},                                               \
+        {(names), ENC_PROPS("der", "EncryptedPrivateKeyInfo"),                                     \
+         lurk_prov_private_encoder_functions, NULL},                                               \
+        {(names), ENC_PROPS("pem", "type-specific"), lurk_prov_private_encoder_functions, NULL},   \
+    {                                                                                              \
+        (names), ENC_PROPS("der", "type-specific"), lurk_prov_private_encoder_functions, NULL      \
+    }
+
+static const OSSL_ALGORITHM encoder_algs[] = {
+    PRIVATE_ENCODERS(LURK_PROV_NAMES_RSA),   PRIVATE_ENCODERS(LURK_PROV_NAMES_RSA_PSS),
+    PRIVATE_ENCODERS(LURK_PROV_NAMES_EC),    PRIVATE_ENCODERS(LURK_PROV_NAMES_ED25519),
+    PRIVATE_ENCODERS(LURK_PROV_NAMES_ED448), {NULL, NULL, NULL, NULL},
+};
+
 static const OSSL_ALGORITHM store_algs[] = {
     ALG("lurk", lurk_prov_store_functions),
     {NULL, NULL, NULL, NULL},
@@ -395,6 +429,8 @@ static const OSSL_ALGORITHM *query_operation(void *provctx, int operation_id, in
         return asym_cipher_algs;
     case OSSL_OP_DECODER:
         return decoder_algs;
+    case OSSL_OP_ENCODER:
+        return encoder_algs;
     case OSSL_OP_STORE:
         return store_algs;
     default:

@@ -19,6 +19,7 @@ static OSSL_FUNC_BIO_gets_fn *c_gets;
 static OSSL_FUNC_BIO_ctrl_fn *c_ctrl;
 static OSSL_FUNC_BIO_up_ref_fn *c_up_ref;
 static OSSL_FUNC_BIO_free_fn *c_free;
+static OSSL_FUNC_BIO_write_ex_fn *c_write_ex; /* optional: only the encoders write */
 
 static pthread_once_t method_once = PTHREAD_ONCE_INIT;
 static BIO_METHOD *method;
@@ -42,6 +43,9 @@ bool lurk_prov_bio_init(const OSSL_DISPATCH *in)
             break;
         case OSSL_FUNC_BIO_FREE:
             c_free = OSSL_FUNC_BIO_free(in);
+            break;
+        case OSSL_FUNC_BIO_WRITE_EX:
+            c_write_ex = OSSL_FUNC_BIO_write_ex(in);
             break;
         default:
             break;
@@ -151,5 +155,18 @@ bool lurk_prov_bio_read_all(OSSL_CORE_BIO *cbio, size_t max, uint8_t **out, size
     }
     *out = buf;
     *len = n;
+    return true;
+}
+
+bool lurk_prov_bio_write(OSSL_CORE_BIO *cbio, const void *data, size_t len)
+{
+    size_t written = 0;
+
+    while (len > 0) {
+        if (c_write_ex == NULL || !c_write_ex(cbio, data, len, &written) || written == 0)
+            return false;
+        data = (const uint8_t *)data + written;
+        len -= written;
+    }
     return true;
 }

@@ -30,6 +30,7 @@ static const OSSL_ITEM reasons[] = {
     {LURK_PROV_R_KEY_NOT_FOUND, "key id not found at lurkd"},
     {LURK_PROV_R_BAD_URI, "bad lurk: URI"},
     {LURK_PROV_R_INTERNAL, "internal error in the lurk provider"},
+    {LURK_PROV_R_NOT_EXPORTABLE, "the private key is held by lurkd and is never exported"},
     {0, NULL},
 };
 

@@ -5,8 +5,11 @@
  * needs no network, so nginx -t, reloads and the master process never talk
  * to lurkd) or from a certificate lurkd announced (the lurk: store).
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -119,6 +122,16 @@ static int keyref_reason(enum lurk_keyref_status st)
  * make `nginx -t`, `haproxy -c` and `apachectl configtest` fail, naming the
  * setting. Whether lurkd answers is not checked: start-up never depends on it.
  */
+/* Also in lurk-log, once per process: some applications drop OpenSSL's error data. */
+static void log_once(LURK_PROV_CTX *pc, const char *why)
+{
+    static atomic_int logged_pid;
+    int pid = (int)getpid();
+
+    if (atomic_exchange(&logged_pid, pid) != pid)
+        lurk_prov_log(pc, LOG_ERR, "bad lurk provider setting: %s", why);
+}
+
 static bool settings_usable(LURK_PROV_CTX *pc, const char *id_hex)
 {
     bool tls = pc->cfg.ca_pem != NULL || pc->cfg.cert_pem != NULL || pc->cfg.key_pem != NULL;
@@ -127,6 +140,7 @@ static bool settings_usable(LURK_PROV_CTX *pc, const char *id_hex)
 
     if (pc->cfg.error[0] != '\0') {
         LURK_PROV_RAISE(pc, LURK_PROV_R_CONFIG, "key id %s: %s", id_hex, pc->cfg.error);
+        log_once(pc, pc->cfg.error);
         return false;
     }
     for (size_t i = 0; i < pc->cfg.n_servers; i++)
@@ -136,6 +150,7 @@ static bool settings_usable(LURK_PROV_CTX *pc, const char *id_hex)
     ctx = lurk_prov_pool_tls(pc, err, sizeof(err));
     if (ctx == NULL) {
         LURK_PROV_RAISE(pc, LURK_PROV_R_CONFIG, "key id %s: %s", id_hex, err);
+        log_once(pc, err);
         return false;
     }
     SSL_CTX_free(ctx);

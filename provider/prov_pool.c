@@ -59,8 +59,12 @@
 #include "lurk/lurk.h"
 #include "provider.h"
 
-/* A request goes to its server, and once more to another when that one fails. */
-#define MAX_SERVERS_PER_REQUEST 2
+/*
+ * A request goes to its server, and once more to another when that one
+ * fails. Failures that cost no time (connection refused or closed) may go
+ * on to every server: a request is only ever delayed by one timeout.
+ */
+#define MAX_SLOW_SERVERS_PER_REQUEST 2
 
 /* Connections kept idle in all, every server together. */
 #define MAX_IDLE (LURK_PROV_MAX_TARGETS * LURK_PROV_MAX_CONNECTIONS)
@@ -90,7 +94,7 @@ struct lurk_prov_pool {
     bool tls_failed;
     char tls_err[256];
     /* Rotation (health thread only, under mu): the files' stamps, when last checked. */
-    struct cred_stamp stamps[3];
+    struct lurk_prov_file_stamp stamps[3];
     bool stamped;
     int64_t next_cred_check_ms;
     char rejected[256];          /* the last rejected set's reason, logged once */
@@ -186,10 +190,14 @@ static void fork_check(struct lurk_prov_pool *pool)
     pool->pid = pid;
 }
 
-/* Caller holds pool->mu. A connection came free: wake one thread and every paused job. */
+/*
+ * Caller holds pool->mu. A connection came free: wake every waiting thread
+ * (each waits for a connection of its own server, so one woken at random
+ * might not be the one this place belongs to) and every paused job.
+ */
 static void notify_free(struct lurk_prov_pool *pool)
 {
-    pthread_cond_signal(&pool->cv);
+    pthread_cond_broadcast(&pool->cv);
     if (pool->async_waiters > 0 && pool->free_efd >= 0)
         eventfd_write(pool->free_efd, 1);
 }
@@ -383,7 +391,7 @@ SSL_CTX *lurk_prov_pool_tls(LURK_PROV_CTX *pc, char *err, size_t errlen)
 
 /* ---- rotation of the link credentials (docs/provider.md §4 "Link credentials") ---- */
 
-static void stamp(const char *path, struct cred_stamp *st)
+static void stamp(const char *path, struct lurk_prov_file_stamp *st)
 {
     struct stat sb;
 
@@ -391,16 +399,16 @@ static void stamp(const char *path, struct cred_stamp *st)
     if (path == NULL || stat(path, &sb) != 0)
         return;
     st->ok = true;
-    st->dev = sb.st_dev;
-    st->ino = sb.st_ino;
-    st->size = sb.st_size;
-    st->mtime = sb.st_mtim;
+    st->dev = (uint64_t)sb.st_dev;
+    st->ino = (uint64_t)sb.st_ino;
+    st->size = (uint64_t)sb.st_size;
+    st->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
 }
 
-static bool same_stamp(const struct cred_stamp *a, const struct cred_stamp *b)
+static bool same_stamp(const struct lurk_prov_file_stamp *a, const struct lurk_prov_file_stamp *b)
 {
     return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+           a->mtime_ns == b->mtime_ns;
 }
 
 /* A whole small file; NULL when unreadable, empty or too large. */
@@ -429,7 +437,7 @@ void lurk_prov_pool_check_credentials(LURK_PROV_CTX *pc)
     struct lurk_prov_pool *pool = pc->pool;
     const struct lurk_prov_config *cfg = &pc->cfg;
     const char *paths[3] = {cfg->ca_path, cfg->cert_path, cfg->key_path};
-    struct cred_stamp now_st[3];
+    struct lurk_prov_file_stamp now_st[3];
     struct lurk_prov_config next;
     char err[300] = "";
     SSL_CTX *ctx, *old = NULL;
@@ -451,8 +459,10 @@ void lurk_prov_pool_check_credentials(LURK_PROV_CTX *pc)
         stamp(paths[i], &now_st[i]);
     pthread_mutex_lock(&pool->mu);
     if (first) {
-        /* The first check takes the files as they are: the set in use came from init. */
-        memcpy(pool->stamps, now_st, sizeof(now_st));
+        /* The set in use is what init read: a file replaced since then is new. */
+        pool->stamps[0] = cfg->ca_stamp;
+        pool->stamps[1] = cfg->cert_stamp;
+        pool->stamps[2] = cfg->key_stamp;
         pool->stamped = true;
     }
     for (int i = 0; i < 3; i++)
@@ -673,13 +683,18 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_prov_target *t, bool f
     pool->n_busy_at[t->slot]++;
     b->gen = pool->gen;
     b->pid = pool->pid;
-    if (addr->kind == LURK_ADDRESS_TLS)
-        ssl_ctx = tls_ctx(pc, pool, err, errlen);
+    /* Referenced: the health thread may swap in rotated credentials meanwhile. */
+    if (addr->kind == LURK_ADDRESS_TLS && (ssl_ctx = tls_ctx(pc, pool, err, errlen)) != NULL &&
+        SSL_CTX_up_ref(ssl_ctx) != 1) {
+        snprintf(err, errlen, "cannot reference the TLS context");
+        ssl_ctx = NULL;
+    }
     pthread_mutex_unlock(&pool->mu);
 
     lurk_conn_close(victim);
     if (addr->kind != LURK_ADDRESS_TLS || ssl_ctx != NULL)
         b->conn = lurk_conn_open(addr, ssl_ctx, pc->cfg.timeout_ms, err, errlen);
+    SSL_CTX_free(ssl_ctx);
     if (b->conn != NULL)
         return true;
     pthread_mutex_lock(&pool->mu);
@@ -800,8 +815,9 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
                          const uint8_t *payload, size_t payload_len, struct lurk_response *resp,
                          char *server_used, size_t server_used_len)
 {
-    int tried_slots[MAX_SERVERS_PER_REQUEST];
+    int tried_slots[LURK_PROV_MAX_TARGETS];
     size_t n_tried = 0;
+    bool slow = false; /* an attempt of this request used up time */
     struct lurk_prov_target t;
     char tried[1024] = "", causes[1536] = "";
     struct lurk_prov_async_job job, *w;
@@ -834,8 +850,10 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
     w = lurk_prov_async_begin(&job) ? &job : NULL;
     ERR_set_mark();
     /* The chosen server, then (when it fails or is busy answering) one other. */
-    while (n_tried < MAX_SERVERS_PER_REQUEST &&
+    while (n_tried < (slow ? MAX_SLOW_SERVERS_PER_REQUEST : LURK_PROV_MAX_TARGETS) &&
            lurk_prov_fleet_pick(pc, server, tried_slots, n_tried, &t)) {
+        int64_t started = lurk_clock_ms();
+
         tried_slots[n_tried++] = t.slot;
         if (n_tried > 1)
             lurk_prov_fleet_failover(pc, tried_slots[n_tried - 2]);
@@ -859,7 +877,7 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
                 checkin(pc->pool, &b, true);
                 lurk_prov_fleet_done(pc, &t, LURK_PROV_OUTCOME_ANSWERED, lurk_clock_ms() - t0,
                                      NULL);
-                if (temporary_failure(resp) && n_tried < MAX_SERVERS_PER_REQUEST) {
+                if (temporary_failure(resp) && n_tried < MAX_SLOW_SERVERS_PER_REQUEST) {
                     /* Busy, not broken: another server may have room. */
                     lurk_response_free(resp);
                     add_cause(causes, sizeof(causes), 2, t.addr.text,
@@ -884,7 +902,8 @@ bool lurk_prov_pool_call(LURK_PROV_CTX *pc, const struct lurk_address *server,
             lurk_prov_fleet_done(pc, &t, LURK_PROV_OUTCOME_FAILED, lurk_clock_ms() - t0, err);
             goto next_server;
         }
-    next_server:;
+    next_server:
+        slow |= lurk_clock_ms() - started >= pc->cfg.timeout_ms / 2;
     }
 fail:
     ERR_pop_to_mark();

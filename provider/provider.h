@@ -76,6 +76,13 @@ enum lurk_prov_log_sink {
     LURK_PROV_LOG_FILE,
 };
 
+/* What a credential file was when read (rotation, prov_pool.c). */
+struct lurk_prov_file_stamp {
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+    bool ok;
+};
+
 /*
  * What the operator configured. Read once by OSSL_provider_init (nginx and
  * haproxy chroot and drop privileges afterwards, so the CA, certificate and
@@ -90,6 +97,7 @@ struct lurk_prov_config {
     char *ca_path, *cert_path, *key_path; /* for messages */
     uint8_t *ca_pem, *cert_pem, *key_pem; /* file contents; key_pem is a secret */
     size_t ca_len, cert_len, key_len;
+    struct lurk_prov_file_stamp ca_stamp, cert_stamp, key_stamp; /* as read at init */
     int timeout_ms;
     int connections;                /* per server */
     int probe_min_ms, probe_max_ms; /* back-off of the probes of a down server */
@@ -222,6 +230,7 @@ enum lurk_prov_reason {
     LURK_PROV_R_KEY_NOT_FOUND,
     LURK_PROV_R_BAD_URI,
     LURK_PROV_R_INTERNAL,
+    LURK_PROV_R_NOT_EXPORTABLE,
 };
 
 /* The reason table handed to the core (terminated by {0, NULL}). */
@@ -373,6 +382,8 @@ bool lurk_prov_bio_init(const OSSL_DISPATCH *in);
 BIO *lurk_prov_bio_new_from_core(OSSL_CORE_BIO *cbio);
 /* Reads a whole (small) input; false when it is larger than max. */
 bool lurk_prov_bio_read_all(OSSL_CORE_BIO *cbio, size_t max, uint8_t **out, size_t *len);
+/* Writes all of data to the core BIO (encoders); false on failure. */
+bool lurk_prov_bio_write(OSSL_CORE_BIO *cbio, const void *data, size_t len);
 
 /* ---- per-operation dispatch tables, listed by lurk_prov.c's query_operation ---- */
 
@@ -393,6 +404,13 @@ extern const OSSL_DISPATCH lurk_prov_der_to_rsa_pss_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_ec_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_ed25519_decoder_functions[];
 extern const OSSL_DISPATCH lurk_prov_der_to_ed448_decoder_functions[];
+/*
+ * Encoders of the private key (prov_encoder.c): text says what the key is
+ * and where its private half lives; PEM and DER private-key structures
+ * fail with a reason instead of silently (docs/provider.md §3).
+ */
+extern const OSSL_DISPATCH lurk_prov_text_encoder_functions[];
+extern const OSSL_DISPATCH lurk_prov_private_encoder_functions[];
 /* The lurk: store loader (prov_store.c). */
 extern const OSSL_DISPATCH lurk_prov_store_functions[];
 

@@ -1,0 +1,541 @@
+/*
+ * lurk.so against several real lurkd on loopback (issue 12; docs/provider.md
+ * §4 "Balancing and health"): three lurkd share the operations; one killed
+ * with SIGKILL under load costs no failed operation, is logged down once
+ * by lurk-log, shows its failures and failovers in the counters file, and
+ * gets traffic again once restarted; a server that accepts connections and
+ * never answers costs one timeout, once; with every server down operations
+ * fail cleanly and recover without reloading the key; link credentials
+ * rotated on disk are taken for new connections, a bad new pair is
+ * rejected and the old one kept.
+ */
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "check_run.h"
+#include "prov_lurkd.h"
+#include "prov_test_util.h"
+
+#define EX_SIGN_CV "tls13/sign_certificate_verify"
+#define N_LURKD    3
+#define THREADS    4
+
+static const struct prov_kind p256 = {"p256", "SHA256", false};
+static struct prov_lurkd lurkd[N_LURKD];
+static char dir[600], conf[700], log_path[700], stats_prefix[700];
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static void start(void)
+{
+    static const char *const keys[] = {"p256", NULL};
+
+    for (int i = 0; i < N_LURKD; i++)
+        prov_lurkd_start(&lurkd[i], keys, NULL);
+    /* Our files go in the first lurkd's private directory, removed with it. */
+    snprintf(dir, sizeof(dir), "%s", lurkd[0].proc.dir);
+    snprintf(log_path, sizeof(log_path), "%s/lurk-provider.log", dir);
+    snprintf(stats_prefix, sizeof(stats_prefix), "%s/lurk-stats", dir);
+    snprintf(conf, sizeof(conf), "%s/fleet.cnf", dir);
+}
+
+static void stop(void)
+{
+    for (int i = 0; i < N_LURKD; i++)
+        prov_lurkd_stop(&lurkd[i]);
+}
+
+/* The provider's openssl.cnf: servers, the test PKI's client1 identity, extra lines. */
+static void write_conf(const char *servers, const char *cert, const char *key, const char *extra)
+{
+    char *settings = NULL;
+
+    ck_assert(asprintf(&settings,
+                       "lurk-server = %s\n"
+                       "lurk-ca = %s\n"
+                       "lurk-cert = %s\n"
+                       "lurk-key = %s\n"
+                       "lurk-timeout-ms = 1000\n"
+                       "lurk-probe-min-ms = 100\n"
+                       "lurk-probe-max-ms = 1000\n"
+                       "lurk-log = %s\n"
+                       "lurk-stats = %s\n"
+                       "lurk-stats-ms = 200\n"
+                       "%s",
+                       servers, lurk_test_pki("ca.crt"), cert ? cert : lurk_test_pki("client1.crt"),
+                       key ? key : lurk_test_pki("client1.key"), log_path, stats_prefix,
+                       extra ? extra : "") > 0);
+    ck_assert(test_write_config(conf, settings));
+    free(settings);
+}
+
+static int audited(int i)
+{
+    return prov_count(lurkd[i].proc.audit, prov_audit_needle("p256", EX_SIGN_CV, "success"));
+}
+
+/* One CertificateVerify signature through lurk.so, verified; no Check assertion (threads). */
+static bool sign_one(const struct prov_signer *s, char *why, size_t why_len)
+{
+    uint8_t tbs[160], sig[512];
+    size_t len = prov_cv_content(tbs, 32), sig_len = sizeof(sig);
+    bool ok = false;
+
+    if (len == 0) {
+        snprintf(why, why_len, "no random bytes");
+    } else if (!prov_signer_sign(s, tbs, len, sig, &sig_len)) {
+        test_errors_text(why, why_len);
+    } else if (!prov_signer_verify(s, tbs, len, sig, sig_len)) {
+        snprintf(why, why_len, "a %zu-byte signature does not verify", sig_len);
+    } else {
+        ok = true;
+    }
+    ERR_clear_error();
+    return ok;
+}
+
+struct worker {
+    pthread_t thread;
+    const struct prov_signer *s;
+    int n;
+    atomic_int done;
+    int failed;
+    atomic_bool *stop; /* NULL: exactly n operations */
+    char why[1024];
+};
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+
+    for (int i = 0; i < w->n && (w->stop == NULL || !atomic_load(w->stop)); i++) {
+        char why[1024];
+        if (sign_one(w->s, why, sizeof(why))) {
+            w->done++;
+        } else {
+            if (w->failed++ == 0)
+                snprintf(w->why, sizeof(w->why), "%s", why);
+        }
+    }
+    return NULL;
+}
+
+static void run_workers(struct worker *w, const struct prov_signer *s, int per_thread,
+                        atomic_bool *stop)
+{
+    for (int t = 0; t < THREADS; t++) {
+        memset(&w[t], 0, sizeof(w[t]));
+        w[t].s = s;
+        w[t].n = per_thread;
+        w[t].stop = stop;
+        ck_assert_int_eq(pthread_create(&w[t].thread, NULL, work, &w[t]), 0);
+    }
+}
+
+static int join_workers(struct worker *w, char *why, size_t why_len)
+{
+    int failed = 0;
+
+    why[0] = '\0';
+    for (int t = 0; t < THREADS; t++) {
+        ck_assert_int_eq(pthread_join(w[t].thread, NULL), 0);
+        if (w[t].failed > 0 && why[0] == '\0')
+            snprintf(why, why_len, "%s", w[t].why);
+        failed += w[t].failed;
+    }
+    return failed;
+}
+
+/* SIGKILL, as a crashed host. */
+static void kill9(struct prov_lurkd *l)
+{
+    ck_assert_int_gt(l->proc.pid, 0);
+    kill(l->proc.pid, SIGKILL);
+    waitpid(l->proc.pid, NULL, 0);
+    l->proc.pid = 0;
+}
+
+/* Starts a killed lurkd again on the address it had (its log is set aside first). */
+static void restart(struct prov_lurkd *l)
+{
+    char *text = lurk_test_read_file(l->proc.conf, NULL), *fixed, old[700];
+
+    ck_assert_ptr_nonnull(text);
+    fixed = lurk_test_replace_all(text, "tls://127.0.0.1:0", l->tls_addr);
+    ck_assert_ptr_nonnull(fixed);
+    ck_assert(lurk_test_write_file(&l->proc, "lurkd.conf", fixed));
+    snprintf(old, sizeof(old), "%s.old", l->proc.log);
+    ck_assert_int_eq(rename(l->proc.log, old), 0);
+    ck_assert_msg(lurk_test_lurkd_start(&l->proc, NULL), "lurkd did not start again");
+    free(text);
+    free(fixed);
+}
+
+/* "server ADDR down" lines in lurk-log. */
+static int log_lines(const char *addr, const char *state)
+{
+    char needle[300];
+
+    snprintf(needle, sizeof(needle), "server %s %s", addr, state);
+    return prov_count(log_path, needle);
+}
+
+/* A counter of addr in this process's counters file; -1 when absent. */
+static long counter(const char *addr, const char *name)
+{
+    char path[800], key[300], *text, *line, *at;
+    long v = -1;
+
+    snprintf(path, sizeof(path), "%s.%ld", stats_prefix, (long)getpid());
+    text = lurk_test_read_file(path, NULL);
+    if (text == NULL)
+        return -1;
+    snprintf(key, sizeof(key), "server=\"%s\"", addr);
+    line = strstr(text, key);
+    if (line != NULL) {
+        char *end = strchr(line, '\n'), pat[64];
+        if (end != NULL)
+            *end = '\0';
+        snprintf(pat, sizeof(pat), " %s=", name);
+        at = strstr(line, pat);
+        if (at != NULL)
+            v = strtol(at + strlen(pat), NULL, 10);
+    }
+    free(text);
+    return v;
+}
+
+/* Waits (bounded) until the counters file shows at least min for addr's counter. */
+static long wait_counter(const char *addr, const char *name, long min)
+{
+    long v = -1;
+
+    for (int i = 0; i < 50 && (v = counter(addr, name)) < min; i++)
+        sleep_ms(100);
+    return v;
+}
+
+static const char *servers3(void)
+{
+    static char list[600];
+
+    snprintf(list, sizeof(list), "%s, %s, %s", lurkd[0].tls_addr, lurkd[1].tls_addr,
+             lurkd[2].tls_addr);
+    return list;
+}
+
+/* ---- balancing ---- */
+
+START_TEST(three_servers_share_the_load)
+{
+    int before[N_LURKD], total = 0, got[N_LURKD];
+    struct worker w[THREADS];
+    struct prov_signer s;
+    char why[1024];
+
+    write_conf(servers3(), NULL, NULL, NULL);
+    for (int i = 0; i < N_LURKD; i++)
+        before[i] = audited(i);
+    prov_signer_open(&s, &p256, conf, false);
+    run_workers(w, &s, 75, NULL);
+    ck_assert_msg(join_workers(w, why, sizeof(why)) == 0, "%s", why);
+    /* lurkd writes its audit lines as it answers: wait until all 300 are there. */
+    for (int tries = 0; tries < 100; tries++) {
+        total = 0;
+        for (int i = 0; i < N_LURKD; i++)
+            total += got[i] = audited(i) - before[i];
+        if (total >= THREADS * 75)
+            break;
+        sleep_ms(100);
+    }
+    ck_assert_int_eq(total, THREADS * 75);
+    for (int i = 0; i < N_LURKD; i++)
+        ck_assert_msg(got[i] * 100 >= 20 * total && got[i] * 100 <= 47 * total,
+                      "lurkd %d answered %d of %d operations (%d, %d, %d)", i, got[i], total,
+                      got[0], got[1], got[2]);
+    /* The counters file agrees: every server up, with requests. */
+    for (int i = 0; i < N_LURKD; i++)
+        ck_assert_int_ge(wait_counter(lurkd[i].tls_addr, "requests", got[i]), got[i]);
+    prov_signer_close(&s);
+}
+END_TEST
+
+/* A backup server gets nothing while the others are up. */
+START_TEST(backup_only_when_the_others_are_down)
+{
+    char list[600], why[1024];
+    int b0 = audited(2);
+    struct prov_signer s;
+
+    snprintf(list, sizeof(list), "%s weight=3, %s, %s backup", lurkd[0].tls_addr, lurkd[1].tls_addr,
+             lurkd[2].tls_addr);
+    write_conf(list, NULL, NULL, NULL);
+    prov_signer_open(&s, &p256, conf, false);
+    for (int i = 0; i < 40; i++)
+        ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+    ck_assert_int_eq(audited(2), b0);
+    kill9(&lurkd[0]);
+    kill9(&lurkd[1]);
+    for (int i = 0; i < 10; i++)
+        ck_assert_msg(sign_one(&s, why, sizeof(why)), "with both primaries down: %s", why);
+    ck_assert(prov_wait_count(lurkd[2].proc.audit, prov_audit_needle("p256", EX_SIGN_CV, "success"),
+                              b0 + 10, 10000));
+    prov_signer_close(&s);
+}
+END_TEST
+
+/* ---- health ---- */
+
+START_TEST(killed_server_costs_no_operation)
+{
+    struct worker w[THREADS];
+    struct prov_signer s;
+    char why[1024];
+    const char *victim = lurkd[1].tls_addr;
+    atomic_bool stop = false;
+    int back0, done0 = 0, done = 0;
+
+    write_conf(servers3(), NULL, NULL, NULL);
+    prov_signer_open(&s, &p256, conf, false);
+    /* A load that runs until stopped (at most 20000 operations per thread). */
+    run_workers(w, &s, 20000, &stop);
+    /* Kill it under load, once the load has reached every server... */
+    ck_assert(prov_wait_count(lurkd[1].proc.audit, prov_audit_needle("p256", EX_SIGN_CV, "success"),
+                              20, 20000));
+    kill9(&lurkd[1]);
+    /* ... and keep the load on for 200 more operations (at most 20 s). */
+    for (int t = 0; t < THREADS; t++)
+        done0 += atomic_load(&w[t].done);
+    for (int i = 0; i < 200 && done < done0 + 200; i++) {
+        sleep_ms(100);
+        done = 0;
+        for (int t = 0; t < THREADS; t++)
+            done += atomic_load(&w[t].done);
+    }
+    atomic_store(&stop, true);
+    ck_assert_msg(join_workers(w, why, sizeof(why)) == 0, "operations failed: %s", why);
+    ck_assert_int_ge(done, done0 + 200);
+
+    /* Logged down once by this process, with the cause; its failures and failovers counted. */
+    ck_assert_int_eq(log_lines(victim, "down"), 1);
+    ck_assert_int_ge(wait_counter(victim, "failures", 1), 1);
+    ck_assert_int_ge(wait_counter(victim, "failovers", 1), 1);
+
+    /* Back on the same address: traffic again within 10 s, logged up once. */
+    restart(&lurkd[1]);
+    back0 = audited(1);
+    for (int i = 0; i < 100 && audited(1) == back0; i++) {
+        ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+        sleep_ms(100);
+    }
+    ck_assert_msg(audited(1) > back0, "the restarted lurkd got no traffic within 10 s");
+    ck_assert(prov_wait_count(log_path, "up:", 1, 5000));
+    ck_assert_int_eq(log_lines(victim, "up"), 1);
+    ck_assert_int_eq(log_lines(victim, "down"), 1);
+    prov_signer_close(&s);
+}
+END_TEST
+
+/* Each process logs the state change once: nginx's workers each say it. */
+START_TEST(each_process_logs_the_change_once)
+{
+    struct prov_signer s;
+    char why[1024];
+    pid_t pids[2];
+    const char *victim = lurkd[2].tls_addr;
+
+    write_conf(servers3(), NULL, NULL, NULL);
+    prov_signer_open(&s, &p256, conf, false);
+    ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+    kill9(&lurkd[2]);
+    for (int c = 0; c < 2; c++) {
+        pids[c] = fork();
+        ck_assert_int_ge(pids[c], 0);
+        if (pids[c] == 0) {
+            bool ok = true;
+            for (int i = 0; i < 60 && ok; i++)
+                ok = sign_one(&s, why, sizeof(why));
+            _exit(ok ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < 60; i++)
+        ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+    for (int c = 0; c < 2; c++) {
+        int st;
+        ck_assert_int_eq(waitpid(pids[c], &st, 0), pids[c]);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d failed", c);
+    }
+    ck_assert_int_eq(log_lines(victim, "down"), 3);
+    prov_signer_close(&s);
+}
+END_TEST
+
+/* A loopback port that accepts connections (the kernel's backlog) and never answers. */
+static int stalled_listener(char *addr, size_t len)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    ck_assert_int_eq(listen(fd, 128), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+    snprintf(addr, len, "tls://127.0.0.1:%u", ntohs(sin.sin_port));
+    return fd;
+}
+
+START_TEST(stalled_server_costs_one_timeout)
+{
+    char stalled[64], list[600], why[1024];
+    int fd = stalled_listener(stalled, sizeof(stalled));
+    struct prov_signer s;
+
+    snprintf(list, sizeof(list), "%s, %s, %s", lurkd[0].tls_addr, stalled, lurkd[1].tls_addr);
+    write_conf(list, NULL, NULL, NULL);
+    prov_signer_open(&s, &p256, conf, false);
+    for (int i = 0; i < 60; i++)
+        ck_assert_msg(sign_one(&s, why, sizeof(why)), "operation %d: %s", i, why);
+    /* Chosen once, timed out once, then left to the probes (which keep failing). */
+    ck_assert_int_le(wait_counter(stalled, "requests", 1), 1);
+    ck_assert_int_le(counter(stalled, "failures"), 1);
+    ck_assert_int_le(log_lines(stalled, "down"), 1);
+    ck_assert(prov_count(log_path, "timed out") <= 1);
+    prov_signer_close(&s);
+    close(fd);
+}
+END_TEST
+
+START_TEST(all_down_then_recovery)
+{
+    char list[600], why[1024];
+    struct prov_signer s;
+    bool ok = false;
+
+    snprintf(list, sizeof(list), "%s, %s", lurkd[0].tls_addr, lurkd[1].tls_addr);
+    write_conf(list, NULL, NULL, NULL);
+    prov_signer_open(&s, &p256, conf, false);
+    ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+    kill9(&lurkd[0]);
+    kill9(&lurkd[1]);
+    for (int i = 0; i < 3; i++) {
+        ck_assert(!sign_one(&s, why, sizeof(why)));
+        ck_assert_msg(strstr(why, "cannot reach lurkd") != NULL, "%s", why);
+        ck_assert_msg(strstr(why, lurkd[0].tls_addr) != NULL && strstr(why, lurkd[1].tls_addr),
+                      "both servers are not named: %s", why);
+        ck_assert_msg(strstr(why, "key id") != NULL, "%s", why);
+    }
+    restart(&lurkd[0]);
+    /* The same key object, no reload: back within the probe back-off. */
+    for (int i = 0; i < 100 && !ok; i++) {
+        ok = sign_one(&s, why, sizeof(why));
+        if (!ok)
+            sleep_ms(100);
+    }
+    ck_assert_msg(ok, "no recovery within 10 s: %s", why);
+    prov_signer_close(&s);
+}
+END_TEST
+
+/* ---- link credentials ---- */
+
+static void put(const char *name, const char *pki_file)
+{
+    char *text = lurk_test_read_file(lurk_test_pki(pki_file), NULL), tmp[800], path[800];
+    FILE *f;
+
+    ck_assert_ptr_nonnull(text);
+    snprintf(tmp, sizeof(tmp), "%s/%s.new", dir, name);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(tmp, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+    /* As an operator's tooling does: a new file renamed into place. */
+    ck_assert_int_eq(rename(tmp, path), 0);
+    free(text);
+}
+
+START_TEST(link_credentials_rotate_without_restart)
+{
+    char cert[800], key[800], why[1024];
+    struct prov_signer s;
+    bool refused = false;
+
+    snprintf(cert, sizeof(cert), "%s/link.crt", dir);
+    snprintf(key, sizeof(key), "%s/link.key", dir);
+    put("link.crt", "client1.crt");
+    put("link.key", "client1.key");
+    write_conf(lurkd[0].tls_addr, cert, key, NULL);
+    prov_signer_open(&s, &p256, conf, false);
+    ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+
+    /* A bad new pair (certificate and key of different clients): logged, the old one kept. */
+    put("link.crt", "client2.crt");
+    ck_assert_msg(prov_wait_count(log_path, "new link credentials rejected", 1, 10000),
+                  "the bad pair was not noticed");
+    kill9(&lurkd[0]);
+    restart(&lurkd[0]); /* new connections from now on */
+    ck_assert_msg(sign_one(&s, why, sizeof(why)), "the old credentials were not kept: %s", why);
+
+    /* A good new pair, another identity (client2, not allowed to use the key). */
+    put("link.key", "client2.key");
+    ck_assert_msg(prov_wait_count(log_path, "link credentials reloaded", 1, 10000),
+                  "the new pair was not taken");
+    kill9(&lurkd[0]);
+    restart(&lurkd[0]);
+    for (int i = 0; i < 50 && !refused; i++) {
+        refused = !sign_one(&s, why, sizeof(why)) && strstr(why, "cannot reach") == NULL;
+        if (!refused)
+            sleep_ms(100);
+    }
+    ck_assert_msg(refused, "lurkd still sees client1: %s", why);
+
+    /* Back to client1: works again, same key object, no restart. */
+    put("link.crt", "client1.crt");
+    put("link.key", "client1.key");
+    ck_assert(prov_wait_count(log_path, "link credentials reloaded", 2, 10000));
+    kill9(&lurkd[0]);
+    restart(&lurkd[0]);
+    ck_assert_msg(sign_one(&s, why, sizeof(why)) || sign_one(&s, why, sizeof(why)), "%s", why);
+    prov_signer_close(&s);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("prov_fleet");
+    TCase *tc = tcase_create("fleet");
+
+    /* Fresh daemons for every test (a test kills some). */
+    tcase_add_checked_fixture(tc, start, stop);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, three_servers_share_the_load);
+    tcase_add_test(tc, backup_only_when_the_others_are_down);
+    tcase_add_test(tc, killed_server_costs_no_operation);
+    tcase_add_test(tc, each_process_logs_the_change_once);
+    tcase_add_test(tc, stalled_server_costs_one_timeout);
+    tcase_add_test(tc, all_down_then_recovery);
+    tcase_add_test(tc, link_credentials_rotate_without_restart);
+    suite_add_tcase(s, tc);
+    return lurk_test_run(s, CK_FORK_GETENV);
+}
