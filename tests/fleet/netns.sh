@@ -72,7 +72,7 @@ fleet_down() {
     for ns in "${fleet_netns[@]}"; do
         pids=$(ip netns pids "$ns" 2> /dev/null || true)
         # shellcheck disable=SC2086 # one pid per word
-        [ -n "$pids" ] && kill -9 $pids 2> /dev/null
+        [ -n "$pids" ] && { kill -9 $pids 2> /dev/null || true; }
     done
     sleep 0.2
     for ns in "${fleet_netns[@]}"; do

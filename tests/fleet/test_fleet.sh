@@ -49,7 +49,7 @@ chmod 755 "$E2E_DIR" # nginx and haproxy workers run as nobody and read their fi
 fleet_cleanup() {
     local f
     for f in "$E2E_DIR"/fe*/nginx.pid "$E2E_DIR"/fe*/haproxy.pid; do
-        [ -f "$f" ] && kill -TERM "$(head -1 "$f")" 2> /dev/null
+        [ -f "$f" ] && { kill -TERM "$(head -1 "$f")" 2> /dev/null || true; }
     done
     fleet_down
 }
