@@ -25,19 +25,43 @@
 #define LOG_REFILL_MS 1000
 
 struct lurk_prov_log {
-    pthread_mutex_t mu;
     int tokens;
     int64_t refilled_ms;
     unsigned long dropped;
 };
 
+/*
+ * One lock for every instance's bucket, held across fork() by an atfork
+ * handler: the health thread may be logging when the application forks,
+ * and a child must not inherit the lock taken.
+ */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void lock(void)
+{
+    pthread_mutex_lock(&log_mu);
+}
+
+static void unlock(void)
+{
+    pthread_mutex_unlock(&log_mu);
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(lock, unlock, unlock);
+}
+
 struct lurk_prov_log *lurk_prov_log_new(void)
 {
-    struct lurk_prov_log *log = OPENSSL_zalloc(sizeof(*log));
+    struct lurk_prov_log *log;
 
+    if (pthread_once(&atfork_once, register_atfork) != 0)
+        return NULL;
+    log = OPENSSL_zalloc(sizeof(*log));
     if (log == NULL)
         return NULL;
-    pthread_mutex_init(&log->mu, NULL);
     log->tokens = LOG_BURST;
     log->refilled_ms = lurk_clock_ms();
     return log;
@@ -45,9 +69,6 @@ struct lurk_prov_log *lurk_prov_log_new(void)
 
 void lurk_prov_log_free(struct lurk_prov_log *log)
 {
-    if (log == NULL)
-        return;
-    pthread_mutex_destroy(&log->mu);
     OPENSSL_free(log);
 }
 
@@ -57,7 +78,7 @@ static bool take(struct lurk_prov_log *log, unsigned long *dropped)
     int64_t now = lurk_clock_ms();
     bool ok;
 
-    pthread_mutex_lock(&log->mu);
+    lock();
     if (now - log->refilled_ms >= LOG_REFILL_MS) {
         int64_t add = (now - log->refilled_ms) / LOG_REFILL_MS;
         log->tokens =
@@ -74,7 +95,7 @@ static bool take(struct lurk_prov_log *log, unsigned long *dropped)
     } else {
         log->dropped++;
     }
-    pthread_mutex_unlock(&log->mu);
+    unlock();
     return ok;
 }
 

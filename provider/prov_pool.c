@@ -34,9 +34,10 @@
  *   on this very thread). A checkin wakes paused waiters through an eventfd.
  *   The connection stays lent to the paused job alone; a job resumed in a
  *   forked child leaves it untouched.
- * - A full pool is not a dead server: when no connection frees up in time
- *   the call fails as busy, without marking the server down or failing over
- *   (every server shares the same connections).
+ * - A full pool is not a dead server: when no connection to the chosen
+ *   server frees up in time the call fails as busy, without marking the
+ *   server down or failing over (this process has more requests in flight
+ *   than lurk-connections; the choice already prefers less busy servers).
  */
 #include <errno.h>
 #include <stdatomic.h>
