@@ -17,11 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/conf.h>
 #include <openssl/err.h>
 
+#include "conf/config_scan.h"
 #include "conf/config_tls13.h"
 #include "lurk/hex.h"
 
@@ -63,61 +65,24 @@ const char *lurkd_exchange_name(enum lurkd_exchange ex)
 /* Parsing state: the file and where errors go. */
 struct parse {
     const char *path;
+    struct lurkd_conf_index ix; /* where each setting is, included files too */
     CONF *conf;
     const struct lurkd_config *cfg;
     char *err;
     size_t errlen;
 };
 
-static char *trim(char *s)
+/* "file:line" of name in [section] (of its header when name is NULL); false when not found. */
+static bool locate(const struct parse *p, const char *section, const char *name, char *buf,
+                   size_t len)
 {
-    char *e;
+    const struct lurkd_conf_loc *l =
+        p->path != NULL ? lurkd_conf_index_find(&p->ix, section, name) : NULL;
 
-    while (isspace((unsigned char)*s))
-        s++;
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
-
-/*
- * Line of "name" inside "[section]" (or of the section header when name is
- * NULL); 0 when it cannot be found (e.g. it came from an .include).
- */
-static int locate(const char *path, const char *section, const char *name)
-{
-    FILE *f = fopen(path, "r");
-    char buf[4096];
-    int line = 0, found = 0;
-    bool in_section = strcmp(section, "default") == 0;
-
-    if (f == NULL)
-        return 0;
-    while (found == 0 && fgets(buf, sizeof(buf), f) != NULL) {
-        char *s = trim(buf);
-        line++;
-        if (*s == '[') {
-            char *close = strchr(s, ']');
-            if (close != NULL) {
-                *close = '\0';
-                in_section = strcmp(trim(s + 1), section) == 0;
-                if (in_section && name == NULL)
-                    found = line;
-            }
-            continue;
-        }
-        if (!in_section || name == NULL || *s == '#')
-            continue;
-        char *eq = strchr(s, '=');
-        if (eq != NULL) {
-            *eq = '\0';
-            if (strcmp(trim(s), name) == 0)
-                found = line;
-        }
-    }
-    fclose(f);
-    return found;
+    if (l == NULL)
+        return false;
+    snprintf(buf, len, "%s:%d", l->file, l->line);
+    return true;
 }
 
 static bool failf(struct parse *p, const char *section, const char *name, const char *fmt, ...)
@@ -125,19 +90,16 @@ static bool failf(struct parse *p, const char *section, const char *name, const 
 
 static bool failf(struct parse *p, const char *section, const char *name, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[512], at[4200];
     va_list ap;
-    int line = 0;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (p->path != NULL && section != NULL)
-        line = locate(p->path, section, name);
     if (p->path == NULL)
         snprintf(p->err, p->errlen, "%s", msg);
-    else if (line > 0)
-        snprintf(p->err, p->errlen, "%s:%d: %s", p->path, line, msg);
+    else if (section != NULL && locate(p, section, name, at, sizeof(at)))
+        snprintf(p->err, p->errlen, "%s: %s", at, msg);
     else
         snprintf(p->err, p->errlen, "%s: [%s]: %s", p->path, section ? section : "?", msg);
     return false;
@@ -150,12 +112,11 @@ static bool failf(struct parse *p, const char *section, const char *name, const 
 static char *where(const struct parse *p, const char *section, const char *name)
 {
     char buf[4200];
-    int line = p->path ? locate(p->path, section, name) : 0;
 
     if (p->path == NULL)
         snprintf(buf, sizeof(buf), "command line");
-    else if (line > 0)
-        snprintf(buf, sizeof(buf), "%s:%d", p->path, line);
+    else if (locate(p, section, name, buf, sizeof(buf)))
+        ;
     else
         snprintf(buf, sizeof(buf), "%s [%s]", p->path, section);
     return strdup(buf);
@@ -369,7 +330,40 @@ static bool parse_identity(const char *text, struct lurkd_identity *id)
         id->kind = LURKD_IDENTITY_TCP;
         return true;
     }
+    if (strcmp(text, "ca") == 0) {
+        id->kind = LURKD_IDENTITY_CA;
+        return true;
+    }
     return false;
+}
+
+/* match = RULE, ... of a client section (conf/identity.h). */
+static bool parse_rules(struct parse *p, struct lurkd_client_conf *c, const char *section,
+                        const char *value)
+{
+    size_t n;
+    char **rules = split_list(value, &n);
+    char why[512];
+
+    if (n == 0) {
+        free_list(rules, n);
+        return failf(p, section, "match",
+                     "empty match (expected cn:PATTERN, san:PATTERN, uri:URI)");
+    }
+    c->rules = calloc(n, sizeof(*c->rules));
+    if (c->rules == NULL) {
+        free_list(rules, n);
+        return failf(p, section, "match", "out of memory");
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (!lurkd_name_rule_parse(rules[k], &c->rules[k], why, sizeof(why))) {
+            free_list(rules, n);
+            return failf(p, section, "match", "%s", why);
+        }
+        c->n_rules++;
+    }
+    free_list(rules, n);
+    return true;
 }
 
 static bool parse_client(struct parse *p, struct lurkd_config *cfg, const char *section,
@@ -387,6 +381,20 @@ static bool parse_client(struct parse *p, struct lurkd_config *cfg, const char *
     c->name = strdup(name);
     for (int i = 0; i < sk_CONF_VALUE_num(values); i++) {
         CONF_VALUE *v = sk_CONF_VALUE_value(values, i);
+        if (strcmp(v->name, "match") == 0) {
+            if (!parse_rules(p, c, section, v->value))
+                return false;
+            continue;
+        }
+        if (strcmp(v->name, "ca") == 0) {
+            char why[600], *path = resolve_path(p, v->value);
+            bool ok = path != NULL &&
+                      lurkd_cert_file_digests(path, &c->ca_sha256, &c->n_ca, why, sizeof(why));
+            free(path);
+            if (!ok)
+                return failf(p, section, v->name, "ca: %s", path ? why : "out of memory");
+            continue;
+        }
         if (strcmp(v->name, "identity") != 0)
             return failf(p, section, v->name, "unknown setting \"%s\" in a client section",
                          v->name);
@@ -400,8 +408,8 @@ static bool parse_client(struct parse *p, struct lurkd_config *cfg, const char *
         for (size_t k = 0; c->ids != NULL && k < n; k++) {
             if (!parse_identity(ids[k], &c->ids[k])) {
                 failf(p, section, v->name,
-                      "bad identity \"%s\" (expected spki-sha256:<64 hex>, uid:<uid or user> "
-                      "or tcp)",
+                      "bad identity \"%s\" (expected spki-sha256:<64 hex>, uid:<uid or user>, "
+                      "tcp or ca)",
                       ids[k]);
                 free_list(ids, n);
                 return false;
@@ -412,6 +420,15 @@ static bool parse_client(struct parse *p, struct lurkd_config *cfg, const char *
     }
     if (c->n_ids == 0)
         return failf(p, section, NULL, "client \"%s\" has no identity", name);
+    bool by_ca = false;
+    for (size_t k = 0; k < c->n_ids; k++)
+        by_ca |= c->ids[k].kind == LURKD_IDENTITY_CA;
+    if (by_ca && c->n_rules == 0)
+        return failf(p, section, "identity",
+                     "identity = ca needs match = RULE, ... (cn:PATTERN, san:PATTERN, uri:URI)");
+    if (!by_ca && (c->n_rules > 0 || c->n_ca > 0))
+        return failf(p, section, c->n_rules > 0 ? "match" : "ca",
+                     "%s applies to identity = ca only", c->n_rules > 0 ? "match" : "ca");
     return true;
 }
 
@@ -447,6 +464,8 @@ static bool parse_listener(struct parse *p, struct lurkd_config *cfg, const char
             l->private_key = resolve_path(p, v->value);
         } else if (strcmp(v->name, "client_ca") == 0) {
             l->client_ca = resolve_path(p, v->value);
+        } else if (strcmp(v->name, "client_crl") == 0) {
+            l->client_crl = resolve_path(p, v->value);
         } else if (strcmp(v->name, "insecure") == 0) {
             if (!parse_bool(v->value, &l->insecure))
                 return failf(p, section, v->name, "insecure must be yes or no");
@@ -584,6 +603,29 @@ static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *sec
     return true;
 }
 
+/*
+ * A log or pid file whose directory is missing would fail only once lurkd
+ * starts (after --check said yes): lurkd --check names it (docs/deploy.md §3).
+ */
+static bool parent_dir_ok(struct parse *p, const char *name, const char *path)
+{
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    char *dir;
+    struct stat st;
+    bool ok;
+
+    if (path == NULL || strcmp(path, "stderr") == 0 || slash == NULL || slash == path)
+        return true;
+    dir = strndup(path, (size_t)(slash - path));
+    if (dir == NULL)
+        return failf(p, "lurkd", name, "out of memory");
+    ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!ok)
+        failf(p, "lurkd", name, "%s: directory %s does not exist", path, dir);
+    free(dir);
+    return ok;
+}
+
 static bool parse_main(struct parse *p, struct lurkd_config *cfg)
 {
     STACK_OF(CONF_VALUE) *values = NCONF_get_section(p->conf, "lurkd");
@@ -672,10 +714,16 @@ static bool parse_main(struct parse *p, struct lurkd_config *cfg)
             cfg->private_key = resolve_path(p, v->value);
         } else if (strcmp(n, "client_ca") == 0) {
             cfg->client_ca = resolve_path(p, v->value);
+        } else if (strcmp(n, "client_crl") == 0) {
+            cfg->client_crl = resolve_path(p, v->value);
         } else {
             return failf(p, "lurkd", n, "unknown setting \"%s\" in [lurkd]", n);
         }
     }
+    if (!parent_dir_ok(p, "audit_log", cfg->audit_log) ||
+        !parent_dir_ok(p, "error_log", cfg->error_log) ||
+        !parent_dir_ok(p, "pid_file", cfg->pid_file))
+        return false;
     gid_t gid;
     if (group != NULL && user != NULL && !lookup_group(group, &gid))
         return failf(p, "lurkd", "group", "unknown group \"%s\"", group);
@@ -722,12 +770,21 @@ static void tls13_reader(struct parse *p, struct lurkd_config_reader *r)
     };
 }
 
-/* qsort-style comparison has no context argument: the file being sorted. */
-static const char *order_path;
+/* qsort-style comparison has no context argument: the index of the file being sorted. */
+static const struct lurkd_conf_index *order_ix;
+
+static long section_pos(const char *section)
+{
+    const struct lurkd_conf_loc *l = lurkd_conf_index_find(order_ix, section, NULL);
+
+    return l != NULL ? (long)(l - order_ix->locs) : -1;
+}
 
 static int section_cmp(const char *const *a, const char *const *b)
 {
-    return locate(order_path, *a, NULL) - locate(order_path, *b, NULL);
+    long pa = section_pos(*a), pb = section_pos(*b);
+
+    return pa < pb ? -1 : pa > pb;
 }
 
 struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errlen)
@@ -750,6 +807,10 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
         goto fail;
     }
     fclose(probe);
+    if (!lurkd_conf_index_build(&p.ix, path)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     p.conf = NCONF_new(NULL);
     if (p.conf == NULL || NCONF_load(p.conf, path, &eline) != 1) {
         unsigned long e = ERR_peek_last_error();
@@ -769,8 +830,15 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
     sections = NCONF_get_section_names(p.conf);
     p.cfg = cfg;
     tls13_reader(&p, &tls13);
+    /* NCONF keeps the last of two equal settings: an operator's mistake, not a choice. */
+    const struct lurkd_conf_loc *first, *second;
+    if (lurkd_conf_index_duplicate(&p.ix, &first, &second)) {
+        snprintf(err, errlen, "%s:%d: \"%s\" is set twice in [%s] (first at %s:%d)", second->file,
+                 second->line, second->name, second->section, first->file, first->line);
+        goto fail;
+    }
     /* NCONF lists sections in hash order; listeners and keys are reported in file order. */
-    order_path = path;
+    order_ix = &p.ix;
     sk_OPENSSL_CSTRING_set_cmp_func(sections, section_cmp);
     sk_OPENSSL_CSTRING_sort(sections);
     for (int i = 0; i < sk_OPENSSL_CSTRING_num(sections); i++) {
@@ -827,10 +895,12 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
     if (!lurkd_config_tls13_finish(&tls13, cfg->tls13))
         goto fail;
     NCONF_free(p.conf);
+    lurkd_conf_index_free(&p.ix);
     return cfg;
 fail:
     sk_OPENSSL_CSTRING_free(sections);
     NCONF_free(p.conf);
+    lurkd_conf_index_free(&p.ix);
     lurkd_config_free(cfg);
     return NULL;
 }
@@ -913,6 +983,8 @@ bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
                 l->private_key = strdup(cfg->private_key);
             if (l->client_ca == NULL && cfg->client_ca)
                 l->client_ca = strdup(cfg->client_ca);
+            if (l->client_crl == NULL && cfg->client_crl)
+                l->client_crl = strdup(cfg->client_crl);
             /* docs/architecture.md §3: tls:// is mutually authenticated, always. */
             if (l->certificate == NULL || l->private_key == NULL || l->client_ca == NULL) {
                 snprintf(err, errlen,
@@ -921,8 +993,9 @@ bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
                          at, l->addr.text);
                 return false;
             }
-        } else if (l->certificate || l->private_key || l->client_ca) {
-            snprintf(err, errlen, "%s: certificate, private_key and client_ca apply to tls:// only",
+        } else if (l->certificate || l->private_key || l->client_ca || l->client_crl) {
+            snprintf(err, errlen,
+                     "%s: certificate, private_key, client_ca and client_crl apply to tls:// only",
                      at);
             return false;
         }
@@ -975,6 +1048,7 @@ void lurkd_config_free(struct lurkd_config *cfg)
         free(l->certificate);
         free(l->private_key);
         free(l->client_ca);
+        free(l->client_crl);
         free(l->where);
         free(l->address_where);
     }
@@ -996,6 +1070,10 @@ void lurkd_config_free(struct lurkd_config *cfg)
     for (size_t i = 0; i < cfg->n_clients; i++) {
         free(cfg->clients[i].name);
         free(cfg->clients[i].ids);
+        for (size_t k = 0; k < cfg->clients[i].n_rules; k++)
+            free(cfg->clients[i].rules[k].pattern);
+        free(cfg->clients[i].rules);
+        free(cfg->clients[i].ca_sha256);
     }
     lurkd_config_tls13_free(cfg->tls13);
     free(cfg->listeners);
@@ -1011,5 +1089,7 @@ void lurkd_config_free(struct lurkd_config *cfg)
     free(cfg->certificate);
     free(cfg->private_key);
     free(cfg->client_ca);
+    free(cfg->client_crl);
+    free(cfg->keys_directory);
     free(cfg);
 }

@@ -289,6 +289,29 @@ void lurkd_audit_log(const struct lurkd_audit_event *ev)
     pthread_mutex_unlock(&audit_lock);
 }
 
+void lurkd_audit_handshake_refused(const char *peer, const char *alert, const char *note)
+{
+    char line[1200], p[200], a[80], n[600], when[64];
+    struct timespec ts;
+    int len;
+
+    if (!lurkd_audit_enabled())
+        return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    iso_time(&ts, when, sizeof(when));
+    json_string(p, sizeof(p), peer);
+    json_string(a, sizeof(a), alert);
+    json_string(n, sizeof(n), note);
+    len = snprintf(line, sizeof(line),
+                   "{\"time\":\"%s\",\"peer\":%s,\"client\":null,\"key_id\":\"\",\"key\":null,"
+                   "\"exchange\":\"tls/handshake\",\"status\":%s,\"us\":0,"
+                   "\"id\":\"0000000000000000\",\"note\":%s}\n",
+                   when, p, a, n);
+    pthread_mutex_lock(&audit_lock);
+    append_locked(line, len > 0 && (size_t)len < sizeof(line) ? (size_t)len : 0);
+    pthread_mutex_unlock(&audit_lock);
+}
+
 void lurkd_audit_flush(void)
 {
     struct timespec ts;

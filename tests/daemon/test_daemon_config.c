@@ -271,9 +271,9 @@ START_TEST(failed_start_leaves_nothing_listening)
     ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in:\n%s", want, out);
     ck_assert(!exists(lurkd.unix_addr + 5));
     ck_assert(port_free(free_port));
-    /* 2: the audit log cannot be opened once the listeners are bound. */
+    /* 2: the audit log cannot be opened once the listeners are bound (it is a directory). */
     snprintf(text, sizeof(text),
-             "[lurkd]\naudit_log = %s/no/such/dir/audit.log\n"
+             "[lurkd]\naudit_log = %s\n"
              "[listener.local]\naddress = %s\n"
              "[listener.tcp]\naddress = tcp://127.0.0.1:%d\n" CLIENT,
              lurkd.dir, lurkd.unix_addr, free_port);
