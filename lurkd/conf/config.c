@@ -9,6 +9,7 @@
 #include "conf/config.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <grp.h>
@@ -70,6 +71,11 @@ struct parse {
     const struct lurkd_config *cfg;
     char *err;
     size_t errlen;
+    /* [keys]: the policy every key of the directory starts from, and the NAMEs found there */
+    struct lurkd_key_conf *keys_defaults;
+    char **dir_keys;
+    size_t n_dir_keys;
+    bool *dir_key_claimed; /* by a [key.NAME] section */
 };
 
 /* "file:line" of name in [section] (of its header when name is NULL); false when not found. */
@@ -531,20 +537,29 @@ static struct lurkd_key_conf *add_key(struct lurkd_config *cfg, const char *name
     return k;
 }
 
-static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *section,
-                      const char *name)
+/*
+ * The settings of a [key.NAME] section, or of [keys] (defaults: no source,
+ * no certificate; the directory setting is read by the caller).
+ */
+static bool key_settings(struct parse *p, struct lurkd_key_conf *k, const char *section,
+                         bool defaults)
 {
     STACK_OF(CONF_VALUE) *values = NCONF_get_section(p->conf, section);
-    struct lurkd_key_conf *k = add_key(cfg, name);
 
-    if (k == NULL)
-        return failf(p, section, NULL, "out of memory");
-    k->where = where(p, section, NULL);
     for (int i = 0; i < sk_CONF_VALUE_num(values); i++) {
         CONF_VALUE *v = sk_CONF_VALUE_value(values, i);
         unsigned long long n;
         char bad[128];
-        if (strcmp(v->name, "source") == 0) {
+        if (defaults && strcmp(v->name, "directory") == 0) {
+            continue;
+        } else if (defaults &&
+                   (strcmp(v->name, "source") == 0 || strcmp(v->name, "certificate") == 0 ||
+                    strcmp(v->name, "pin_file") == 0 || strcmp(v->name, "engine_module") == 0)) {
+            return failf(p, section, v->name,
+                         "%s does not apply to [keys]: each NAME.key of the directory is a key, "
+                         "with NAME.crt its certificate",
+                         v->name);
+        } else if (strcmp(v->name, "source") == 0) {
             free(k->source);
             free(k->source_where);
             k->source = resolve_path(p, v->value);
@@ -587,8 +602,80 @@ static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *sec
                 return failf(p, section, v->name, "time_window must be 1s..24h");
             k->time_window = (unsigned)n;
         } else {
-            return failf(p, section, v->name, "unknown setting \"%s\" in a key section", v->name);
+            return failf(p, section, v->name, "unknown setting \"%s\" in a %s section", v->name,
+                         defaults ? "[keys]" : "key");
         }
+    }
+    return true;
+}
+
+/* The [keys] policy (clients, exchanges, freshness) copied into k, a key of the directory. */
+static bool copy_defaults(const struct lurkd_key_conf *d, struct lurkd_key_conf *k)
+{
+    k->exchanges = d->exchanges;
+    k->any_client = d->any_client;
+    k->null_freshness = d->null_freshness;
+    k->check_time = d->check_time;
+    k->time_window = d->time_window;
+    k->n_clients = d->n_clients;
+    k->clients = calloc(d->n_clients + 1, sizeof(*k->clients));
+    if (k->clients == NULL)
+        return false;
+    for (size_t c = 0; c < d->n_clients; c++)
+        if ((k->clients[c] = strdup(d->clients[c])) == NULL)
+            return false;
+    k->exchanges_where = d->exchanges_where ? strdup(d->exchanges_where) : NULL;
+    return true;
+}
+
+/* Index of NAME among the directory's keys, or -1. */
+static long dir_key_index(const struct parse *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_dir_keys; i++)
+        if (strcmp(p->dir_keys[i], name) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* source and certificate of directory key NAME: DIR/NAME.key and DIR/NAME.crt. */
+static bool dir_key_files(const struct lurkd_config *cfg, struct lurkd_key_conf *k)
+{
+    if (asprintf(&k->source, "%s/%s.key", cfg->keys_directory, k->name) < 0) {
+        k->source = NULL;
+        return false;
+    }
+    if (asprintf(&k->certificate, "%s/%s.crt", cfg->keys_directory, k->name) < 0) {
+        k->certificate = NULL;
+        return false;
+    }
+    k->source_where = strdup(k->source);
+    k->certificate_where = strdup(k->certificate);
+    return k->source_where != NULL && k->certificate_where != NULL;
+}
+
+static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *section,
+                      const char *name)
+{
+    struct lurkd_key_conf *k = add_key(cfg, name);
+    long in_dir = dir_key_index(p, name);
+
+    if (k == NULL)
+        return failf(p, section, NULL, "out of memory");
+    k->where = where(p, section, NULL);
+    /* A section named after a key of the directory overrides the [keys] policy for it. */
+    if (in_dir >= 0 && !copy_defaults(p->keys_defaults, k))
+        return failf(p, section, NULL, "out of memory");
+    if (!key_settings(p, k, section, false))
+        return false;
+    if (in_dir >= 0) {
+        if (k->source != NULL || k->certificate != NULL)
+            return failf(p, section, k->source ? "source" : "certificate",
+                         "key \"%s\" is also %s/%s.key of [keys] directory: its source and "
+                         "certificate are the directory's files (rename one of them)",
+                         name, cfg->keys_directory, name);
+        p->dir_key_claimed[in_dir] = true;
+        if (!dir_key_files(cfg, k))
+            return failf(p, section, NULL, "out of memory");
     }
     if (k->source == NULL)
         return failf(p, section, NULL, "key \"%s\" has no source", name);
@@ -601,6 +688,161 @@ static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *sec
         return failf(p, section, NULL,
                      "key \"%s\" lists no clients (use clients = NAME, ... or clients = *)", name);
     return true;
+}
+
+/* A key file name: NAME.key or NAME.crt with NAME of letters, digits, '.', '_' and '-'. */
+static bool key_file_name(const char *file, char *name, size_t namelen, bool *is_key)
+{
+    size_t len = strlen(file);
+
+    if (len < 5 || len - 4 >= namelen || file[0] == '.')
+        return false;
+    if (strcmp(file + len - 4, ".key") != 0 && strcmp(file + len - 4, ".crt") != 0)
+        return false;
+    *is_key = strcmp(file + len - 4, ".key") == 0;
+    for (size_t i = 0; i < len - 4; i++)
+        if (!isalnum((unsigned char)file[i]) && file[i] != '.' && file[i] != '_' && file[i] != '-')
+            return false;
+    memcpy(name, file, len - 4);
+    name[len - 4] = '\0';
+    return true;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * [keys]: its policy and the directory's NAME.key / NAME.crt pairs, read
+ * before the [key.NAME] sections that may override them. A key without its
+ * certificate, or the reverse, is an error naming the file.
+ */
+static bool parse_keys_section(struct parse *p, struct lurkd_config *cfg)
+{
+    const char *dir = NCONF_get_string(p->conf, "keys", "directory");
+    struct lurkd_key_conf *d = calloc(1, sizeof(*d));
+    DIR *dh;
+    struct dirent *e;
+    char **keys = NULL, **crts = NULL;
+    size_t n_keys = 0, n_crts = 0;
+    bool ok = false;
+
+    ERR_clear_error();
+    if (d == NULL)
+        return failf(p, "keys", NULL, "out of memory");
+    p->keys_defaults = d;
+    d->exchanges = LURKD_EX_SIGNING;
+    d->check_time = true;
+    d->time_window = DEFAULT_TIME_WINDOW;
+    if (!key_settings(p, d, "keys", true))
+        return false;
+    if (dir == NULL)
+        return failf(p, "keys", NULL, "[keys] needs directory = PATH");
+    if (d->n_clients == 0 && !d->any_client)
+        return failf(p, "keys", NULL,
+                     "[keys] lists no clients (use clients = NAME, ... or clients = *)");
+    cfg->keys_directory = resolve_path(p, dir);
+    if (cfg->keys_directory == NULL)
+        return failf(p, "keys", "directory", "out of memory");
+    dh = opendir(cfg->keys_directory);
+    if (dh == NULL)
+        return failf(p, "keys", "directory", "directory %s: %s", cfg->keys_directory,
+                     strerror(errno));
+    while ((e = readdir(dh)) != NULL) {
+        char name[256];
+        bool is_key;
+        if (e->d_name[0] == '.')
+            continue; /* ., .., and editors' or tools' hidden files */
+        if (!key_file_name(e->d_name, name, sizeof(name), &is_key)) {
+            size_t len = strlen(e->d_name);
+            if (len > 4 && (strcmp(e->d_name + len - 4, ".key") == 0 ||
+                            strcmp(e->d_name + len - 4, ".crt") == 0)) {
+                failf(p, "keys", "directory",
+                      "%s/%s: a key file is NAME.key (NAME.crt its certificate), NAME of "
+                      "letters, digits, '.', '_' and '-'",
+                      cfg->keys_directory, e->d_name);
+                goto out;
+            }
+            continue; /* other files (a README, ...) are not keys */
+        }
+        char ***list = is_key ? &keys : &crts;
+        size_t *n = is_key ? &n_keys : &n_crts;
+        char **grown = realloc(*list, (*n + 1) * sizeof(**list));
+        if (grown == NULL) {
+            failf(p, "keys", NULL, "out of memory");
+            goto out;
+        }
+        *list = grown;
+        if ((grown[*n] = strdup(name)) == NULL) {
+            failf(p, "keys", NULL, "out of memory");
+            goto out;
+        }
+        (*n)++;
+    }
+    if (keys != NULL)
+        qsort(keys, n_keys, sizeof(*keys), str_cmp);
+    if (crts != NULL)
+        qsort(crts, n_crts, sizeof(*crts), str_cmp);
+    for (size_t i = 0; i < n_keys; i++) {
+        if (bsearch(&keys[i], crts, n_crts, sizeof(*crts), str_cmp) == NULL) {
+            failf(p, "keys", "directory", "%s/%s.key has no certificate %s/%s.crt",
+                  cfg->keys_directory, keys[i], cfg->keys_directory, keys[i]);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n_crts; i++) {
+        if (bsearch(&crts[i], keys, n_keys, sizeof(*keys), str_cmp) == NULL) {
+            failf(p, "keys", "directory", "%s/%s.crt has no key %s/%s.key", cfg->keys_directory,
+                  crts[i], cfg->keys_directory, crts[i]);
+            goto out;
+        }
+    }
+    p->dir_key_claimed = calloc(n_keys + 1, sizeof(*p->dir_key_claimed));
+    if (p->dir_key_claimed == NULL) {
+        failf(p, "keys", NULL, "out of memory");
+        goto out;
+    }
+    p->dir_keys = keys;
+    p->n_dir_keys = n_keys;
+    keys = NULL;
+    n_keys = 0;
+    ok = true;
+out:
+    closedir(dh);
+    free_list(keys, n_keys);
+    free_list(crts, n_crts);
+    return ok;
+}
+
+/* The directory's keys that no [key.NAME] section named: the [keys] policy as it is. */
+static bool add_directory_keys(struct parse *p, struct lurkd_config *cfg)
+{
+    for (size_t i = 0; i < p->n_dir_keys; i++) {
+        if (p->dir_key_claimed[i])
+            continue;
+        struct lurkd_key_conf *k = add_key(cfg, p->dir_keys[i]);
+        if (k == NULL || !copy_defaults(p->keys_defaults, k) || !dir_key_files(cfg, k) ||
+            (k->where = strdup(k->source)) == NULL)
+            return failf(p, "keys", NULL, "out of memory");
+    }
+    return true;
+}
+
+static void free_key_conf(struct lurkd_key_conf *k)
+{
+    free(k->name);
+    free(k->source);
+    free(k->certificate);
+    free_list(k->clients, k->n_clients);
+    free(k->where);
+    free(k->source_where);
+    free(k->certificate_where);
+    free(k->exchanges_where);
+    free(k->pin_file);
+    free(k->pin_file_where);
+    free(k->engine_module);
+    free(k->engine_module_where);
 }
 
 /*
@@ -787,6 +1029,17 @@ static int section_cmp(const char *const *a, const char *const *b)
     return pa < pb ? -1 : pa > pb;
 }
 
+static void parse_free(struct parse *p)
+{
+    lurkd_conf_index_free(&p->ix);
+    if (p->keys_defaults != NULL) {
+        free_key_conf(p->keys_defaults);
+        free(p->keys_defaults);
+    }
+    free_list(p->dir_keys, p->n_dir_keys);
+    free(p->dir_key_claimed);
+}
+
 struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errlen)
 {
     struct parse p = {.path = path, .err = err, .errlen = errlen};
@@ -837,6 +1090,10 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
                  second->line, second->name, second->section, first->file, first->line);
         goto fail;
     }
+    /* [keys] first: the [key.NAME] sections may override its directory's keys. */
+    if (NCONF_get_section(p.conf, "keys") != NULL && !parse_keys_section(&p, cfg))
+        goto fail;
+    ERR_clear_error();
     /* NCONF lists sections in hash order; listeners and keys are reported in file order. */
     order_ix = &p.ix;
     sk_OPENSSL_CSTRING_set_cmp_func(sections, section_cmp);
@@ -846,6 +1103,8 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
         bool ok;
         if (strcmp(s, "lurkd") == 0)
             ok = parse_main(&p, cfg);
+        else if (strcmp(s, "keys") == 0)
+            ok = true; /* read above */
         else if (strncmp(s, "listener.", 9) == 0 && s[9] != '\0')
             ok = parse_listener(&p, cfg, s, s + 9);
         else if (strncmp(s, "key.", 4) == 0 && s[4] != '\0')
@@ -864,13 +1123,25 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
         else
             ok = failf(&p, s, NULL,
                        "unknown section [%s] (expected [lurkd], [listener.NAME], [key.NAME], "
-                       "[client.NAME], [tls13] or [psk.NAME])",
+                       "[keys], [client.NAME], [tls13] or [psk.NAME])",
                        s);
         if (!ok)
             goto fail;
     }
     sk_OPENSSL_CSTRING_free(sections);
     sections = NULL;
+    if (p.keys_defaults != NULL) {
+        for (size_t c = 0; c < p.keys_defaults->n_clients; c++) {
+            if (strcmp(p.keys_defaults->clients[c], "*") == 0 ||
+                lurkd_config_find_client(cfg, p.keys_defaults->clients[c]))
+                continue;
+            failf(&p, "keys", "clients", "unknown client \"%s\" (no [client.%s] section)",
+                  p.keys_defaults->clients[c], p.keys_defaults->clients[c]);
+            goto fail;
+        }
+        if (!add_directory_keys(&p, cfg))
+            goto fail;
+    }
     for (size_t c = 0; c < cfg->n_stats_clients; c++) {
         if (strcmp(cfg->stats_clients[c], "*") == 0 ||
             lurkd_config_find_client(cfg, cfg->stats_clients[c]))
@@ -895,12 +1166,12 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
     if (!lurkd_config_tls13_finish(&tls13, cfg->tls13))
         goto fail;
     NCONF_free(p.conf);
-    lurkd_conf_index_free(&p.ix);
+    parse_free(&p);
     return cfg;
 fail:
     sk_OPENSSL_CSTRING_free(sections);
     NCONF_free(p.conf);
-    lurkd_conf_index_free(&p.ix);
+    parse_free(&p);
     lurkd_config_free(cfg);
     return NULL;
 }
@@ -1052,21 +1323,8 @@ void lurkd_config_free(struct lurkd_config *cfg)
         free(l->where);
         free(l->address_where);
     }
-    for (size_t i = 0; i < cfg->n_keys; i++) {
-        struct lurkd_key_conf *k = &cfg->keys[i];
-        free(k->name);
-        free(k->source);
-        free(k->certificate);
-        free_list(k->clients, k->n_clients);
-        free(k->where);
-        free(k->source_where);
-        free(k->certificate_where);
-        free(k->exchanges_where);
-        free(k->pin_file);
-        free(k->pin_file_where);
-        free(k->engine_module);
-        free(k->engine_module_where);
-    }
+    for (size_t i = 0; i < cfg->n_keys; i++)
+        free_key_conf(&cfg->keys[i]);
     for (size_t i = 0; i < cfg->n_clients; i++) {
         free(cfg->clients[i].name);
         free(cfg->clients[i].ids);
