@@ -1233,6 +1233,31 @@ bool lurkd_config_set_user(struct lurkd_config *cfg, const char *spec, char *err
     return ok;
 }
 
+/* A listener's client_crl, kept for the checks at each request (conf/policy.h). */
+static bool add_crls(struct lurkd_config *cfg, const struct lurkd_listener_conf *l, char *err,
+                     size_t errlen)
+{
+    STACK_OF(X509_CRL) * crls;
+    char why[256];
+
+    if (!lurkd_crl_file_load(l->client_crl, &crls, why, sizeof(why))) {
+        snprintf(err, errlen, "%s: client_crl %s: %s", l->where, l->client_crl, why);
+        return false;
+    }
+    if (cfg->crls == NULL && (cfg->crls = sk_X509_CRL_new_null()) == NULL) {
+        sk_X509_CRL_pop_free(crls, X509_CRL_free);
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    while (sk_X509_CRL_num(crls) > 0) {
+        X509_CRL *crl = sk_X509_CRL_pop(crls);
+        if (!sk_X509_CRL_push(cfg->crls, crl))
+            X509_CRL_free(crl);
+    }
+    sk_X509_CRL_free(crls);
+    return true;
+}
+
 bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
 {
     if (cfg->max_connections_per_peer == 0)
@@ -1256,6 +1281,8 @@ bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
                 l->client_ca = strdup(cfg->client_ca);
             if (l->client_crl == NULL && cfg->client_crl)
                 l->client_crl = strdup(cfg->client_crl);
+            if (l->client_crl != NULL && !add_crls(cfg, l, err, errlen))
+                return false;
             /* docs/architecture.md §3: tls:// is mutually authenticated, always. */
             if (l->certificate == NULL || l->private_key == NULL || l->client_ca == NULL) {
                 snprintf(err, errlen,
@@ -1348,6 +1375,7 @@ void lurkd_config_free(struct lurkd_config *cfg)
     free(cfg->private_key);
     free(cfg->client_ca);
     free(cfg->client_crl);
+    sk_X509_CRL_pop_free(cfg->crls, X509_CRL_free);
     free(cfg->keys_directory);
     free(cfg);
 }

@@ -133,6 +133,8 @@ struct lurkd_config {
     size_t n_stats_clients;
     /* Defaults for tls:// listeners that do not set their own. */
     char *certificate, *private_key, *client_ca, *client_crl;
+    /* The CRLs of every listener's client_crl, checked again at each request (conf/identity.h). */
+    STACK_OF(X509_CRL) * crls;
     /* [keys] directory: every NAME.key with NAME.crt (docs/deploy.md §5); NULL when unset */
     char *keys_directory;
 

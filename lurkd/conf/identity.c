@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -141,6 +142,17 @@ void lurkd_cert_identity_from_chain(struct lurkd_cert_identity *id, STACK_OF(X50
             len == 32)
             id->n_chain++;
     }
+    const ASN1_INTEGER *serial = X509_get0_serialNumber(leaf);
+    if (serial != NULL && ASN1_STRING_length(serial) > 0 &&
+        (size_t)ASN1_STRING_length(serial) <= sizeof(id->serial)) {
+        id->serial_len = (size_t)ASN1_STRING_length(serial);
+        memcpy(id->serial, ASN1_STRING_get0_data(serial), id->serial_len);
+    }
+    unsigned char *der = NULL;
+    int der_len = i2d_X509_NAME(X509_get_issuer_name(leaf), &der);
+    if (der_len > 0)
+        EVP_Digest(der, (size_t)der_len, id->issuer_sha256, NULL, EVP_sha256(), NULL);
+    OPENSSL_free(der);
     subject = X509_get_subject_name(leaf);
     while ((i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) >= 0) {
         unsigned char *utf8 = NULL;
@@ -162,6 +174,64 @@ void lurkd_cert_identity_from_chain(struct lurkd_cert_identity *id, STACK_OF(X50
     }
     GENERAL_NAMES_free(sans);
     ERR_clear_error();
+}
+
+bool lurkd_crl_file_load(const char *path, STACK_OF(X509_CRL) * *out, char *why, size_t whylen)
+{
+    BIO *bio = BIO_new_file(path, "rb");
+    STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+    X509_CRL *crl;
+
+    *out = NULL;
+    if (bio == NULL || crls == NULL) {
+        ERR_clear_error();
+        BIO_free(bio);
+        sk_X509_CRL_free(crls);
+        snprintf(why, whylen, "cannot read it");
+        return false;
+    }
+    while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL)
+        if (!sk_X509_CRL_push(crls, crl))
+            X509_CRL_free(crl);
+    if (sk_X509_CRL_num(crls) == 0 && BIO_reset(bio) == 0 &&
+        (crl = d2i_X509_CRL_bio(bio, NULL)) != NULL && !sk_X509_CRL_push(crls, crl))
+        X509_CRL_free(crl);
+    ERR_clear_error();
+    BIO_free(bio);
+    if (sk_X509_CRL_num(crls) == 0) {
+        sk_X509_CRL_free(crls);
+        snprintf(why, whylen, "no CRL in it (PEM or DER expected)");
+        return false;
+    }
+    *out = crls;
+    return true;
+}
+
+bool lurkd_crls_revoked(STACK_OF(X509_CRL) * crls, const struct lurkd_cert_identity *id)
+{
+    ASN1_INTEGER *serial;
+    bool revoked = false;
+
+    if (crls == NULL || id->serial_len == 0)
+        return false;
+    serial = ASN1_INTEGER_new();
+    if (serial == NULL || !ASN1_STRING_set(serial, id->serial, (int)id->serial_len)) {
+        ASN1_INTEGER_free(serial);
+        return true; /* out of memory: refuse rather than guess */
+    }
+    for (int i = 0; !revoked && i < sk_X509_CRL_num(crls); i++) {
+        X509_CRL *crl = sk_X509_CRL_value(crls, i);
+        unsigned char *der = NULL, digest[32];
+        int len = i2d_X509_NAME(X509_CRL_get_issuer(crl), &der);
+        X509_REVOKED *rev = NULL;
+        if (len > 0 && EVP_Digest(der, (size_t)len, digest, NULL, EVP_sha256(), NULL) == 1 &&
+            memcmp(digest, id->issuer_sha256, sizeof(digest)) == 0)
+            revoked = X509_CRL_get0_by_serial(crl, &rev, serial) == 1;
+        OPENSSL_free(der);
+    }
+    ASN1_INTEGER_free(serial);
+    ERR_clear_error();
+    return revoked;
 }
 
 bool lurkd_cert_file_digests(const char *path, uint8_t (**out)[32], size_t *n, char *why,

@@ -41,6 +41,10 @@ struct lurkd_cert_identity {
     size_t n_chain;
     /* "cn:NAME\0san:NAME\0uri:URI\0...\0": the subject CNs and SAN dNSNames and URIs */
     char names[LURKD_PEER_NAMES_LEN];
+    /* For the CRLs in force at each request (lurkd_crls_revoked): serial and issuer name. */
+    uint8_t serial[32];
+    size_t serial_len; /* 0: not kept (longer than RFC 5280's 20 octets) */
+    uint8_t issuer_sha256[32];
 };
 
 /* Parses one rule; false with a message in why. */
@@ -57,6 +61,18 @@ bool lurkd_name_rule_match(const struct lurkd_name_rule *rule,
  * skipped: a certificate cannot claim a pattern.
  */
 void lurkd_cert_identity_from_chain(struct lurkd_cert_identity *id, STACK_OF(X509) * chain);
+/*
+ * The CRLs of a client_crl file: every PEM CRL, or one DER CRL; false with
+ * a message in why when it holds none. Signatures are checked where the
+ * listener loads them (net/tls.c).
+ */
+bool lurkd_crl_file_load(const char *path, STACK_OF(X509_CRL) * *out, char *why, size_t whylen);
+/*
+ * Whether one of crls revokes the certificate id describes: the same
+ * CRLs the handshake checked, applied again at each request, so that a
+ * connection opened before a reload that revoked its certificate is refused.
+ */
+bool lurkd_crls_revoked(STACK_OF(X509_CRL) * crls, const struct lurkd_cert_identity *id);
 /* SHA-256 of each certificate in a PEM file; false with a message in why. */
 bool lurkd_cert_file_digests(const char *path, uint8_t (**out)[32], size_t *n, char *why,
                              size_t whylen);

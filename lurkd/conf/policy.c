@@ -41,9 +41,17 @@ static bool identity_matches(const struct lurkd_client_conf *client,
     return false;
 }
 
+/* A certificate the CRLs in force revoke is nobody, whatever matched it before the reload. */
+static bool revoked(const struct lurkd_config *cfg, const struct lurkd_peer *peer)
+{
+    return peer->kind == LURKD_PEER_TLS && lurkd_crls_revoked(cfg->crls, &peer->cert);
+}
+
 const struct lurkd_client_conf *lurkd_policy_client(const struct lurkd_config *cfg,
                                                     const struct lurkd_peer *peer)
 {
+    if (revoked(cfg, peer))
+        return NULL;
     for (size_t i = 0; i < cfg->n_clients; i++)
         for (size_t k = 0; k < cfg->clients[i].n_ids; k++)
             if (identity_matches(&cfg->clients[i], &cfg->clients[i].ids[k], peer))
@@ -54,6 +62,8 @@ const struct lurkd_client_conf *lurkd_policy_client(const struct lurkd_config *c
 bool lurkd_policy_named(const struct lurkd_config *cfg, char *const *names, size_t n,
                         const struct lurkd_peer *peer)
 {
+    if (revoked(cfg, peer))
+        return false;
     /* A peer may match several client names; any listed one grants access. */
     for (size_t c = 0; c < n; c++) {
         if (strcmp(names[c], "*") == 0)
@@ -92,7 +102,8 @@ bool lurkd_policy_known(const struct lurkd_config *cfg, const struct lurkd_peer 
 static bool client_listed(const struct lurkd_config *cfg, const struct lurkd_key_conf *kc,
                           const struct lurkd_peer *peer)
 {
-    return kc->any_client || lurkd_policy_named(cfg, kc->clients, kc->n_clients, peer);
+    return (kc->any_client && !revoked(cfg, peer)) ||
+           lurkd_policy_named(cfg, kc->clients, kc->n_clients, peer);
 }
 
 bool lurkd_policy_allows(const struct lurkd_config *cfg, const struct lurkd_key *key,

@@ -161,26 +161,14 @@ static bool load_crls(SSL_CTX *ctx, const struct lurkd_listener_conf *conf, char
                       size_t errlen)
 {
     X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-    BIO *bio = BIO_new_file(conf->client_crl, "rb");
-    STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+    STACK_OF(X509_CRL) *crls = NULL;
     STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
-    X509_CRL *crl;
+    char why[256];
     bool ok = false;
 
-    if (bio == NULL || crls == NULL) {
-        snprintf(err, errlen, "%s: client_crl %s: cannot read it", conf->where, conf->client_crl);
-        goto out;
-    }
-    while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL)
-        sk_X509_CRL_push(crls, crl);
-    if (sk_X509_CRL_num(crls) == 0 && BIO_reset(bio) == 0 &&
-        (crl = d2i_X509_CRL_bio(bio, NULL)) != NULL)
-        sk_X509_CRL_push(crls, crl);
-    ERR_clear_error();
-    if (sk_X509_CRL_num(crls) == 0) {
-        snprintf(err, errlen, "%s: client_crl %s: no CRL in it (PEM or DER expected)", conf->where,
-                 conf->client_crl);
-        goto out;
+    if (!lurkd_crl_file_load(conf->client_crl, &crls, why, sizeof(why))) {
+        snprintf(err, errlen, "%s: client_crl %s: %s", conf->where, conf->client_crl, why);
+        return false;
     }
     for (int i = 0; i < sk_X509_CRL_num(crls); i++) {
         X509_CRL *c = sk_X509_CRL_value(crls, i);
@@ -217,7 +205,6 @@ static bool load_crls(SSL_CTX *ctx, const struct lurkd_listener_conf *conf, char
     ok = true;
 out:
     sk_X509_CRL_pop_free(crls, X509_CRL_free);
-    BIO_free(bio);
     return ok;
 }
 

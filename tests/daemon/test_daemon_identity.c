@@ -6,7 +6,8 @@
  * keep working, and each refusal (revoked, another CA, names that do not
  * match, expired certificate, expired CRL) happens at the handshake with
  * its alert, an audit line and a lurkctl message saying why. A malformed
- * CRL is a file-named error at start and on SIGHUP, which keeps the old state.
+ * CRL is a file-named error at start and on SIGHUP, which keeps the old state;
+ * a CRL loaded by SIGHUP also cuts off connections opened before it.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -20,6 +21,8 @@
 
 #include "check_run.h"
 #include "daemon_client.h"
+#include "lurk/address.h"
+#include "lurk/lurk.h"
 
 static struct lurkd_proc lurkd;
 static char tls_addr[128];
@@ -114,6 +117,18 @@ static const char *all_cas(void)
     free(b);
     free(both);
     return copy;
+}
+
+/* A connection to tls_addr with a client context. */
+static struct lurk_conn *lurk_conn_open_str(SSL_CTX *tls, char *err, size_t errlen)
+{
+    struct lurk_address addr;
+    struct lurk_conn *c;
+
+    ck_assert_msg(lurk_address_parse(tls_addr, &addr, err, errlen), "%s", err);
+    c = lurk_conn_open(&addr, tls, 10000, err, errlen);
+    ck_assert_msg(c != NULL, "%s", err);
+    return c;
 }
 
 static void sleep_ms(int ms)
@@ -282,13 +297,31 @@ START_TEST(malformed_crl_is_a_named_error_at_start_and_on_reload)
                               "signed by a CA of client_ca"),
                   "%s", out);
 
-    /* Serving without a CRL: fe2 is in. SIGHUP with the CRL: fe2 is out. */
+    /*
+     * Serving without a CRL: fe2 is in, and keeps a connection open. SIGHUP
+     * with the CRL: fe2's new connections are refused at the handshake, and
+     * its open connection is nobody from its next request on.
+     */
     start(ip("fe-ca.crt"), NULL);
     served("fe2");
+    struct lurk_response resp;
+    char err[512];
+    SSL_CTX *tls = lurk_client_tls_ctx_new(NULL, lurk_test_pki("ca.crt"), ip("fe2.crt"),
+                                           ip("fe2.key"), err, sizeof(err));
+    ck_assert_msg(tls != NULL, "%s", err);
+    struct lurk_conn *open_conn = lurk_conn_open_str(tls, err, sizeof(err));
+    ck_assert_uint_eq(dc_call(open_conn, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp),
+                      LURK_STATUS_SUCCESS);
+    lurk_response_free(&resp);
     write_config(ip("fe-ca.crt"), ip("crl.pem"));
     ck_assert_int_eq(lurk_test_lurkd_signal(&lurkd, SIGHUP), 0);
     ck_assert(dc_wait_count(lurkd.log, "configuration reloaded", 1, 10000));
     refused("fe2", "certificate_revoked", "revoked", "subject /CN=fe2");
+    ck_assert_uint_eq(dc_call(open_conn, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp),
+                      LURK_STATUS_NOT_ALLOWED);
+    lurk_response_free(&resp);
+    lurk_conn_close(open_conn);
+    SSL_CTX_free(tls);
     /* A damaged CRL on reload: named, and the CRL in force stays. */
     write_config(ip("fe-ca.crt"), ip("crl-bad.pem"));
     ck_assert_int_eq(lurk_test_lurkd_signal(&lurkd, SIGHUP), 0);
