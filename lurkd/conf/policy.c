@@ -11,15 +11,15 @@ static bool ca_matches(const struct lurkd_client_conf *client, const struct lurk
 {
     bool issuer = client->n_ca == 0;
 
-    if (peer->kind != LURKD_PEER_TLS)
+    if (peer->kind != LURKD_PEER_TLS || peer->cert == NULL)
         return false;
     for (size_t i = 0; !issuer && i < client->n_ca; i++)
-        for (size_t k = 0; !issuer && k < peer->cert.n_chain; k++)
-            issuer = memcmp(client->ca_sha256[i], peer->cert.chain_sha256[k], 32) == 0;
+        for (size_t k = 0; !issuer && k < peer->cert->n_chain; k++)
+            issuer = memcmp(client->ca_sha256[i], peer->cert->chain_sha256[k], 32) == 0;
     if (!issuer)
         return false;
     for (size_t r = 0; r < client->n_rules; r++)
-        if (lurkd_name_rule_match(&client->rules[r], &peer->cert))
+        if (lurkd_name_rule_match(&client->rules[r], peer->cert))
             return true;
     return false;
 }
@@ -44,7 +44,8 @@ static bool identity_matches(const struct lurkd_client_conf *client,
 /* A certificate the CRLs in force revoke is nobody, whatever matched it before the reload. */
 static bool revoked(const struct lurkd_config *cfg, const struct lurkd_peer *peer)
 {
-    return peer->kind == LURKD_PEER_TLS && lurkd_crls_revoked(cfg->crls, &peer->cert);
+    return peer->kind == LURKD_PEER_TLS && peer->cert != NULL &&
+           lurkd_crls_revoked(cfg->crls, peer->cert);
 }
 
 const struct lurkd_client_conf *lurkd_policy_client(const struct lurkd_config *cfg,

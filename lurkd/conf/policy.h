@@ -23,10 +23,15 @@ enum lurkd_peer_kind {
 
 struct lurkd_peer {
     enum lurkd_peer_kind kind;
-    uid_t uid;                       /* unix */
-    pid_t pid;                       /* unix */
-    uint8_t spki_sha256[32];         /* tls */
-    struct lurkd_cert_identity cert; /* tls: names and issuers, for identity = ca */
+    uid_t uid;               /* unix */
+    pid_t pid;               /* unix */
+    uint8_t spki_sha256[32]; /* tls */
+    /*
+     * tls: the certificate's names, issuers and serial (identity = ca, CRLs);
+     * allocated by net/tls.c, freed with the connection (net/conn.c); NULL
+     * for other peers, so that they do not carry its kilobyte.
+     */
+    struct lurkd_cert_identity *cert;
     char text[96]; /* for logs: "uid:33", "spki-sha256:ab12...", "tcp:127.0.0.1:4711" */
 };
 

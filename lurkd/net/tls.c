@@ -2,6 +2,7 @@
 #include "net/tls.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -139,19 +140,26 @@ static int verify_peer(int ok, X509_STORE_CTX *xs)
         return 1;
     /* Which [client.NAME] is it? The one in force now decides (conf/policy.h). */
     struct lurkd_peer peer = c->peer;
-    struct lurkd_runtime *rt = lurkd_runtime_acquire();
     X509 *leaf = X509_STORE_CTX_get_current_cert(xs);
     peer.kind = LURKD_PEER_TLS;
     spki_sha256(leaf, peer.spki_sha256);
-    lurkd_cert_identity_from_chain(&peer.cert, X509_STORE_CTX_get0_chain(xs));
+    peer.cert = calloc(1, sizeof(*peer.cert));
+    if (peer.cert == NULL) {
+        X509_STORE_CTX_set_error(xs, X509_V_ERR_OUT_OF_MEM);
+        return 0;
+    }
+    lurkd_cert_identity_from_chain(peer.cert, X509_STORE_CTX_get0_chain(xs));
+    struct lurkd_runtime *rt = lurkd_runtime_acquire();
     bool known = rt != NULL && lurkd_policy_known(rt->cfg, &peer);
     if (rt != NULL)
         lurkd_runtime_unref(rt);
     if (!known) {
+        free(peer.cert);
         X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
         audit_refusal(c, leaf, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }
+    free(c->peer.cert); /* verified once per connection; never twice, but never leak */
     c->peer.cert = peer.cert;
     return 1;
 }
