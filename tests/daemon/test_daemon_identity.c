@@ -333,6 +333,36 @@ START_TEST(malformed_crl_is_a_named_error_at_start_and_on_reload)
 }
 END_TEST
 
+/*
+ * No session resumption: a resumed session would skip the certificate
+ * check, and so the CRL a reload installed. openssl s_client, given a
+ * second to read tickets, gets none; reusing what it saved is a new session.
+ */
+START_TEST(no_session_resumption_around_the_crl)
+{
+    char cmd[3000], sess[600], out_path[600];
+
+    start(ip("fe-ca.crt"), ip("crl.pem"));
+    snprintf(sess, sizeof(sess), "%s/sess.pem", lurkd.dir);
+    snprintf(out_path, sizeof(out_path), "%s/s_client.out", lurkd.dir);
+    for (int round = 0; round < 2; round++) {
+        snprintf(cmd, sizeof(cmd),
+                 "sleep 1 | timeout 20 openssl s_client -connect %s -CAfile '%s' -cert '%s' "
+                 "-key '%s' %s '%s' >'%s' 2>&1",
+                 tls_addr + strlen("tls://"), lurk_test_pki("ca.crt"), ip("fe1.crt"), ip("fe1.key"),
+                 round == 0 ? "-sess_out" : "-sess_in", sess, out_path);
+        if (round == 1 && access(sess, F_OK) != 0)
+            break; /* no ticket, nothing saved: nothing to resume */
+        ck_assert_int_eq(system(cmd), 0);
+        char *out = lurk_test_read_file(out_path, NULL);
+        ck_assert_ptr_nonnull(out);
+        ck_assert_msg(strstr(out, "New, TLSv1.3") != NULL && strstr(out, "Reused") == NULL, "%s",
+                      out);
+        free(out);
+    }
+}
+END_TEST
+
 int main(void)
 {
     char cmd[1200];
@@ -355,6 +385,7 @@ int main(void)
     tcase_add_loop_test(tc, revoked_certificate_is_refused_at_the_handshake, 0, 2);
     tcase_add_test(tc, expired_crl_refuses_everyone_of_its_ca);
     tcase_add_test(tc, malformed_crl_is_a_named_error_at_start_and_on_reload);
+    tcase_add_test(tc, no_session_resumption_around_the_crl);
     suite_add_tcase(s, tc);
     int rc = lurk_test_run(s, CK_FORK_GETENV);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ipki);
