@@ -333,6 +333,64 @@ START_TEST(malformed_crl_is_a_named_error_at_start_and_on_reload)
 }
 END_TEST
 
+/* The "suppressed":N counts of the audit file, summed. */
+static long suppressed_total(void)
+{
+    char *text = lurk_test_read_file(lurkd.audit, NULL);
+    long total = 0;
+
+    for (const char *at = text; at != NULL && (at = strstr(at, "\"suppressed\":")) != NULL; at++)
+        total += atol(at + strlen("\"suppressed\":"));
+    free(text);
+    return total;
+}
+
+/*
+ * A holder of a revoked certificate reconnecting in a loop: at most 10
+ * audit lines a second, and every refusal is accounted for, written or
+ * counted in a later line's "suppressed".
+ */
+START_TEST(refused_handshake_flood_is_bounded_in_the_audit_log)
+{
+    enum { N = 100 };
+    char err[512];
+    struct lurk_response resp;
+    struct timespec t0, t1;
+
+    start(ip("fe-ca.crt"), ip("crl.pem"));
+    SSL_CTX *tls = lurk_client_tls_ctx_new(NULL, lurk_test_pki("ca.crt"), ip("fe2.crt"),
+                                           ip("fe2.key"), err, sizeof(err));
+    ck_assert_msg(tls != NULL, "%s", err);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i <= N; i++) {
+        if (i == N)
+            sleep_ms(1100); /* a new second: the last line carries the count */
+        struct lurk_address addr;
+        ck_assert(lurk_address_parse(tls_addr, &addr, err, sizeof(err)));
+        struct lurk_conn *c = lurk_conn_open(&addr, tls, 10000, err, sizeof(err));
+        /* TLS 1.3: the client may finish before lurkd's alert; the request then fails. */
+        if (c != NULL) {
+            ck_assert(!lurk_conn_call(c, LURK_DESIGNATION_LURK, LURK_TYPE_PING, NULL, 0, &resp,
+                                      10000, err, sizeof(err)));
+            lurk_conn_abandon(c);
+        }
+        ck_assert_msg(strstr(err, "certificate revoked") != NULL, "%d: %s", i, err);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    SSL_CTX_free(tls);
+    long seconds = t1.tv_sec - t0.tv_sec + 1;
+    ck_assert(dc_wait_count(lurkd.audit, "subject /CN=fe2", 1, 5000));
+    sleep_ms(300); /* the audit buffer is written every 100 ms */
+    int lines = dc_count(lurkd.audit, "subject /CN=fe2");
+    long suppressed = suppressed_total();
+    printf("figure: %d refused handshakes in %ld s: %d audit lines, %ld counted in "
+           "\"suppressed\"\n",
+           N + 1, seconds, lines, suppressed);
+    ck_assert_int_le(lines, 10 * (seconds + 1));
+    ck_assert_int_eq(lines + suppressed, N + 1);
+}
+END_TEST
+
 /*
  * No session resumption: a resumed session would skip the certificate
  * check, and so the CRL a reload installed. openssl s_client, given a
@@ -386,6 +444,7 @@ int main(void)
     tcase_add_test(tc, expired_crl_refuses_everyone_of_its_ca);
     tcase_add_test(tc, malformed_crl_is_a_named_error_at_start_and_on_reload);
     tcase_add_test(tc, no_session_resumption_around_the_crl);
+    tcase_add_test(tc, refused_handshake_flood_is_bounded_in_the_audit_log);
     suite_add_tcase(s, tc);
     int rc = lurk_test_run(s, CK_FORK_GETENV);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ipki);
