@@ -216,14 +216,30 @@ out:
     return ok;
 }
 
+/* Every ticket a client offers: ignored, so the handshake is a full one. */
+static SSL_TICKET_RETURN ignore_ticket(SSL *s, SSL_SESSION *ss, const unsigned char *keyname,
+                                       size_t keyname_length, SSL_TICKET_STATUS status, void *arg)
+{
+    (void)s;
+    (void)ss;
+    (void)keyname;
+    (void)keyname_length;
+    (void)status;
+    (void)arg;
+    return SSL_TICKET_RETURN_IGNORE_RENEW;
+}
+
 bool lurkd_tls_verify_setup(SSL_CTX *ctx, const struct lurkd_listener_conf *conf, char *err,
                             size_t errlen)
 {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_peer);
-    /* A resumed session skips verification: a revoked certificate would come back through it. */
+    /*
+     * A resumed session skips verification: a revoked certificate would
+     * come back through it. Tickets are still issued, as before (clients
+     * expect them), but never honoured.
+     */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_num_tickets(ctx, 0);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_ticket_cb(ctx, NULL, ignore_ticket, NULL);
     return conf->client_crl == NULL || load_crls(ctx, conf, err, errlen);
 }
 

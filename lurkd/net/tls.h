@@ -23,8 +23,8 @@ bool lurkd_tls_attach(struct lurkd_conn *c, SSL_CTX *ctx);
  * §2): the chain against client_ca, the CRLs of client_crl when set
  * (refused with certificate_revoked, audited), and the certificate against
  * the [client.NAME] identities in force: one that matches none is refused at
- * the handshake (handshake_failure, audited). No session resumption: every
- * connection is checked against the CRLs in force. False with a message
+ * the handshake (handshake_failure, audited). No session resumption (tickets
+ * are ignored): every connection is checked against the CRLs in force. False with a message
  * naming conf->where and the file on error.
  */
 bool lurkd_tls_verify_setup(SSL_CTX *ctx, const struct lurkd_listener_conf *conf, char *err,
