@@ -223,6 +223,33 @@ static int tls_status(SSL *ssl, int r)
 }
 
 /*
+ * The link failed (reset, or closed after an alert): when lurkd refused our
+ * certificate, its alert may still wait in the socket, sent before the
+ * reset, and it says why (docs/deploy.md §2). Reports it when found.
+ */
+static bool alert_received(struct lurk_conn *c, char *err, size_t errlen, const char *what)
+{
+    uint8_t buf[4096];
+    ssize_t n;
+    unsigned long e;
+    bool found;
+
+    while ((n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+        if (BIO_write(c->rbio, buf, (int)n) != (int)n)
+            break;
+    ERR_set_mark();
+    SSL_read(c->ssl, buf, sizeof(buf));
+    e = ERR_peek_last_error();
+    /* OpenSSL reports an alert received as reason SSL_AD_REASON_OFFSET + its code. */
+    found = ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) > SSL_AD_REASON_OFFSET &&
+            ERR_GET_REASON(e) < SSL_AD_REASON_OFFSET + 256;
+    if (found)
+        set_err(err, errlen, what);
+    ERR_pop_to_mark();
+    return found;
+}
+
+/*
  * Output is flushed within deadline, input awaited until read_deadline
  * (NO_WAIT: IO_AGAIN as soon as the socket has nothing more).
  */
@@ -232,8 +259,10 @@ static int tls_run(struct lurk_conn *c, tls_op op, void *buf, int len, int64_t d
     for (;;) {
         int r = op(c->ssl, buf, len);
         int e = tls_status(c->ssl, r);
-        if (!tls_flush(c, deadline, err, errlen))
+        if (!tls_flush(c, deadline, err, errlen)) {
+            alert_received(c, err, errlen, what);
             return -1;
+        }
         switch (e) {
         case SSL_ERROR_NONE:
             return r;
@@ -246,7 +275,12 @@ static int tls_run(struct lurk_conn *c, tls_op op, void *buf, int len, int64_t d
         case SSL_ERROR_WANT_WRITE:
             break;
         case SSL_ERROR_ZERO_RETURN:
-            snprintf(err, errlen, "%s: lurkd closed the TLS connection", what);
+            /* A fatal alert also marks the connection shut down: it says why. */
+            if (ERR_GET_LIB(ERR_peek_last_error()) == ERR_LIB_SSL &&
+                ERR_GET_REASON(ERR_peek_last_error()) > SSL_AD_REASON_OFFSET)
+                set_err(err, errlen, what);
+            else
+                snprintf(err, errlen, "%s: lurkd closed the TLS connection", what);
             return -1;
         default:
             set_err(err, errlen, what);

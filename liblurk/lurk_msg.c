@@ -95,5 +95,7 @@ const char *lurk_lurk_status_name(uint8_t status)
         "request",           "success",      "undefined_error", "invalid_format",
         "invalid_extension", "invalid_type", "invalid_status",  "temporary_failure",
     };
+    if (status == LURK_STATUS_NOT_ALLOWED)
+        return "not_allowed";
     return status < sizeof(names) / sizeof(names[0]) ? names[status] : "unknown";
 }

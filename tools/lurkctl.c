@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "args.h"
@@ -79,6 +80,53 @@ static bool designation_parse(const char *name, uint8_t *out)
     return false;
 }
 
+/* The TLS alerts lurkd sends when it refuses a client certificate (net/tls.c), in words. */
+static const struct {
+    int reason; /* SSL_R_*: OpenSSL's error for the alert received */
+    const char *text;
+} refusals[] = {
+    {SSL_R_TLSV1_ALERT_UNKNOWN_CA,
+     "lurkd refused the handshake (unknown_ca): this certificate is not from a CA in lurkd's "
+     "client_ca, or lurkd's client_crl has no CRL for its CA"},
+    {SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED,
+     "lurkd refused the handshake (certificate_revoked): this certificate is revoked in lurkd's "
+     "client_crl"},
+    {SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED,
+     "lurkd refused the handshake (certificate_expired): this certificate has expired, or lurkd's "
+     "client_crl is past its nextUpdate"},
+    {SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE,
+     "lurkd refused the handshake (handshake_failure): this certificate is not allowed (it "
+     "matches no [client.NAME] of lurkd), or lurkd and lurkctl share no TLS 1.3 parameters"},
+    {SSL_R_SSLV3_ALERT_BAD_CERTIFICATE,
+     "lurkd refused the handshake (bad_certificate): this certificate is not valid yet or "
+     "unusable"},
+    {SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED,
+     "lurkd refused the handshake (certificate_required): give a client certificate with --cert "
+     "and --key"},
+    {SSL_R_TLSV1_ALERT_ACCESS_DENIED, "lurkd refused the handshake (access_denied)"},
+    {SSL_R_TLSV1_ALERT_DECRYPT_ERROR,
+     "lurkd refused the handshake (decrypt_error): a signature (certificate or CRL) did not "
+     "verify"},
+};
+
+/*
+ * A transport error as an operator reads it: an alert from lurkd says why it
+ * refused this certificate; the library's text is kept after it.
+ */
+static const char *explain(const char *err)
+{
+    static char out[1024];
+
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        const char *r = ERR_reason_error_string(ERR_PACK(ERR_LIB_SSL, 0, refusals[i].reason));
+        if (r != NULL && strstr(err, r) != NULL) {
+            snprintf(out, sizeof(out), "%s [%s]", refusals[i].text, err);
+            return out;
+        }
+    }
+    return err;
+}
+
 /* One request; prints transport failures and error statuses. */
 static bool call(struct ctl *ctl, uint8_t designation, uint8_t type, struct lurk_response *resp,
                  double *ms)
@@ -90,7 +138,7 @@ static bool call(struct ctl *ctl, uint8_t designation, uint8_t type, struct lurk
     if (!lurk_conn_call(ctl->conn, designation, type, NULL, 0, resp, ctl->timeout_ms, err,
                         sizeof(err))) {
         fprintf(stderr, "lurkctl: %s %s: %s\n", lurk_designation_name(designation),
-                lurk_type_name(designation, type), err);
+                lurk_type_name(designation, type), explain(err));
         return false;
     }
     *ms = ms_since(&t0);
@@ -110,10 +158,29 @@ static bool cmd_stats(struct ctl *ctl)
 {
     struct lurk_response resp;
     lurk_cbs text;
-    double ms;
 
-    if (!call(ctl, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, &resp, &ms))
+    char err[256];
+
+    if (!lurk_conn_call(ctl->conn, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp,
+                        ctl->timeout_ms, err, sizeof(err))) {
+        fprintf(stderr, "lurkctl: lurk stats: %s\n", explain(err));
         return false;
+    }
+    if (resp.msg.hdr.designation == LURK_DESIGNATION_LURK &&
+        resp.msg.hdr.status == LURK_STATUS_NOT_ALLOWED) {
+        fprintf(stderr, "lurkctl: lurk stats: not allowed: add this client to stats_clients in "
+                        "lurkd's [lurkd] section\n");
+        lurk_response_free(&resp);
+        return false;
+    }
+    if (resp.msg.hdr.status != LURK_STATUS_SUCCESS) {
+        printf("lurk stats: error %s (%s/%u)\n",
+               lurk_status_name(resp.msg.hdr.designation, resp.msg.hdr.status),
+               lurk_designation_name(resp.msg.hdr.designation), resp.msg.hdr.status);
+        lurk_response_free(&resp);
+        return false;
+    }
+
     bool ok = lurk_stats_response_decode(&resp.msg.payload, &text) == LURK_STATUS_SUCCESS;
     if (ok)
         fwrite(lurk_cbs_data(&text), 1, lurk_cbs_len(&text), stdout);
@@ -356,7 +423,7 @@ int main(int argc, char **argv)
     }
     ctl.conn = lurk_conn_open(&ctl.addr, ctl.tls, ctl.timeout_ms, err, sizeof(err));
     if (ctl.conn == NULL) {
-        fprintf(stderr, "lurkctl: cannot reach lurkd at %s: %s\n", ctl.addr.text, err);
+        fprintf(stderr, "lurkctl: cannot reach lurkd at %s: %s\n", ctl.addr.text, explain(err));
         SSL_CTX_free(ctl.tls);
         return 1;
     }

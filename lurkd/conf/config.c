@@ -9,6 +9,7 @@
 #include "conf/config.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <grp.h>
@@ -17,12 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/conf.h>
 #include <openssl/err.h>
 
 #include "conf/config_metrics.h"
+#include "conf/config_scan.h"
 #include "conf/config_tls13.h"
 #include "lurk/hex.h"
 
@@ -65,61 +68,29 @@ const char *lurkd_exchange_name(enum lurkd_exchange ex)
 /* Parsing state: the file and where errors go. */
 struct parse {
     const char *path;
+    struct lurkd_conf_index ix; /* where each setting is, included files too */
     CONF *conf;
     const struct lurkd_config *cfg;
     char *err;
     size_t errlen;
+    /* [keys]: the policy every key of the directory starts from, and the NAMEs found there */
+    struct lurkd_key_conf *keys_defaults;
+    char **dir_keys;
+    size_t n_dir_keys;
+    bool *dir_key_claimed; /* by a [key.NAME] section */
 };
 
-static char *trim(char *s)
+/* "file:line" of name in [section] (of its header when name is NULL); false when not found. */
+static bool locate(const struct parse *p, const char *section, const char *name, char *buf,
+                   size_t len)
 {
-    char *e;
+    const struct lurkd_conf_loc *l =
+        p->path != NULL ? lurkd_conf_index_find(&p->ix, section, name) : NULL;
 
-    while (isspace((unsigned char)*s))
-        s++;
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
-
-/*
- * Line of "name" inside "[section]" (or of the section header when name is
- * NULL); 0 when it cannot be found (e.g. it came from an .include).
- */
-static int locate(const char *path, const char *section, const char *name)
-{
-    FILE *f = fopen(path, "r");
-    char buf[4096];
-    int line = 0, found = 0;
-    bool in_section = strcmp(section, "default") == 0;
-
-    if (f == NULL)
-        return 0;
-    while (found == 0 && fgets(buf, sizeof(buf), f) != NULL) {
-        char *s = trim(buf);
-        line++;
-        if (*s == '[') {
-            char *close = strchr(s, ']');
-            if (close != NULL) {
-                *close = '\0';
-                in_section = strcmp(trim(s + 1), section) == 0;
-                if (in_section && name == NULL)
-                    found = line;
-            }
-            continue;
-        }
-        if (!in_section || name == NULL || *s == '#')
-            continue;
-        char *eq = strchr(s, '=');
-        if (eq != NULL) {
-            *eq = '\0';
-            if (strcmp(trim(s), name) == 0)
-                found = line;
-        }
-    }
-    fclose(f);
-    return found;
+    if (l == NULL)
+        return false;
+    snprintf(buf, len, "%s:%d", l->file, l->line);
+    return true;
 }
 
 static bool failf(struct parse *p, const char *section, const char *name, const char *fmt, ...)
@@ -127,19 +98,16 @@ static bool failf(struct parse *p, const char *section, const char *name, const 
 
 static bool failf(struct parse *p, const char *section, const char *name, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[512], at[4200];
     va_list ap;
-    int line = 0;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (p->path != NULL && section != NULL)
-        line = locate(p->path, section, name);
     if (p->path == NULL)
         snprintf(p->err, p->errlen, "%s", msg);
-    else if (line > 0)
-        snprintf(p->err, p->errlen, "%s:%d: %s", p->path, line, msg);
+    else if (section != NULL && locate(p, section, name, at, sizeof(at)))
+        snprintf(p->err, p->errlen, "%s: %s", at, msg);
     else
         snprintf(p->err, p->errlen, "%s: [%s]: %s", p->path, section ? section : "?", msg);
     return false;
@@ -152,12 +120,11 @@ static bool failf(struct parse *p, const char *section, const char *name, const 
 static char *where(const struct parse *p, const char *section, const char *name)
 {
     char buf[4200];
-    int line = p->path ? locate(p->path, section, name) : 0;
 
     if (p->path == NULL)
         snprintf(buf, sizeof(buf), "command line");
-    else if (line > 0)
-        snprintf(buf, sizeof(buf), "%s:%d", p->path, line);
+    else if (locate(p, section, name, buf, sizeof(buf)))
+        ;
     else
         snprintf(buf, sizeof(buf), "%s [%s]", p->path, section);
     return strdup(buf);
@@ -371,7 +338,40 @@ static bool parse_identity(const char *text, struct lurkd_identity *id)
         id->kind = LURKD_IDENTITY_TCP;
         return true;
     }
+    if (strcmp(text, "ca") == 0) {
+        id->kind = LURKD_IDENTITY_CA;
+        return true;
+    }
     return false;
+}
+
+/* match = RULE, ... of a client section (conf/identity.h). */
+static bool parse_rules(struct parse *p, struct lurkd_client_conf *c, const char *section,
+                        const char *value)
+{
+    size_t n;
+    char **rules = split_list(value, &n);
+    char why[512];
+
+    if (n == 0) {
+        free_list(rules, n);
+        return failf(p, section, "match",
+                     "empty match (expected cn:PATTERN, san:PATTERN, uri:URI)");
+    }
+    c->rules = calloc(n, sizeof(*c->rules));
+    if (c->rules == NULL) {
+        free_list(rules, n);
+        return failf(p, section, "match", "out of memory");
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (!lurkd_name_rule_parse(rules[k], &c->rules[k], why, sizeof(why))) {
+            free_list(rules, n);
+            return failf(p, section, "match", "%s", why);
+        }
+        c->n_rules++;
+    }
+    free_list(rules, n);
+    return true;
 }
 
 static bool parse_client(struct parse *p, struct lurkd_config *cfg, const char *section,
@@ -389,6 +389,20 @@ static bool parse_client(struct parse *p, struct lurkd_config *cfg, const char *
     c->name = strdup(name);
     for (int i = 0; i < sk_CONF_VALUE_num(values); i++) {
         CONF_VALUE *v = sk_CONF_VALUE_value(values, i);
+        if (strcmp(v->name, "match") == 0) {
+            if (!parse_rules(p, c, section, v->value))
+                return false;
+            continue;
+        }
+        if (strcmp(v->name, "ca") == 0) {
+            char why[600], *path = resolve_path(p, v->value);
+            bool ok = path != NULL &&
+                      lurkd_cert_file_digests(path, &c->ca_sha256, &c->n_ca, why, sizeof(why));
+            free(path);
+            if (!ok)
+                return failf(p, section, v->name, "ca: %s", path ? why : "out of memory");
+            continue;
+        }
         if (strcmp(v->name, "identity") != 0)
             return failf(p, section, v->name, "unknown setting \"%s\" in a client section",
                          v->name);
@@ -402,8 +416,8 @@ static bool parse_client(struct parse *p, struct lurkd_config *cfg, const char *
         for (size_t k = 0; c->ids != NULL && k < n; k++) {
             if (!parse_identity(ids[k], &c->ids[k])) {
                 failf(p, section, v->name,
-                      "bad identity \"%s\" (expected spki-sha256:<64 hex>, uid:<uid or user> "
-                      "or tcp)",
+                      "bad identity \"%s\" (expected spki-sha256:<64 hex>, uid:<uid or user>, "
+                      "tcp or ca)",
                       ids[k]);
                 free_list(ids, n);
                 return false;
@@ -414,6 +428,15 @@ static bool parse_client(struct parse *p, struct lurkd_config *cfg, const char *
     }
     if (c->n_ids == 0)
         return failf(p, section, NULL, "client \"%s\" has no identity", name);
+    bool by_ca = false;
+    for (size_t k = 0; k < c->n_ids; k++)
+        by_ca |= c->ids[k].kind == LURKD_IDENTITY_CA;
+    if (by_ca && c->n_rules == 0)
+        return failf(p, section, "identity",
+                     "identity = ca needs match = RULE, ... (cn:PATTERN, san:PATTERN, uri:URI)");
+    if (!by_ca && (c->n_rules > 0 || c->n_ca > 0))
+        return failf(p, section, c->n_rules > 0 ? "match" : "ca",
+                     "%s applies to identity = ca only", c->n_rules > 0 ? "match" : "ca");
     return true;
 }
 
@@ -449,6 +472,8 @@ static bool parse_listener(struct parse *p, struct lurkd_config *cfg, const char
             l->private_key = resolve_path(p, v->value);
         } else if (strcmp(v->name, "client_ca") == 0) {
             l->client_ca = resolve_path(p, v->value);
+        } else if (strcmp(v->name, "client_crl") == 0) {
+            l->client_crl = resolve_path(p, v->value);
         } else if (strcmp(v->name, "insecure") == 0) {
             if (!parse_bool(v->value, &l->insecure))
                 return failf(p, section, v->name, "insecure must be yes or no");
@@ -514,20 +539,29 @@ static struct lurkd_key_conf *add_key(struct lurkd_config *cfg, const char *name
     return k;
 }
 
-static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *section,
-                      const char *name)
+/*
+ * The settings of a [key.NAME] section, or of [keys] (defaults: no source,
+ * no certificate; the directory setting is read by the caller).
+ */
+static bool key_settings(struct parse *p, struct lurkd_key_conf *k, const char *section,
+                         bool defaults)
 {
     STACK_OF(CONF_VALUE) *values = NCONF_get_section(p->conf, section);
-    struct lurkd_key_conf *k = add_key(cfg, name);
 
-    if (k == NULL)
-        return failf(p, section, NULL, "out of memory");
-    k->where = where(p, section, NULL);
     for (int i = 0; i < sk_CONF_VALUE_num(values); i++) {
         CONF_VALUE *v = sk_CONF_VALUE_value(values, i);
         unsigned long long n;
         char bad[128];
-        if (strcmp(v->name, "source") == 0) {
+        if (defaults && strcmp(v->name, "directory") == 0) {
+            continue;
+        } else if (defaults &&
+                   (strcmp(v->name, "source") == 0 || strcmp(v->name, "certificate") == 0 ||
+                    strcmp(v->name, "pin_file") == 0 || strcmp(v->name, "engine_module") == 0)) {
+            return failf(p, section, v->name,
+                         "%s does not apply to [keys]: each NAME.key of the directory is a key, "
+                         "with NAME.crt its certificate",
+                         v->name);
+        } else if (strcmp(v->name, "source") == 0) {
             free(k->source);
             free(k->source_where);
             k->source = resolve_path(p, v->value);
@@ -570,8 +604,80 @@ static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *sec
                 return failf(p, section, v->name, "time_window must be 1s..24h");
             k->time_window = (unsigned)n;
         } else {
-            return failf(p, section, v->name, "unknown setting \"%s\" in a key section", v->name);
+            return failf(p, section, v->name, "unknown setting \"%s\" in a %s section", v->name,
+                         defaults ? "[keys]" : "key");
         }
+    }
+    return true;
+}
+
+/* The [keys] policy (clients, exchanges, freshness) copied into k, a key of the directory. */
+static bool copy_defaults(const struct lurkd_key_conf *d, struct lurkd_key_conf *k)
+{
+    k->exchanges = d->exchanges;
+    k->any_client = d->any_client;
+    k->null_freshness = d->null_freshness;
+    k->check_time = d->check_time;
+    k->time_window = d->time_window;
+    k->n_clients = d->n_clients;
+    k->clients = calloc(d->n_clients + 1, sizeof(*k->clients));
+    if (k->clients == NULL)
+        return false;
+    for (size_t c = 0; c < d->n_clients; c++)
+        if ((k->clients[c] = strdup(d->clients[c])) == NULL)
+            return false;
+    k->exchanges_where = d->exchanges_where ? strdup(d->exchanges_where) : NULL;
+    return true;
+}
+
+/* Index of NAME among the directory's keys, or -1. */
+static long dir_key_index(const struct parse *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_dir_keys; i++)
+        if (strcmp(p->dir_keys[i], name) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* source and certificate of directory key NAME: DIR/NAME.key and DIR/NAME.crt. */
+static bool dir_key_files(const struct lurkd_config *cfg, struct lurkd_key_conf *k)
+{
+    if (asprintf(&k->source, "%s/%s.key", cfg->keys_directory, k->name) < 0) {
+        k->source = NULL;
+        return false;
+    }
+    if (asprintf(&k->certificate, "%s/%s.crt", cfg->keys_directory, k->name) < 0) {
+        k->certificate = NULL;
+        return false;
+    }
+    k->source_where = strdup(k->source);
+    k->certificate_where = strdup(k->certificate);
+    return k->source_where != NULL && k->certificate_where != NULL;
+}
+
+static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *section,
+                      const char *name)
+{
+    struct lurkd_key_conf *k = add_key(cfg, name);
+    long in_dir = dir_key_index(p, name);
+
+    if (k == NULL)
+        return failf(p, section, NULL, "out of memory");
+    k->where = where(p, section, NULL);
+    /* A section named after a key of the directory overrides the [keys] policy for it. */
+    if (in_dir >= 0 && !copy_defaults(p->keys_defaults, k))
+        return failf(p, section, NULL, "out of memory");
+    if (!key_settings(p, k, section, false))
+        return false;
+    if (in_dir >= 0) {
+        if (k->source != NULL || k->certificate != NULL)
+            return failf(p, section, k->source ? "source" : "certificate",
+                         "key \"%s\" is also %s/%s.key of [keys] directory: its source and "
+                         "certificate are the directory's files (rename one of them)",
+                         name, cfg->keys_directory, name);
+        p->dir_key_claimed[in_dir] = true;
+        if (!dir_key_files(cfg, k))
+            return failf(p, section, NULL, "out of memory");
     }
     if (k->source == NULL)
         return failf(p, section, NULL, "key \"%s\" has no source", name);
@@ -584,6 +690,184 @@ static bool parse_key(struct parse *p, struct lurkd_config *cfg, const char *sec
         return failf(p, section, NULL,
                      "key \"%s\" lists no clients (use clients = NAME, ... or clients = *)", name);
     return true;
+}
+
+/* A key file name: NAME.key or NAME.crt with NAME of letters, digits, '.', '_' and '-'. */
+static bool key_file_name(const char *file, char *name, size_t namelen, bool *is_key)
+{
+    size_t len = strlen(file);
+
+    if (len < 5 || len - 4 >= namelen || file[0] == '.')
+        return false;
+    if (strcmp(file + len - 4, ".key") != 0 && strcmp(file + len - 4, ".crt") != 0)
+        return false;
+    *is_key = strcmp(file + len - 4, ".key") == 0;
+    for (size_t i = 0; i < len - 4; i++)
+        if (!isalnum((unsigned char)file[i]) && file[i] != '.' && file[i] != '_' && file[i] != '-')
+            return false;
+    memcpy(name, file, len - 4);
+    name[len - 4] = '\0';
+    return true;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * [keys]: its policy and the directory's NAME.key / NAME.crt pairs, read
+ * before the [key.NAME] sections that may override them. A key without its
+ * certificate, or the reverse, is an error naming the file.
+ */
+static bool parse_keys_section(struct parse *p, struct lurkd_config *cfg)
+{
+    const char *dir = NCONF_get_string(p->conf, "keys", "directory");
+    struct lurkd_key_conf *d = calloc(1, sizeof(*d));
+    DIR *dh;
+    struct dirent *e;
+    char **keys = NULL, **crts = NULL;
+    size_t n_keys = 0, n_crts = 0;
+    bool ok = false;
+
+    ERR_clear_error();
+    if (d == NULL)
+        return failf(p, "keys", NULL, "out of memory");
+    p->keys_defaults = d;
+    d->exchanges = LURKD_EX_SIGNING;
+    d->check_time = true;
+    d->time_window = DEFAULT_TIME_WINDOW;
+    if (!key_settings(p, d, "keys", true))
+        return false;
+    if (dir == NULL)
+        return failf(p, "keys", NULL, "[keys] needs directory = PATH");
+    if (d->n_clients == 0 && !d->any_client)
+        return failf(p, "keys", NULL,
+                     "[keys] lists no clients (use clients = NAME, ... or clients = *)");
+    cfg->keys_directory = resolve_path(p, dir);
+    if (cfg->keys_directory == NULL)
+        return failf(p, "keys", "directory", "out of memory");
+    dh = opendir(cfg->keys_directory);
+    if (dh == NULL)
+        return failf(p, "keys", "directory", "directory %s: %s", cfg->keys_directory,
+                     strerror(errno));
+    while ((e = readdir(dh)) != NULL) {
+        char name[256];
+        bool is_key;
+        if (e->d_name[0] == '.')
+            continue; /* ., .., and editors' or tools' hidden files */
+        if (!key_file_name(e->d_name, name, sizeof(name), &is_key)) {
+            size_t len = strlen(e->d_name);
+            if (len > 4 && (strcmp(e->d_name + len - 4, ".key") == 0 ||
+                            strcmp(e->d_name + len - 4, ".crt") == 0)) {
+                failf(p, "keys", "directory",
+                      "%s/%s: a key file is NAME.key (NAME.crt its certificate), NAME of "
+                      "letters, digits, '.', '_' and '-'",
+                      cfg->keys_directory, e->d_name);
+                goto out;
+            }
+            continue; /* other files (a README, ...) are not keys */
+        }
+        char ***list = is_key ? &keys : &crts;
+        size_t *n = is_key ? &n_keys : &n_crts;
+        char **grown = realloc(*list, (*n + 1) * sizeof(**list));
+        if (grown == NULL) {
+            failf(p, "keys", NULL, "out of memory");
+            goto out;
+        }
+        *list = grown;
+        if ((grown[*n] = strdup(name)) == NULL) {
+            failf(p, "keys", NULL, "out of memory");
+            goto out;
+        }
+        (*n)++;
+    }
+    if (keys != NULL)
+        qsort(keys, n_keys, sizeof(*keys), str_cmp);
+    if (crts != NULL)
+        qsort(crts, n_crts, sizeof(*crts), str_cmp);
+    for (size_t i = 0; i < n_keys; i++) {
+        if (bsearch(&keys[i], crts, n_crts, sizeof(*crts), str_cmp) == NULL) {
+            failf(p, "keys", "directory", "%s/%s.key has no certificate %s/%s.crt",
+                  cfg->keys_directory, keys[i], cfg->keys_directory, keys[i]);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n_crts; i++) {
+        if (bsearch(&crts[i], keys, n_keys, sizeof(*keys), str_cmp) == NULL) {
+            failf(p, "keys", "directory", "%s/%s.crt has no key %s/%s.key", cfg->keys_directory,
+                  crts[i], cfg->keys_directory, crts[i]);
+            goto out;
+        }
+    }
+    p->dir_key_claimed = calloc(n_keys + 1, sizeof(*p->dir_key_claimed));
+    if (p->dir_key_claimed == NULL) {
+        failf(p, "keys", NULL, "out of memory");
+        goto out;
+    }
+    p->dir_keys = keys;
+    p->n_dir_keys = n_keys;
+    keys = NULL;
+    n_keys = 0;
+    ok = true;
+out:
+    closedir(dh);
+    free_list(keys, n_keys);
+    free_list(crts, n_crts);
+    return ok;
+}
+
+/* The directory's keys that no [key.NAME] section named: the [keys] policy as it is. */
+static bool add_directory_keys(struct parse *p, struct lurkd_config *cfg)
+{
+    for (size_t i = 0; i < p->n_dir_keys; i++) {
+        if (p->dir_key_claimed[i])
+            continue;
+        struct lurkd_key_conf *k = add_key(cfg, p->dir_keys[i]);
+        if (k == NULL || !copy_defaults(p->keys_defaults, k) || !dir_key_files(cfg, k) ||
+            (k->where = strdup(k->source)) == NULL)
+            return failf(p, "keys", NULL, "out of memory");
+    }
+    return true;
+}
+
+static void free_key_conf(struct lurkd_key_conf *k)
+{
+    free(k->name);
+    free(k->source);
+    free(k->certificate);
+    free_list(k->clients, k->n_clients);
+    free(k->where);
+    free(k->source_where);
+    free(k->certificate_where);
+    free(k->exchanges_where);
+    free(k->pin_file);
+    free(k->pin_file_where);
+    free(k->engine_module);
+    free(k->engine_module_where);
+}
+
+/*
+ * A log or pid file whose directory is missing would fail only once lurkd
+ * starts (after --check said yes): lurkd --check names it (docs/deploy.md §3).
+ */
+static bool parent_dir_ok(struct parse *p, const char *name, const char *path)
+{
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    char *dir;
+    struct stat st;
+    bool ok;
+
+    if (path == NULL || strcmp(path, "stderr") == 0 || slash == NULL || slash == path)
+        return true;
+    dir = strndup(path, (size_t)(slash - path));
+    if (dir == NULL)
+        return failf(p, "lurkd", name, "out of memory");
+    ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!ok)
+        failf(p, "lurkd", name, "%s: directory %s does not exist", path, dir);
+    free(dir);
+    return ok;
 }
 
 static bool parse_main(struct parse *p, struct lurkd_config *cfg)
@@ -674,10 +958,16 @@ static bool parse_main(struct parse *p, struct lurkd_config *cfg)
             cfg->private_key = resolve_path(p, v->value);
         } else if (strcmp(n, "client_ca") == 0) {
             cfg->client_ca = resolve_path(p, v->value);
+        } else if (strcmp(n, "client_crl") == 0) {
+            cfg->client_crl = resolve_path(p, v->value);
         } else {
             return failf(p, "lurkd", n, "unknown setting \"%s\" in [lurkd]", n);
         }
     }
+    if (!parent_dir_ok(p, "audit_log", cfg->audit_log) ||
+        !parent_dir_ok(p, "error_log", cfg->error_log) ||
+        !parent_dir_ok(p, "pid_file", cfg->pid_file))
+        return false;
     gid_t gid;
     if (group != NULL && user != NULL && !lookup_group(group, &gid))
         return failf(p, "lurkd", "group", "unknown group \"%s\"", group);
@@ -724,12 +1014,32 @@ static void tls13_reader(struct parse *p, struct lurkd_config_reader *r)
     };
 }
 
-/* qsort-style comparison has no context argument: the file being sorted. */
-static const char *order_path;
+/* qsort-style comparison has no context argument: the index of the file being sorted. */
+static const struct lurkd_conf_index *order_ix;
+
+static long section_pos(const char *section)
+{
+    const struct lurkd_conf_loc *l = lurkd_conf_index_find(order_ix, section, NULL);
+
+    return l != NULL ? (long)(l - order_ix->locs) : -1;
+}
 
 static int section_cmp(const char *const *a, const char *const *b)
 {
-    return locate(order_path, *a, NULL) - locate(order_path, *b, NULL);
+    long pa = section_pos(*a), pb = section_pos(*b);
+
+    return pa < pb ? -1 : pa > pb;
+}
+
+static void parse_free(struct parse *p)
+{
+    lurkd_conf_index_free(&p->ix);
+    if (p->keys_defaults != NULL) {
+        free_key_conf(p->keys_defaults);
+        free(p->keys_defaults);
+    }
+    free_list(p->dir_keys, p->n_dir_keys);
+    free(p->dir_key_claimed);
 }
 
 struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errlen)
@@ -752,6 +1062,10 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
         goto fail;
     }
     fclose(probe);
+    if (!lurkd_conf_index_build(&p.ix, path)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     p.conf = NCONF_new(NULL);
     if (p.conf == NULL || NCONF_load(p.conf, path, &eline) != 1) {
         unsigned long e = ERR_peek_last_error();
@@ -771,8 +1085,19 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
     sections = NCONF_get_section_names(p.conf);
     p.cfg = cfg;
     tls13_reader(&p, &tls13);
+    /* NCONF keeps the last of two equal settings: an operator's mistake, not a choice. */
+    const struct lurkd_conf_loc *first, *second;
+    if (lurkd_conf_index_duplicate(&p.ix, &first, &second)) {
+        snprintf(err, errlen, "%s:%d: \"%s\" is set twice in [%s] (first at %s:%d)", second->file,
+                 second->line, second->name, second->section, first->file, first->line);
+        goto fail;
+    }
+    /* [keys] first: the [key.NAME] sections may override its directory's keys. */
+    if (NCONF_get_section(p.conf, "keys") != NULL && !parse_keys_section(&p, cfg))
+        goto fail;
+    ERR_clear_error();
     /* NCONF lists sections in hash order; listeners and keys are reported in file order. */
-    order_path = path;
+    order_ix = &p.ix;
     sk_OPENSSL_CSTRING_set_cmp_func(sections, section_cmp);
     sk_OPENSSL_CSTRING_sort(sections);
     for (int i = 0; i < sk_OPENSSL_CSTRING_num(sections); i++) {
@@ -780,6 +1105,8 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
         bool ok;
         if (strcmp(s, "lurkd") == 0)
             ok = parse_main(&p, cfg);
+        else if (strcmp(s, "keys") == 0)
+            ok = true; /* read above */
         else if (strncmp(s, "listener.", 9) == 0 && s[9] != '\0')
             ok = parse_listener(&p, cfg, s, s + 9);
         else if (strncmp(s, "key.", 4) == 0 && s[4] != '\0')
@@ -801,13 +1128,25 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
         else
             ok = failf(&p, s, NULL,
                        "unknown section [%s] (expected [lurkd], [listener.NAME], [key.NAME], "
-                       "[client.NAME], [tls13], [psk.NAME] or [metrics])",
+                       "[keys], [client.NAME], [tls13], [psk.NAME] or [metrics])",
                        s);
         if (!ok)
             goto fail;
     }
     sk_OPENSSL_CSTRING_free(sections);
     sections = NULL;
+    if (p.keys_defaults != NULL) {
+        for (size_t c = 0; c < p.keys_defaults->n_clients; c++) {
+            if (strcmp(p.keys_defaults->clients[c], "*") == 0 ||
+                lurkd_config_find_client(cfg, p.keys_defaults->clients[c]))
+                continue;
+            failf(&p, "keys", "clients", "unknown client \"%s\" (no [client.%s] section)",
+                  p.keys_defaults->clients[c], p.keys_defaults->clients[c]);
+            goto fail;
+        }
+        if (!add_directory_keys(&p, cfg))
+            goto fail;
+    }
     for (size_t c = 0; c < cfg->n_stats_clients; c++) {
         if (strcmp(cfg->stats_clients[c], "*") == 0 ||
             lurkd_config_find_client(cfg, cfg->stats_clients[c]))
@@ -832,10 +1171,12 @@ struct lurkd_config *lurkd_config_load(const char *path, char *err, size_t errle
     if (!lurkd_config_tls13_finish(&tls13, cfg->tls13))
         goto fail;
     NCONF_free(p.conf);
+    parse_free(&p);
     return cfg;
 fail:
     sk_OPENSSL_CSTRING_free(sections);
     NCONF_free(p.conf);
+    parse_free(&p);
     lurkd_config_free(cfg);
     return NULL;
 }
@@ -897,6 +1238,31 @@ bool lurkd_config_set_user(struct lurkd_config *cfg, const char *spec, char *err
     return ok;
 }
 
+/* A listener's client_crl, kept for the checks at each request (conf/policy.h). */
+static bool add_crls(struct lurkd_config *cfg, const struct lurkd_listener_conf *l, char *err,
+                     size_t errlen)
+{
+    STACK_OF(X509_CRL) * crls;
+    char why[256];
+
+    if (!lurkd_crl_file_load(l->client_crl, &crls, why, sizeof(why))) {
+        snprintf(err, errlen, "%s: client_crl %s: %s", l->where, l->client_crl, why);
+        return false;
+    }
+    if (cfg->crls == NULL && (cfg->crls = sk_X509_CRL_new_null()) == NULL) {
+        sk_X509_CRL_pop_free(crls, X509_CRL_free);
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    while (sk_X509_CRL_num(crls) > 0) {
+        X509_CRL *crl = sk_X509_CRL_pop(crls);
+        if (!sk_X509_CRL_push(cfg->crls, crl))
+            X509_CRL_free(crl);
+    }
+    sk_X509_CRL_free(crls);
+    return true;
+}
+
 bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
 {
     if (cfg->max_connections_per_peer == 0)
@@ -918,6 +1284,10 @@ bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
                 l->private_key = strdup(cfg->private_key);
             if (l->client_ca == NULL && cfg->client_ca)
                 l->client_ca = strdup(cfg->client_ca);
+            if (l->client_crl == NULL && cfg->client_crl)
+                l->client_crl = strdup(cfg->client_crl);
+            if (l->client_crl != NULL && !add_crls(cfg, l, err, errlen))
+                return false;
             /* docs/architecture.md §3: tls:// is mutually authenticated, always. */
             if (l->certificate == NULL || l->private_key == NULL || l->client_ca == NULL) {
                 snprintf(err, errlen,
@@ -926,8 +1296,9 @@ bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
                          at, l->addr.text);
                 return false;
             }
-        } else if (l->certificate || l->private_key || l->client_ca) {
-            snprintf(err, errlen, "%s: certificate, private_key and client_ca apply to tls:// only",
+        } else if (l->certificate || l->private_key || l->client_ca || l->client_crl) {
+            snprintf(err, errlen,
+                     "%s: certificate, private_key, client_ca and client_crl apply to tls:// only",
                      at);
             return false;
         }
@@ -980,27 +1351,19 @@ void lurkd_config_free(struct lurkd_config *cfg)
         free(l->certificate);
         free(l->private_key);
         free(l->client_ca);
+        free(l->client_crl);
         free(l->where);
         free(l->address_where);
     }
-    for (size_t i = 0; i < cfg->n_keys; i++) {
-        struct lurkd_key_conf *k = &cfg->keys[i];
-        free(k->name);
-        free(k->source);
-        free(k->certificate);
-        free_list(k->clients, k->n_clients);
-        free(k->where);
-        free(k->source_where);
-        free(k->certificate_where);
-        free(k->exchanges_where);
-        free(k->pin_file);
-        free(k->pin_file_where);
-        free(k->engine_module);
-        free(k->engine_module_where);
-    }
+    for (size_t i = 0; i < cfg->n_keys; i++)
+        free_key_conf(&cfg->keys[i]);
     for (size_t i = 0; i < cfg->n_clients; i++) {
         free(cfg->clients[i].name);
         free(cfg->clients[i].ids);
+        for (size_t k = 0; k < cfg->clients[i].n_rules; k++)
+            free(cfg->clients[i].rules[k].pattern);
+        free(cfg->clients[i].rules);
+        free(cfg->clients[i].ca_sha256);
     }
     lurkd_config_tls13_free(cfg->tls13);
     lurkd_config_metrics_free(cfg->metrics);
@@ -1017,5 +1380,8 @@ void lurkd_config_free(struct lurkd_config *cfg)
     free(cfg->certificate);
     free(cfg->private_key);
     free(cfg->client_ca);
+    free(cfg->client_crl);
+    sk_X509_CRL_pop_free(cfg->crls, X509_CRL_free);
+    free(cfg->keys_directory);
     free(cfg);
 }

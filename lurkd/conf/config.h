@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "conf/identity.h"
 #include "ops/log.h"
 #include "lurk/address.h"
 
@@ -49,6 +50,7 @@ enum lurkd_identity_kind {
     LURKD_IDENTITY_SPKI_SHA256, /* a tls:// peer: SHA-256 of its certificate's SPKI */
     LURKD_IDENTITY_UID,         /* a unix: peer: its uid (SO_PEERCRED) */
     LURKD_IDENTITY_TCP,         /* any peer of a plain tcp:// listener */
+    LURKD_IDENTITY_CA,          /* a tls:// peer whose certificate the client's rules match */
 };
 
 struct lurkd_identity {
@@ -61,6 +63,12 @@ struct lurkd_client_conf {
     char *name;
     struct lurkd_identity *ids;
     size_t n_ids;
+    /* identity = ca (conf/identity.h): one rule must match a name of the certificate */
+    struct lurkd_name_rule *rules;
+    size_t n_rules;
+    /* ca = FILE: when set, the verified chain must hold one of these certificates */
+    uint8_t (*ca_sha256)[32];
+    size_t n_ca;
 };
 
 struct lurkd_listener_conf {
@@ -69,6 +77,7 @@ struct lurkd_listener_conf {
     char *certificate;   /* tls: server certificate chain (PEM) */
     char *private_key;   /* tls: server key */
     char *client_ca;     /* tls: CA that issued the client certificates */
+    char *client_crl;    /* tls: optional CRLs of those CAs (PEM or DER) */
     bool insecure;       /* tcp: allow a non-loopback address */
     unsigned mode;       /* unix: socket file mode */
     char *where;         /* "file:line" of the section, for later messages */
@@ -129,7 +138,11 @@ struct lurkd_config {
     char **stats_clients;
     size_t n_stats_clients;
     /* Defaults for tls:// listeners that do not set their own. */
-    char *certificate, *private_key, *client_ca;
+    char *certificate, *private_key, *client_ca, *client_crl;
+    /* The CRLs of every listener's client_crl, checked again at each request (conf/identity.h). */
+    STACK_OF(X509_CRL) * crls;
+    /* [keys] directory: every NAME.key with NAME.crt (docs/deploy.md §5); NULL when unset */
+    char *keys_directory;
 
     struct lurkd_listener_conf *listeners;
     size_t n_listeners;

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "conf/config.h"
+#include "conf/identity.h"
 #include "keys/keystore.h"
 
 enum lurkd_peer_kind {
@@ -25,12 +26,24 @@ struct lurkd_peer {
     uid_t uid;               /* unix */
     pid_t pid;               /* unix */
     uint8_t spki_sha256[32]; /* tls */
-    char text[96];           /* for logs: "uid:33", "spki-sha256:ab12...", "tcp:127.0.0.1:4711" */
+    /*
+     * tls: the certificate's names, issuers and serial (identity = ca, CRLs);
+     * allocated by net/tls.c, freed with the connection (net/conn.c); NULL
+     * for other peers, so that they do not carry its kilobyte.
+     */
+    struct lurkd_cert_identity *cert;
+    char text[96]; /* for logs: "uid:33", "spki-sha256:ab12...", "tcp:127.0.0.1:4711" */
 };
 
 /* The [client.NAME] the peer matches first, or NULL. */
 const struct lurkd_client_conf *lurkd_policy_client(const struct lurkd_config *cfg,
                                                     const struct lurkd_peer *peer);
+/*
+ * Whether a tls:// peer has any business with lurkd: it matches a
+ * [client.NAME], or something is open to every client ("*"). The handshake
+ * refuses the others (net/tls.c).
+ */
+bool lurkd_policy_known(const struct lurkd_config *cfg, const struct lurkd_peer *peer);
 /* Whether the peer is one of the named [client.NAME]s ("*": any peer). */
 bool lurkd_policy_named(const struct lurkd_config *cfg, char *const *names, size_t n,
                         const struct lurkd_peer *peer);

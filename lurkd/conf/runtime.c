@@ -20,6 +20,14 @@ static void digest_clients(EVP_MD_CTX *md, const struct lurkd_config *cfg, char 
         /* parse_identity zeroes each identity, padding included */
         for (size_t i = 0; client != NULL && i < client->n_ids; i++)
             EVP_DigestUpdate(md, &client->ids[i], sizeof(client->ids[i]));
+        /* identity = ca: its rules and issuers decide who it is, as pins do */
+        for (size_t i = 0; client != NULL && i < client->n_rules; i++) {
+            const uint8_t kind = (uint8_t)client->rules[i].kind;
+            EVP_DigestUpdate(md, &kind, 1);
+            EVP_DigestUpdate(md, client->rules[i].pattern, strlen(client->rules[i].pattern) + 1);
+        }
+        for (size_t i = 0; client != NULL && i < client->n_ca; i++)
+            EVP_DigestUpdate(md, client->ca_sha256[i], sizeof(client->ca_sha256[i]));
     }
 }
 

@@ -30,9 +30,9 @@ uint8_t lurkd_ex_lurk_stats(struct lurkd_request *req, lurk_cbb *out)
 
     if (lurk_empty_payload_decode(&req->payload) != LURK_STATUS_SUCCESS)
         return LURK_STATUS_INVALID_FORMAT;
-    /* Key usage is not for every client: lurk-lurk §5.3 lets errors be generalised. */
+    /* A project status for a project type: the operator must learn what to change (protocol.md). */
     if (!lurkd_policy_stats(req->rt->cfg, req->peer))
-        return LURK_STATUS_UNDEFINED_ERROR;
+        return LURK_STATUS_NOT_ALLOWED;
     lurkd_metrics_gauges_read(&gauges, req->rt);
     ok = lurkd_metrics_render(out, &gauges);
     lurkd_metrics_gauges_clear(&gauges);

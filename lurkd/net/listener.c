@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 
 #include "keys/secret_file.h"
+#include "net/tls.h"
 
 static void ssl_reason(char *buf, size_t len, const char *what)
 {
@@ -64,6 +65,10 @@ SSL_CTX *lurkd_listener_tls_ctx(const struct lurkd_listener_conf *conf, char *er
     STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(conf->client_ca);
     if (names != NULL)
         SSL_CTX_set_client_CA_list(ctx, names);
+    if (!lurkd_tls_verify_setup(ctx, conf, err, errlen)) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     return ctx;
 fail:
     ssl_reason(err, errlen, what);

@@ -2,11 +2,18 @@
 #include "net/tls.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "conf/policy.h"
+#include "conf/runtime.h"
+#include "ops/audit.h"
 #include "ops/log.h"
 #include "lurk/hex.h"
 #include "ops/metrics.h"
@@ -21,25 +28,219 @@ bool lurkd_tls_attach(struct lurkd_conn *c, SSL_CTX *ctx)
         return false;
     }
     SSL_set_accept_state(ssl);
+    SSL_set_app_data(ssl, c); /* for verify_peer */
     c->ssl = ssl;
     c->transport = &lurkd_transport_tls;
     return true;
 }
 
-/* Who the handshake proved the peer is: the SHA-256 of its certificate's SPKI. */
-static void peer_from_certificate(struct lurkd_conn *c)
+static void spki_sha256(X509 *cert, uint8_t out[32])
 {
-    X509 *cert = SSL_get0_peer_certificate(c->ssl);
     unsigned char *der = NULL;
     int len = cert ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der) : -1;
+
+    if (len > 0)
+        EVP_Digest(der, (size_t)len, out, NULL, EVP_sha256(), NULL);
+    OPENSSL_free(der);
+}
+
+/*
+ * Who the handshake proved the peer is: the SHA-256 of its certificate's
+ * SPKI, and its names and issuers (kept by verify_peer).
+ */
+static void peer_from_certificate(struct lurkd_conn *c)
+{
     char hex[65];
 
     c->peer.kind = LURKD_PEER_TLS;
-    if (len > 0)
-        EVP_Digest(der, (size_t)len, c->peer.spki_sha256, NULL, EVP_sha256(), NULL);
-    OPENSSL_free(der);
+    spki_sha256(SSL_get0_peer_certificate(c->ssl), c->peer.spki_sha256);
     lurk_hex_encode(c->peer.spki_sha256, sizeof(c->peer.spki_sha256), hex);
     snprintf(c->peer.text, sizeof(c->peer.text), "spki-sha256:%s", hex);
+}
+
+/* Errors that mean the chain did not reach a client_ca CA: anyone can cause them, not audited. */
+static bool unknown_issuer(int err)
+{
+    switch (err) {
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_CERT_UNTRUSTED:
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+    case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+    case X509_V_ERR_INVALID_CA:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The alert OpenSSL sends for a verification error (RFC 8446 §6.2), for the audit line. */
+static const char *alert_for(int err)
+{
+    switch (err) {
+    case X509_V_ERR_CERT_REVOKED:
+        return "certificate_revoked";
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CRL_HAS_EXPIRED:
+        return "certificate_expired";
+    case X509_V_ERR_APPLICATION_VERIFICATION:
+        return "handshake_failure";
+    case X509_V_ERR_UNABLE_TO_GET_CRL:
+    case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+        return "unknown_ca";
+    case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+        return "decrypt_error";
+    default:
+        return "bad_certificate";
+    }
+}
+
+/* One audit line per refused certificate of a known CA: who (address, subject, serial) and why. */
+static void audit_refusal(const struct lurkd_conn *c, X509 *cert, int err)
+{
+    char subject[256] = "?", serial[80] = "?", note[600];
+    BIGNUM *bn = cert ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL) : NULL;
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+    if (cert != NULL)
+        X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+    if (hex != NULL)
+        snprintf(serial, sizeof(serial), "%s", hex);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    snprintf(note, sizeof(note), "client certificate refused: %s; subject %s, serial %s",
+             err == X509_V_ERR_APPLICATION_VERIFICATION ? "matches no [client.NAME]"
+                                                        : X509_verify_cert_error_string(err),
+             subject, serial);
+    lurkd_audit_handshake_refused(c->peer.text, alert_for(err), note);
+    lurkd_notice("TLS handshake with %s refused: %s", c->peer.text, note);
+}
+
+/*
+ * OpenSSL's verify callback: after its own checks (chain, validity, CRL) it
+ * calls this once per certificate with ok = 1, the leaf last (depth 0).
+ */
+static int verify_peer(int ok, X509_STORE_CTX *xs)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+    struct lurkd_conn *c = ssl ? SSL_get_app_data(ssl) : NULL;
+    int err = X509_STORE_CTX_get_error(xs);
+
+    if (c == NULL)
+        return 0;
+    if (!ok) {
+        if (!unknown_issuer(err))
+            audit_refusal(c, X509_STORE_CTX_get_current_cert(xs), err);
+        return 0;
+    }
+    if (X509_STORE_CTX_get_error_depth(xs) != 0)
+        return 1;
+    /* Which [client.NAME] is it? The one in force now decides (conf/policy.h). */
+    struct lurkd_peer peer = c->peer;
+    X509 *leaf = X509_STORE_CTX_get_current_cert(xs);
+    peer.kind = LURKD_PEER_TLS;
+    spki_sha256(leaf, peer.spki_sha256);
+    peer.cert = calloc(1, sizeof(*peer.cert));
+    if (peer.cert == NULL) {
+        X509_STORE_CTX_set_error(xs, X509_V_ERR_OUT_OF_MEM);
+        return 0;
+    }
+    lurkd_cert_identity_from_chain(peer.cert, X509_STORE_CTX_get0_chain(xs));
+    struct lurkd_runtime *rt = lurkd_runtime_acquire();
+    bool known = rt != NULL && lurkd_policy_known(rt->cfg, &peer);
+    if (rt != NULL)
+        lurkd_runtime_unref(rt);
+    if (!known) {
+        free(peer.cert);
+        X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+        audit_refusal(c, leaf, X509_V_ERR_APPLICATION_VERIFICATION);
+        return 0;
+    }
+    free(c->peer.cert); /* verified once per connection; never twice, but never leak */
+    c->peer.cert = peer.cert;
+    return 1;
+}
+
+/* client_crl: every CRL in the file (PEM, or one DER), each signed by a CA of client_ca. */
+static bool load_crls(SSL_CTX *ctx, const struct lurkd_listener_conf *conf, char *err,
+                      size_t errlen)
+{
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    STACK_OF(X509_CRL) *crls = NULL;
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+    char why[256];
+    bool ok = false;
+
+    if (!lurkd_crl_file_load(conf->client_crl, &crls, why, sizeof(why))) {
+        snprintf(err, errlen, "%s: client_crl %s: %s", conf->where, conf->client_crl, why);
+        return false;
+    }
+    for (int i = 0; i < sk_X509_CRL_num(crls); i++) {
+        X509_CRL *c = sk_X509_CRL_value(crls, i);
+        bool signed_by_ca = false;
+        for (int k = 0; !signed_by_ca && k < sk_X509_OBJECT_num(objs); k++) {
+            X509 *ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, k));
+            signed_by_ca = ca != NULL &&
+                           X509_NAME_cmp(X509_get_subject_name(ca), X509_CRL_get_issuer(c)) == 0 &&
+                           X509_CRL_verify(c, X509_get0_pubkey(ca)) == 1;
+        }
+        ERR_clear_error();
+        if (!signed_by_ca) {
+            char issuer[256];
+            X509_NAME_oneline(X509_CRL_get_issuer(c), issuer, sizeof(issuer));
+            snprintf(err, errlen,
+                     "%s: client_crl %s: CRL %d (issuer %s) is not signed by a CA of client_ca %s",
+                     conf->where, conf->client_crl, i + 1, issuer, conf->client_ca);
+            goto out;
+        }
+        const ASN1_TIME *next = X509_CRL_get0_nextUpdate(c);
+        if (next != NULL && X509_cmp_time(next, NULL) < 0)
+            lurkd_warn("%s: client_crl %s: CRL %d is past its nextUpdate: every client certificate "
+                       "of its CA is refused until a fresh CRL is loaded (SIGHUP)",
+                       conf->where, conf->client_crl, i + 1);
+        if (X509_STORE_add_crl(store, c) != 1) {
+            ERR_clear_error();
+            snprintf(err, errlen, "%s: client_crl %s: cannot use CRL %d", conf->where,
+                     conf->client_crl, i + 1);
+            goto out;
+        }
+    }
+    /* The leaf is checked; its CA's CRL must be there (a missing one refuses, unknown_ca). */
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    ok = true;
+out:
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    return ok;
+}
+
+/* Every ticket a client offers: ignored, so the handshake is a full one. */
+static SSL_TICKET_RETURN ignore_ticket(SSL *s, SSL_SESSION *ss, const unsigned char *keyname,
+                                       size_t keyname_length, SSL_TICKET_STATUS status, void *arg)
+{
+    (void)s;
+    (void)ss;
+    (void)keyname;
+    (void)keyname_length;
+    (void)status;
+    (void)arg;
+    return SSL_TICKET_RETURN_IGNORE_RENEW;
+}
+
+bool lurkd_tls_verify_setup(SSL_CTX *ctx, const struct lurkd_listener_conf *conf, char *err,
+                            size_t errlen)
+{
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_peer);
+    /*
+     * A resumed session skips verification: a revoked certificate would
+     * come back through it. Tickets are still issued, as before (clients
+     * expect them), but never honoured.
+     */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_session_ticket_cb(ctx, NULL, ignore_ticket, NULL);
+    return conf->client_crl == NULL || load_crls(ctx, conf, err, errlen);
 }
 
 /* SSL_read/SSL_write/SSL_do_handshake returned r: again (want_write set) or an error. */
@@ -92,9 +293,17 @@ static int tls_handshake(struct lurkd_conn *c)
         return 0;
     }
     unsigned long err = ERR_peek_last_error();
-    char reason[256] = "connection closed";
+    long verify = SSL_get_verify_result(c->ssl);
+    char reason[384] = "connection closed";
     if (err != 0)
         ERR_error_string_n(err, reason, sizeof(reason));
+    if (verify != X509_V_OK) {
+        size_t used = strlen(reason);
+        snprintf(reason + used, sizeof(reason) - used, " (client certificate: %s)",
+                 verify == X509_V_ERR_APPLICATION_VERIFICATION
+                     ? "matches no [client.NAME]"
+                     : X509_verify_cert_error_string(verify));
+    }
     ERR_clear_error();
     lurkd_metrics_count(LURKD_COUNTER_TLS_HANDSHAKE_FAILURES);
     lurkd_info("TLS handshake with %s failed: %s", c->peer.text, reason);

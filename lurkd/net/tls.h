@@ -10,6 +10,7 @@
 
 #include <openssl/ssl.h>
 
+#include "conf/config.h"
 #include "net/conn.h"
 
 /*
@@ -17,5 +18,16 @@
  * the TLS transport; false (nothing attached) on failure.
  */
 bool lurkd_tls_attach(struct lurkd_conn *c, SSL_CTX *ctx);
+/*
+ * How a tls:// listener's ctx checks client certificates (docs/deploy.md
+ * §2): the chain against client_ca, the CRLs of client_crl when set
+ * (refused with certificate_revoked, audited), and the certificate against
+ * the [client.NAME] identities in force: one that matches none is refused at
+ * the handshake (handshake_failure, audited). No session resumption (tickets
+ * are ignored): every connection is checked against the CRLs in force. False with a message
+ * naming conf->where and the file on error.
+ */
+bool lurkd_tls_verify_setup(SSL_CTX *ctx, const struct lurkd_listener_conf *conf, char *err,
+                            size_t errlen);
 
 #endif

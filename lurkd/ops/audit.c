@@ -289,6 +289,54 @@ void lurkd_audit_log(const struct lurkd_audit_event *ev)
     pthread_mutex_unlock(&audit_lock);
 }
 
+/*
+ * Handshake refusals: at most this many lines a second; the ones beyond are
+ * counted and the count ("suppressed") rides on the next line written. One
+ * holder of a revoked certificate cannot fill the disk by reconnecting.
+ */
+#define HANDSHAKE_LINES_PER_SECOND 10
+
+static int64_t handshake_second;           /* audit_lock */
+static unsigned handshake_lines;           /* audit_lock: written in that second */
+static unsigned long handshake_suppressed; /* audit_lock */
+
+void lurkd_audit_handshake_refused(const char *peer, const char *alert, const char *note)
+{
+    char line[1200], p[200], a[80], n[600], when[64], extra[64] = "";
+    struct timespec ts;
+    int len;
+
+    if (!lurkd_audit_enabled())
+        return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    iso_time(&ts, when, sizeof(when));
+    json_string(p, sizeof(p), peer);
+    json_string(a, sizeof(a), alert);
+    json_string(n, sizeof(n), note);
+    pthread_mutex_lock(&audit_lock);
+    if (ts.tv_sec != handshake_second) {
+        handshake_second = ts.tv_sec;
+        handshake_lines = 0;
+    }
+    if (handshake_lines >= HANDSHAKE_LINES_PER_SECOND) {
+        handshake_suppressed++;
+        lurkd_metrics_count(LURKD_COUNTER_AUDIT_LINES_AGGREGATED);
+        pthread_mutex_unlock(&audit_lock);
+        return;
+    }
+    handshake_lines++;
+    if (handshake_suppressed > 0)
+        snprintf(extra, sizeof(extra), ",\"suppressed\":%lu", handshake_suppressed);
+    handshake_suppressed = 0;
+    len = snprintf(line, sizeof(line),
+                   "{\"time\":\"%s\",\"peer\":%s,\"client\":null,\"key_id\":\"\",\"key\":null,"
+                   "\"exchange\":\"tls/handshake\",\"status\":%s,\"us\":0,"
+                   "\"id\":\"0000000000000000\",\"note\":%s%s}\n",
+                   when, p, a, n, extra);
+    append_locked(line, len > 0 && (size_t)len < sizeof(line) ? (size_t)len : 0);
+    pthread_mutex_unlock(&audit_lock);
+}
+
 void lurkd_audit_flush(void)
 {
     struct timespec ts;

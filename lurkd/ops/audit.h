@@ -40,6 +40,13 @@ bool lurkd_audit_open(const char *path);
 /* True when lines are written: callers gather an event's fields only then. */
 bool lurkd_audit_enabled(void);
 void lurkd_audit_log(const struct lurkd_audit_event *ev);
+/*
+ * A client certificate refused at the TLS handshake (net/tls.c): a line of
+ * the same fields, "exchange":"tls/handshake", "status" the TLS alert sent
+ * and "note" why (subject, serial, reason). At most 10 lines a second; a
+ * line after refusals left out says how many ("suppressed":N).
+ */
+void lurkd_audit_handshake_refused(const char *peer, const char *alert, const char *note);
 /* Writes the buffered lines, and the count lines of the intervals that are over. */
 void lurkd_audit_flush(void);
 void lurkd_audit_close(void);

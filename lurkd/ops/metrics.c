@@ -13,6 +13,7 @@
 
 #include "keys/keystore.h"
 #include "lurk/header.h"
+#include "lurk/lurk.h"
 #include "lurk/names.h"
 
 #define DESIGNATIONS 3
@@ -97,6 +98,9 @@ void lurkd_metrics_request(uint8_t designation, uint8_t type, uint8_t response_d
     int slot = type_slot(type);
     size_t b = 0;
 
+    /* The project's lurk status not_allowed (128) takes the last slot. */
+    if (response_designation == LURK_DESIGNATION_LURK && status == LURK_STATUS_NOT_ALLOWED)
+        status = STATUSES - 1;
     if (designation >= DESIGNATIONS || slot < 0 || status >= STATUSES)
         return;
     atomic_fetch_add_explicit(
@@ -342,7 +346,9 @@ bool lurkd_metrics_render(lurk_cbb *out, const struct lurkd_gauges *g)
                         "lurkd_requests_total{designation=\"%s\",type=\"%s\",status=\"%s\"} "
                         "%llu\n",
                         lurk_designation_name((uint8_t)d), lurk_type_name((uint8_t)d, slot_type(t)),
-                        lurk_status_name(l ? LURK_DESIGNATION_LURK : (uint8_t)d, (uint8_t)s),
+                        lurk_status_name(l ? LURK_DESIGNATION_LURK : (uint8_t)d,
+                                         l && s == STATUSES - 1 ? LURK_STATUS_NOT_ALLOWED
+                                                                : (uint8_t)s),
                         (unsigned long long)v);
                 }
 

@@ -81,6 +81,21 @@ size_t dc_message(uint8_t *out, size_t cap, uint8_t designation, uint8_t version
     return lurk_cbb_len(&cbb);
 }
 
+/* Whether settings (lines of "name = value") set name. */
+static bool has_setting(const char *settings, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (const char *s = settings; s != NULL && *s != '\0';
+         s = strchr(s, '\n'), s = s ? s + 1 : s) {
+        while (*s == ' ')
+            s++;
+        if (strncmp(s, name, len) == 0 && (s[len] == ' ' || s[len] == '='))
+            return true;
+    }
+    return false;
+}
+
 bool dc_write_config(struct lurkd_proc *p, const char *lurkd_settings, const char *extra)
 {
     char *spki = lurk_test_read_file(lurk_test_pki("client1.spki"), NULL);
@@ -93,9 +108,9 @@ bool dc_write_config(struct lurkd_proc *p, const char *lurkd_settings, const cha
     spki2[strcspn(spki2, "\n")] = '\0';
     ok = asprintf(&text,
                   "[lurkd]\n"
-                  "workers = 2\n"
+                  "%s"
                   "audit_log = audit.log\n"
-                  "log_level = info\n"
+                  "%s"
                   "%s"
                   "%s"
                   "%s\n"
@@ -118,6 +133,9 @@ bool dc_write_config(struct lurkd_proc *p, const char *lurkd_settings, const cha
                   "identity = tcp\n"
                   "%s",
                   /* The tests run as root on CI: lurkd stays root unless a test says otherwise. */
+                  /* A setting given twice is an error: the defaults give way to the test's. */
+                  has_setting(lurkd_settings, "workers") ? "" : "workers = 2\n",
+                  has_setting(lurkd_settings, "log_level") ? "" : "log_level = info\n",
                   geteuid() == 0 ? "run_as_root = yes\n" : "",
                   /* The tests look for the audit line of each request, unless they set this. */
                   lurkd_settings && strstr(lurkd_settings, "audit_repeat_interval")

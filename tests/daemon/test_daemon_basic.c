@@ -201,7 +201,7 @@ static long long sample(const lurk_cbs *text, const char *series)
 
 /*
  * lurk stats (type 128): the local operator (unix socket, this uid) and
- * stats_clients (client2) read the counters; client1 gets undefined_error.
+ * stats_clients (client2) read the counters; client1 gets not_allowed (docs/protocol.md).
  */
 START_TEST(stats_counts_requests_for_allowed_peers)
 {
@@ -215,7 +215,7 @@ START_TEST(stats_counts_requests_for_allowed_peers)
         lurk_response_free(&resp);
     }
     ck_assert_uint_eq(dc_call(c1, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp),
-                      LURK_STATUS_UNDEFINED_ERROR);
+                      LURK_STATUS_NOT_ALLOWED);
     lurk_response_free(&resp);
     for (int i = 0; i < 2; i++) {
         struct lurk_conn *c = i == 0 ? local : c2;
@@ -226,7 +226,7 @@ START_TEST(stats_counts_requests_for_allowed_peers)
                    "lurkd_requests_total{designation=\"tls12\",type=\"ping\",status=\"success\"}"),
             5);
         ck_assert_int_eq(sample(&text, "lurkd_requests_total{designation=\"lurk\",type=\"stats\","
-                                       "status=\"undefined_error\"}"),
+                                       "status=\"not_allowed\"}"),
                          1);
         ck_assert_int_eq(sample(&text, "lurkd_keys"), 2);
         ck_assert_int_ge(sample(&text, "lurkd_connections"), 3);

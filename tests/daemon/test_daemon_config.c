@@ -172,6 +172,47 @@ static const struct bad_case {
      "syntax error"},
     {"setting outside any section", "workers = 2" MARK "\n[lurkd]\n" LISTENER CLIENT KEY,
      "setting outside any section"},
+    {"setting given twice",
+     "[lurkd]\nworkers = 2\nlog_level = info\nworkers = 3" MARK "\n" LISTENER CLIENT KEY,
+     "\"workers\" is set twice in [lurkd] (first at "},
+    {"key setting given twice",
+     "[lurkd]\n" LISTENER CLIENT KEY "exchanges = ecdhe\nclients = *" MARK "\n",
+     "\"clients\" is set twice in [key.k]"},
+    {"section given twice, setting in both",
+     "[lurkd]\nworkers = 2\n" LISTENER CLIENT KEY "[lurkd]\nworkers = 4" MARK "\n",
+     "\"workers\" is set twice in [lurkd]"},
+    {"audit log in a missing directory",
+     "[lurkd]\naudit_log = @DIR@/no/such/dir/audit.log" MARK "\n" LISTENER CLIENT KEY,
+     "/no/such/dir does not exist"},
+    {"error log in a missing directory",
+     "[lurkd]\nerror_log = /nonexistent-lurk/error.log" MARK "\n" LISTENER CLIENT KEY,
+     "directory /nonexistent-lurk does not exist"},
+    {"pid file in a missing directory",
+     "[lurkd]\npid_file = @DIR@/run/lurkd.pid" MARK "\n" LISTENER CLIENT KEY,
+     "/run does not exist"},
+    {"match rule with a wildcard inside",
+     "[lurkd]\n" LISTENER KEY "[client.local]\nidentity = ca\nmatch = san:a.*.example.net" MARK
+     "\n",
+     "bad match rule \"san:a.*.example.net\""},
+    {"match rule with a wildcard over one label",
+     "[lurkd]\n" LISTENER KEY "[client.local]\nidentity = ca\nmatch = san:*.net" MARK "\n",
+     "at least two labels"},
+    {"match rule of an unknown kind",
+     "[lurkd]\n" LISTENER KEY "[client.local]\nidentity = ca\nmatch = ip:10.0.0.1" MARK "\n",
+     "bad match rule \"ip:10.0.0.1\""},
+    {"uri rule with a wildcard",
+     "[lurkd]\n" LISTENER KEY "[client.local]\nidentity = ca\nmatch = uri:spiffe://x/*" MARK "\n",
+     "compared exactly"},
+    {"identity = ca without match",
+     "[lurkd]\n" LISTENER KEY "[client.local]\nidentity = ca" MARK "\n",
+     "identity = ca needs match"},
+    {"match without identity = ca",
+     "[lurkd]\n" LISTENER KEY "[client.local]\nidentity = uid:0\nmatch = cn:fe1" MARK "\n",
+     "match applies to identity = ca only"},
+    {"ca that is not a certificate file",
+     "[lurkd]\n" LISTENER KEY
+     "[client.local]\nidentity = ca\nmatch = cn:fe1\nca = @PKI@/client1.spki" MARK "\n",
+     "holds no PEM certificate"},
 };
 
 /* Writes the case's config (without the mark) and returns the marked line's number. */
@@ -218,6 +259,39 @@ START_TEST(bad_line_names_file_and_line)
         /* nothing half-started */
         ck_assert(!exists(lurkd.unix_addr + strlen("unix:")));
     }
+}
+END_TEST
+
+/*
+ * Errors inside an .include'd file name that file and line, and a setting
+ * given in the main file and again in the included one is an error naming both.
+ */
+START_TEST(included_file_errors_name_the_included_file)
+{
+    const char *const check[] = {"--check", "-c", lurkd.conf, NULL};
+    char out[4096], want[900], *text;
+    const char *inc;
+
+    text = expand("# keys\n[key.k]\nsource = @PKI@/server-p256.key\nclients = nobody\n");
+    inc = dc_write_file(&lurkd, "keys.conf", text);
+    free(text);
+    snprintf(want, sizeof(want), "lurkd: %s:4: unknown client \"nobody\"", inc);
+    text = expand("[lurkd]\nworkers = 2\n" LISTENER CLIENT ".include @DIR@/keys.conf\n");
+    ck_assert(lurk_test_write_file(&lurkd, "lurkd.conf", text));
+    free(text);
+    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), 1);
+    ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in:\n%s", want, out);
+
+    text = expand("[lurkd]\nlog_level = debug\n" KEY);
+    inc = dc_write_file(&lurkd, "more.conf", text);
+    free(text);
+    text = expand("[lurkd]\nlog_level = info\n" LISTENER CLIENT ".include @DIR@/more.conf\n");
+    ck_assert(lurk_test_write_file(&lurkd, "lurkd.conf", text));
+    free(text);
+    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), 1);
+    snprintf(want, sizeof(want),
+             "lurkd: %s:2: \"log_level\" is set twice in [lurkd] (first at %s:2)", inc, lurkd.conf);
+    ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in:\n%s", want, out);
 }
 END_TEST
 
@@ -271,9 +345,9 @@ START_TEST(failed_start_leaves_nothing_listening)
     ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in:\n%s", want, out);
     ck_assert(!exists(lurkd.unix_addr + 5));
     ck_assert(port_free(free_port));
-    /* 2: the audit log cannot be opened once the listeners are bound. */
+    /* 2: the audit log cannot be opened once the listeners are bound (it is a directory). */
     snprintf(text, sizeof(text),
-             "[lurkd]\naudit_log = %s/no/such/dir/audit.log\n"
+             "[lurkd]\naudit_log = %s\n"
              "[listener.local]\naddress = %s\n"
              "[listener.tcp]\naddress = tcp://127.0.0.1:%d\n" CLIENT,
              lurkd.dir, lurkd.unix_addr, free_port);
@@ -481,6 +555,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, bad_line_names_file_and_line, 0,
                         (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+    tcase_add_test(tc, included_file_errors_name_the_included_file);
     tcase_add_test(tc, failed_start_leaves_nothing_listening);
     tcase_add_test(tc, check_prints_key_ids);
     tcase_add_test(tc, quick_start_without_config_file);

@@ -4,8 +4,8 @@
  * files, seeded with the example configuration (tests/fuzz/seeds.py).
  * Every input either loads or fails with a message; nothing may crash,
  * leak or read out of bounds.
- * Inputs that .include other files are skipped: they would read the
- * machine's files (or /dev/zero for ever), not the input.
+ * Inputs that .include other files or name a [keys] directory are skipped:
+ * they would read the machine's files (or /dev/zero for ever), not the input.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct lurkd_config *cfg;
     int fd;
 
-    if (memmem(data, size, "include", 7) != NULL)
+    if (memmem(data, size, "include", 7) != NULL || memmem(data, size, "directory", 9) != NULL)
         return 0;
     fd = memfd_create("lurkd.conf", MFD_CLOEXEC);
     if (fd < 0)

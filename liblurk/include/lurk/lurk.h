@@ -27,6 +27,12 @@ enum lurk_lurk_status {
     LURK_STATUS_INVALID_TYPE = 5,
     LURK_STATUS_INVALID_STATUS = 6,
     LURK_STATUS_TEMPORARY_FAILURE = 7,
+    /*
+     * Project extension, answered to project types only (docs/protocol.md,
+     * "lurk stats"): the peer is not allowed this request. The draft has no
+     * such status and leaves 8..255 unassigned; 128 keeps clear of them.
+     */
+    LURK_STATUS_NOT_ALLOWED = 128,
 };
 
 /* lurk_state: an opaque 32-bit configuration fingerprint (§4.2, pinned). */

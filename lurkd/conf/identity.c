@@ -1,0 +1,272 @@
+/* Client identities by certificate; see identity.h. */
+#include "conf/identity.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+/* A name of at least min_labels non-empty labels of letters, digits, '-' and '_'. */
+static bool plain_name(const char *s, int min_labels)
+{
+    int labels = 0;
+    size_t len = 0;
+
+    for (;; s++) {
+        if (*s == '.' || *s == '\0') {
+            if (len == 0)
+                return false;
+            labels++;
+            len = 0;
+            if (*s == '\0')
+                break;
+        } else if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                   (*s >= '0' && *s <= '9') || *s == '-' || *s == '_') {
+            len++;
+        } else {
+            return false;
+        }
+    }
+    return labels >= min_labels;
+}
+
+bool lurkd_name_rule_parse(const char *text, struct lurkd_name_rule *rule, char *why, size_t whylen)
+{
+    const char *p;
+
+    memset(rule, 0, sizeof(*rule));
+    if (strncmp(text, "cn:", 3) == 0) {
+        rule->kind = LURKD_NAME_CN;
+        p = text + 3;
+    } else if (strncmp(text, "san:", 4) == 0) {
+        rule->kind = LURKD_NAME_DNS;
+        p = text + 4;
+    } else if (strncmp(text, "uri:", 4) == 0) {
+        rule->kind = LURKD_NAME_URI;
+        p = text + 4;
+    } else {
+        snprintf(why, whylen, "bad match rule \"%s\" (expected cn:PATTERN, san:PATTERN or uri:URI)",
+                 text);
+        return false;
+    }
+    if (*p == '\0') {
+        snprintf(why, whylen, "empty match rule \"%s\"", text);
+        return false;
+    }
+    if (rule->kind == LURKD_NAME_URI) {
+        if (strchr(p, '*') != NULL || strstr(p, "://") == NULL) {
+            snprintf(why, whylen, "bad match rule \"%s\" (a URI, compared exactly, no \"*\")",
+                     text);
+            return false;
+        }
+    } else if (strncmp(p, "*.", 2) == 0 ? !plain_name(p + 2, 2) : strchr(p, '*') != NULL) {
+        snprintf(why, whylen,
+                 "bad match rule \"%s\" (\"*\" only as the whole left-most label, followed by at "
+                 "least two labels: *.fe.example.net)",
+                 text);
+        return false;
+    }
+    rule->pattern = strdup(p);
+    if (rule->pattern == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return false;
+    }
+    return true;
+}
+
+bool lurkd_name_pattern_match(const char *pattern, const char *name)
+{
+    if (strncmp(pattern, "*.", 2) != 0)
+        return strcasecmp(pattern, name) == 0;
+    /* "*" is exactly one non-empty left-most label. */
+    const char *dot = strchr(name, '.');
+    if (dot == NULL || dot == name)
+        return false;
+    return strcasecmp(dot + 1, pattern + 2) == 0;
+}
+
+bool lurkd_name_rule_match(const struct lurkd_name_rule *rule, const struct lurkd_cert_identity *id)
+{
+    static const char *const prefix[] = {"cn:", "san:", "uri:"};
+    const char *want = prefix[rule->kind];
+    size_t plen = strlen(want);
+
+    for (const char *n = id->names; *n != '\0'; n += strlen(n) + 1) {
+        if (strncmp(n, want, plen) != 0)
+            continue;
+        if (rule->kind == LURKD_NAME_URI ? strcmp(rule->pattern, n + plen) == 0
+                                         : lurkd_name_pattern_match(rule->pattern, n + plen))
+            return true;
+    }
+    return false;
+}
+
+/* Appends "prefix" + value (len bytes) to the list, when it is a clean name and fits. */
+static void add_name(struct lurkd_cert_identity *id, size_t *used, const char *prefix,
+                     const unsigned char *value, int len)
+{
+    size_t plen = strlen(prefix);
+
+    if (len <= 0 || memchr(value, '\0', (size_t)len) != NULL || memchr(value, '*', (size_t)len))
+        return;
+    /* The entry, its NUL, and the list's final NUL. */
+    if (*used + plen + (size_t)len + 2 > sizeof(id->names))
+        return;
+    memcpy(id->names + *used, prefix, plen);
+    memcpy(id->names + *used + plen, value, (size_t)len);
+    *used += plen + (size_t)len;
+    id->names[(*used)++] = '\0';
+    id->names[*used] = '\0';
+}
+
+void lurkd_cert_identity_from_chain(struct lurkd_cert_identity *id, STACK_OF(X509) * chain)
+{
+    X509 *leaf = sk_X509_value(chain, 0);
+    const X509_NAME *subject;
+    GENERAL_NAMES *sans;
+    size_t used = 0;
+    int i = -1;
+
+    memset(id, 0, sizeof(*id));
+    if (leaf == NULL)
+        return;
+    for (int k = 1; k < sk_X509_num(chain) && id->n_chain < LURKD_PEER_CHAIN_MAX; k++) {
+        unsigned int len = 0;
+        if (X509_digest(sk_X509_value(chain, k), EVP_sha256(), id->chain_sha256[id->n_chain],
+                        &len) == 1 &&
+            len == 32)
+            id->n_chain++;
+    }
+    const ASN1_INTEGER *serial = X509_get0_serialNumber(leaf);
+    if (serial != NULL && ASN1_STRING_length(serial) > 0 &&
+        (size_t)ASN1_STRING_length(serial) <= sizeof(id->serial)) {
+        id->serial_len = (size_t)ASN1_STRING_length(serial);
+        memcpy(id->serial, ASN1_STRING_get0_data(serial), id->serial_len);
+    }
+    unsigned char *der = NULL;
+    int der_len = i2d_X509_NAME(X509_get_issuer_name(leaf), &der);
+    if (der_len > 0)
+        EVP_Digest(der, (size_t)der_len, id->issuer_sha256, NULL, EVP_sha256(), NULL);
+    OPENSSL_free(der);
+    subject = X509_get_subject_name(leaf);
+    while ((i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) >= 0) {
+        unsigned char *utf8 = NULL;
+        int len =
+            ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i)));
+        if (len > 0)
+            add_name(id, &used, "cn:", utf8, len);
+        OPENSSL_free(utf8);
+    }
+    sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+    for (int k = 0; k < sk_GENERAL_NAME_num(sans); k++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, k);
+        if (gn->type == GEN_DNS)
+            add_name(id, &used, "san:", ASN1_STRING_get0_data(gn->d.dNSName),
+                     ASN1_STRING_length(gn->d.dNSName));
+        else if (gn->type == GEN_URI)
+            add_name(id, &used, "uri:", ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier),
+                     ASN1_STRING_length(gn->d.uniformResourceIdentifier));
+    }
+    GENERAL_NAMES_free(sans);
+    ERR_clear_error();
+}
+
+bool lurkd_crl_file_load(const char *path, STACK_OF(X509_CRL) * *out, char *why, size_t whylen)
+{
+    BIO *bio = BIO_new_file(path, "rb");
+    STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+    X509_CRL *crl;
+
+    *out = NULL;
+    if (bio == NULL || crls == NULL) {
+        ERR_clear_error();
+        BIO_free(bio);
+        sk_X509_CRL_free(crls);
+        snprintf(why, whylen, "cannot read it");
+        return false;
+    }
+    while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL)
+        if (!sk_X509_CRL_push(crls, crl))
+            X509_CRL_free(crl);
+    if (sk_X509_CRL_num(crls) == 0 && BIO_reset(bio) == 0 &&
+        (crl = d2i_X509_CRL_bio(bio, NULL)) != NULL && !sk_X509_CRL_push(crls, crl))
+        X509_CRL_free(crl);
+    ERR_clear_error();
+    BIO_free(bio);
+    if (sk_X509_CRL_num(crls) == 0) {
+        sk_X509_CRL_free(crls);
+        snprintf(why, whylen, "no CRL in it (PEM or DER expected)");
+        return false;
+    }
+    *out = crls;
+    return true;
+}
+
+bool lurkd_crls_revoked(STACK_OF(X509_CRL) * crls, const struct lurkd_cert_identity *id)
+{
+    ASN1_INTEGER *serial;
+    bool revoked = false;
+
+    if (crls == NULL || id->serial_len == 0)
+        return false;
+    serial = ASN1_INTEGER_new();
+    if (serial == NULL || !ASN1_STRING_set(serial, id->serial, (int)id->serial_len)) {
+        ASN1_INTEGER_free(serial);
+        return true; /* out of memory: refuse rather than guess */
+    }
+    for (int i = 0; !revoked && i < sk_X509_CRL_num(crls); i++) {
+        X509_CRL *crl = sk_X509_CRL_value(crls, i);
+        unsigned char *der = NULL, digest[32];
+        int len = i2d_X509_NAME(X509_CRL_get_issuer(crl), &der);
+        X509_REVOKED *rev = NULL;
+        if (len > 0 && EVP_Digest(der, (size_t)len, digest, NULL, EVP_sha256(), NULL) == 1 &&
+            memcmp(digest, id->issuer_sha256, sizeof(digest)) == 0)
+            revoked = X509_CRL_get0_by_serial(crl, &rev, serial) == 1;
+        OPENSSL_free(der);
+    }
+    ASN1_INTEGER_free(serial);
+    ERR_clear_error();
+    return revoked;
+}
+
+bool lurkd_cert_file_digests(const char *path, uint8_t (**out)[32], size_t *n, char *why,
+                             size_t whylen)
+{
+    BIO *bio = BIO_new_file(path, "r");
+    X509 *cert;
+
+    *out = NULL;
+    *n = 0;
+    if (bio == NULL) {
+        ERR_clear_error();
+        snprintf(why, whylen, "cannot read %s", path);
+        return false;
+    }
+    while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        uint8_t(*grown)[32] = realloc(*out, (*n + 1) * sizeof(**out));
+        unsigned int len = 0;
+        if (grown == NULL || X509_digest(cert, EVP_sha256(), grown[*n], &len) != 1) {
+            if (grown != NULL)
+                *out = grown;
+            X509_free(cert);
+            break;
+        }
+        *out = grown;
+        (*n)++;
+        X509_free(cert);
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    if (*n == 0) {
+        free(*out);
+        *out = NULL;
+        snprintf(why, whylen, "%s holds no PEM certificate", path);
+        return false;
+    }
+    return true;
+}

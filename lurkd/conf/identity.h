@@ -1,0 +1,80 @@
+/*
+ * Client identities by certificate (identity = ca, docs/deploy.md §2): the
+ * name rules of a [client.NAME] section, the names and issuers lurkd takes
+ * from a verified client certificate, and how the two match.
+ *
+ * A rule is cn:PATTERN (a subject commonName), san:PATTERN (a subjectAltName
+ * dNSName) or uri:URI (a subjectAltName URI, compared exactly). A PATTERN is
+ * a name, compared without regard to ASCII case, or "*." followed by a name
+ * of at least two labels: the "*" stands for exactly one left-most label,
+ * never empty and never a dot (RFC 6125 §6.4.3), so san:*.fe.example.net
+ * matches a.fe.example.net and neither fe.example.net nor a.b.fe.example.net.
+ */
+#ifndef LURKD_CONF_IDENTITY_H
+#define LURKD_CONF_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+enum lurkd_name_kind {
+    LURKD_NAME_CN,  /* "cn:" */
+    LURKD_NAME_DNS, /* "san:" */
+    LURKD_NAME_URI, /* "uri:" */
+};
+
+struct lurkd_name_rule {
+    enum lurkd_name_kind kind;
+    char *pattern;
+};
+
+/* Issuers of the verified chain kept per connection; a longer chain's top ones are not. */
+#define LURKD_PEER_CHAIN_MAX 4
+/* Room for a certificate's names; names that do not fit are not kept (they match nothing). */
+#define LURKD_PEER_NAMES_LEN 1024
+
+/* What a verified client certificate says about its holder (struct lurkd_peer). */
+struct lurkd_cert_identity {
+    uint8_t chain_sha256[LURKD_PEER_CHAIN_MAX][32]; /* SHA-256 of each issuer's DER */
+    size_t n_chain;
+    /* "cn:NAME\0san:NAME\0uri:URI\0...\0": the subject CNs and SAN dNSNames and URIs */
+    char names[LURKD_PEER_NAMES_LEN];
+    /* For the CRLs in force at each request (lurkd_crls_revoked): serial and issuer name. */
+    uint8_t serial[32];
+    size_t serial_len; /* 0: not kept (longer than RFC 5280's 20 octets) */
+    uint8_t issuer_sha256[32];
+};
+
+/* Parses one rule; false with a message in why. */
+bool lurkd_name_rule_parse(const char *text, struct lurkd_name_rule *rule, char *why,
+                           size_t whylen);
+/* Whether pattern (a cn: or san: PATTERN above) matches name. */
+bool lurkd_name_pattern_match(const char *pattern, const char *name);
+/* Whether one of the identity's names matches rule. */
+bool lurkd_name_rule_match(const struct lurkd_name_rule *rule,
+                           const struct lurkd_cert_identity *id);
+/*
+ * Fills id from the leaf and the verified chain (leaf first, as
+ * X509_STORE_CTX_get0_chain gives it). Names with a NUL byte or a "*" are
+ * skipped: a certificate cannot claim a pattern.
+ */
+void lurkd_cert_identity_from_chain(struct lurkd_cert_identity *id, STACK_OF(X509) * chain);
+/*
+ * The CRLs of a client_crl file: every PEM CRL, or one DER CRL; false with
+ * a message in why when it holds none. Signatures are checked where the
+ * listener loads them (net/tls.c).
+ */
+bool lurkd_crl_file_load(const char *path, STACK_OF(X509_CRL) * *out, char *why, size_t whylen);
+/*
+ * Whether one of crls revokes the certificate id describes: the same
+ * CRLs the handshake checked, applied again at each request, so that a
+ * connection opened before a reload that revoked its certificate is refused.
+ */
+bool lurkd_crls_revoked(STACK_OF(X509_CRL) * crls, const struct lurkd_cert_identity *id);
+/* SHA-256 of each certificate in a PEM file; false with a message in why. */
+bool lurkd_cert_file_digests(const char *path, uint8_t (**out)[32], size_t *n, char *why,
+                             size_t whylen);
+
+#endif
