@@ -50,6 +50,8 @@ bool dc_start_args(struct lurkd_proc *p, const char *const *args);
  */
 int dc_run(const struct lurkd_proc *p, const char *const *args, char *out, size_t outlen,
            int timeout_ms);
+/* lurkd's exit status for a configuration or key error (EX_CONFIG, docs/deploy.md §3). */
+#define DC_EXIT_CONFIG 78
 /* Waits for the process to exit on its own; its exit status, -1 on timeout. */
 int dc_wait_exit(struct lurkd_proc *p, int timeout_ms);
 /*

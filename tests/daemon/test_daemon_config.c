@@ -249,8 +249,8 @@ START_TEST(bad_line_names_file_and_line)
     snprintf(prefix, sizeof(prefix), "lurkd: %s:%d: ", lurkd.conf, line);
     for (int m = 0; m < 2; m++) {
         int st = dc_run(&lurkd, modes[m], out, sizeof(out), 10000);
-        ck_assert_msg(st == 78, "%s (%s): exit status %d, output:\n%s", bc->what, modes[m][0], st,
-                      out);
+        ck_assert_msg(st == DC_EXIT_CONFIG, "%s (%s): exit status %d, output:\n%s", bc->what,
+                      modes[m][0], st, out);
         ck_assert_msg(strstr(out, prefix) != NULL, "%s (%s): no \"%s\" in:\n%s", bc->what,
                       modes[m][0], prefix, out);
         ck_assert_msg(strstr(out, bc->reason) != NULL, "%s (%s): no \"%s\" in:\n%s", bc->what,
@@ -279,7 +279,7 @@ START_TEST(included_file_errors_name_the_included_file)
     text = expand("[lurkd]\nworkers = 2\n" LISTENER CLIENT ".include @DIR@/keys.conf\n");
     ck_assert(lurk_test_write_file(&lurkd, "lurkd.conf", text));
     free(text);
-    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), 1);
+    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), DC_EXIT_CONFIG);
     ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in:\n%s", want, out);
 
     text = expand("[lurkd]\nlog_level = debug\n" KEY);
@@ -288,7 +288,7 @@ START_TEST(included_file_errors_name_the_included_file)
     text = expand("[lurkd]\nlog_level = info\n" LISTENER CLIENT ".include @DIR@/more.conf\n");
     ck_assert(lurk_test_write_file(&lurkd, "lurkd.conf", text));
     free(text);
-    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), 1);
+    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), DC_EXIT_CONFIG);
     snprintf(want, sizeof(want),
              "lurkd: %s:2: \"log_level\" is set twice in [lurkd] (first at %s:2)", inc, lurkd.conf);
     ck_assert_msg(strstr(out, want) != NULL, "no \"%s\" in:\n%s", want, out);

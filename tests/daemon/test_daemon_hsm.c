@@ -487,8 +487,8 @@ START_TEST(bad_setting_names_file_and_line)
     snprintf(prefix, sizeof(prefix), "lurkd: %s:%d: ", lurkd.conf, line);
     for (int m = 0; m < 2; m++) {
         int st = dc_run(&lurkd, modes[m], out, sizeof(out), 20000);
-        ck_assert_msg(st == 78, "%s (%s): exit status %d, output:\n%s", bc->what, modes[m][0], st,
-                      out);
+        ck_assert_msg(st == DC_EXIT_CONFIG, "%s (%s): exit status %d, output:\n%s", bc->what,
+                      modes[m][0], st, out);
         ck_assert_msg(strstr(out, prefix) != NULL, "%s (%s): no \"%s\" in:\n%s", bc->what,
                       modes[m][0], prefix, out);
         ck_assert_msg(strstr(out, bc->reason) != NULL, "%s (%s): no \"%s\" in:\n%s", bc->what,

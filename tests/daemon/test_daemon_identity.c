@@ -289,10 +289,10 @@ START_TEST(malformed_crl_is_a_named_error_at_start_and_on_reload)
     char out[4096];
 
     write_config(ip("fe-ca.crt"), ip("crl-bad.pem"));
-    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), 1);
+    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), DC_EXIT_CONFIG);
     ck_assert_msg(strstr(out, "client_crl") && strstr(out, "crl-bad.pem: no CRL in it"), "%s", out);
     write_config(ip("fe-ca.crt"), ip("crl-other.pem"));
-    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), 1);
+    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), DC_EXIT_CONFIG);
     ck_assert_msg(strstr(out, "crl-other.pem: CRL 1 (issuer /CN=lurk test other CA) is not "
                               "signed by a CA of client_ca"),
                   "%s", out);

@@ -154,22 +154,22 @@ START_TEST(directory_errors_at_start)
     char out[4096];
 
     ck_assert(dc_write_config(&lurkd, NULL, "[keys]\ndirectory = missing\nclients = local\n"));
-    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), 1);
+    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), DC_EXIT_CONFIG);
     ck_assert_msg(strstr(out, "/missing: No such file or directory"), "%s", out);
     ck_assert(dc_write_config(&lurkd, NULL, "[keys]\ndirectory = keys\n"));
-    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), 1);
+    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), DC_EXIT_CONFIG);
     ck_assert_msg(strstr(out, "[keys] lists no clients"), "%s", out);
     ck_assert(dc_write_config(&lurkd, NULL, KEYS "source = x.key\n"));
-    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), 1);
+    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), DC_EXIT_CONFIG);
     ck_assert_msg(strstr(out, "source does not apply to [keys]"), "%s", out);
     put("web", "p256", NULL);
     ck_assert(
         dc_write_config(&lurkd, NULL, KEYS "[key.web]\nsource = keys/web.key\nclients = local\n"));
-    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), 1);
+    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), DC_EXIT_CONFIG);
     ck_assert_msg(strstr(out, "key \"web\" is also"), "%s", out);
     put("bad name", "p384", NULL);
     ck_assert(dc_write_config(&lurkd, NULL, KEYS));
-    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), 1);
+    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), DC_EXIT_CONFIG);
     ck_assert_msg(strstr(out, "keys/bad name.crt: a key file is NAME.key") ||
                       strstr(out, "keys/bad name.key: a key file is NAME.key"),
                   "%s", out);

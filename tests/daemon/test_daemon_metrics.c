@@ -657,7 +657,8 @@ START_TEST(bad_metrics_values_name_file_and_line)
     snprintf(prefix, sizeof(prefix), "lurkd: %s:%d: ", lurkd.conf, line);
     for (int m = 0; m < 2; m++) {
         int st = dc_run(&lurkd, modes[m], out, sizeof(out), 10000);
-        ck_assert_msg(st == 78, "case %d (%s): exit status %d:\n%s", _i, modes[m][0], st, out);
+        ck_assert_msg(st == DC_EXIT_CONFIG, "case %d (%s): exit status %d:\n%s", _i, modes[m][0],
+                      st, out);
         ck_assert_msg(strstr(out, prefix) != NULL, "case %d: no \"%s\" in:\n%s", _i, prefix, out);
         ck_assert_msg(strstr(out, bad[_i].reason) != NULL, "case %d: no \"%s\" in:\n%s", _i,
                       bad[_i].reason, out);

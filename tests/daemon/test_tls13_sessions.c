@@ -284,7 +284,7 @@ START_TEST(config_errors_name_file_and_line)
     ck_assert_int_gt(line, 0);
     snprintf(prefix, sizeof(prefix), "%s:%d: ", conf_proc.conf, line);
     int st = dc_run(&conf_proc, check, out, sizeof(out), 10000);
-    ck_assert_msg(st == 78, "case %d: exit status %d:\n%s", _i, st, out);
+    ck_assert_msg(st == DC_EXIT_CONFIG, "case %d: exit status %d:\n%s", _i, st, out);
     ck_assert_msg(strstr(out, prefix) != NULL, "case %d: no \"%s\" in:\n%s", _i, prefix, out);
     ck_assert_msg(strstr(out, bad[_i].reason) != NULL, "case %d: no \"%s\" in:\n%s", _i,
                   bad[_i].reason, out);
