@@ -292,7 +292,9 @@ static bool print_tls12_capabilities(const lurk_cbs *payload)
         print_u8_list("freshness", &c->freshness_funct_list, freshness_name);
         if (lurk_cbs_len(&c->cipher_suite_list) > 0)
             print_u16_list("cipher suites", &c->cipher_suite_list);
-        if (c->type == LURK_TLS12_TYPE_ECDHE) {
+        /* client_certificate_verify shares the ecdhe record's body (protocol.md). */
+        if (c->type == LURK_TLS12_TYPE_ECDHE ||
+            c->type == LURK_TLS12_TYPE_CLIENT_CERTIFICATE_VERIFY) {
             print_u16_list("sig_and_hash", &c->sig_and_hash_list);
             print_u16_list("ecdsa curves", &c->ecdsa_curves_list);
             print_u16_list("ecdhe curves", &c->ecdhe_curves_list);
