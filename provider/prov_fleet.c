@@ -22,9 +22,15 @@
  *   request, brings the server back. Each state change is one log line.
  * - Counters per server (requests, failures, failovers, probes, latency)
  *   are rewritten by the health thread to <lurk-stats>.<pid> (§4 "Counters").
+ * - Without the thread (pthread_create refused: haproxy's workers run with
+ *   RLIMIT_NPROC 0; logged once per process) requests do its work: the
+ *   first attempt of a request goes to a down server whose back-off has run
+ *   out (one request per server at a time), and re-resolution and the
+ *   counters file are done by one request at a time when due.
  * - fork: a child keeps the table (what is known about the servers) but
  *   not the parent's outstanding requests or thread: the first pick in the
- *   child starts its own thread. An atfork handler holds the table's lock
+ *   child starts its own thread, and each down server's next probe is drawn
+ *   again, so workers forked after a server went down do not probe in step. An atfork handler holds the table's lock
  *   across fork so no child inherits it locked.
  */
 #include <arpa/inet.h>
@@ -71,6 +77,12 @@ struct lurk_prov_fleet {
     int64_t next_resolve_ms, next_stats_ms;
     pid_t pid; /* the process the outstanding counts and the thread belong to */
     bool thread_running, stop;
+    /*
+     * The thread could not be started in this process (haproxy's workers
+     * run with RLIMIT_NPROC 0): requests take over its work (see pick).
+     */
+    bool thread_failed;
+    bool upkeep_busy; /* a request is resolving or writing the counters file */
     pthread_t thread;
     uint64_t rng;
     struct lurk_prov_fleet *next; /* atfork registry */
@@ -187,17 +199,32 @@ void lurk_prov_fleet_free(struct lurk_prov_fleet *f)
     OPENSSL_free(f);
 }
 
-/* Caller holds f->mu. A child process forgets its parent's requests and thread. */
-static void fork_check(struct lurk_prov_fleet *f)
+static int64_t jitter(struct lurk_prov_fleet *f, int64_t interval_ms);
+
+/*
+ * Caller holds f->mu. A child process forgets its parent's requests and
+ * thread, and draws its own time for the next probe of each down server:
+ * workers forked after a server went down would otherwise all probe it at
+ * the moment the parent had chosen (docs/provider.md §4 "Balancing and health").
+ */
+static void fork_check(struct lurk_prov_fleet *f, int64_t probe_min_ms)
 {
+    int64_t now;
+
     if (f->pid == getpid())
         return;
     f->pid = getpid();
     f->thread_running = false;
+    f->thread_failed = false;
+    f->upkeep_busy = false;
     seed(f);
+    now = lurk_clock_ms();
     for (size_t i = 0; i < LURK_PROV_MAX_TARGETS; i++) {
-        f->slots[i].outstanding = 0;
-        f->slots[i].probing = false;
+        struct slot *sl = &f->slots[i];
+        sl->outstanding = 0;
+        sl->probing = false;
+        if (sl->used && sl->down)
+            sl->next_probe_ms = now + jitter(f, sl->backoff_ms > 0 ? sl->backoff_ms : probe_min_ms);
     }
     f->next_stats_ms = 0;
 }
@@ -359,19 +386,24 @@ static void *health_main(void *arg)
     return NULL;
 }
 
-/* Caller holds f->mu. */
-static void start_thread(LURK_PROV_CTX *pc)
+/* Caller holds f->mu. 0, or the error of a first failed start in this process. */
+static int start_thread(LURK_PROV_CTX *pc)
 {
     struct lurk_prov_fleet *f = pc->fleet;
     sigset_t all, old;
+    int rc;
 
-    if (f->thread_running || f->stop)
-        return;
+    if (f->thread_running || f->thread_failed || f->stop)
+        return 0;
     /* The application's signals stay with its own threads. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    f->thread_running = pthread_create(&f->thread, NULL, health_main, pc) == 0;
+    rc = pthread_create(&f->thread, NULL, health_main, pc);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    f->thread_running = rc == 0;
+    /* Not tried again in this process: the limit that refused it stays. */
+    f->thread_failed = rc != 0;
+    return rc;
 }
 
 /* Caller holds f->mu. Half the interval fixed, half random. */
@@ -410,13 +442,58 @@ static bool probe(LURK_PROV_CTX *pc, const struct lurk_address *addr, char *err,
 
 static void write_stats(LURK_PROV_CTX *pc);
 
+/* Caller holds f->mu. A probe of a down server failed: the next one after twice the wait. */
+static void probe_failed(LURK_PROV_CTX *pc, struct slot *sl, const char *cause)
+{
+    struct lurk_prov_fleet *f = pc->fleet;
+
+    sl->backoff_ms =
+        sl->backoff_ms * 2 > pc->cfg.probe_max_ms ? pc->cfg.probe_max_ms : sl->backoff_ms * 2;
+    sl->next_probe_ms = lurk_clock_ms() + jitter(f, sl->backoff_ms);
+    snprintf(sl->cause, sizeof(sl->cause), "%s", cause != NULL ? cause : "");
+}
+
+/*
+ * Re-resolution, the check of the link credential files and the counters
+ * file, when due: the health thread's work besides probes, and the work a
+ * request takes over when the thread could not start (one request at a
+ * time per process).
+ */
+static void upkeep(LURK_PROV_CTX *pc)
+{
+    struct lurk_prov_fleet *f = pc->fleet;
+    bool resolve, stats;
+    int64_t now = lurk_clock_ms();
+
+    pthread_mutex_lock(&f->mu);
+    if (f->upkeep_busy) {
+        pthread_mutex_unlock(&f->mu);
+        return;
+    }
+    resolve = f->resolved && f->next_resolve_ms <= now;
+    stats = pc->cfg.stats_path != NULL && f->next_stats_ms <= now;
+    if (stats)
+        f->next_stats_ms = now + pc->cfg.stats_ms;
+    if (resolve) /* claimed: no other request resolves meanwhile */
+        f->next_resolve_ms = now + pc->cfg.resolve_ms;
+    f->upkeep_busy = true;
+    pthread_mutex_unlock(&f->mu);
+    if (resolve)
+        resolve_all(pc);
+    lurk_prov_pool_check_credentials(pc);
+    if (stats)
+        write_stats(pc);
+    pthread_mutex_lock(&f->mu);
+    f->upkeep_busy = false;
+    pthread_mutex_unlock(&f->mu);
+}
+
 int64_t lurk_prov_fleet_tick(LURK_PROV_CTX *pc)
 {
     struct lurk_prov_fleet *f = pc->fleet;
     int due[LURK_PROV_MAX_TARGETS];
     struct lurk_address addrs[LURK_PROV_MAX_TARGETS];
     size_t n_due = 0;
-    bool resolve, stats;
     int64_t now = lurk_clock_ms(), next;
 
     pthread_mutex_lock(&f->mu);
@@ -428,10 +505,6 @@ int64_t lurk_prov_fleet_tick(LURK_PROV_CTX *pc)
             due[n_due++] = s;
         }
     }
-    resolve = f->resolved && f->next_resolve_ms <= now;
-    stats = pc->cfg.stats_path != NULL && f->next_stats_ms <= now;
-    if (stats)
-        f->next_stats_ms = now + pc->cfg.stats_ms;
     pthread_mutex_unlock(&f->mu);
 
     for (size_t k = 0; k < n_due; k++) {
@@ -449,21 +522,14 @@ int64_t lurk_prov_fleet_tick(LURK_PROV_CTX *pc)
             back = true;
             down_for = lurk_clock_ms() - sl->down_since_ms;
         } else if (!ok) {
-            sl->backoff_ms = sl->backoff_ms * 2 > pc->cfg.probe_max_ms ? pc->cfg.probe_max_ms
-                                                                       : sl->backoff_ms * 2;
-            sl->next_probe_ms = lurk_clock_ms() + jitter(f, sl->backoff_ms);
-            snprintf(sl->cause, sizeof(sl->cause), "%s", err);
+            probe_failed(pc, sl, err);
         }
         pthread_mutex_unlock(&f->mu);
         if (back)
             lurk_prov_log(pc, LOG_NOTICE, "server %s up: probe answered after %lld ms down",
                           addrs[k].text, (long long)down_for);
     }
-    if (resolve)
-        resolve_all(pc);
-    lurk_prov_pool_check_credentials(pc);
-    if (stats)
-        write_stats(pc);
+    upkeep(pc);
 
     /* Sleep until the next probe, resolution or counters file is due (at most 1 s). */
     now = lurk_clock_ms();
@@ -580,21 +646,52 @@ bool lurk_prov_fleet_pick(LURK_PROV_CTX *pc, const struct lurk_address *override
                           size_t n_tried, struct lurk_prov_target *t)
 {
     struct lurk_prov_fleet *f = pc->fleet;
-    int cand[LURK_PROV_MAX_TARGETS], chosen = -1;
+    int cand[LURK_PROV_MAX_TARGETS], chosen = -1, rc;
     size_t n = 0;
-    bool resolved;
+    bool resolved, threadless;
+    int64_t now;
 
     memset(t, 0, sizeof(*t));
     pthread_mutex_lock(&f->mu);
-    fork_check(f);
-    start_thread(pc);
+    fork_check(f, pc->cfg.probe_min_ms);
+    rc = start_thread(pc);
     resolved = f->resolved;
+    threadless = f->thread_failed;
     pthread_mutex_unlock(&f->mu);
+    if (rc != 0)
+        lurk_prov_log(pc, LOG_WARNING,
+                      "health thread not started: %s (a process limit: haproxy sets "
+                      "RLIMIT_NPROC to 0 in workers under `user`); requests of this process "
+                      "probe down servers, re-resolve names and write the counters file instead",
+                      strerror(rc));
     if (override == NULL && !resolved)
         resolve_all(pc); /* once per process; the thread re-resolves afterwards */
+    else if (threadless && n_tried == 0)
+        upkeep(pc);
 
     pthread_mutex_lock(&f->mu);
-    if (override != NULL) {
+    now = lurk_clock_ms();
+    if (override == NULL && threadless && n_tried == 0) {
+        /*
+         * Without the thread, the first attempt of a request is the probe of
+         * a down server whose back-off has run out (one request at a time per
+         * server): answered, the server is up again; failed, the request goes
+         * on to an up server, delayed by at most one timeout.
+         */
+        for (int s = 0; s < LURK_PROV_MAX_TARGETS && chosen < 0; s++) {
+            struct slot *sl = &f->slots[s];
+            if (sl->used && !sl->pinned && !sl->gone && sl->down && !sl->probing &&
+                sl->next_probe_ms <= now) {
+                sl->probing = true;
+                sl->probes++;
+                t->probe = true;
+                chosen = s;
+            }
+        }
+    }
+    if (chosen >= 0) {
+        /* the probe above */
+    } else if (override != NULL) {
         chosen = pinned_slot(f, override);
         if (chosen >= 0 && was_tried(chosen, tried, n_tried))
             chosen = -1;
@@ -653,11 +750,16 @@ void lurk_prov_fleet_done(LURK_PROV_CTX *pc, const struct lurk_prov_target *t,
     int64_t down_for = 0;
 
     pthread_mutex_lock(&f->mu);
-    fork_check(f);
+    fork_check(f, pc->cfg.probe_min_ms);
     if (sl->outstanding > 0)
         sl->outstanding--;
     /* The slot may have been reused for another address since the pick. */
     if (strcmp(sl->addr.text, t->addr.text) == 0) {
+        if (t->probe) {
+            sl->probing = false;
+            if (outcome == LURK_PROV_OUTCOME_FAILED && sl->down)
+                probe_failed(pc, sl, cause);
+        }
         switch (outcome) {
         case LURK_PROV_OUTCOME_ANSWERED:
             sl->answered++;

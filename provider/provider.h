@@ -163,6 +163,7 @@ struct lurk_prov_target {
     struct lurk_address addr;
     int slot;
     bool was_down;
+    bool probe; /* a request probing a down server (no health thread in this process) */
 };
 
 /* How an attempt on a target ended, for its health and counters. */
