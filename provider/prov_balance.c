@@ -85,9 +85,11 @@ bool lurk_prov_fleet_pick(LURK_PROV_CTX *pc, const struct lurk_address *override
          */
         for (int s = 0; s < LURK_PROV_MAX_TARGETS && chosen < 0; s++) {
             struct lurk_prov_slot *sl = &f->slots[s];
-            if (sl->used && !sl->pinned && !sl->gone && sl->down && !sl->probing &&
-                sl->next_probe_ms <= now) {
+            if (sl->used && !sl->pinned && !sl->gone && sl->down &&
+                (!sl->probing || sl->probe_claim_until_ms <= now) && sl->next_probe_ms <= now) {
                 sl->probing = true;
+                /* Waiting for a connection, connecting, the request: a timeout each. */
+                sl->probe_claim_until_ms = now + 3 * (int64_t)pc->cfg.timeout_ms;
                 sl->probes++;
                 t->probe = true;
                 chosen = s;

@@ -29,6 +29,12 @@ struct lurk_prov_slot {
     bool probing;
     char cause[256]; /* why it went down */
     int64_t down_since_ms, next_probe_ms, backoff_ms;
+    /*
+     * A request probing it (no health thread) holds the claim until then at
+     * most: a request whose ASYNC job the application frees while paused
+     * never ends its attempt, and must not keep the server from being probed.
+     */
+    int64_t probe_claim_until_ms;
     unsigned outstanding;
     uint64_t requests, failures, failovers, probes, answered, latency_sum_ms, latency_max_ms;
 };
