@@ -14,8 +14,8 @@
  *   handlers hold every pool lock across fork() so the child never inherits
  *   a lock held by a thread that does not exist there.
  * - Per server: at most lurk-connections connections to each server (the
- *   fleet's slot, prov_fleet.c, which also chooses the server of each
- *   attempt and keeps its health). A request whose server fails (connect,
+ *   fleet's slot, prov_fleet.c; prov_balance.c chooses the server of each
+ *   attempt, prov_health.c keeps its health). A request whose server fails (connect,
  *   I/O, timeout) is sent once more to another server; a request that fails
  *   fast on a reused connection (lurkd closed an idle connection) is sent
  *   once more on a fresh one to the same server. Both are safe: signing and

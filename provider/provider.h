@@ -153,9 +153,12 @@ void lurk_prov_log_free(struct lurk_prov_log *log);
 void lurk_prov_log(LURK_PROV_CTX *pc, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* ---- the servers: balancing, health, counters (prov_fleet.c; docs/provider.md §4) ---- */
+/*
+ * ---- the servers: table (prov_fleet.c), choice (prov_balance.c), health
+ * (prov_health.c), counters (prov_stats.c); docs/provider.md §4 ----
+ */
 
-/* The server table of one provider instance, opaque outside prov_fleet.c. */
+/* The server table of one provider instance, opaque outside the fleet's files (prov_fleet.h). */
 struct lurk_prov_fleet;
 
 /* One server chosen for one attempt: an address to dial and its slot in the table. */
@@ -163,6 +166,7 @@ struct lurk_prov_target {
     struct lurk_address addr;
     int slot;
     bool was_down;
+    bool probe; /* a request probing a down server (no health thread in this process) */
 };
 
 /* How an attempt on a target ended, for its health and counters. */
@@ -182,17 +186,20 @@ void lurk_prov_fleet_free(struct lurk_prov_fleet *fleet);
  * set, else two random up servers (by weight; backups only when no other is
  * up) and the one with fewer requests outstanding in this process; when
  * none is up, the down server probed longest ago. False when none is left.
- * Starts the process's health thread on first use.
+ * Starts the process's health thread on first use (prov_balance.c).
  */
 bool lurk_prov_fleet_pick(LURK_PROV_CTX *pc, const struct lurk_address *override, const int *tried,
                           size_t n_tried, struct lurk_prov_target *t);
-/* Ends the attempt: outstanding count, counters, and the server's state (logged on change). */
+/*
+ * Ends the attempt: outstanding count, counters, and the server's state
+ * (logged on change; prov_health.c).
+ */
 void lurk_prov_fleet_done(LURK_PROV_CTX *pc, const struct lurk_prov_target *t,
                           enum lurk_prov_outcome outcome, int64_t latency_ms, const char *cause);
 /* The request left the slot's server for another one. */
 void lurk_prov_fleet_failover(LURK_PROV_CTX *pc, int slot);
 /*
- * The health thread's work, one round (prov_fleet.c): probes down servers
+ * The health thread's work, one round (prov_health.c): probes down servers
  * that are due, re-resolves names and rewrites the counters file when due.
  * Returns the ms until the next thing is due.
  */

@@ -17,7 +17,9 @@
 #   2. each lurkd serves 20-47 % of the operations;
 #   3. lurkd on k1 killed with SIGKILL under load: no handshake fails, each
 #      worker logs k1 down once, the counters show it down and the failovers;
-#   4. k1 back: it serves again within 10 s, each worker logs it up once;
+#   4. k1 back: it serves again within 10 s, each worker logs it up once
+#      (haproxy runs without insecure-fork-wanted: its worker has no health
+#      thread, its requests find k1 back);
 #   5. k1 stalled (accepts, never answers): no handshake fails, those that
 #      met the stall waited one lurk-timeout-ms, none two (a bound the issue
 #      asks for, checked at 2x for timing noise);
@@ -212,10 +214,9 @@ global
     group nogroup
     tune.ssl.cachesize 0
     ssl-mode-async
-    # haproxy sets RLIMIT_NPROC to 0 in its non-root workers, which forbids
-    # the provider's health thread: no probes, a server once down stays down
-    # for haproxy (docs/deploy.md, haproxy).
-    insecure-fork-wanted
+    # No insecure-fork-wanted: haproxy sets RLIMIT_NPROC to 0 in its
+    # non-root workers, so the provider's health thread cannot start and
+    # requests probe and write the counters instead (docs/deploy.md, haproxy).
 defaults
     mode http
     timeout connect 5s
@@ -343,6 +344,11 @@ for f in "${FRONTENDS[@]}"; do
 done
 sleep 0.3 # audit lines are flushed every 100 ms
 log "operations per lurkd so far: $(audit_counts)"
+# haproxy's worker (RLIMIT_NPROC 0) could not start the health thread and says so, once.
+hapid=$(pgrep -P "$(head -1 "$E2E_DIR/fe2/haproxy.pid")")
+[ -n "$hapid" ] || fail "no haproxy worker on fe2"
+n=$(grep -c "^lurk\[$hapid\]: health thread not started" "$E2E_DIR/fe2/lurk.log" || true)
+[ "$n" -eq 1 ] || fail "haproxy worker $hapid logged the missing health thread $n times: $(cat "$E2E_DIR/fe2/lurk.log")"
 
 # ---- 2. Balancing: under load through every front end, each lurkd serves
 # between 20 % and 47 % of the operations.

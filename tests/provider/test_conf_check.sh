@@ -102,27 +102,46 @@ check "pkey -out" fail "the private key is held by lurkd and is never exported" 
     "$OPENSSL_BIN" pkey -in "$E2E_DIR/www.keyref.pem" -out "$E2E_DIR/copy.pem"
 
 # Each bad setting fails the check and is named. nginx prints OpenSSL's error
-# data; haproxy prints only that the key did not load, which is still a failure.
-# openssl pkey drops the error data of a key that did not load: the
-# provider's own log line (lurk-log = stderr here) says it instead.
+# data; haproxy prints only that the key did not load (which is still a
+# failure), as does Python ("PEM lib"), and openssl pkey drops the error data
+# of a key that did not load (OSSL_STORE): for those the provider's own log
+# line (lurk-log = stderr here) says why, and is checked in their output.
 bad_case() { # LINES NEEDLE
     write_cnf "$1"
-    for a in "${apps[@]}"; do
-        if [ "$a" = nginx ]; then run_app nginx fail "$2" "($2)"; else run_app "$a" fail "" "($2)"; fi
-    done
-    if ! grep -q "^lurk-log" <<< "$(printf '%b' "$1")"; then
+    local own_log=yes
+    if grep -q "^lurk-log" <<< "$(printf '%b' "$1")"; then
+        own_log=no # the bad setting is the log itself: only nginx's error text names it
+    else
         printf 'lurk-log = stderr\n' >> "$E2E_DIR/openssl.cnf"
+    fi
+    for a in "${apps[@]}"; do
+        if [ "$a" = nginx ]; then
+            run_app nginx fail "$2" "($2)"
+        elif [ $own_log = yes ]; then
+            run_app "$a" fail "bad lurk provider setting: $2" "($2)"
+        else
+            run_app "$a" fail "" "($2)"
+        fi
+    done
+    if [ $own_log = yes ]; then
         check "pkey ($2)" fail "bad lurk provider setting: $2" \
             "$OPENSSL_BIN" pkey -in "$E2E_DIR/www.keyref.pem" -pubout
+        if command -v python3 > /dev/null; then
+            check "python load_cert_chain ($2)" fail "bad lurk provider setting: $2" \
+                python3 -c "import ssl, sys; ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(sys.argv[1], sys.argv[2])" \
+                "$E2E_DIR/www.crt" "$E2E_DIR/www.keyref.pem"
+        fi
     fi
 }
 bad_case "lurk-timeout = 500\n" "unknown setting lurk-timeout"
 bad_case "lurk-connections = lots\n" "lurk-connections = lots"
 bad_case "lurk-log = /nonexistent/dir/lurk.log\n" "lurk-log /nonexistent/dir/lurk.log"
 # client2's key behind client1's certificate.
-write_cnf ""
+write_cnf "lurk-log = stderr\n"
 sed -i "s|^lurk-key = .*|lurk-key = $PKI/client2.key|" "$E2E_DIR/openssl.cnf"
 for a in "${apps[@]}"; do
-    if [ "$a" = nginx ]; then run_app nginx fail "matching lurk-cert" "(mismatched key)"; else run_app "$a" fail "" "(mismatched key)"; fi
+    if [ "$a" = nginx ]; then run_app nginx fail "matching lurk-cert" "(mismatched key)"; else
+        run_app "$a" fail "bad lurk provider setting: lurk-key $PKI/client2.key" "(mismatched key)"
+    fi
 done
 log "PASS"

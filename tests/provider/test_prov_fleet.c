@@ -7,18 +7,27 @@
  * never answers costs one timeout, once; with every server down operations
  * fail cleanly and recover without reloading the key; link credentials
  * rotated on disk are taken for new connections, a bad new pair is
- * rejected and the old one kept.
+ * rejected and the old one kept. A process that cannot start threads
+ * (haproxy's workers: RLIMIT_NPROC 0) still finds a restarted server back
+ * and writes its counters file; forked workers probe a down server at
+ * different times; weights share the operations.
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -199,13 +208,13 @@ static int log_lines(const char *addr, const char *state)
     return prov_count(log_path, needle);
 }
 
-/* A counter of addr in this process's counters file; -1 when absent. */
-static long counter(const char *addr, const char *name)
+/* A counter of addr in the counters file of process pid; -1 when absent. */
+static long counter_of(pid_t pid, const char *addr, const char *name)
 {
     char path[800], key[300], *text, *line, *at;
     long v = -1;
 
-    snprintf(path, sizeof(path), "%s.%ld", stats_prefix, (long)getpid());
+    snprintf(path, sizeof(path), "%s.%ld", stats_prefix, (long)pid);
     text = lurk_test_read_file(path, NULL);
     if (text == NULL)
         return -1;
@@ -222,6 +231,12 @@ static long counter(const char *addr, const char *name)
     }
     free(text);
     return v;
+}
+
+/* A counter of addr in this process's counters file; -1 when absent. */
+static long counter(const char *addr, const char *name)
+{
+    return counter_of(getpid(), addr, name);
 }
 
 /* Waits (bounded) until the counters file shows at least min for addr's counter. */
@@ -521,6 +536,241 @@ START_TEST(link_credentials_rotate_without_restart)
 }
 END_TEST
 
+/* ---- without a health thread (haproxy's workers, issue 12 follow-up) ---- */
+
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
+/*
+ * What haproxy does to a worker under `user`: RLIMIT_NPROC 0, then the
+ * unprivileged user (the limit does not bind root). Then signs every 50 ms
+ * until a byte arrives on stop_fd (at most 30 s); exits 2 when a thread can
+ * still be started (the test would prove nothing), 1 when an operation failed.
+ */
+static void threadless_worker(const struct prov_signer *s, const struct passwd *pw, int stop_fd)
+{
+    struct rlimit none = {0, 0};
+    pthread_t t;
+    char why[1024], byte;
+    int failed = 0;
+
+    if (setrlimit(RLIMIT_NPROC, &none) != 0)
+        _exit(3);
+    if (getuid() == 0 &&
+        (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0))
+        _exit(3);
+    if (pthread_create(&t, NULL, nothing, NULL) == 0)
+        _exit(2);
+    for (int i = 0; i < 600 && read(stop_fd, &byte, 1) != 1; i++) {
+        if (!sign_one(s, why, sizeof(why))) {
+            failed++;
+            fprintf(stderr, "threadless worker: %s\n", why);
+        }
+        sleep_ms(50);
+    }
+    _exit(failed > 0 ? 1 : 0);
+}
+
+START_TEST(threadless_process_finds_a_server_back)
+{
+    char list[600], sdir[] = "/tmp/lurk-fleet-stats-XXXXXX", path[800];
+    const char *victim = lurkd[1].tls_addr;
+    struct passwd *pw = getpwnam("nobody");
+    struct prov_signer s;
+    int stop[2], back0, st;
+    pid_t child;
+    long probes = -1;
+
+    ck_assert_ptr_nonnull(pw);
+    /* The worker writes its counters file as nobody: a directory of its own. */
+    ck_assert_ptr_nonnull(mkdtemp(sdir));
+    ck_assert_int_eq(chmod(sdir, 0755), 0);
+    if (getuid() == 0)
+        ck_assert_int_eq(chown(sdir, pw->pw_uid, pw->pw_gid), 0);
+    snprintf(stats_prefix, sizeof(stats_prefix), "%s/lurk-stats", sdir);
+    snprintf(list, sizeof(list), "%s, %s", lurkd[0].tls_addr, victim);
+    write_conf(list, NULL, NULL, NULL);
+    prov_signer_open(&s, &p256, conf, false);
+    kill9(&lurkd[1]);
+
+    ck_assert_int_eq(pipe2(stop, O_CLOEXEC), 0);
+    ck_assert_int_eq(fcntl(stop[0], F_SETFL, O_NONBLOCK), 0);
+    child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        close(stop[1]);
+        threadless_worker(&s, pw, stop[0]);
+    }
+    close(stop[0]);
+
+    ck_assert_msg(prov_wait_count(log_path, "health thread not started", 1, 10000),
+                  "the worker did not say its health thread could not start");
+    snprintf(path, sizeof(path), "server %s down", victim);
+    ck_assert_msg(prov_wait_count(log_path, path, 1, 10000),
+                  "the killed server was not marked down");
+    restart(&lurkd[1]);
+    back0 = audited(1);
+    for (int i = 0; i < 100 && audited(1) == back0; i++)
+        sleep_ms(100);
+    ck_assert_msg(audited(1) > back0, "the restarted lurkd got no traffic within 10 s");
+    snprintf(path, sizeof(path), "server %s up", victim);
+    ck_assert(prov_wait_count(log_path, path, 1, 5000));
+    /* The counters file, rewritten by the worker's requests: probes counted, back up. */
+    for (int i = 0; i < 50; i++) {
+        char *text;
+        snprintf(path, sizeof(path), "%s.%ld", stats_prefix, (long)child);
+        text = lurk_test_read_file(path, NULL);
+        probes = counter_of(child, victim, "probes");
+        if (text != NULL && probes >= 1 && strstr(text, "state=down") == NULL) {
+            free(text);
+            break;
+        }
+        free(text);
+        sleep_ms(100);
+    }
+    ck_assert_msg(probes >= 1, "no counters file with probes from the worker (%ld)", probes);
+    ck_assert_msg(write(stop[1], "x", 1) == 1, "cannot stop the worker");
+    close(stop[1]);
+    ck_assert_int_eq(waitpid(child, &st, 0), child);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 2, "the worker could still start threads");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the worker failed (status %d)", st);
+    ck_assert_int_eq(prov_count(log_path, "health thread not started"), 1);
+    ck_assert_int_eq(log_lines(victim, "up"), 1);
+    prov_signer_close(&s);
+    snprintf(path, sizeof(path), "rm -rf '%s'", sdir);
+    ck_assert_int_eq(system(path), 0);
+}
+END_TEST
+
+/* ---- probe jitter: forked workers do not probe a down server at once ---- */
+
+#define HERD 6
+
+struct counting_listener {
+    int fd;
+    pthread_t thread;
+    atomic_bool stop;
+    atomic_int n;
+    int64_t at_ms[256];
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Accepts each connection, notes when, closes it: every probe fails there. */
+static void *count_accepts(void *arg)
+{
+    struct counting_listener *l = arg;
+
+    while (!atomic_load(&l->stop)) {
+        struct pollfd p = {.fd = l->fd, .events = POLLIN};
+        int c;
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        c = accept(l->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        if (atomic_load(&l->n) < 256)
+            l->at_ms[atomic_fetch_add(&l->n, 1)] = mono_ms();
+        close(c);
+    }
+    return NULL;
+}
+
+START_TEST(forked_workers_probe_apart)
+{
+    static struct counting_listener l;
+    char addr[64], list[600], why[1024];
+    struct prov_signer s;
+    pid_t pids[HERD];
+    int64_t forked;
+    int first = -1, n, most = 0;
+
+    memset(&l, 0, sizeof(l));
+    l.fd = stalled_listener(addr, sizeof(addr));
+    ck_assert_int_eq(pthread_create(&l.thread, NULL, count_accepts, &l), 0);
+    snprintf(list, sizeof(list), "%s, %s", lurkd[0].tls_addr, addr);
+    write_conf(list, NULL, NULL, "lurk-probe-min-ms = 400\nlurk-probe-max-ms = 3200\n");
+    prov_signer_open(&s, &p256, conf, false);
+    /* The master process finds the server down before it forks its workers. */
+    for (int i = 0; i < 60 && log_lines(addr, "down") == 0; i++)
+        ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+    ck_assert_int_eq(log_lines(addr, "down"), 1);
+    forked = mono_ms();
+    for (int c = 0; c < HERD; c++) {
+        pids[c] = fork();
+        ck_assert_int_ge(pids[c], 0);
+        if (pids[c] == 0) {
+            /* One operation starts the worker's health thread; it probes meanwhile. */
+            bool ok = sign_one(&s, why, sizeof(why));
+            sleep_ms(1500);
+            _exit(ok ? 0 : 1);
+        }
+    }
+    for (int c = 0; c < HERD; c++) {
+        int st;
+        ck_assert_int_eq(waitpid(pids[c], &st, 0), pids[c]);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker %d failed", c);
+    }
+    atomic_store(&l.stop, true);
+    ck_assert_int_eq(pthread_join(l.thread, NULL), 0);
+    close(l.fd);
+    n = atomic_load(&l.n);
+    for (int i = 0; i < n && first < 0; i++)
+        if (l.at_ms[i] >= forked)
+            first = i;
+    ck_assert_msg(first >= 0 && n - first >= HERD, "%d probes after the fork, want %d or more",
+                  first < 0 ? 0 : n - first, HERD);
+    /* The most probes within any 10 ms: fewer than the workers (in step, all of them). */
+    for (int i = first; i < n; i++) {
+        int k = 0;
+        for (int j = first; j < n; j++)
+            k += l.at_ms[j] >= l.at_ms[i] && l.at_ms[j] < l.at_ms[i] + 10;
+        most = k > most ? k : most;
+    }
+    ck_assert_msg(most < HERD, "%d of %d probes within 10 ms: the workers probe in step", most,
+                  n - first);
+    prov_signer_close(&s);
+}
+END_TEST
+
+/* ---- weights ---- */
+
+START_TEST(weights_share_the_load)
+{
+    char list[600], why[1024];
+    int before[2], got[2] = {0, 0}, total = 0;
+    struct prov_signer s;
+
+    snprintf(list, sizeof(list), "%s weight=3, %s", lurkd[0].tls_addr, lurkd[1].tls_addr);
+    write_conf(list, NULL, NULL, NULL);
+    for (int i = 0; i < 2; i++)
+        before[i] = audited(i);
+    prov_signer_open(&s, &p256, conf, false);
+    for (int i = 0; i < 400; i++)
+        ck_assert_msg(sign_one(&s, why, sizeof(why)), "operation %d: %s", i, why);
+    for (int tries = 0; tries < 100 && total < 400; tries++) {
+        if (tries > 0)
+            sleep_ms(100);
+        total = 0;
+        for (int i = 0; i < 2; i++)
+            total += got[i] = audited(i) - before[i];
+    }
+    ck_assert_int_eq(total, 400);
+    /* 3:1 is 75 %; the band is about 4.5 standard deviations of 400 draws either way. */
+    ck_assert_msg(got[0] >= 260 && got[0] <= 340, "weight 3 got %d and weight 1 got %d of 400",
+                  got[0], got[1]);
+    prov_signer_close(&s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("prov_fleet");
@@ -536,6 +786,9 @@ int main(void)
     tcase_add_test(tc, stalled_server_costs_one_timeout);
     tcase_add_test(tc, all_down_then_recovery);
     tcase_add_test(tc, link_credentials_rotate_without_restart);
+    tcase_add_test(tc, threadless_process_finds_a_server_back);
+    tcase_add_test(tc, forked_workers_probe_apart);
+    tcase_add_test(tc, weights_share_the_load);
     suite_add_tcase(s, tc);
     return lurk_test_run(s, CK_FORK_GETENV);
 }
