@@ -59,6 +59,13 @@ bool lurk_prov_fleet_pick(LURK_PROV_CTX *pc, const struct lurk_address *override
     memset(t, 0, sizeof(*t));
     pthread_mutex_lock(&f->mu);
     lurk_prov_fleet_sync(f, pc->cfg.probe_min_ms);
+    /* Attempts abandoned while paused never reached lurk_prov_fleet_done. */
+    if (lurk_prov_pool_any_abandoned(pc->pool))
+        for (int s = 0; s < LURK_PROV_MAX_TARGETS; s++) {
+            unsigned gone = lurk_prov_pool_take_abandoned(pc->pool, s);
+            struct lurk_prov_slot *sl = &f->slots[s];
+            sl->outstanding -= gone < sl->outstanding ? gone : sl->outstanding;
+        }
     rc = lurk_prov_health_start(pc);
     resolved = f->resolved;
     threadless = f->thread_failed;

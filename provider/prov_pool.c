@@ -90,6 +90,14 @@ struct lurk_prov_pool {
     size_t n_busy_at[LURK_PROV_MAX_TARGETS]; /* checked out, or being opened, per server slot */
     int free_efd; /* written on checkin while ASYNC jobs wait for a connection; -1 */
     size_t async_waiters;
+    /*
+     * Attempts whose paused job the application freed (release_held): the
+     * fleet takes them off its outstanding counts at its next pick
+     * (lurk_prov_pool_take_abandoned). Atomic: release_held holds pool locks
+     * the fleet's lock must never be taken under.
+     */
+    atomic_uint abandoned_at[LURK_PROV_MAX_TARGETS];
+    atomic_bool abandoned_any;
     unsigned long serial; /* tells pools apart for a cleanup that outlived one */
     SSL_CTX *tls;
     bool tls_failed;
@@ -187,6 +195,9 @@ static void fork_check(struct lurk_prov_pool *pool)
         close(pool->free_efd);
     pool->free_efd = -1;
     pool->async_waiters = 0;
+    for (size_t i = 0; i < LURK_PROV_MAX_TARGETS; i++)
+        atomic_store(&pool->abandoned_at[i], 0); /* the parent's, taken off its own counts */
+    atomic_store(&pool->abandoned_any, false);
     pool->gen = gen;
     pool->pid = pid;
 }
@@ -433,6 +444,19 @@ static uint8_t *slurp(const char *path, size_t *len)
     return buf;
 }
 
+unsigned lurk_prov_pool_take_abandoned(struct lurk_prov_pool *pool, int slot)
+{
+    /* A child that has not dropped its parent's state yet (fork_check) has none of its own. */
+    if (pool->gen != atomic_load(&fork_gen))
+        return 0;
+    return atomic_exchange(&pool->abandoned_at[slot], 0);
+}
+
+bool lurk_prov_pool_any_abandoned(struct lurk_prov_pool *pool)
+{
+    return atomic_exchange(&pool->abandoned_any, false);
+}
+
 void lurk_prov_pool_check_credentials(LURK_PROV_CTX *pc)
 {
     struct lurk_prov_pool *pool = pc->pool;
@@ -558,6 +582,11 @@ static void release_held(const struct lurk_prov_async_hold *hold)
         } else if (p->gen == hold->gen && p->async_waiters > 0) {
             p->async_waiters--;
         }
+        /* Either way the attempt never ends in the fleet: it is abandoned. */
+        if (p->gen == hold->gen) {
+            atomic_fetch_add(&p->abandoned_at[hold->slot], 1);
+            atomic_store(&p->abandoned_any, true);
+        }
         pthread_mutex_unlock(&p->mu);
     }
     pthread_mutex_unlock(&registry_mu);
@@ -583,11 +612,14 @@ static bool pause_job(struct lurk_prov_async_job *w, int fd, bool edge, int64_t 
  * Caller holds pool->mu (released while paused). The job pauses until a
  * connection comes free or the deadline passes; false if it cannot pause.
  */
-static bool pause_for_checkin(struct lurk_prov_pool *pool, struct lurk_prov_async_job *w,
+static bool pause_for_checkin(struct lurk_prov_pool *pool, struct lurk_prov_async_job *w, int slot,
                               int64_t deadline)
 {
-    struct lurk_prov_async_hold hold = {
-        .release = release_held, .pool = pool, .pool_serial = pool->serial, .gen = pool->gen};
+    struct lurk_prov_async_hold hold = {.release = release_held,
+                                        .pool = pool,
+                                        .pool_serial = pool->serial,
+                                        .gen = pool->gen,
+                                        .slot = slot};
     bool paused;
 
     if (pool->free_efd < 0)
@@ -660,7 +692,7 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_prov_target *t, bool f
         if (victim != NULL || mine + pool->n_busy_at[t->slot] < max)
             break;
         if (w != NULL && lurk_clock_ms() < deadline) {
-            if (pause_for_checkin(pool, w, deadline))
+            if (pause_for_checkin(pool, w, t->slot, deadline))
                 continue;
             w = NULL; /* the job cannot pause: block */
         }

@@ -321,6 +321,13 @@ SSL_CTX *lurk_prov_pool_tls(LURK_PROV_CTX *pc, char *err, size_t errlen);
  * a bad new set is logged and the old one kept. Called by the health thread.
  */
 void lurk_prov_pool_check_credentials(LURK_PROV_CTX *pc);
+/*
+ * Whether a paused job was abandoned since the last call (its wait ctx freed
+ * without a resume, e.g. haproxy closing a connection mid-handshake); clears it.
+ */
+bool lurk_prov_pool_any_abandoned(struct lurk_prov_pool *pool);
+/* How many attempts on the slot's server were abandoned so; resets the count. */
+unsigned lurk_prov_pool_take_abandoned(struct lurk_prov_pool *pool, int slot);
 /* A pool without connections (they are made on first use); NULL when out of memory. */
 struct lurk_prov_pool *lurk_prov_pool_new(void);
 /* Closes the pool's idle connections and frees it; NULL is a no-op. */

@@ -265,9 +265,10 @@ static void start(void)
     snprintf(settings, sizeof(settings),
              "lurk-server = %s, %s backup\n"
              "lurk-ca = %s\nlurk-cert = %s\nlurk-key = %s\n"
-             "lurk-connections = 1\nlurk-timeout-ms = %d\n",
+             "lurk-connections = 1\nlurk-timeout-ms = %d\n"
+             "lurk-stats = %s/counters\nlurk-stats-ms = 100\n",
              relay_addr, spare_addr, lurk_test_pki("ca.crt"), lurk_test_pki("client1.crt"),
-             lurk_test_pki("client1.key"), SHORT_MS);
+             lurk_test_pki("client1.key"), SHORT_MS, lurkd.proc.dir);
     snprintf(one_conn_conf, sizeof(one_conn_conf), "%s/one-conn.cnf", lurkd.proc.dir);
     ck_assert(test_write_config(one_conn_conf, settings));
 }
@@ -571,6 +572,29 @@ START_TEST(busy_pool_is_not_a_dead_server)
 }
 END_TEST
 
+/*
+ * Waits (5 s at most) until this process's counters file (docs/provider.md
+ * §4) shows the server with no request outstanding; false otherwise.
+ */
+static bool counters_show_none_outstanding(const char *server)
+{
+    char path[700], want[300];
+
+    snprintf(path, sizeof(path), "%s/counters.%ld", lurkd.proc.dir, (long)getpid());
+    snprintf(want, sizeof(want), "server=\"%s\" ", server);
+    for (int64_t until = lurk_clock_ms() + 5000; lurk_clock_ms() < until; usleep(50 * 1000)) {
+        char *text = lurk_test_read_file(path, NULL);
+        const char *line = text != NULL ? strstr(text, want) : NULL;
+        const char *end = line != NULL ? strchr(line, '\n') : NULL;
+        const char *zero = line != NULL ? strstr(line, " outstanding=0 ") : NULL;
+        bool none = zero != NULL && (end == NULL || zero < end);
+        free(text);
+        if (none)
+            return true;
+    }
+    return false;
+}
+
 /* The abandoned job is never resumed: it stays reachable for the leak checker. */
 static ASYNC_JOB *volatile abandoned;
 static struct prov_signer abandoned_signer;
@@ -591,6 +615,9 @@ START_TEST(freed_wait_ctx_returns_the_connection)
     ck_assert_msg(sign_blocking(s, &j, data, sizeof(data)), "%s", data);
     ck_assert(verify(&j));
     ck_assert(!spare_was_dialled());
+    /* The abandoned attempt no longer counts against lurkd when servers are compared. */
+    ck_assert_msg(counters_show_none_outstanding(relay_addr),
+                  "the abandoned request still counts as outstanding on %s", relay_addr);
     /* The library context stays: the abandoned job still holds objects from it. */
 }
 END_TEST
