@@ -330,10 +330,16 @@ START_TEST(server_hello_rewritten)
     ck_assert_uint_eq(parse(t, len, &hs, &why), FORMAT);
     ck_assert_str_eq(why, "the ServerHello's cipher suite is not one the ClientHello offered");
 
-    /* A suite the ClientHello offered but whose key exchange lurk does not know. */
+    /*
+     * A suite the ClientHello offered but whose key exchange lurk does not
+     * know: TLS_ECDHE_ECDSA_WITH_AES_128_CCM (RFC 7251) written over the
+     * ClientHello's first suite and chosen by the ServerHello. (Not the
+     * renegotiation SCSV: OpenSSL 3.5 no longer offers it in every hello.)
+     */
+    size_t ch_suites = s.off[0] + 4 + 2 + 32 + 1 + m[s.off[0] + 38] + 2;
     memcpy(t, m, len);
-    t[suite_at] = 0x00;
-    t[suite_at + 1] = 0xff; /* the renegotiation SCSV, which OpenSSL always offers */
+    t[ch_suites] = t[suite_at] = 0xc0;
+    t[ch_suites + 1] = t[suite_at + 1] = 0xac;
     ck_assert_uint_eq(parse(t, len, &hs, &why), LURK_TLS12_STATUS_INVALID_CIPHER_OR_PRF_HASH);
     free(t);
     free(m);
