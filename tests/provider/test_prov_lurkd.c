@@ -56,9 +56,15 @@ static struct prov_lurkd lurkd;
 static void start(void)
 {
     static const char *const keys[] = {"rsa2048", "p256", "ed25519", NULL};
-    char settings[64];
+    char settings[128];
 
-    snprintf(settings, sizeof(settings), "lurk-connections = %d", CONNECTIONS);
+    /*
+     * Nothing here is meant to time out: a generous lurk-timeout-ms keeps the
+     * fork test's burst of RSA signatures (parent and children at once) from
+     * failing on a loaded 2-CPU machine, as the 2 s default once did.
+     */
+    snprintf(settings, sizeof(settings), "lurk-connections = %d\nlurk-timeout-ms = 15000",
+             CONNECTIONS);
     prov_lurkd_start(&lurkd, keys, settings);
 }
 
