@@ -3,7 +3,10 @@
  * of the table, rewritten to <lurk-stats>.<pid> through a temporary file
  * and a rename, so a reader never sees half a file. Called by the health
  * thread, or by a request when the process has none (prov_health.c).
+ * The temporary file is made anew, never followed through a symlink: the
+ * directory may be one other users can write to.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,12 +21,20 @@ void lurk_prov_stats_write(LURK_PROV_CTX *pc)
     char path[4200], tmp[4300];
     struct timespec ts;
     FILE *out;
+    int fd;
 
     snprintf(path, sizeof(path), "%s.%ld", pc->cfg.stats_path, (long)getpid());
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    out = fopen(tmp, "w");
-    if (out == NULL)
+    unlink(tmp); /* one a previous writer left, or someone planted */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
         return;
+    out = fdopen(fd, "w");
+    if (out == NULL) {
+        close(fd);
+        unlink(tmp);
+        return;
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
     fprintf(out, "# lurk provider counters, pid %ld, written %lld\n", (long)getpid(),
             (long long)ts.tv_sec);

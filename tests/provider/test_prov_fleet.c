@@ -267,10 +267,33 @@ START_TEST(three_servers_share_the_load)
     struct prov_signer s;
     char why[1024];
 
+    char victim[800], planted[800], *kept;
+
     write_conf(servers3(), NULL, NULL, NULL);
+    /* A symlink planted where the counters file's temporary goes is replaced, not followed. */
+    snprintf(victim, sizeof(victim), "%s/victim", dir);
+    snprintf(planted, sizeof(planted), "%s.%ld.tmp", stats_prefix, (long)getpid());
+    FILE *vf = fopen(victim, "w");
+    ck_assert(vf != NULL && fputs("precious\n", vf) >= 0 && fclose(vf) == 0);
+    ck_assert_int_eq(symlink(victim, planted), 0);
+    prov_signer_open(&s, &p256, conf, false);
+    /*
+     * A warm-up first, so that each server has its connections: on a loaded
+     * machine the first TLS connections to one lurkd can take long enough
+     * for the others to get most of a short run.
+     */
     for (int i = 0; i < N_LURKD; i++)
         before[i] = audited(i);
-    prov_signer_open(&s, &p256, conf, false);
+    run_workers(w, &s, 10, NULL);
+    ck_assert_msg(join_workers(w, why, sizeof(why)) == 0, "%s", why);
+    for (int tries = 0; tries < 100 && total < THREADS * 10; tries++, sleep_ms(100)) {
+        total = 0;
+        for (int i = 0; i < N_LURKD; i++)
+            total += audited(i) - before[i];
+    }
+    ck_assert_int_eq(total, THREADS * 10);
+    for (int i = 0; i < N_LURKD; i++)
+        before[i] = audited(i);
     run_workers(w, &s, 75, NULL);
     ck_assert_msg(join_workers(w, why, sizeof(why)) == 0, "%s", why);
     /* lurkd writes its audit lines as it answers: wait until all 300 are there. */
@@ -290,6 +313,11 @@ START_TEST(three_servers_share_the_load)
     /* The counters file agrees: every server up, with requests. */
     for (int i = 0; i < N_LURKD; i++)
         ck_assert_int_ge(wait_counter(lurkd[i].tls_addr, "requests", got[i]), got[i]);
+    kept = lurk_test_read_file(victim, NULL);
+    ck_assert_msg(kept != NULL && strcmp(kept, "precious\n") == 0,
+                  "the counters file was written through a planted symlink: %s",
+                  kept ? kept : "(gone)");
+    free(kept);
     prov_signer_close(&s);
 }
 END_TEST
