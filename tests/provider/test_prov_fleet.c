@@ -265,9 +265,7 @@ START_TEST(three_servers_share_the_load)
     int before[N_LURKD], total = 0, got[N_LURKD];
     struct worker w[THREADS];
     struct prov_signer s;
-    char why[1024];
-
-    char victim[800], planted[800], *kept;
+    char why[1024], victim[800], planted[800], *kept;
 
     write_conf(servers3(), NULL, NULL, NULL);
     /* A symlink planted where the counters file's temporary goes is replaced, not followed. */
