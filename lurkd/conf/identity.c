@@ -142,17 +142,8 @@ void lurkd_cert_identity_from_chain(struct lurkd_cert_identity *id, STACK_OF(X50
             len == 32)
             id->n_chain++;
     }
-    const ASN1_INTEGER *serial = X509_get0_serialNumber(leaf);
-    if (serial != NULL && ASN1_STRING_length(serial) > 0 &&
-        (size_t)ASN1_STRING_length(serial) <= sizeof(id->serial)) {
-        id->serial_len = (size_t)ASN1_STRING_length(serial);
-        memcpy(id->serial, ASN1_STRING_get0_data(serial), id->serial_len);
-    }
-    unsigned char *der = NULL;
-    int der_len = i2d_X509_NAME(X509_get_issuer_name(leaf), &der);
-    if (der_len > 0)
-        EVP_Digest(der, (size_t)der_len, id->issuer_sha256, NULL, EVP_sha256(), NULL);
-    OPENSSL_free(der);
+    /* Out of memory: no chain, and lurkd_crls_revoked refuses. */
+    id->chain = X509_chain_up_ref(chain);
     subject = X509_get_subject_name(leaf);
     while ((i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) >= 0) {
         unsigned char *utf8 = NULL;
@@ -174,6 +165,20 @@ void lurkd_cert_identity_from_chain(struct lurkd_cert_identity *id, STACK_OF(X50
     }
     GENERAL_NAMES_free(sans);
     ERR_clear_error();
+}
+
+void lurkd_cert_identity_clear(struct lurkd_cert_identity *id)
+{
+    if (id == NULL)
+        return;
+    sk_X509_pop_free(id->chain, X509_free);
+    id->chain = NULL;
+}
+
+void lurkd_cert_identity_free(struct lurkd_cert_identity *id)
+{
+    lurkd_cert_identity_clear(id);
+    free(id);
 }
 
 bool lurkd_crl_file_load(const char *path, STACK_OF(X509_CRL) * *out, char *why, size_t whylen)
@@ -209,27 +214,21 @@ bool lurkd_crl_file_load(const char *path, STACK_OF(X509_CRL) * *out, char *why,
 
 bool lurkd_crls_revoked(STACK_OF(X509_CRL) * crls, const struct lurkd_cert_identity *id)
 {
-    ASN1_INTEGER *serial;
     bool revoked = false;
 
-    if (crls == NULL || id->serial_len == 0)
+    if (crls == NULL)
         return false;
-    serial = ASN1_INTEGER_new();
-    if (serial == NULL || !ASN1_STRING_set(serial, id->serial, (int)id->serial_len)) {
-        ASN1_INTEGER_free(serial);
-        return true; /* out of memory: refuse rather than guess */
+    if (id->chain == NULL)
+        return true; /* nothing kept to check: refuse rather than guess */
+    for (int k = 0; !revoked && k < sk_X509_num(id->chain); k++) {
+        X509 *cert = sk_X509_value(id->chain, k);
+        for (int i = 0; !revoked && i < sk_X509_CRL_num(crls); i++) {
+            X509_CRL *crl = sk_X509_CRL_value(crls, i);
+            X509_REVOKED *rev = NULL;
+            revoked = X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(cert)) == 0 &&
+                      X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(cert)) == 1;
+        }
     }
-    for (int i = 0; !revoked && i < sk_X509_CRL_num(crls); i++) {
-        X509_CRL *crl = sk_X509_CRL_value(crls, i);
-        unsigned char *der = NULL, digest[32];
-        int len = i2d_X509_NAME(X509_CRL_get_issuer(crl), &der);
-        X509_REVOKED *rev = NULL;
-        if (len > 0 && EVP_Digest(der, (size_t)len, digest, NULL, EVP_sha256(), NULL) == 1 &&
-            memcmp(digest, id->issuer_sha256, sizeof(digest)) == 0)
-            revoked = X509_CRL_get0_by_serial(crl, &rev, serial) == 1;
-        OPENSSL_free(der);
-    }
-    ASN1_INTEGER_free(serial);
     ERR_clear_error();
     return revoked;
 }

@@ -41,10 +41,13 @@ struct lurkd_cert_identity {
     size_t n_chain;
     /* "cn:NAME\0san:NAME\0uri:URI\0...\0": the subject CNs and SAN dNSNames and URIs */
     char names[LURKD_PEER_NAMES_LEN];
-    /* For the CRLs in force at each request (lurkd_crls_revoked): serial and issuer name. */
-    uint8_t serial[32];
-    size_t serial_len; /* 0: not kept (longer than RFC 5280's 20 octets) */
-    uint8_t issuer_sha256[32];
+    /*
+     * For the CRLs in force at each request (lurkd_crls_revoked): the
+     * verified chain itself, leaf first, up-referenced, so that every
+     * certificate's issuer name and serial are compared as OpenSSL does
+     * (X509_NAME_cmp, X509_CRL_get0_by_serial), whatever their size or sign.
+     */
+    STACK_OF(X509) * chain;
 };
 
 /* Parses one rule; false with a message in why. */
@@ -61,6 +64,10 @@ bool lurkd_name_rule_match(const struct lurkd_name_rule *rule,
  * skipped: a certificate cannot claim a pattern.
  */
 void lurkd_cert_identity_from_chain(struct lurkd_cert_identity *id, STACK_OF(X509) * chain);
+/* Releases what lurkd_cert_identity_from_chain kept (the chain); id itself stays. */
+void lurkd_cert_identity_clear(struct lurkd_cert_identity *id);
+/* lurkd_cert_identity_clear, then free(id); NULL is fine. */
+void lurkd_cert_identity_free(struct lurkd_cert_identity *id);
 /*
  * The CRLs of a client_crl file: every PEM CRL, or one DER CRL; false with
  * a message in why when it holds none. Signatures are checked where the
@@ -68,9 +75,11 @@ void lurkd_cert_identity_from_chain(struct lurkd_cert_identity *id, STACK_OF(X50
  */
 bool lurkd_crl_file_load(const char *path, STACK_OF(X509_CRL) * *out, char *why, size_t whylen);
 /*
- * Whether one of crls revokes the certificate id describes: the same
- * CRLs the handshake checked, applied again at each request, so that a
- * connection opened before a reload that revoked its certificate is refused.
+ * Whether one of crls revokes a certificate of the chain id describes (the
+ * leaf or any CA above it, as X509_V_FLAG_CRL_CHECK_ALL at the handshake):
+ * the same CRLs the handshake checked, applied again at each request, so
+ * that a connection opened before a reload that revoked its certificate,
+ * or its intermediate CA, is refused. No chain kept: revoked (fail closed).
  */
 bool lurkd_crls_revoked(STACK_OF(X509_CRL) * crls, const struct lurkd_cert_identity *id);
 /* SHA-256 of each certificate in a PEM file; false with a message in why. */

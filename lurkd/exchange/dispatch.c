@@ -153,12 +153,12 @@ static struct answer dispatch(const struct lurkd_runtime *rt, const struct lurkd
                               const struct lurkd_dispatch_msg *m, lurk_cbb *out,
                               const struct timespec *t0);
 
-/* Requests that named a key are also counted per key (metrics.h). */
+/* Requests that named a key are also counted per key; unknown ids in one series (metrics.h). */
 static void count_key(const struct lurkd_request *req, const struct answer *a)
 {
     if (req->has_key_id)
-        lurkd_metrics_key_request(req->key_id.id, req->hdr->designation, req->hdr->type,
-                                  a->designation, a->status);
+        lurkd_metrics_key_request(req->key ? req->key_id.id : NULL, req->hdr->designation,
+                                  req->hdr->type, a->designation, a->status);
 }
 
 bool lurkd_dispatch_parse(const uint8_t *frame, size_t len, struct lurkd_dispatch_msg *m)

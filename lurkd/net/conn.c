@@ -44,7 +44,7 @@ void lurkd_conn_unref(struct lurkd_conn *c)
     if (c->out != NULL)
         OPENSSL_cleanse(c->out, c->out_cap);
     free(c->out);
-    free(c->peer.cert); /* net/tls.c's, for the requests in flight until now */
+    lurkd_cert_identity_free(c->peer.cert); /* net/tls.c's, for the requests in flight until now */
     lurkd_reader_clear(&c->reader);
     pthread_mutex_destroy(&c->out_lock);
     free(c);

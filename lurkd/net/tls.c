@@ -116,7 +116,41 @@ static void audit_refusal(const struct lurkd_conn *c, X509 *cert, int err)
                                                         : X509_verify_cert_error_string(err),
              subject, serial);
     lurkd_audit_handshake_refused(c->peer.text, alert_for(err), note);
-    lurkd_notice("TLS handshake with %s refused: %s", c->peer.text, note);
+    /* A holder of a refused certificate can reconnect in a loop (docs/security.md). */
+    static struct lurkd_log_limit refusals = LURKD_LOG_LIMIT_INIT;
+    lurkd_log_limited(&refusals, LURKD_LOG_NOTICE, "TLS handshake with %s refused: %s",
+                      c->peer.text, note);
+}
+
+/*
+ * Whether the chain OpenSSL built is really a client_ca CA's: each
+ * certificate's signature verifies with the key of the one above it, and
+ * the top one is in client_ca. OpenSSL checks revocation (and chain
+ * constraints) before signatures, so a forged certificate that only names
+ * a CA as its issuer fails with certificate_revoked or unable_to_get_crl:
+ * such a certificate is an unknown issuer's, never audited (its subject is
+ * the forger's choice, and the audit rate limit is shared).
+ */
+static bool chain_from_client_ca(X509_STORE_CTX *xs)
+{
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xs);
+    int n = sk_X509_num(chain);
+    bool genuine = n > 0;
+
+    for (int i = 0; genuine && i + 1 < n; i++) {
+        EVP_PKEY *key = X509_get0_pubkey(sk_X509_value(chain, i + 1));
+        genuine = key != NULL && X509_verify(sk_X509_value(chain, i), key) == 1;
+    }
+    if (genuine) {
+        X509 *top = sk_X509_value(chain, n - 1);
+        STACK_OF(X509) *anchors = X509_STORE_CTX_get1_certs(xs, X509_get_subject_name(top));
+        genuine = false;
+        for (int i = 0; !genuine && i < sk_X509_num(anchors); i++)
+            genuine = X509_cmp(sk_X509_value(anchors, i), top) == 0;
+        sk_X509_pop_free(anchors, X509_free);
+    }
+    ERR_clear_error();
+    return genuine;
 }
 
 /*
@@ -132,8 +166,14 @@ static int verify_peer(int ok, X509_STORE_CTX *xs)
     if (c == NULL)
         return 0;
     if (!ok) {
-        if (!unknown_issuer(err))
-            audit_refusal(c, X509_STORE_CTX_get_current_cert(xs), err);
+        if (unknown_issuer(err))
+            return 0;
+        /* A forgery naming a CA: refused for what it is, a signature that does not verify. */
+        if (!chain_from_client_ca(xs)) {
+            X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_SIGNATURE_FAILURE);
+            return 0;
+        }
+        audit_refusal(c, X509_STORE_CTX_get_current_cert(xs), err);
         return 0;
     }
     if (X509_STORE_CTX_get_error_depth(xs) != 0)
@@ -154,12 +194,13 @@ static int verify_peer(int ok, X509_STORE_CTX *xs)
     if (rt != NULL)
         lurkd_runtime_unref(rt);
     if (!known) {
-        free(peer.cert);
+        lurkd_cert_identity_free(peer.cert);
         X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
         audit_refusal(c, leaf, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }
-    free(c->peer.cert); /* verified once per connection; never twice, but never leak */
+    /* verified once per connection; never twice, but never leak */
+    lurkd_cert_identity_free(c->peer.cert);
     c->peer.cert = peer.cert;
     return 1;
 }
@@ -208,8 +249,12 @@ static bool load_crls(SSL_CTX *ctx, const struct lurkd_listener_conf *conf, char
             goto out;
         }
     }
-    /* The leaf is checked; its CA's CRL must be there (a missing one refuses, unknown_ca). */
-    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    /*
+     * Every certificate of the chain is checked, intermediate CAs too
+     * (docs/deploy.md §2): each CA's CRL must be there (a missing one
+     * refuses, unknown_ca).
+     */
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
     ok = true;
 out:
     sk_X509_CRL_pop_free(crls, X509_CRL_free);

@@ -112,10 +112,18 @@ void lurkd_metrics_request(uint8_t designation, uint8_t type, uint8_t response_d
     atomic_fetch_add_explicit(&m.latency_sum_us[designation][slot], micros, memory_order_relaxed);
 }
 
-/* Bit 63 marks a used slot; the rest is key id, designation, type, lurk flag, status. */
+/*
+ * Bit 63 marks a used slot, bit 62 the series of unknown key ids (id NULL);
+ * the rest is key id, designation, type, lurk flag, status.
+ */
+#define KEY_UNKNOWN (1ull << 62)
+
 static uint64_t key_series_tag(const uint8_t id[4], uint8_t designation, uint8_t slot, bool lurk,
                                uint8_t status)
 {
+    if (id == NULL)
+        return 1ull << 63 | KEY_UNKNOWN | (uint64_t)designation << 16 | (uint64_t)slot << 8 |
+               (uint64_t)lurk << 7 | status;
     return 1ull << 63 | (uint64_t)id[0] << 48 | (uint64_t)id[1] << 40 | (uint64_t)id[2] << 32 |
            (uint64_t)id[3] << 24 | (uint64_t)designation << 16 | (uint64_t)slot << 8 |
            (uint64_t)lurk << 7 | status;
@@ -286,16 +294,19 @@ static void render_key_requests(lurk_cbb *out, const struct lurkd_keystore *ks)
                          (uint8_t)(tag >> 24)};
         uint8_t d = (uint8_t)(tag >> 16), slot = (uint8_t)(tag >> 8), st = tag & 0x7f;
         bool lurk = (tag >> 7) & 1;
-        const struct lurkd_key *k = ks ? lurkd_keystore_find(ks, id) : NULL;
+        bool unknown = (tag & KEY_UNKNOWN) != 0;
+        const struct lurkd_key *k = ks && !unknown ? lurkd_keystore_find(ks, id) : NULL;
+        char id_text[9] = "unknown";
 
         if (tag == 0 || count == 0)
             continue;
         label_value(name, sizeof(name), k ? k->conf->name : "");
+        if (!unknown)
+            snprintf(id_text, sizeof(id_text), "%02x%02x%02x%02x", id[0], id[1], id[2], id[3]);
         add(out,
-            "lurkd_key_requests_total{key=\"%s\",key_id=\"%02x%02x%02x%02x\",designation=\"%s\","
+            "lurkd_key_requests_total{key=\"%s\",key_id=\"%s\",designation=\"%s\","
             "type=\"%s\",status=\"%s\"} %llu\n",
-            name, id[0], id[1], id[2], id[3], lurk_designation_name(d),
-            lurk_type_name(d, slot_type(slot)),
+            name, id_text, lurk_designation_name(d), lurk_type_name(d, slot_type(slot)),
             lurk_status_name(lurk ? LURK_DESIGNATION_LURK : d, st), (unsigned long long)count);
     }
     add(out,

@@ -42,9 +42,12 @@ void lurkd_metrics_request(uint8_t designation, uint8_t type, uint8_t response_d
                            uint8_t status, uint64_t micros);
 
 /*
- * The same request counted against the key it named (key_id of a key op,
- * found or not): requests by exchange, status and key. The series are held
- * in a fixed table; requests beyond it are counted as dropped series.
+ * The same request counted against the key it named (key_id of a key op):
+ * requests by exchange, status and key. key_id is NULL for an id the
+ * keystore did not find: those share one series per exchange and status
+ * (key_id="unknown"), so that any client cannot fill the table with made-up
+ * ids. The series are held in a fixed table; requests beyond it are counted
+ * as dropped series.
  */
 void lurkd_metrics_key_request(const uint8_t key_id[4], uint8_t designation, uint8_t type,
                                uint8_t response_designation, uint8_t status);

@@ -50,7 +50,7 @@ static void teardown(void)
 
 /*
  * The config: a tls:// listener trusting client_ca (and client_crl when not
- * NULL); [client.fleet] by CA and SAN, [client.pinned] the test PKI's
+ * NULL); [client.fleet] by CA (fe-ca or chain-root) and SAN, [client.pinned] the test PKI's
  * client1 by SPKI pin, [client.spiffe] by URI; one key for fleet and pinned.
  */
 static void write_config(const char *client_ca, const char *client_crl)
@@ -89,7 +89,7 @@ static void write_config(const char *client_ca, const char *client_crl)
                        geteuid() == 0 ? "run_as_root = yes\n" : "", lurkd.unix_addr,
                        lurk_test_pki("lurkd.crt"), lurk_test_pki("lurkd.key"), client_ca,
                        client_crl ? "client_crl = " : "", client_crl ? client_crl : "",
-                       client_crl ? "\n" : "", ip("fe-ca.crt"), spki, (unsigned)getuid(),
+                       client_crl ? "\n" : "", ip("fleet-ca.crt"), spki, (unsigned)getuid(),
                        lurk_test_pki("server-p256.key")) > 0);
     ck_assert(lurk_test_write_file(&lurkd, "lurkd.conf", text));
     free(text);
@@ -273,6 +273,92 @@ START_TEST(revoked_certificate_is_refused_at_the_handshake)
 }
 END_TEST
 
+/*
+ * A forgery naming fe-ca as issuer with fe2's revoked serial: OpenSSL checks
+ * revocation before signatures, so it would fail as "revoked". It is refused
+ * as a signature that does not verify, with no audit line (its subject is the
+ * forger's choice) and none of the audit rate limit: fe2's own refusal right
+ * after a burst of forgeries is audited with its subject.
+ */
+START_TEST(forged_certificate_naming_a_ca_is_not_audited)
+{
+    enum { N = 30 };
+    char err[512], out[2048];
+    struct lurk_response resp;
+
+    start(ip("fe-ca.crt"), ip("crl.pem"));
+    ck_assert_int_eq(ctl("forged.crt", "forged.key", "ping", out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "(decrypt_error)") != NULL, "%s", out);
+    SSL_CTX *tls = lurk_client_tls_ctx_new(NULL, lurk_test_pki("ca.crt"), ip("forged.crt"),
+                                           ip("forged.key"), err, sizeof(err));
+    ck_assert_msg(tls != NULL, "%s", err);
+    for (int i = 0; i < N; i++) {
+        struct lurk_address addr;
+        ck_assert(lurk_address_parse(tls_addr, &addr, err, sizeof(err)));
+        struct lurk_conn *c = lurk_conn_open(&addr, tls, 10000, err, sizeof(err));
+        if (c != NULL) {
+            ck_assert(!lurk_conn_call(c, LURK_DESIGNATION_LURK, LURK_TYPE_PING, NULL, 0, &resp,
+                                      10000, err, sizeof(err)));
+            lurk_conn_abandon(c);
+        }
+        ck_assert_msg(strstr(err, "revoked") == NULL, "%d: %s", i, err);
+    }
+    SSL_CTX_free(tls);
+    refused("fe2", "certificate_revoked", "revoked in lurkd's client_crl", "subject /CN=fe2");
+    sleep_ms(300); /* the audit buffer is written every 100 ms */
+    ck_assert_int_eq(dc_count(lurkd.audit, "forged-victim"), 0);
+    ck_assert_int_eq(dc_count(lurkd.audit, "tls/handshake"), 1);
+    ck_assert_int_eq(dc_count(lurkd.log, "forged-victim"), 0);
+}
+END_TEST
+
+/*
+ * root -> intermediate -> leaf: the root's CRL revokes an intermediate CA,
+ * and its leaves are refused at the handshake and, on a connection opened
+ * before the CRL was loaded, at their next request.
+ */
+START_TEST(revoked_intermediate_ca_refuses_its_leaves)
+{
+    struct lurk_response resp;
+    char err[512];
+
+    start(ip("chain-cas.crt"), ip("crl-chain.pem"));
+    served("midok1");
+    refused("midbad1", "certificate_revoked", "revoked in lurkd's client_crl",
+            "certificate revoked; subject /CN=lurk test intermediate revoked");
+    dc_stop(&lurkd);
+
+    ck_assert(lurk_test_lurkd_init(&lurkd));
+    start(ip("chain-cas.crt"), ip("crl-chain0.pem"));
+    served("midbad1");
+    SSL_CTX *tls = lurk_client_tls_ctx_new(NULL, lurk_test_pki("ca.crt"), ip("midbad1.crt"),
+                                           ip("midbad1.key"), err, sizeof(err));
+    ck_assert_msg(tls != NULL, "%s", err);
+    struct lurk_conn *open_conn = lurk_conn_open_str(tls, err, sizeof(err));
+    ck_assert_uint_eq(dc_call(open_conn, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp),
+                      LURK_STATUS_SUCCESS);
+    lurk_response_free(&resp);
+    write_config(ip("chain-cas.crt"), ip("crl-chain.pem"));
+    ck_assert_int_eq(lurk_test_lurkd_signal(&lurkd, SIGHUP), 0);
+    ck_assert(dc_wait_count(lurkd.log, "configuration reloaded", 1, 10000));
+    ck_assert_uint_eq(dc_call(open_conn, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp),
+                      LURK_STATUS_NOT_ALLOWED);
+    lurk_response_free(&resp);
+    lurk_conn_close(open_conn);
+    SSL_CTX_free(tls);
+    refused("midbad1", "certificate_revoked", "revoked", "subject /CN=lurk test intermediate");
+    served("midok1");
+}
+END_TEST
+
+/* Every CA of the chain needs its CRL (docs/deploy.md §2): without the intermediate's, refused. */
+START_TEST(intermediate_without_crl_refuses_its_leaves)
+{
+    start(ip("chain-cas.crt"), ip("crl-chain-nomid.pem"));
+    refused("midok1", "unknown_ca", "has no CRL for its CA", "unable to get certificate CRL");
+}
+END_TEST
+
 /* A CRL past its nextUpdate: lurkd warns, and refuses the CA's certificates (fail closed). */
 START_TEST(expired_crl_refuses_everyone_of_its_ca)
 {
@@ -443,6 +529,9 @@ int main(void)
     tcase_add_test(tc, ca_identity_matches_renewed_certificates_and_pins_keep_working);
     tcase_add_test(tc, names_that_do_not_match_and_other_cas_are_refused);
     tcase_add_loop_test(tc, revoked_certificate_is_refused_at_the_handshake, 0, 2);
+    tcase_add_test(tc, forged_certificate_naming_a_ca_is_not_audited);
+    tcase_add_test(tc, revoked_intermediate_ca_refuses_its_leaves);
+    tcase_add_test(tc, intermediate_without_crl_refuses_its_leaves);
     tcase_add_test(tc, expired_crl_refuses_everyone_of_its_ca);
     tcase_add_test(tc, malformed_crl_is_a_named_error_at_start_and_on_reload);
     tcase_add_test(tc, no_session_resumption_around_the_crl);

@@ -257,7 +257,7 @@ START_TEST(scrape_under_load_counts_what_was_sent)
              "type=\"sign_certificate_verify\",status=\"success\"}",
              hex);
     snprintf(key_unknown, sizeof(key_unknown),
-             "lurkd_key_requests_total{key=\"\",key_id=\"deadbeef\",designation=\"tls13\","
+             "lurkd_key_requests_total{key=\"\",key_id=\"unknown\",designation=\"tls13\","
              "type=\"sign_certificate_verify\",status=\"invalid_key_id\"}");
     before = scrape();
 
@@ -312,6 +312,55 @@ START_TEST(scrape_under_load_counts_what_was_sent)
     ck_assert(strstr(after, "lurkd_build_info{version=\"0.1.0\",openssl=\"OpenSSL 3.") != NULL);
     free(before);
     free(after);
+}
+END_TEST
+
+/*
+ * Requests naming made-up key ids, 5000 of them (more than the 4096 series
+ * of the per-key table): they share one series, and a real key's requests
+ * afterwards still get theirs; no series is dropped.
+ */
+START_TEST(unknown_key_ids_do_not_fill_the_key_series)
+{
+    enum { UNKNOWN = 5000 };
+    EVP_PKEY *pkey = dc_load_key(lurk_test_pki("server-p256.key"));
+    uint8_t key_id[4];
+    char hex[9], key_sign[256];
+    time_t deadline = time(NULL) + LOAD_SECONDS;
+
+    start(NULL);
+    dc_key_id(pkey, key_id);
+    dc_key_id_hex(pkey, hex);
+    EVP_PKEY_free(pkey);
+    struct lurk_conn *tcp = dc_connect(tcp_addr, 1);
+    int sent = 0;
+    for (; sent < UNKNOWN && time(NULL) < deadline; sent++) {
+        uint8_t id[4];
+        ck_assert(RAND_bytes(id, sizeof(id)) == 1);
+        if (memcmp(id, key_id, sizeof(id)) == 0)
+            id[0] ^= 1;
+        ck_assert_uint_eq(sign(tcp, id), LURK_TLS13_STATUS_INVALID_KEY_ID);
+    }
+    ck_assert_msg(sent == UNKNOWN, "%d requests in %d s", sent, LOAD_SECONDS);
+    ck_assert_uint_eq(sign(tcp, key_id), LURK_STATUS_SUCCESS);
+    lurk_conn_close(tcp);
+
+    char *text = scrape();
+    snprintf(key_sign, sizeof(key_sign),
+             "lurkd_key_requests_total{key=\"p256\",key_id=\"%s\",designation=\"tls13\","
+             "type=\"sign_certificate_verify\",status=\"success\"}",
+             hex);
+    ck_assert_msg(sample(text, key_sign) == 1, "no %s in the scrape", key_sign);
+    ck_assert_double_eq(sample(text, "lurkd_key_requests_total{key=\"\",key_id=\"unknown\","
+                                     "designation=\"tls13\",type=\"sign_certificate_verify\","
+                                     "status=\"invalid_key_id\"}"),
+                        UNKNOWN);
+    ck_assert_double_eq(sample(text, "lurkd_key_series_dropped_total"), 0);
+    int series = 0;
+    for (const char *p = text; (p = strstr(p, "\nlurkd_key_requests_total{")) != NULL; p++)
+        series++;
+    ck_assert_int_eq(series, 2);
+    free(text);
 }
 END_TEST
 
@@ -749,6 +798,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, scrape_under_load_counts_what_was_sent);
+    tcase_add_test(tc, unknown_key_ids_do_not_fill_the_key_series);
     tcase_add_test(tc, queue_refusals_are_counted_by_reason);
     tcase_add_test(tc, listener_connections_and_certificate_expiry);
     tcase_add_test(tc, health_ready_and_other_requests);

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
@@ -105,6 +106,36 @@ static bool matches(const struct lurkd_cert_identity *id, const char *rule_text)
     return m;
 }
 
+/* 39 octets with the last one: longer than RFC 5280's 20 (some CAs issue them). */
+#define BIG_SERIAL "0102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F20212223242526"
+
+/* x with its serial set to hex (may start with "-"); no signature is checked here. */
+static X509 *with_serial(X509 *x, const char *hex)
+{
+    BIGNUM *bn = NULL;
+
+    ck_assert(BN_hex2bn(&bn, hex) > 0);
+    ck_assert_ptr_nonnull(BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)));
+    BN_free(bn);
+    return x;
+}
+
+/* Whether crls revoke the chain leaf (, issuer) as lurkd checks it at each request. */
+static bool chain_revoked(STACK_OF(X509_CRL) * crls, X509 *leaf, X509 *issuer)
+{
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    struct lurkd_cert_identity id;
+
+    sk_X509_push(chain, leaf);
+    if (issuer != NULL)
+        sk_X509_push(chain, issuer);
+    lurkd_cert_identity_from_chain(&id, chain);
+    bool revoked = lurkd_crls_revoked(crls, &id);
+    lurkd_cert_identity_clear(&id);
+    sk_X509_free(chain);
+    return revoked;
+}
+
 START_TEST(names_from_a_certificate)
 {
     EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -124,15 +155,16 @@ START_TEST(names_from_a_certificate)
     ck_assert(!matches(&id, "uri:spiffe://example.net/fe/10"));
     ck_assert(!matches(&id, "san:fe1")); /* a CN is not a SAN */
     ck_assert(!matches(&id, "cn:a1.fe.example.net"));
-    ck_assert_uint_eq(id.serial_len, 2); /* 4242 = 0x1092 */
-    ck_assert_uint_eq(id.serial[0], 0x10);
     ck_assert_uint_eq(id.n_chain, 0);
+    ck_assert_int_eq(sk_X509_num(id.chain), 1);
+    lurkd_cert_identity_clear(&id);
 
     /* A certificate cannot claim a pattern: its "*" names are no names. */
     sk_X509_set(chain, 0, wild);
     lurkd_cert_identity_from_chain(&id, chain);
     ck_assert(!matches(&id, "san:*.fe.example.net"));
     ck_assert(!matches(&id, "cn:*.fe.example.net"));
+    lurkd_cert_identity_clear(&id);
 
     /* Nor smuggle a name past a NUL byte. */
     add_nul_san(nul, key);
@@ -140,6 +172,7 @@ START_TEST(names_from_a_certificate)
     lurkd_cert_identity_from_chain(&id, chain);
     ck_assert(!matches(&id, "san:a1.fe.example.net"));
     ck_assert(!matches(&id, "san:*.fe.example.net"));
+    lurkd_cert_identity_clear(&id);
 
     /* Issuers above the leaf are kept, by digest. */
     sk_X509_set(chain, 0, leaf);
@@ -150,32 +183,67 @@ START_TEST(names_from_a_certificate)
     unsigned int dlen = 0;
     ck_assert(X509_digest(wild, EVP_sha256(), d, &dlen) == 1);
     ck_assert_mem_eq(id.chain_sha256[0], d, 32);
+    lurkd_cert_identity_clear(&id);
 
-    /* A CRL of "unit CA" revoking serial 4242 revokes leaf, not another serial. */
+    /*
+     * A CRL of "unit CA" (spelt "UNIT   ca": the same name to X509_NAME_cmp)
+     * revoking 4242, 77 (an intermediate), -5 and a 39-octet serial.
+     */
+    static const char *const revoked_serials[] = {"1092", "4D", "-5", BIG_SERIAL "01"};
     X509_CRL *crl = X509_CRL_new();
-    X509_REVOKED *rev = X509_REVOKED_new();
-    ASN1_INTEGER *serial = ASN1_INTEGER_new();
     ASN1_TIME *now = X509_gmtime_adj(NULL, 0);
-    ASN1_INTEGER_set(serial, 4242);
-    X509_REVOKED_set_serialNumber(rev, serial);
-    X509_REVOKED_set_revocationDate(rev, now);
-    X509_CRL_add0_revoked(crl, rev);
-    X509_CRL_set_issuer_name(crl, X509_get_issuer_name(leaf));
+    for (size_t i = 0; i < sizeof(revoked_serials) / sizeof(revoked_serials[0]); i++) {
+        X509_REVOKED *rev = X509_REVOKED_new();
+        BIGNUM *bn = NULL;
+        ck_assert(BN_hex2bn(&bn, revoked_serials[i]) > 0);
+        ASN1_INTEGER *serial = BN_to_ASN1_INTEGER(bn, NULL);
+        X509_REVOKED_set_serialNumber(rev, serial);
+        X509_REVOKED_set_revocationDate(rev, now);
+        X509_CRL_add0_revoked(crl, rev);
+        ASN1_INTEGER_free(serial);
+        BN_free(bn);
+    }
+    X509_NAME *crl_issuer = X509_NAME_new();
+    X509_NAME_add_entry_by_txt(crl_issuer, "CN", MBSTRING_UTF8, (const unsigned char *)"UNIT   ca",
+                               -1, -1, 0);
+    X509_CRL_set_issuer_name(crl, crl_issuer);
+    X509_NAME_free(crl_issuer);
     X509_CRL_set1_lastUpdate(crl, now);
     X509_CRL_sort(crl);
     ck_assert(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
     STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
     sk_X509_CRL_push(crls, crl);
+
+    X509 *other = with_serial(make_cert(key, "fe1", NULL, 1), "1093");
+    X509 *inter = with_serial(make_cert(key, "unit intermediate", NULL, 1), "4D");
+    X509 *neg = with_serial(make_cert(key, "neg", NULL, 1), "-5");
+    X509 *pos = with_serial(make_cert(key, "pos", NULL, 1), "5");
+    X509 *big = with_serial(make_cert(key, "big", NULL, 1), BIG_SERIAL "01");
+    X509 *big2 = with_serial(make_cert(key, "big2", NULL, 1), BIG_SERIAL "02");
+    X509 *elsewhere = with_serial(make_cert(key, "elsewhere", NULL, 1), "1092");
+    X509_NAME *en = X509_NAME_new();
+    X509_NAME_add_entry_by_txt(en, "CN", MBSTRING_ASC, (const unsigned char *)"another CA", -1, -1,
+                               0);
+    X509_set_issuer_name(elsewhere, en);
+    X509_NAME_free(en);
+
+    ck_assert(chain_revoked(crls, leaf, NULL));
+    ck_assert(!chain_revoked(crls, other, NULL));
+    ck_assert(chain_revoked(crls, other, inter)); /* its intermediate CA is revoked */
+    ck_assert(chain_revoked(crls, neg, NULL));
+    ck_assert(!chain_revoked(crls, pos, NULL)); /* 5 is not -5 */
+    ck_assert(chain_revoked(crls, big, NULL));
+    ck_assert(!chain_revoked(crls, big2, NULL));
+    ck_assert(!chain_revoked(crls, elsewhere, NULL)); /* the same serial from another issuer */
+    /* Nothing kept (out of memory): refused while CRLs are in force. */
+    memset(&id, 0, sizeof(id));
     ck_assert(lurkd_crls_revoked(crls, &id));
-    id.serial[1] ^= 1;
-    ck_assert(!lurkd_crls_revoked(crls, &id));
-    id.serial[1] ^= 1;
-    id.issuer_sha256[0] ^= 1; /* the same serial from another issuer */
-    ck_assert(!lurkd_crls_revoked(crls, &id));
     ck_assert(!lurkd_crls_revoked(NULL, &id));
 
+    X509 *all[] = {other, inter, neg, pos, big, big2, elsewhere};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        X509_free(all[i]);
     sk_X509_CRL_pop_free(crls, X509_CRL_free);
-    ASN1_INTEGER_free(serial);
     ASN1_TIME_free(now);
     sk_X509_free(chain);
     X509_free(leaf);
