@@ -144,7 +144,7 @@ static bool conn_handshake(struct lurkd_conn *c, int64_t now)
     return true;
 }
 
-static void conn_readable(struct lurkd_conn *c, bool lone)
+static void read_frames(struct lurkd_conn *c, bool lone)
 {
     struct lurkd_loop *loop = c->loop;
     int64_t now = lurk_clock_ms();
@@ -190,6 +190,21 @@ static void conn_readable(struct lurkd_conn *c, bool lone)
 deadline:
     if (!atomic_load(&c->closed) && !lurkd_loop_update_deadline(c, now))
         lurkd_loop_close(c);
+}
+
+static void maybe_resume(struct lurkd_conn *c);
+
+/*
+ * Reads c and writes what was answered meanwhile in one send (one SSL_write
+ * on TLS), instead of one per response and, on TLS, a wake-up of this loop
+ * per response (docs/performance.md, "Batched writes").
+ */
+static void conn_readable(struct lurkd_conn *c, bool lone)
+{
+    lurkd_conn_cork(c);
+    read_frames(c, lone);
+    if (lurkd_conn_uncork(c) && !atomic_load(&c->closed) && conn_flush(c, lurk_clock_ms()))
+        maybe_resume(c);
 }
 
 /* Resumes a slow reader once its output has drained. */
