@@ -127,8 +127,9 @@ void lurkd_conn_unref(struct lurkd_conn *c);
 
 /*
  * lurkd_conn_send sends a response (called by workers and the I/O thread):
- * directly on a plain socket whose output is empty, otherwise appended for
- * the loop to flush. Dropped when the connection is closed.
+ * directly on a plain socket whose output is empty and that is not corked,
+ * otherwise appended for the loop to flush (at once when corked: see
+ * lurkd_conn_uncork). Dropped when the connection is closed.
  */
 void lurkd_conn_send(struct lurkd_conn *c, const uint8_t *msg, size_t len);
 /*
