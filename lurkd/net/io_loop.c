@@ -56,6 +56,7 @@ void lurkd_io_set_tls(struct lurkd_listener *l, SSL_CTX *ctx)
 static bool conn_flush(struct lurkd_conn *c, int64_t now)
 {
     bool ok = true, blocked = false, progressed = false;
+    bool was_blocked = c->want_write || c->write_blocked_ms != 0;
 
     pthread_mutex_lock(&c->out_lock);
     while (c->out_off < c->out_len) {
@@ -77,6 +78,12 @@ static bool conn_flush(struct lurkd_conn *c, int64_t now)
         lurkd_loop_close(c);
         return false;
     }
+    /*
+     * Written at once, as most are: the epoll interest and the deadline are
+     * what they were (one flush per read since the cork; performance.md).
+     */
+    if (!blocked && !was_blocked)
+        return true;
     c->want_write = blocked;
     /* A client that stops reading is given request_timeout from its last progress. */
     if (!blocked)
