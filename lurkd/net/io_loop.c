@@ -309,7 +309,7 @@ static void read_all(struct lurkd_loop *loop)
     if (atomic_load(&loop->read_epoch) == epoch)
         return;
     for (size_t k = 0; k < lurkd_io.n_listeners; k++)
-        lurkd_accept(loop, &lurkd_io.listeners[k]);
+        lurkd_accept(loop, &lurkd_io.listeners[k], true);
     for (struct lurkd_conn *c = loop->conns, *next; c != NULL; c = next) {
         next = c->next;
         if (!atomic_load(&c->closed) && !c->read_paused)
@@ -346,7 +346,8 @@ static void *loop_main(void *arg)
             if (kind == LURKD_EV_WAKE)
                 run_flushes(loop);
             else if (kind == LURKD_EV_LISTENER)
-                lurkd_accept(loop, ((struct lurkd_ev_listener *)events[i].data.ptr)->listener);
+                lurkd_accept(loop, ((struct lurkd_ev_listener *)events[i].data.ptr)->listener,
+                             false);
             else
                 conn_event(events[i].data.ptr, events[i].events, n == 1);
         }
@@ -357,6 +358,7 @@ static void *loop_main(void *arg)
         if (loop->accept_resume_ms != 0 && atomic_load(&lurkd_io.accepting) &&
             (loop->descriptor_freed || now >= loop->accept_resume_ms))
             lurkd_accept_listen(loop);
+        lurkd_accept_balance(loop);
         lurkd_loop_release_closed(loop);
     }
     while (loop->conns != NULL)
