@@ -109,9 +109,15 @@ static void refuse(int fd, const struct lurkd_listener *l, enum lurkd_counter re
     close(fd);
 }
 
-void lurkd_accept(struct lurkd_loop *loop, struct lurkd_listener *l)
+static struct lurkd_loop *least_loaded_other(const struct lurkd_loop *self);
+
+void lurkd_accept(struct lurkd_loop *loop, struct lurkd_listener *l, bool all)
 {
-    while (atomic_load(&lurkd_io.accepting) && loop->listening) {
+    while (atomic_load(&lurkd_io.accepting) && (loop->listening || all)) {
+        /* Leave the rest to a loop with fewer connections (lurkd_accept_balance). */
+        struct lurkd_loop *other = all ? NULL : least_loaded_other(loop);
+        if (other != NULL && atomic_load(&loop->n_conns) > atomic_load(&other->n_conns))
+            return;
         struct sockaddr_storage ss = {0};
         socklen_t sslen = sizeof(ss);
         int fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -170,6 +176,44 @@ void lurkd_accept(struct lurkd_loop *loop, struct lurkd_listener *l)
         c->listener = l;
         atomic_fetch_add(&l->connections, 1);
         lurkd_debug("connection from %s on %s", c->peer.text, l->addr.text);
+    }
+}
+
+/* The loop other than self with the fewest connections (NULL with one loop). */
+static struct lurkd_loop *least_loaded_other(const struct lurkd_loop *self)
+{
+    struct lurkd_loop *best = NULL;
+    unsigned best_n = 0;
+
+    for (unsigned i = 0; i < lurkd_io.n_loops; i++) {
+        struct lurkd_loop *l = &lurkd_io.loops[i];
+        unsigned n = atomic_load(&l->n_conns);
+        if (l != self && (best == NULL || n < best_n)) {
+            best = l;
+            best_n = n;
+        }
+    }
+    return best;
+}
+
+void lurkd_accept_balance(struct lurkd_loop *loop)
+{
+    struct lurkd_loop *other = least_loaded_other(loop);
+
+    /* Out of descriptors (accept_resume_ms) or draining: the other rules apply. */
+    if (other == NULL || loop->accept_resume_ms != 0 || !atomic_load(&lurkd_io.accepting))
+        return;
+    unsigned mine = atomic_load(&loop->n_conns), theirs = atomic_load(&other->n_conns);
+    if (!loop->balanced_out && mine > theirs) {
+        lurkd_accept_unlisten(loop);
+        loop->balanced_out = true;
+        /* It may be balanced out itself and asleep: it listens again when it looks. */
+        lurkd_flush_queue_wake(&other->flushq);
+    } else if (loop->balanced_out && mine <= theirs && lurkd_accept_listen(loop)) {
+        loop->balanced_out = false;
+        /* SIGTERM may have stopped the accepting meanwhile (lurkd_io_stop_accepting). */
+        if (!atomic_load(&lurkd_io.accepting))
+            lurkd_accept_unlisten(loop);
     }
 }
 

@@ -101,7 +101,8 @@ void lurkd_conn_send(struct lurkd_conn *c, const uint8_t *msg, size_t len)
      * buffer). TLS connections are written by their I/O thread only: one SSL
      * object cannot be read and written from two threads.
      */
-    if (c->transport->worker_may_send && c->out_len == c->out_off) {
+    bool corked = atomic_load(&c->corked);
+    if (c->transport->worker_may_send && c->out_len == c->out_off && !corked) {
         ssize_t n = c->transport->send(c, msg, len);
         if (n == (ssize_t)len)
             goto out;
@@ -132,7 +133,17 @@ void lurkd_conn_send(struct lurkd_conn *c, const uint8_t *msg, size_t len)
     c->out_len += len;
     atomic_store_explicit(&c->out_pending, c->out_len - c->out_off, memory_order_relaxed);
     atomic_fetch_add(&pending_total, len);
-    if (!c->flush_queued) {
+    /*
+     * Corked: the I/O thread writes it when it has read. Unless the cork
+     * went meanwhile: either this thread sees it gone (after publishing
+     * out_pending) or lurkd_conn_uncork sees out_pending (after clearing
+     * it), the store-load pattern that needs both fences.
+     */
+    if (corked) {
+        atomic_thread_fence(memory_order_seq_cst);
+        corked = atomic_load(&c->corked);
+    }
+    if (!c->flush_queued && !corked) {
         c->flush_queued = true;
         schedule = true;
     }
@@ -140,6 +151,18 @@ out:
     pthread_mutex_unlock(&c->out_lock);
     if (schedule)
         flush_queue_push(c->flushq, c);
+}
+
+void lurkd_conn_cork(struct lurkd_conn *c)
+{
+    atomic_store(&c->corked, true);
+}
+
+bool lurkd_conn_uncork(struct lurkd_conn *c)
+{
+    atomic_store(&c->corked, false);
+    atomic_thread_fence(memory_order_seq_cst);
+    return lurkd_conn_pending_output(c) > 0;
 }
 
 size_t lurkd_conn_pending_output(struct lurkd_conn *c)

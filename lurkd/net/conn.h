@@ -95,6 +95,15 @@ struct lurkd_conn {
      */
     atomic_size_t out_pending;
     bool flush_queued; /* on its loop's flush list (guarded by out_lock; cleared by the flush) */
+    /*
+     * The I/O thread is reading this connection: responses wait in the
+     * output buffer, unscheduled, for the one write it makes when it has
+     * framed everything it read (lurkd_conn_uncork). Set and cleared by the
+     * I/O thread without out_lock (taking it there contended with workers
+     * sending, see out_pending); conn.c's fences keep a worker's response
+     * from waiting on a cork already gone.
+     */
+    atomic_bool corked;
 
     /* epoll interest, I/O thread only */
     bool want_write;  /* output (or a TLS handshake) blocked: wait for EPOLLOUT */
@@ -118,10 +127,19 @@ void lurkd_conn_unref(struct lurkd_conn *c);
 
 /*
  * lurkd_conn_send sends a response (called by workers and the I/O thread):
- * directly on a plain socket whose output is empty, otherwise appended for
- * the loop to flush. Dropped when the connection is closed.
+ * directly on a plain socket whose output is empty and that is not corked,
+ * otherwise appended for the loop to flush (at once when corked: see
+ * lurkd_conn_uncork). Dropped when the connection is closed.
  */
 void lurkd_conn_send(struct lurkd_conn *c, const uint8_t *msg, size_t len);
+/*
+ * lurkd_conn_cork and lurkd_conn_uncork (I/O thread) bracket the reading of
+ * c: what is answered meanwhile, by the I/O thread or a worker, is written
+ * once afterwards; uncork returns whether output is waiting (the caller
+ * flushes it).
+ */
+void lurkd_conn_cork(struct lurkd_conn *c);
+bool lurkd_conn_uncork(struct lurkd_conn *c);
 /* lurkd_conn_pending_output: bytes waiting to be written on this connection. */
 size_t lurkd_conn_pending_output(struct lurkd_conn *c);
 /* lurkd_conn_pending_total: bytes waiting on all connections (SIGTERM waits for zero). */

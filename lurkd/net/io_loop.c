@@ -56,6 +56,7 @@ void lurkd_io_set_tls(struct lurkd_listener *l, SSL_CTX *ctx)
 static bool conn_flush(struct lurkd_conn *c, int64_t now)
 {
     bool ok = true, blocked = false, progressed = false;
+    bool was_blocked = c->want_write || c->write_blocked_ms != 0;
 
     pthread_mutex_lock(&c->out_lock);
     while (c->out_off < c->out_len) {
@@ -77,6 +78,12 @@ static bool conn_flush(struct lurkd_conn *c, int64_t now)
         lurkd_loop_close(c);
         return false;
     }
+    /*
+     * Written at once, as most are: the epoll interest and the deadline are
+     * what they were (one flush per read since the cork; performance.md).
+     */
+    if (!blocked && !was_blocked)
+        return true;
     c->want_write = blocked;
     /* A client that stops reading is given request_timeout from its last progress. */
     if (!blocked)
@@ -144,7 +151,7 @@ static bool conn_handshake(struct lurkd_conn *c, int64_t now)
     return true;
 }
 
-static void conn_readable(struct lurkd_conn *c, bool lone)
+static void read_frames(struct lurkd_conn *c, bool lone)
 {
     struct lurkd_loop *loop = c->loop;
     int64_t now = lurk_clock_ms();
@@ -190,6 +197,21 @@ static void conn_readable(struct lurkd_conn *c, bool lone)
 deadline:
     if (!atomic_load(&c->closed) && !lurkd_loop_update_deadline(c, now))
         lurkd_loop_close(c);
+}
+
+static void maybe_resume(struct lurkd_conn *c);
+
+/*
+ * Reads c and writes what was answered meanwhile in one send (one SSL_write
+ * on TLS), instead of one per response and, on TLS, a wake-up of this loop
+ * per response (docs/performance.md, "Batched writes").
+ */
+static void conn_readable(struct lurkd_conn *c, bool lone)
+{
+    lurkd_conn_cork(c);
+    read_frames(c, lone);
+    if (lurkd_conn_uncork(c) && !atomic_load(&c->closed) && conn_flush(c, lurk_clock_ms()))
+        maybe_resume(c);
 }
 
 /* Resumes a slow reader once its output has drained. */
@@ -287,7 +309,7 @@ static void read_all(struct lurkd_loop *loop)
     if (atomic_load(&loop->read_epoch) == epoch)
         return;
     for (size_t k = 0; k < lurkd_io.n_listeners; k++)
-        lurkd_accept(loop, &lurkd_io.listeners[k]);
+        lurkd_accept(loop, &lurkd_io.listeners[k], true);
     for (struct lurkd_conn *c = loop->conns, *next; c != NULL; c = next) {
         next = c->next;
         if (!atomic_load(&c->closed) && !c->read_paused)
@@ -324,7 +346,8 @@ static void *loop_main(void *arg)
             if (kind == LURKD_EV_WAKE)
                 run_flushes(loop);
             else if (kind == LURKD_EV_LISTENER)
-                lurkd_accept(loop, ((struct lurkd_ev_listener *)events[i].data.ptr)->listener);
+                lurkd_accept(loop, ((struct lurkd_ev_listener *)events[i].data.ptr)->listener,
+                             false);
             else
                 conn_event(events[i].data.ptr, events[i].events, n == 1);
         }
@@ -335,6 +358,7 @@ static void *loop_main(void *arg)
         if (loop->accept_resume_ms != 0 && atomic_load(&lurkd_io.accepting) &&
             (loop->descriptor_freed || now >= loop->accept_resume_ms))
             lurkd_accept_listen(loop);
+        lurkd_accept_balance(loop);
         lurkd_loop_release_closed(loop);
     }
     while (loop->conns != NULL)

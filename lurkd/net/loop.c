@@ -49,6 +49,7 @@ bool lurkd_loop_add_conn(struct lurkd_loop *loop, struct lurkd_conn *c)
     if (loop->conns != NULL)
         loop->conns->prev = c;
     loop->conns = c;
+    atomic_fetch_add(&loop->n_conns, 1);
     return true;
 }
 
@@ -106,6 +107,7 @@ void lurkd_loop_close(struct lurkd_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     atomic_fetch_sub(&lurkd_io.n_conns, 1);
+    atomic_fetch_sub(&loop->n_conns, 1);
     if (c->listener != NULL)
         atomic_fetch_sub(&c->listener->connections, 1);
     /* A descriptor is free again: a loop that ran out of them may accept (net/accept.h). */

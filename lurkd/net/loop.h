@@ -50,6 +50,8 @@ struct lurkd_loop {
     atomic_bool stop;
     atomic_uint read_epoch; /* the last io.read_epoch this loop has read for */
     unsigned inline_left;   /* quick requests this epoll batch may still answer (net/request.c) */
+    atomic_uint n_conns;    /* its open connections (read by the other loops: net/accept.c) */
+    bool balanced_out;      /* not listening while it has more connections than another loop */
 };
 
 /*

@@ -2,6 +2,7 @@
 #include "net/worker.h"
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -15,20 +16,32 @@
 /* Largest response: a tls12/tls13 capabilities listing many certificates. */
 #define RESPONSE_MAX (1024 * 1024)
 
+/*
+ * A worker sleeps on its own semaphore, not on a condition variable: a
+ * submit takes one sleeper off the stack under pool.lock and posts its
+ * semaphore after unlocking. With a condition variable, every job at depth 1
+ * cost three futex calls in the hand-off (the signal, the wait, and the wake
+ * glibc makes when the woken worker unlocks the mutex it re-took as
+ * contended); with a semaphore two (docs/performance.md, "Worker
+ * semaphores").
+ */
+struct worker {
+    pthread_t thread;
+    sem_t wake;
+    struct worker *next_sleeper;
+};
+
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t more;
     pthread_cond_t idle;
     struct lurkd_job *head, *tail;
     unsigned queued, running, limit;
-    unsigned waiting; /* workers in pthread_cond_wait(more) */
-    unsigned waking;  /* of those, signalled and not yet back at the queue */
+    struct worker *sleepers; /* waiting on their semaphore, not yet posted */
     bool stopping;
-    pthread_t *threads;
+    struct worker *workers;
     unsigned n_threads;
 } pool = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .more = PTHREAD_COND_INITIALIZER,
     .idle = PTHREAD_COND_INITIALIZER,
 };
 
@@ -79,30 +92,35 @@ static void finished_locked(void)
 
 /*
  * The hand-off costs kernel time only when a thread sleeps or wakes (a futex
- * call and a context switch each): a submit signals a sleeping worker only
- * if one is left that no earlier submit has signalled already (pool.lock
- * held). Waking one worker that then wakes the next saved more futex calls
- * but put a second wake-up latency before the second of two RSA jobs.
+ * call and a context switch each): a submit wakes a sleeping worker only if
+ * one is left that no earlier submit has woken already (pool.lock held; the
+ * caller posts the semaphore after unlocking). Waking one worker that then
+ * wakes the next saved more futex calls but put a second wake-up latency
+ * before the second of two RSA jobs.
  */
-static void wake_one_locked(void)
+static struct worker *take_sleeper_locked(void)
 {
-    if (pool.waiting > pool.waking) {
-        pool.waking++;
-        pthread_cond_signal(&pool.more);
-    }
+    struct worker *w = pool.sleepers;
+
+    if (w != NULL)
+        pool.sleepers = w->next_sleeper;
+    return w;
 }
 
 static void *worker_main(void *arg)
 {
-    (void)arg;
+    struct worker *self = arg;
+
     pthread_mutex_lock(&pool.lock);
     for (;;) {
         while (pool.head == NULL && !pool.stopping) {
-            pool.waiting++;
-            pthread_cond_wait(&pool.more, &pool.lock);
-            pool.waiting--;
-            if (pool.waking > 0)
-                pool.waking--;
+            self->next_sleeper = pool.sleepers;
+            pool.sleepers = self;
+            pthread_mutex_unlock(&pool.lock);
+            /* Posted once per time on the stack: whoever took it off. */
+            while (sem_wait(&self->wake) != 0)
+                ;
+            pthread_mutex_lock(&pool.lock);
         }
         if (pool.head == NULL)
             break;
@@ -124,13 +142,14 @@ static void *worker_main(void *arg)
 bool lurkd_workers_start(unsigned n, unsigned queue_limit, char *err, size_t errlen)
 {
     pool.limit = queue_limit;
-    pool.threads = calloc(n, sizeof(*pool.threads));
-    if (pool.threads == NULL) {
+    pool.workers = calloc(n, sizeof(*pool.workers));
+    if (pool.workers == NULL) {
         snprintf(err, errlen, "out of memory");
         return false;
     }
     for (unsigned i = 0; i < n; i++) {
-        if (pthread_create(&pool.threads[i], NULL, worker_main, NULL) != 0) {
+        if (sem_init(&pool.workers[i].wake, 0, 0) != 0 ||
+            pthread_create(&pool.workers[i].thread, NULL, worker_main, &pool.workers[i]) != 0) {
             snprintf(err, errlen, "cannot start worker thread %u", i);
             return false;
         }
@@ -188,8 +207,10 @@ bool lurkd_workers_submit(struct lurkd_job *job)
         pool.head = job;
     pool.tail = job;
     pool.queued++;
-    wake_one_locked();
+    struct worker *w = take_sleeper_locked();
     pthread_mutex_unlock(&pool.lock);
+    if (w != NULL)
+        sem_post(&w->wake);
     return true;
 }
 
@@ -217,11 +238,14 @@ void lurkd_workers_stop(void)
 {
     pthread_mutex_lock(&pool.lock);
     pool.stopping = true;
-    pthread_cond_broadcast(&pool.more);
+    for (struct worker *w; (w = take_sleeper_locked()) != NULL;)
+        sem_post(&w->wake);
     pthread_mutex_unlock(&pool.lock);
-    for (unsigned i = 0; i < pool.n_threads; i++)
-        pthread_join(pool.threads[i], NULL);
-    free(pool.threads);
-    pool.threads = NULL;
+    for (unsigned i = 0; i < pool.n_threads; i++) {
+        pthread_join(pool.workers[i].thread, NULL);
+        sem_destroy(&pool.workers[i].wake);
+    }
+    free(pool.workers);
+    pool.workers = NULL;
     pool.n_threads = 0;
 }
