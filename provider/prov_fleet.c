@@ -35,16 +35,6 @@ static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct lurk_prov_fleet *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void cond_init(pthread_cond_t *cv)
-{
-    pthread_condattr_t attr;
-
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(cv, &attr);
-    pthread_condattr_destroy(&attr);
-}
-
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&registry_mu);
@@ -62,7 +52,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     for (struct lurk_prov_fleet *f = registry; f != NULL; f = f->next) {
-        cond_init(&f->cv);
+        lurk_prov_cond_init(&f->cv);
         pthread_mutex_unlock(&f->mu);
     }
     pthread_mutex_unlock(&registry_mu);
@@ -112,7 +102,7 @@ struct lurk_prov_fleet *lurk_prov_fleet_new(const struct lurk_prov_config *cfg)
     if (f == NULL)
         return NULL;
     pthread_mutex_init(&f->mu, NULL);
-    cond_init(&f->cv);
+    lurk_prov_cond_init(&f->cv);
     f->pid = getpid();
     seed(f);
     pthread_mutex_lock(&registry_mu);

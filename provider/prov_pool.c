@@ -116,16 +116,6 @@ static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct lurk_prov_pool *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void cond_init(pthread_cond_t *cv)
-{
-    pthread_condattr_t attr;
-
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(cv, &attr);
-    pthread_condattr_destroy(&attr);
-}
-
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&registry_mu);
@@ -145,7 +135,7 @@ static void fork_child(void)
     atomic_fetch_add(&fork_gen, 1);
     for (struct lurk_prov_pool *p = registry; p != NULL; p = p->next) {
         /* No thread waits on it here; a fresh condvar forgets the parent's waiters. */
-        cond_init(&p->cv);
+        lurk_prov_cond_init(&p->cv);
         pthread_mutex_unlock(&p->mu);
     }
     pthread_mutex_unlock(&registry_mu);
@@ -166,7 +156,7 @@ struct lurk_prov_pool *lurk_prov_pool_new(void)
     if (pool == NULL)
         return NULL;
     pthread_mutex_init(&pool->mu, NULL);
-    cond_init(&pool->cv);
+    lurk_prov_cond_init(&pool->cv);
     pool->gen = atomic_load(&fork_gen);
     pool->pid = getpid();
     pool->free_efd = -1;

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/async.h>
 #include <openssl/core.h>
@@ -51,6 +52,20 @@
 #define LURK_PROV_NAMES_ED25519 "ED25519:1.3.101.112"
 #define LURK_PROV_NAMES_ED448   "ED448:1.3.101.113"
 #define LURK_PROV_NAMES_ECDSA   "ECDSA"
+
+/*
+ * A condition variable timed on CLOCK_MONOTONIC (the pool's and the fleet's
+ * waits have deadlines that must not move with the wall clock).
+ */
+static inline void lurk_prov_cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
 
 /* ---- settings (lurk_prov.c; docs/provider.md §1 "openssl.cnf") ---- */
 

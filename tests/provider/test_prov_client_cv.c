@@ -13,21 +13,17 @@
  * key reference, as libssl's tls_construct_cert_verify does.
  */
 #include <check.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include "check_run.h"
+#include "fake_lurkd.h"
 #include "lurk/header.h"
 #include "lurk/lurk.h"
 #include "lurk/tls12.h"
@@ -38,8 +34,6 @@
 enum mode { MODE_SIGN, MODE_WITHOUT_EXCHANGE };
 static _Atomic int mode = MODE_SIGN;
 static _Atomic int served;
-static atomic_bool stopping;
-static _Atomic int live_conns;
 
 static EVP_PKEY *key;
 static X509 *cert;
@@ -52,40 +46,7 @@ static _Atomic int seen_type = -1;
 static _Atomic int seen_sig_and_hash = -1;
 static atomic_bool seen_same_messages;
 
-static char dir[40], sock_path[64], conf_path[256];
-static int listener = -1;
-static pthread_t server_thread;
 static OSSL_LIB_CTX *cctx;
-
-static bool read_exact(int fd, uint8_t *buf, size_t len)
-{
-    while (len > 0) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        ssize_t n;
-        int r = poll(&p, 1, 100);
-        if (atomic_load(&stopping))
-            return false;
-        if (r == 0)
-            continue;
-        if (r < 0 || (n = read(fd, buf, len)) <= 0)
-            return false;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
-static bool write_all(int fd, const uint8_t *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n <= 0)
-            return false;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
 
 /* The signature lurkd makes for 0x0403: ECDSA with SHA-256 over the messages as received. */
 static bool sign_messages(const lurk_cbs *m, uint8_t *sig, size_t *sig_len)
@@ -98,40 +59,27 @@ static bool sign_messages(const lurk_cbs *m, uint8_t *sig, size_t *sig_len)
     return ok;
 }
 
-static bool serve_one(int conn)
+/* The fake lurkd's answer (fake_lurkd.h): with or without the exchange, by mode. */
+static bool answer(const struct lurk_message *m, lurk_cbb *cbb)
 {
-    uint8_t head[LURK_HEADER_LEN], *req = NULL, sig[256];
     static const uint8_t state[4] = {0x3f, 0x8e, 0x21, 0xc4};
+    uint8_t sig[256];
     size_t sig_len = sizeof(sig), start;
     struct lurk_tls12_client_cv_request r;
     struct lurk_tls12_ecdhe_response resp;
-    struct lurk_message m;
-    struct lurk_header hdr;
-    lurk_cbs cbs;
-    lurk_cbb cbb;
-    bool ok = false;
+    struct lurk_header hdr = m->hdr;
+    bool ok;
 
-    if (!read_exact(conn, head, sizeof(head)))
-        return false;
-    lurk_cbs_init(&cbs, head, sizeof(head));
-    if (!lurk_header_parse(&cbs, &hdr) || hdr.length < LURK_HEADER_LEN || hdr.length > 1 << 20 ||
-        (req = malloc(hdr.length)) == NULL)
-        return false;
-    memcpy(req, head, sizeof(head));
-    if (!read_exact(conn, req + sizeof(head), hdr.length - sizeof(head)) ||
-        !lurk_message_parse(req, hdr.length, &m) || !lurk_cbb_init(&cbb, 1024, 65536))
-        goto out;
-    atomic_store(&seen_type, m.hdr.type);
-    hdr = m.hdr;
+    atomic_store(&seen_type, m->hdr.type);
     if (atomic_load(&mode) == MODE_WITHOUT_EXCHANGE) {
         /* A lurkd that does not know the type: lurk-lurk §5.3 step 3. */
         hdr.designation = LURK_DESIGNATION_LURK;
         hdr.status = LURK_STATUS_INVALID_TYPE;
-        ok = lurk_message_begin(&cbb, &start, &hdr) && lurk_cbb_add_bytes(&cbb, state, 4) &&
-             lurk_message_end(&cbb, start);
+        ok = lurk_message_begin(cbb, &start, &hdr) && lurk_cbb_add_bytes(cbb, state, 4) &&
+             lurk_message_end(cbb, start);
     } else {
-        ok = m.hdr.designation == LURK_DESIGNATION_TLS12 &&
-             lurk_tls12_client_cv_request_decode(&m.payload, &r) == LURK_STATUS_SUCCESS &&
+        ok = m->hdr.designation == LURK_DESIGNATION_TLS12 &&
+             lurk_tls12_client_cv_request_decode(&m->payload, &r) == LURK_STATUS_SUCCESS &&
              sign_messages(&r.handshake_messages, sig, &sig_len);
         if (ok) {
             atomic_store(&seen_sig_and_hash, r.sig_and_hash);
@@ -139,55 +87,18 @@ static bool serve_one(int conn)
                          lurk_cbs_equal(&r.handshake_messages, msgs, msgs_len));
             hdr.status = LURK_STATUS_SUCCESS;
             lurk_cbs_init(&resp.signature, sig, sig_len);
-            ok = lurk_message_begin(&cbb, &start, &hdr) &&
-                 lurk_tls12_ecdhe_response_encode(&cbb, &resp) && lurk_message_end(&cbb, start);
+            ok = lurk_message_begin(cbb, &start, &hdr) &&
+                 lurk_tls12_ecdhe_response_encode(cbb, &resp) && lurk_message_end(cbb, start);
         }
     }
-    if (ok)
+    if (ok) /* counted before the provider can see the answer */
         atomic_fetch_add(&served, 1);
-    ok = ok && write_all(conn, lurk_cbb_data(&cbb), lurk_cbb_len(&cbb));
-    lurk_cbb_cleanup(&cbb);
-out:
-    free(req);
     return ok;
-}
-
-static void *serve_conn(void *arg)
-{
-    int conn = (int)(intptr_t)arg;
-
-    while (serve_one(conn))
-        ;
-    close(conn);
-    atomic_fetch_sub(&live_conns, 1);
-    return NULL;
-}
-
-static void *serve(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&stopping)) {
-        struct pollfd p = {.fd = listener, .events = POLLIN};
-        pthread_t t;
-        int conn;
-        if (poll(&p, 1, 100) != 1 || (conn = accept(listener, NULL, NULL)) < 0)
-            continue;
-        atomic_fetch_add(&live_conns, 1);
-        if (pthread_create(&t, NULL, serve_conn, (void *)(intptr_t)conn) != 0) {
-            close(conn);
-            atomic_fetch_sub(&live_conns, 1);
-            continue;
-        }
-        pthread_detach(t);
-    }
-    return NULL;
 }
 
 static void setup(void)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     struct lurk_test_tls12_hs o = {0};
-    char settings[256], errs[1024];
 
     key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     ck_assert_ptr_nonnull(key);
@@ -200,33 +111,12 @@ static void setup(void)
     ck_assert(lurk_test_tls12_client_hs(&o, &msgs, &msgs_len, &msgs_sig));
     ck_assert_uint_eq(msgs_sig, 0x0403);
 
-    snprintf(dir, sizeof(dir), "/tmp/lurk-prov-cv-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(sock_path, sizeof(sock_path), "%s/fake.sock", dir);
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-    listener = socket(AF_UNIX, SOCK_STREAM, 0);
-    ck_assert_int_ge(listener, 0);
-    ck_assert_int_eq(bind(listener, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(listen(listener, 8), 0);
-    ck_assert_int_eq(pthread_create(&server_thread, NULL, serve, NULL), 0);
-    snprintf(settings, sizeof(settings), "lurk-server = unix:%s\nlurk-timeout-ms = 5000\n",
-             sock_path);
-    cctx = test_libctx_with_config(settings, conf_path, sizeof(conf_path));
-    test_errors_text(errs, sizeof(errs));
-    ck_assert_msg(cctx != NULL, "config: %s", errs);
+    cctx = fake_lurkd_start("lurk-prov-cv", answer);
 }
 
 static void teardown(void)
 {
-    OSSL_LIB_CTX_free(cctx);
-    atomic_store(&stopping, true);
-    pthread_join(server_thread, NULL);
-    while (atomic_load(&live_conns) > 0) /* each notices within 100 ms */
-        usleep(10000);
-    close(listener);
-    unlink(sock_path);
-    rmdir(dir);
-    unlink(conf_path);
+    fake_lurkd_stop(cctx);
     free(msgs);
     X509_free(cert);
     EVP_PKEY_free(key);

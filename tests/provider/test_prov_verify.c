@@ -16,16 +16,11 @@
  * signature cannot come out of lurkd's software keys).
  */
 #include <check.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -36,6 +31,7 @@
 #include "lurk/keyid.h"
 #include "lurk/lurk.h"
 #include "lurk/tls13.h"
+#include "fake_lurkd.h"
 #include "prov_test_util.h"
 
 #define R_BAD_SIGNATURE "signature from lurkd does not verify"
@@ -53,14 +49,9 @@ static struct {
 } k[N_KINDS];
 
 enum answer { ANSWER_OTHER_KEY, ANSWER_RIGHT_KEY };
-static _Atomic int answer = ANSWER_OTHER_KEY;
+static _Atomic int answer_with = ANSWER_OTHER_KEY;
 static _Atomic int served;
-static atomic_bool stopping;
-static _Atomic int live_conns; /* connection threads still running */
 
-static char dir[40], sock_path[64], conf_path[256];
-static int listener = -1;
-static pthread_t server_thread;
 static OSSL_LIB_CTX *cctx;
 
 static bool is_rsa(const struct test_key_kind *kind)
@@ -106,128 +97,42 @@ static bool sign_with(EVP_PKEY *key, const struct test_key_kind *kind, const uin
 }
 
 /* Reads len bytes; false on end of stream, error or teardown. */
-static bool read_exact(int fd, uint8_t *buf, size_t len)
+/* The fake lurkd's answer (fake_lurkd.h): the key's signature, or another key's. */
+static bool answer(const struct lurk_message *m, lurk_cbb *cbb)
 {
-    while (len > 0) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        ssize_t n;
-        int r = poll(&p, 1, 100);
-        if (atomic_load(&stopping))
-            return false;
-        if (r == 0)
-            continue;
-        if (r < 0 || (n = read(fd, buf, len)) <= 0)
-            return false;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
-static bool write_all(int fd, const uint8_t *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n <= 0)
-            return false;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
-/* One request on conn answered; false when the connection is done or broken. */
-static bool serve_one(int conn)
-{
-    uint8_t head[LURK_HEADER_LEN], *req = NULL, tbs[200], sig[1024];
-    size_t tbs_len, sig_len = sizeof(sig), start;
+    uint8_t tbs[200], sig[1024];
+    size_t tbs_len, sig_len = sizeof(sig), start, i;
     struct lurk_tls13_request rq;
     struct lurk_tls13_response resp = {0};
-    struct lurk_message m;
-    struct lurk_header hdr;
-    lurk_cbs cbs;
-    lurk_cbb cbb;
-    size_t i;
-    bool ok = false;
+    struct lurk_header hdr = m->hdr;
+    bool ok;
 
-    if (!read_exact(conn, head, sizeof(head)))
+    if (m->hdr.designation != LURK_DESIGNATION_TLS13 ||
+        m->hdr.type != LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY ||
+        lurk_tls13_request_decode(m->hdr.type, &m->payload, &rq) != LURK_STATUS_SUCCESS)
         return false;
-    lurk_cbs_init(&cbs, head, sizeof(head));
-    if (!lurk_header_parse(&cbs, &hdr) || hdr.length < LURK_HEADER_LEN || hdr.length > 65536)
-        return false;
-    if ((req = malloc(hdr.length)) == NULL)
-        return false;
-    memcpy(req, head, sizeof(head));
-    if (!read_exact(conn, req + sizeof(head), hdr.length - sizeof(head)) ||
-        !lurk_message_parse(req, hdr.length, &m) || m.hdr.designation != LURK_DESIGNATION_TLS13 ||
-        m.hdr.type != LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY ||
-        lurk_tls13_request_decode(m.hdr.type, &m.payload, &rq) != LURK_STATUS_SUCCESS)
-        goto out;
     for (i = 0; i < N_KINDS; i++)
         if (memcmp(rq.sign_cv.key_id.id, k[i].id, LURK_KEY_ID_LEN) == 0)
             break;
     if (i == N_KINDS)
-        goto out;
+        return false;
     tbs_len = cv_content(tbs, rq.sign_cv.role, lurk_cbs_data(&rq.sign_cv.transcript_hash),
                          lurk_cbs_len(&rq.sign_cv.transcript_hash));
-    if (!sign_with(atomic_load(&answer) == ANSWER_RIGHT_KEY ? k[i].key : k[i].other, k[i].kind, tbs,
-                   tbs_len, sig, &sig_len))
-        goto out;
-    hdr = m.hdr;
+    if (!sign_with(atomic_load(&answer_with) == ANSWER_RIGHT_KEY ? k[i].key : k[i].other, k[i].kind,
+                   tbs, tbs_len, sig, &sig_len))
+        return false;
     hdr.status = LURK_STATUS_SUCCESS;
-    resp.type = m.hdr.type;
+    resp.type = m->hdr.type;
     lurk_cbs_init(&resp.signing.signature, sig, sig_len);
-    if (!lurk_cbb_init(&cbb, 1024, 65536))
-        goto out;
-    ok = lurk_message_begin(&cbb, &start, &hdr) && lurk_tls13_response_encode(&cbb, &resp) &&
-         lurk_message_end(&cbb, start);
+    ok = lurk_message_begin(cbb, &start, &hdr) && lurk_tls13_response_encode(cbb, &resp) &&
+         lurk_message_end(cbb, start);
     if (ok) /* counted before the provider can see the answer */
         atomic_fetch_add(&served, 1);
-    ok = ok && write_all(conn, lurk_cbb_data(&cbb), lurk_cbb_len(&cbb));
-    lurk_cbb_cleanup(&cbb);
-out:
-    free(req);
     return ok;
-}
-
-/* One connection of the provider's pool, answered until it closes. */
-static void *serve_conn(void *arg)
-{
-    int conn = (int)(intptr_t)arg;
-
-    while (serve_one(conn))
-        ;
-    close(conn);
-    atomic_fetch_sub(&live_conns, 1);
-    return NULL;
-}
-
-/* Accepts the provider's connections (it may keep several), a thread each. */
-static void *serve(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&stopping)) {
-        struct pollfd p = {.fd = listener, .events = POLLIN};
-        pthread_t t;
-        int conn;
-        if (poll(&p, 1, 100) != 1 || (conn = accept(listener, NULL, NULL)) < 0)
-            continue;
-        atomic_fetch_add(&live_conns, 1);
-        if (pthread_create(&t, NULL, serve_conn, (void *)(intptr_t)conn) != 0) {
-            close(conn);
-            atomic_fetch_sub(&live_conns, 1);
-            continue;
-        }
-        pthread_detach(t);
-    }
-    return NULL;
 }
 
 static void setup(void)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    char settings[256], errs[1024];
-
     for (size_t i = 0; i < N_KINDS; i++) {
         for (size_t j = 0; j < n_test_key_kinds && k[i].kind == NULL; j++)
             if (strcmp(test_key_kinds[j].label, labels[i]) == 0)
@@ -241,34 +146,12 @@ static void setup(void)
         k[i].pem = test_keyref_pem(k[i].key, NULL);
         ck_assert_ptr_nonnull(k[i].pem);
     }
-    snprintf(dir, sizeof(dir), "/tmp/lurk-prov-verify-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(sock_path, sizeof(sock_path), "%s/fake.sock", dir);
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-    listener = socket(AF_UNIX, SOCK_STREAM, 0);
-    ck_assert_int_ge(listener, 0);
-    ck_assert_int_eq(bind(listener, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(listen(listener, 8), 0);
-    ck_assert_int_eq(pthread_create(&server_thread, NULL, serve, NULL), 0);
-
-    snprintf(settings, sizeof(settings), "lurk-server = unix:%s\nlurk-timeout-ms = 5000\n",
-             sock_path);
-    cctx = test_libctx_with_config(settings, conf_path, sizeof(conf_path));
-    test_errors_text(errs, sizeof(errs));
-    ck_assert_msg(cctx != NULL, "config: %s", errs);
+    cctx = fake_lurkd_start("lurk-prov-verify", answer);
 }
 
 static void teardown(void)
 {
-    OSSL_LIB_CTX_free(cctx);
-    atomic_store(&stopping, true);
-    pthread_join(server_thread, NULL);
-    while (atomic_load(&live_conns) > 0) /* each notices within 100 ms */
-        usleep(10000);
-    close(listener);
-    unlink(sock_path);
-    rmdir(dir);
-    unlink(conf_path);
+    fake_lurkd_stop(cctx);
     for (size_t i = 0; i < N_KINDS; i++) {
         EVP_PKEY_free(k[i].key);
         EVP_PKEY_free(k[i].other);
@@ -335,7 +218,7 @@ START_TEST(another_key_behind_the_key_id_is_caught)
     ck_assert_msg(ref != NULL, "%s: %s", labels[i], errs);
 
     /* The key's first signatures come from another key: refused, every time. */
-    atomic_store(&answer, ANSWER_OTHER_KEY);
+    atomic_store(&answer_with, ANSWER_OTHER_KEY);
     for (int round = 0; round < 2; round++) {
         before = atomic_load(&served);
         sig_len = sizeof(sig);
@@ -349,7 +232,7 @@ START_TEST(another_key_behind_the_key_id_is_caught)
     }
 
     /* The right key: accepted, and it is a good signature. */
-    atomic_store(&answer, ANSWER_RIGHT_KEY);
+    atomic_store(&answer_with, ANSWER_RIGHT_KEY);
     sig_len = sizeof(sig);
     ck_assert_int_eq(sign(ref, i, tbs, tbs_len, sig, &sig_len), 1);
     ck_assert(verifies(i, k[i].key, tbs, tbs_len, sig, sig_len));
@@ -359,7 +242,7 @@ START_TEST(another_key_behind_the_key_id_is_caught)
      * later signatures are passed on unverified (for RSA, lurkd's OpenSSL
      * verifies its own CRT results; prov_signature.c).
      */
-    atomic_store(&answer, ANSWER_OTHER_KEY);
+    atomic_store(&answer_with, ANSWER_OTHER_KEY);
     sig_len = sizeof(sig);
     ck_assert_int_eq(sign(ref, i, tbs, tbs_len, sig, &sig_len), 1);
     ck_assert(!verifies(i, k[i].key, tbs, tbs_len, sig, sig_len));
