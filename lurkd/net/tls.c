@@ -351,7 +351,10 @@ static int tls_handshake(struct lurkd_conn *c)
     }
     ERR_clear_error();
     lurkd_metrics_count(LURKD_COUNTER_TLS_HANDSHAKE_FAILURES);
-    lurkd_info("TLS handshake with %s failed: %s", c->peer.text, reason);
+    /* Anyone who can connect can fail handshakes in a loop: one line a second, then a count. */
+    static struct lurkd_log_limit failures = LURKD_LOG_LIMIT_INIT;
+    lurkd_log_limited(&failures, LURKD_LOG_INFO, "TLS handshake with %s failed: %s", c->peer.text,
+                      reason);
     return -1;
 }
 

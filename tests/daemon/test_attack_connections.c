@@ -378,6 +378,33 @@ START_TEST(identities_and_uids_have_their_own_cap)
 END_TEST
 
 /*
+ * 60 connections to the tls:// listener that send an HTTP request instead
+ * of a ClientHello: each is a failed handshake, counted in the metrics, but
+ * the log gets at most a line a second and then a count.
+ */
+START_TEST(failed_handshakes_do_not_flood_the_log)
+{
+    enum { FAILURES = 60 };
+    static const char garbage[] = "GET / HTTP/1.0\r\n\r\n";
+
+    start(NULL);
+    for (int i = 0; i < FAILURES; i++) {
+        int fd = connect_from(tls_addr, NULL);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(send(fd, garbage, sizeof(garbage), MSG_NOSIGNAL),
+                         (ssize_t)sizeof(garbage));
+        ck_assert(closed_by_peer(fd, 3000));
+        close(fd);
+    }
+    /* The count line comes once the second has passed. */
+    ck_assert(dc_wait_count(lurkd.log, "such lines in the last", 1, 3000));
+    int lines = dc_count(lurkd.log, "TLS handshake with");
+    ck_assert_msg(lines >= 2 && lines <= 6, "%d log lines for %d failed handshakes", lines,
+                  FAILURES);
+}
+END_TEST
+
+/*
  * 1000 connections each send 8 bytes of a header and stop. While they are
  * open lurkd holds about what they sent, not a read buffer each; once they
  * close, its memory is back near where it started (an allowance of 2 MiB
@@ -437,6 +464,7 @@ int main(void)
     tcase_add_test(tc, trickled_bytes_do_not_hold_connections);
     tcase_add_test(tc, one_peer_cannot_take_every_connection);
     tcase_add_test(tc, identities_and_uids_have_their_own_cap);
+    tcase_add_test(tc, failed_handshakes_do_not_flood_the_log);
     tcase_add_test(tc, truncated_headers_give_their_memory_back);
     suite_add_tcase(s, tc);
     return lurk_test_run(s, CK_FORK_GETENV);
