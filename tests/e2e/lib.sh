@@ -112,10 +112,13 @@ make_keyrefs() {
     cp "$PKI/server-p256.crt" "$E2E_DIR/ecdsa.crt"
 }
 
-# write_openssl_cnf SERVERS: the provider section a front end loads through
-# OPENSSL_CONF (default first, then lurk; docs/deploy.md).
+# write_openssl_cnf SERVERS [FILE [CERT KEY [TIMEOUT_MS [EXTRA]]]]: the
+# provider section a front end loads through OPENSSL_CONF (default first,
+# then lurk; docs/deploy.md), written to FILE ($E2E_DIR/openssl.cnf), with
+# CERT and KEY as the link credentials (client1's) and EXTRA as more lurk-*
+# lines.
 write_openssl_cnf() {
-    cat > "$E2E_DIR/openssl.cnf" <<EOF
+    cat > "${2:-$E2E_DIR/openssl.cnf}" <<EOF
 openssl_conf = openssl_init
 [openssl_init]
 providers = provider_sect
@@ -129,9 +132,32 @@ module = $PROVIDER
 activate = 1
 lurk-server = $1
 lurk-ca = $PKI/ca.crt
-lurk-cert = $PKI/client1.crt
-lurk-key = $PKI/client1.key
-lurk-timeout-ms = 2000
+lurk-cert = ${3:-$PKI/client1.crt}
+lurk-key = ${4:-$PKI/client1.key}
+lurk-timeout-ms = ${5:-2000}
+${6:-}
+EOF
+}
+
+# nginx_conf_head [WORKER_CONNECTIONS]: the start of a test nginx.conf, up
+# to the open http block (daemon, 2 workers, files in $E2E_DIR).
+nginx_conf_head() {
+    mkdir -p "$E2E_DIR/nginx-tmp"
+    if [ "$(id -u)" -eq 0 ]; then echo "user nobody nogroup;"; fi
+    cat <<EOF
+master_process on;
+worker_processes 2;
+daemon on;
+pid $E2E_DIR/nginx.pid;
+error_log $E2E_DIR/nginx-error.log info;
+events { worker_connections ${1:-512}; }
+http {
+    access_log off;
+    client_body_temp_path $E2E_DIR/nginx-tmp/body;
+    proxy_temp_path $E2E_DIR/nginx-tmp/proxy;
+    fastcgi_temp_path $E2E_DIR/nginx-tmp/fastcgi;
+    uwsgi_temp_path $E2E_DIR/nginx-tmp/uwsgi;
+    scgi_temp_path $E2E_DIR/nginx-tmp/scgi;
 EOF
 }
 

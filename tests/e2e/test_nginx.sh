@@ -15,24 +15,9 @@ EC_PORT=$(free_port)
 start_lurkd lurkd1 "$P1"
 make_keyrefs
 write_openssl_cnf "tls://127.0.0.1:$P1"
-mkdir -p "$E2E_DIR/nginx-tmp"
-user_line=""
-[ "$(id -u)" -eq 0 ] && user_line="user nobody nogroup;"
-cat > "$E2E_DIR/nginx.conf" <<NGINX_CONF
-$user_line
-master_process on;
-worker_processes 2;
-daemon on;
-pid $E2E_DIR/nginx.pid;
-error_log $E2E_DIR/nginx-error.log info;
-events { worker_connections 512; }
-http {
-    access_log off;
-    client_body_temp_path $E2E_DIR/nginx-tmp/body;
-    proxy_temp_path $E2E_DIR/nginx-tmp/proxy;
-    fastcgi_temp_path $E2E_DIR/nginx-tmp/fastcgi;
-    uwsgi_temp_path $E2E_DIR/nginx-tmp/uwsgi;
-    scgi_temp_path $E2E_DIR/nginx-tmp/scgi;
+{
+    nginx_conf_head 512
+    cat <<NGINX_CONF
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_tickets off;
     ssl_session_cache off;
@@ -50,6 +35,7 @@ http {
     }
 }
 NGINX_CONF
+} > "$E2E_DIR/nginx.conf"
 
 nginx_cmd=("$NGINX" -p "$E2E_DIR" -c "$E2E_DIR/nginx.conf" -e "$E2E_DIR/nginx-error.log")
 nginx_stop() {

@@ -87,24 +87,9 @@ grep -q '"key":"server_only","exchange":"tls12/client_certificate_verify","statu
 log "curl, client key not allowed the exchange: refused ($(tail -c 160 <<< "$out" | tr '\n' ' '))"
 
 # nginx as a TLS 1.2 mTLS client of an upstream, its client key a key reference.
-mkdir -p "$E2E_DIR/nginx-tmp"
-user_line=""
-[ "$(id -u)" -eq 0 ] && user_line="user nobody nogroup;"
-cat > "$E2E_DIR/nginx.conf" <<NGINX_CONF
-$user_line
-master_process on;
-worker_processes 2;
-daemon on;
-pid $E2E_DIR/nginx.pid;
-error_log $E2E_DIR/nginx-error.log info;
-events { worker_connections 128; }
-http {
-    access_log off;
-    client_body_temp_path $E2E_DIR/nginx-tmp/body;
-    proxy_temp_path $E2E_DIR/nginx-tmp/proxy;
-    fastcgi_temp_path $E2E_DIR/nginx-tmp/fastcgi;
-    uwsgi_temp_path $E2E_DIR/nginx-tmp/uwsgi;
-    scgi_temp_path $E2E_DIR/nginx-tmp/scgi;
+{
+    nginx_conf_head 128
+    cat <<NGINX_CONF
     server {
         listen 127.0.0.1:$N_PORT;
         location / {
@@ -120,6 +105,7 @@ http {
     }
 }
 NGINX_CONF
+} > "$E2E_DIR/nginx.conf"
 nginx_stop() {
     [ -f "$E2E_DIR/nginx.pid" ] || return 0
     local pid

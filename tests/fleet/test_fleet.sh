@@ -146,30 +146,13 @@ log "lurkd up on k1 k2 k3 behind ${DELAY_MS} ms relays"
 # ---- the front ends
 # write_fe_cnf HOST: the provider section of HOST's front ends (docs/deploy.md).
 write_fe_cnf() {
-    local fe=$1 d=$E2E_DIR/$1
-    cat > "$d/openssl.cnf" << EOF
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-lurk = lurk_sect
-[default_sect]
-activate = 1
-[lurk_sect]
-module = $PROVIDER
-activate = 1
-lurk-server = tls://${ADDR[k1]}:9400, tls://${ADDR[k2]}:9400, tls://${ADDR[k3]}:9400
-lurk-ca = $PKI/ca.crt
-lurk-cert = $d/link.crt
-lurk-key = $d/link.key
-lurk-timeout-ms = $TIMEOUT_MS
-lurk-log = $d/lurk.log
+    local d=$E2E_DIR/$1
+    write_openssl_cnf "tls://${ADDR[k1]}:9400, tls://${ADDR[k2]}:9400, tls://${ADDR[k3]}:9400" \
+        "$d/openssl.cnf" "$d/link.crt" "$d/link.key" "$TIMEOUT_MS" "lurk-log = $d/lurk.log
 lurk-stats = $d/stats/counters
 lurk-stats-ms = 500
 lurk-probe-min-ms = 200
-lurk-probe-max-ms = 2000
-EOF
+lurk-probe-max-ms = 2000"
 }
 nginx_conf() { # nginx_conf HOST
     local d=$E2E_DIR/$1
