@@ -42,7 +42,7 @@
 #define DEFAULT_DRAIN_TIMEOUT  10
 #define DEFAULT_TIME_WINDOW    300
 /* The cap of an idle I/O loop's polling (docs/performance.md, "Polling before sleeping"). */
-#define DEFAULT_IDLE_POLL_US 0
+#define DEFAULT_IDLE_POLL_US 50
 
 static const struct {
     const char *name;

@@ -3,6 +3,8 @@
 
 #include <time.h>
 
+#include "net/worker.h"
+
 /*
  * The first window after polling was off: about one client round trip on a
  * unix socket (docs/performance.md, "Polling before sleeping").
@@ -78,7 +80,13 @@ int lurkd_idle_poll_wait(int epfd, struct epoll_event *events, int max, int time
     int64_t start, last, until;
     int n, left;
 
-    if (cap == 0 || timeout_ms == 0) {
+    /*
+     * A busy worker needs a CPU more than this loop needs to be awake (the
+     * spinning workers of performance.md, "Latency", lost by taking it):
+     * poll only when the pool is idle, which is also when this loop has
+     * just answered everything itself or written the workers' answers.
+     */
+    if (cap == 0 || timeout_ms == 0 || !lurkd_workers_idle()) {
         n = epoll_wait(epfd, events, max, timeout_ms);
         return n < 0 ? 0 : n;
     }

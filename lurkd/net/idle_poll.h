@@ -6,8 +6,9 @@
  * loop as Linux's guest haltpoll governor adapts its own: it grows when the
  * loop blocked and was woken within the cap (polling longer would have
  * caught the event), shrinks when the loop stayed idle past the cap, so a
- * loop with sparse or no traffic stops polling. `idle_poll_us` (the cap) is
- * the setting; 0 never polls.
+ * loop with sparse or no traffic stops polling. A loop polls only while
+ * the crypto workers are idle. `idle_poll_us` (the cap) is the setting; 0
+ * never polls.
  */
 #ifndef LURKD_NET_IDLE_POLL_H
 #define LURKD_NET_IDLE_POLL_H
@@ -22,9 +23,9 @@ void lurkd_idle_poll_set_cap(unsigned cap_us);
 
 /*
  * lurkd_idle_poll_wait is epoll_wait(epfd, events, max, timeout_ms) for the
- * calling loop (its window is thread-local): it polls first, for at most
- * the window, timeout_ms and until *stop, then blocks for what is left of
- * timeout_ms. Returns the number of events, or 0 (timeout, or an error,
+ * calling loop (its window is thread-local): when the workers are idle it
+ * polls first, for at most the window, timeout_ms and until *stop, then
+ * blocks for what is left of timeout_ms. Returns the number of events, or 0 (timeout, or an error,
  * which the loop treats like a timeout).
  */
 int lurkd_idle_poll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms,
