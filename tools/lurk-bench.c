@@ -563,7 +563,7 @@ static bool parse_args(int argc, char **argv, struct options *o, struct bench *b
         {"local", required_argument, NULL, 'L'},
         {"count", required_argument, NULL, 'n'},
         {"server-pid", required_argument, NULL, 'P'},
-        {"interval-us", required_argument, NULL, 'W'},
+        {"interval-us", required_argument, NULL, 'W'}, /* sparse loads */
         {NULL, 0, NULL, 0},
     };
     long scheme;
