@@ -422,8 +422,9 @@ START_TEST(malformed_crl_is_a_named_error_at_start_and_on_reload)
 END_TEST
 
 /*
- * Two tenants, two tls:// listeners: tenant_a trusts fe-ca, tenant_b trusts
- * other-ca (both_ca: one tls:// listener trusting both-ca.crt instead).
+ * Two tenants, two tls:// listeners: tenant_a (127.0.0.1) trusts fe-ca,
+ * tenant_b (::1: lurkd.crt names both addresses) trusts other-ca (both_ca:
+ * one tls:// listener trusting both-ca.crt instead).
  * [client.fe1] names fe-ca's front end fe1 by cn:fe1, with ca = ca_file
  * (none when NULL). Returns the line of the [client.fe1] header (of its ca
  * setting when ca_file is set).
