@@ -37,10 +37,10 @@ void lurkd_dispatch_msg(const struct lurkd_runtime *rt, const struct lurkd_peer 
 void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
                     const uint8_t *frame, size_t len, lurk_cbb *out);
 /*
- * A request that costs about as little as handing it to a worker (a ping, an
- * ECDSA or EdDSA CertificateVerify of a key in memory): the I/O thread may
- * answer it itself (net/request.c). Only a hint: dispatch checks all.
- * Keeps the payload it decodes in m.
+ * A request whose cost is bounded and known (a ping, a CertificateVerify of
+ * a key in memory, RSA included, never an HSM key): the I/O thread may
+ * answer it itself within its time budget (net/request.c). Only a hint:
+ * dispatch checks all. Keeps the payload it decodes in m.
  */
 bool lurkd_dispatch_is_quick(const struct lurkd_runtime *rt, struct lurkd_dispatch_msg *m);
 /*

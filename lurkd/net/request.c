@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "exchange/dispatch.h"
 #include "lurk/lurk.h"
@@ -44,27 +45,41 @@ static bool quick(struct lurkd_dispatch_msg *m)
     return q;
 }
 
-/*
- * Answered by the I/O thread itself, a quick request costs no thread
- * hand-off (futex calls and context switches: more kernel time than a P-256
- * signature takes in user time). On a plain socket it is, while the batch's
- * budget lasts. On TLS the I/O thread already encrypts and decrypts every
- * record, and signing there too made it the bottleneck: there only when
- * nobody waits for this thread (alone in its batch, nothing pipelined behind
- * it) and the workers have nothing to do. RSA and HSM keys go to a worker.
- */
-static bool answered_here(struct lurkd_conn *c, struct lurkd_job *job, bool last, bool lone)
+static int64_t now_ns(void)
 {
-    if (!c->transport->worker_may_send)
-        return last && lone && quick(&job->msg) && lurkd_workers_run_if_idle(job);
-    if (c->loop->inline_left == 0 || !quick(&job->msg) || !lurkd_workers_run_here(job))
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Answered by the I/O thread itself, a request costs no thread hand-off
+ * (futex calls, context switches and a second wake-up: more kernel time
+ * than a P-256 signature takes in user time). With one loop per CPU and the
+ * connections balanced across them, a loop signs its own connections'
+ * requests, RSA as well, on plain sockets and TLS alike, while the time it
+ * has spent answering inline in this epoll batch is under
+ * LURKD_INLINE_BUDGET_US; what comes after goes to the workers, so that the
+ * other connections of the batch wait at most the budget and one signature.
+ * HSM keys never (dispatch.h). docs/performance.md, "Signing in the loops".
+ */
+static bool answered_here(struct lurkd_conn *c, struct lurkd_job *job)
+{
+    struct lurkd_loop *loop = c->loop;
+
+    if (loop->inline_ns >= (int64_t)LURKD_INLINE_BUDGET_US * 1000 || !quick(&job->msg))
         return false;
-    c->loop->inline_left--;
+    int64_t start = now_ns();
+    if (!lurkd_workers_run_here(job))
+        return false;
+    int64_t spent = now_ns() - start;
+    loop->inline_ns += spent;
+    loop->read_inline_ns += spent;
     return true;
 }
 
-void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len, bool last,
-                          bool lone)
+void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len)
 {
     struct lurkd_job *job;
 
@@ -93,7 +108,7 @@ void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len
     job->conn = c;
     lurkd_conn_ref(c);
     atomic_fetch_add(&c->inflight, 1);
-    if (answered_here(c, job, last, lone))
+    if (answered_here(c, job))
         return;
     if (!lurkd_workers_submit(job)) {
         atomic_fetch_sub(&c->inflight, 1);

@@ -3,8 +3,10 @@
 
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -30,6 +32,9 @@ struct worker {
     sem_t wake;
     struct worker *next_sleeper;
 };
+
+/* pool.queued, for readers that do not take pool.lock (metrics). */
+static atomic_uint queued_now;
 
 static struct {
     pthread_mutex_t lock;
@@ -129,6 +134,7 @@ static void *worker_main(void *arg)
         if (pool.head == NULL)
             pool.tail = NULL;
         pool.queued--;
+        atomic_store_explicit(&queued_now, pool.queued, memory_order_relaxed);
         pool.running++;
         pthread_mutex_unlock(&pool.lock);
         process(job);
@@ -165,32 +171,27 @@ void lurkd_workers_set_limit(unsigned queue_limit)
     pthread_mutex_unlock(&pool.lock);
 }
 
-/* Runs job on the calling thread unless lurkd is stopping (or, only_if_idle, a worker is busy). */
-static bool run_on_caller(struct lurkd_job *job, bool only_if_idle)
-{
-    pthread_mutex_lock(&pool.lock);
-    bool ok = !pool.stopping && (!only_if_idle || (pool.queued == 0 && pool.running == 0));
-    /* Counted as running, so that a drain (lurkd_workers_stop) waits for it. */
-    if (ok)
-        pool.running++;
-    pthread_mutex_unlock(&pool.lock);
-    if (!ok)
-        return false;
-    process(job);
-    pthread_mutex_lock(&pool.lock);
-    finished_locked();
-    pthread_mutex_unlock(&pool.lock);
-    return true;
-}
+/*
+ * An I/O thread's inline answer touches no lock the workers share: with
+ * RSA and TLS inline every request would otherwise take pool.lock twice
+ * (docs/performance.md, "Signing in the loops"). inline_running is counted
+ * before stopping is read, and lurkd_workers_stop sets stopping before it
+ * reads inline_running (both sequentially consistent): either the answer
+ * is refused or the drain waits for it.
+ */
+static atomic_uint inline_running;
+static atomic_bool inline_stopping;
 
 bool lurkd_workers_run_here(struct lurkd_job *job)
 {
-    return run_on_caller(job, false);
-}
-
-bool lurkd_workers_run_if_idle(struct lurkd_job *job)
-{
-    return run_on_caller(job, true);
+    atomic_fetch_add(&inline_running, 1);
+    if (atomic_load(&inline_stopping)) {
+        atomic_fetch_sub(&inline_running, 1);
+        return false;
+    }
+    process(job);
+    atomic_fetch_sub(&inline_running, 1);
+    return true;
 }
 
 bool lurkd_workers_submit(struct lurkd_job *job)
@@ -207,6 +208,7 @@ bool lurkd_workers_submit(struct lurkd_job *job)
         pool.head = job;
     pool.tail = job;
     pool.queued++;
+    atomic_store_explicit(&queued_now, pool.queued, memory_order_relaxed);
     struct worker *w = take_sleeper_locked();
     pthread_mutex_unlock(&pool.lock);
     if (w != NULL)
@@ -216,12 +218,7 @@ bool lurkd_workers_submit(struct lurkd_job *job)
 
 unsigned lurkd_workers_queued(void)
 {
-    unsigned n;
-
-    pthread_mutex_lock(&pool.lock);
-    n = pool.queued;
-    pthread_mutex_unlock(&pool.lock);
-    return n;
+    return atomic_load_explicit(&queued_now, memory_order_relaxed);
 }
 
 bool lurkd_workers_idle(void)
@@ -231,11 +228,16 @@ bool lurkd_workers_idle(void)
     pthread_mutex_lock(&pool.lock);
     idle = pool.queued == 0 && pool.running == 0;
     pthread_mutex_unlock(&pool.lock);
-    return idle;
+    return idle && atomic_load(&inline_running) == 0;
 }
 
 void lurkd_workers_stop(void)
 {
+    atomic_store(&inline_stopping, true);
+    while (atomic_load(&inline_running) != 0) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     pthread_mutex_lock(&pool.lock);
     pool.stopping = true;
     for (struct worker *w; (w = take_sleeper_locked()) != NULL;)

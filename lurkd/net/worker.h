@@ -32,13 +32,12 @@ bool lurkd_workers_submit(struct lurkd_job *job);
 /*
  * Runs the job in the calling thread (the I/O thread, for a quick request),
  * sparing a thread hand-off; false (job untouched) when the pool is stopping.
+ * lurkd_workers_idle and lurkd_workers_stop count these runs too.
  */
 bool lurkd_workers_run_here(struct lurkd_job *job);
-/* The same, only when no worker has anything to do; false (job untouched) otherwise. */
-bool lurkd_workers_run_if_idle(struct lurkd_job *job);
-/* Requests waiting for a worker (metrics). */
+/* Requests waiting for a worker (metrics), read without the pool's lock. */
 unsigned lurkd_workers_queued(void);
-/* True when nothing is queued or running. */
+/* True when nothing is queued or running, inline runs included. */
 bool lurkd_workers_idle(void);
 /*
  * Finishes what is queued, then joins the threads. Before lurkd_io_stop:
