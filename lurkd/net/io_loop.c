@@ -208,7 +208,6 @@ static void maybe_resume(struct lurkd_conn *c);
  */
 static void conn_readable(struct lurkd_conn *c)
 {
-    c->loop->read_inline_ns = 0;
     lurkd_conn_cork(c);
     read_frames(c);
     if (lurkd_conn_uncork(c) && !atomic_load(&c->closed) && conn_flush(c, lurk_clock_ms()))

@@ -35,11 +35,11 @@ static void reject_frame(struct lurkd_conn *c, const uint8_t *frame, size_t len,
         reject(c, &m.msg.hdr, status);
 }
 
-/* A quick request (dispatch.h) that the I/O thread may answer itself. */
-static bool quick(struct lurkd_dispatch_msg *m)
+/* What the request costs (dispatch.h): who may answer it. */
+static enum lurkd_dispatch_cost cost(struct lurkd_dispatch_msg *m)
 {
     struct lurkd_runtime *rt = lurkd_runtime_acquire();
-    bool q = lurkd_dispatch_is_quick(rt, m);
+    enum lurkd_dispatch_cost q = lurkd_dispatch_cost(rt, m);
 
     lurkd_runtime_unref(rt);
     return q;
@@ -58,24 +58,27 @@ static int64_t now_ns(void)
  * (futex calls, context switches and a second wake-up: more kernel time
  * than a P-256 signature takes in user time). With one loop per CPU and the
  * connections balanced across them, a loop signs its own connections'
- * requests, RSA as well, on plain sockets and TLS alike, while the time it
- * has spent answering inline in this epoll batch is under
- * LURKD_INLINE_BUDGET_US; what comes after goes to the workers, so that the
- * other connections of the batch wait at most the budget and one signature.
- * HSM keys never (dispatch.h). docs/performance.md, "Signing in the loops".
+ * requests, on plain sockets and TLS alike, while the time it has spent
+ * answering inline in this epoll batch is under LURKD_INLINE_BUDGET_US;
+ * what comes after goes to the workers, so that the other connections of
+ * the batch wait at most the budget and one signature. A short request
+ * (a ping, ECDSA, EdDSA) is answered at once, ahead of the workers' queue;
+ * a long one (RSA) only in its turn: when the workers have a queue, the loop
+ * signs the oldest job of it and queues this one behind the others, so that
+ * RSA is served in the order of arrival even under a deep queue. HSM keys
+ * never (dispatch.h). docs/performance.md, "Signing in the loops".
  */
 static bool answered_here(struct lurkd_conn *c, struct lurkd_job *job)
 {
     struct lurkd_loop *loop = c->loop;
 
-    if (loop->inline_ns >= (int64_t)LURKD_INLINE_BUDGET_US * 1000 || !quick(&job->msg))
+    if (loop->inline_ns >= (int64_t)LURKD_INLINE_BUDGET_US * 1000 || job->cost == LURKD_COST_WORKER)
         return false;
     int64_t start = now_ns();
-    if (!lurkd_workers_run_here(job))
+    if (!(job->cost == LURKD_COST_SHORT ? lurkd_workers_run_here(job)
+                                        : lurkd_workers_run_oldest(job)))
         return false;
-    int64_t spent = now_ns() - start;
-    loop->inline_ns += spent;
-    loop->read_inline_ns += spent;
+    loop->inline_ns += now_ns() - start;
     return true;
 }
 
@@ -105,6 +108,7 @@ void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len
         lurkd_job_free(job);
         return;
     }
+    job->cost = cost(&job->msg);
     job->conn = c;
     lurkd_conn_ref(c);
     atomic_fetch_add(&c->inflight, 1);

@@ -194,13 +194,9 @@ bool lurkd_workers_run_here(struct lurkd_job *job)
     return true;
 }
 
-bool lurkd_workers_submit(struct lurkd_job *job)
+/* Appends job to the queue (pool.lock held); the caller posts the sleeper it returns. */
+static struct worker *push_locked(struct lurkd_job *job)
 {
-    pthread_mutex_lock(&pool.lock);
-    if (pool.queued >= pool.limit || pool.stopping) {
-        pthread_mutex_unlock(&pool.lock);
-        return false;
-    }
     job->next = NULL;
     if (pool.tail != NULL)
         pool.tail->next = job;
@@ -209,7 +205,48 @@ bool lurkd_workers_submit(struct lurkd_job *job)
     pool.tail = job;
     pool.queued++;
     atomic_store_explicit(&queued_now, pool.queued, memory_order_relaxed);
-    struct worker *w = take_sleeper_locked();
+    return take_sleeper_locked();
+}
+
+bool lurkd_workers_run_oldest(struct lurkd_job *job)
+{
+    /* Most of the time nothing waits: no lock at all then. */
+    if (atomic_load_explicit(&queued_now, memory_order_relaxed) == 0)
+        return lurkd_workers_run_here(job);
+    /* Counted first, as in lurkd_workers_run_here, so that a drain waits for it. */
+    atomic_fetch_add(&inline_running, 1);
+    if (atomic_load(&inline_stopping)) {
+        atomic_fetch_sub(&inline_running, 1);
+        return false;
+    }
+    struct worker *w = NULL;
+    pthread_mutex_lock(&pool.lock);
+    struct lurkd_job *head = pool.head;
+    if (head != NULL && head->cost != LURKD_COST_WORKER && !pool.stopping &&
+        pool.queued < pool.limit) {
+        pool.head = head->next;
+        if (pool.head == NULL)
+            pool.tail = NULL;
+        pool.queued--;
+        w = push_locked(job);
+        job = head;
+    }
+    pthread_mutex_unlock(&pool.lock);
+    if (w != NULL)
+        sem_post(&w->wake);
+    process(job);
+    atomic_fetch_sub(&inline_running, 1);
+    return true;
+}
+
+bool lurkd_workers_submit(struct lurkd_job *job)
+{
+    pthread_mutex_lock(&pool.lock);
+    if (pool.queued >= pool.limit || pool.stopping) {
+        pthread_mutex_unlock(&pool.lock);
+        return false;
+    }
+    struct worker *w = push_locked(job);
     pthread_mutex_unlock(&pool.lock);
     if (w != NULL)
         sem_post(&w->wake);
