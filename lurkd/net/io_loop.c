@@ -341,6 +341,7 @@ static void *loop_main(void *arg)
     while (!atomic_load(&loop->stop)) {
         int n = epoll_wait(loop->epfd, events, 64, wait_ms(loop, lurk_clock_ms()));
         loop->inline_ns = 0;
+        loop->batch_events = n;
         for (int i = 0; i < n; i++) {
             int kind = *(int *)events[i].data.ptr;
             if (kind == LURKD_EV_WAKE)

@@ -50,6 +50,7 @@ struct lurkd_loop {
     atomic_bool stop;
     atomic_uint read_epoch; /* the last io.read_epoch this loop has read for */
     int64_t inline_ns;      /* time spent answering inline in this epoll batch (net/request.c) */
+    int batch_events;       /* events in this epoll batch */
     atomic_uint n_conns;    /* its open connections (read by the other loops: net/accept.c) */
     bool balanced_out;      /* not listening while it has more connections than another loop */
 };

@@ -74,6 +74,13 @@ static bool answered_here(struct lurkd_conn *c, struct lurkd_job *job)
 
     if (loop->inline_ns >= (int64_t)LURKD_INLINE_BUDGET_US * 1000 || job->cost == LURKD_COST_WORKER)
         return false;
+    /*
+     * A long request with a worker asleep and other events in the batch:
+     * two RSA signatures on one loop would run one after the other while a
+     * CPU idles (a loop's connections are not the machine's).
+     */
+    if (job->cost == LURKD_COST_LONG && loop->batch_events > 1 && lurkd_workers_asleep())
+        return false;
     int64_t start = now_ns();
     if (!(job->cost == LURKD_COST_SHORT ? lurkd_workers_run_here(job)
                                         : lurkd_workers_run_oldest(job)))

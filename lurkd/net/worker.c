@@ -33,8 +33,8 @@ struct worker {
     struct worker *next_sleeper;
 };
 
-/* pool.queued, for readers that do not take pool.lock (metrics). */
-static atomic_uint queued_now;
+/* pool.queued, and the workers asleep, for readers that do not take pool.lock. */
+static atomic_uint queued_now, sleeping_now;
 
 static struct {
     pthread_mutex_t lock;
@@ -107,8 +107,10 @@ static struct worker *take_sleeper_locked(void)
 {
     struct worker *w = pool.sleepers;
 
-    if (w != NULL)
+    if (w != NULL) {
         pool.sleepers = w->next_sleeper;
+        atomic_fetch_sub_explicit(&sleeping_now, 1, memory_order_relaxed);
+    }
     return w;
 }
 
@@ -121,6 +123,7 @@ static void *worker_main(void *arg)
         while (pool.head == NULL && !pool.stopping) {
             self->next_sleeper = pool.sleepers;
             pool.sleepers = self;
+            atomic_fetch_add_explicit(&sleeping_now, 1, memory_order_relaxed);
             pthread_mutex_unlock(&pool.lock);
             /* Posted once per time on the stack: whoever took it off. */
             while (sem_wait(&self->wake) != 0)
@@ -251,6 +254,11 @@ bool lurkd_workers_submit(struct lurkd_job *job)
     if (w != NULL)
         sem_post(&w->wake);
     return true;
+}
+
+bool lurkd_workers_asleep(void)
+{
+    return atomic_load_explicit(&sleeping_now, memory_order_relaxed) > 0;
 }
 
 unsigned lurkd_workers_queued(void)

@@ -43,6 +43,8 @@ bool lurkd_workers_run_here(struct lurkd_job *job);
  * job queued behind the others. Takes job unless the pool is stopping (false, job untouched).
  */
 bool lurkd_workers_run_oldest(struct lurkd_job *job);
+/* True when a worker sleeps, waiting for work (read without the pool's lock). */
+bool lurkd_workers_asleep(void);
 /* Requests waiting for a worker (metrics), read without the pool's lock. */
 unsigned lurkd_workers_queued(void);
 /* True when nothing is queued or running, inline runs included. */
