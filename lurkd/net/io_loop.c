@@ -340,7 +340,7 @@ static void *loop_main(void *arg)
 
     while (!atomic_load(&loop->stop)) {
         int n = epoll_wait(loop->epfd, events, 64, wait_ms(loop, lurk_clock_ms()));
-        loop->inline_ns = 0;
+        loop->inline_ns[0] = loop->inline_ns[1] = 0;
         loop->batch_events = n;
         for (int i = 0; i < n; i++) {
             int kind = *(int *)events[i].data.ptr;

@@ -49,17 +49,18 @@ struct lurkd_loop {
     struct lurkd_conn *closed;
     atomic_bool stop;
     atomic_uint read_epoch; /* the last io.read_epoch this loop has read for */
-    int64_t inline_ns;      /* time spent answering inline in this epoll batch (net/request.c) */
+    int64_t inline_ns[2];   /* time spent answering short, long requests inline in this batch */
     int batch_events;       /* events in this epoll batch */
     atomic_uint n_conns;    /* its open connections (read by the other loops: net/accept.c) */
     bool balanced_out;      /* not listening while it has more connections than another loop */
 };
 
 /*
- * The time an I/O thread may spend per epoll batch answering quick requests
- * (exchange/dispatch.h) itself, measured around each answer: the other
- * connections of the batch wait at most this plus one signature; the rest
- * go to the workers (docs/performance.md, "Signing in the loops").
+ * The time an I/O thread may spend per epoll batch answering short requests
+ * (exchange/dispatch.h) itself, and as much for long ones, measured around
+ * each answer: the other connections of the batch wait at most twice this
+ * plus one signature; the rest go to the workers (docs/performance.md,
+ * "Signing in the loops").
  */
 #ifndef LURKD_INLINE_BUDGET_US
 #define LURKD_INLINE_BUDGET_US 1000

@@ -59,33 +59,37 @@ static int64_t now_ns(void)
  * than a P-256 signature takes in user time). With one loop per CPU and the
  * connections balanced across them, a loop signs its own connections'
  * requests, on plain sockets and TLS alike, while the time it has spent
- * answering inline in this epoll batch is under LURKD_INLINE_BUDGET_US;
- * what comes after goes to the workers, so that the other connections of
- * the batch wait at most the budget and one signature. A short request
- * (a ping, ECDSA, EdDSA) is answered at once, ahead of the workers' queue;
- * a long one (RSA) only in its turn: when the workers have a queue, the loop
- * signs the oldest job of it and queues this one behind the others, so that
- * RSA is served in the order of arrival even under a deep queue. HSM keys
- * never (dispatch.h). docs/performance.md, "Signing in the loops".
+ * answering requests of the same kind (short or long) inline in this epoll
+ * batch is under LURKD_INLINE_BUDGET_US; what comes after goes to the
+ * workers, so that the other connections of the batch wait at most the two
+ * budgets and one signature, and RSA cannot spend the time of a P-256
+ * signature or a ping behind it. A short request (a ping, ECDSA, EdDSA) is
+ * answered at once, ahead of the workers' queue; a long one (RSA) only in
+ * its turn: when the workers have a queue, the loop signs the oldest job of
+ * it and queues this one behind the others, so that RSA is served in the
+ * order of arrival even under a deep queue. HSM keys never (dispatch.h).
+ * docs/performance.md, "Signing in the loops".
  */
 static bool answered_here(struct lurkd_conn *c, struct lurkd_job *job)
 {
     struct lurkd_loop *loop = c->loop;
+    bool long_one = job->cost == LURKD_COST_LONG;
 
-    if (loop->inline_ns >= (int64_t)LURKD_INLINE_BUDGET_US * 1000 || job->cost == LURKD_COST_WORKER)
+    if (job->cost == LURKD_COST_WORKER ||
+        loop->inline_ns[long_one] >= (int64_t)LURKD_INLINE_BUDGET_US * 1000)
         return false;
     /*
      * A long request with a worker asleep and other events in the batch:
      * two RSA signatures on one loop would run one after the other while a
      * CPU idles (a loop's connections are not the machine's).
      */
-    if (job->cost == LURKD_COST_LONG && loop->batch_events > 1 && lurkd_workers_asleep())
+    if (long_one && loop->batch_events > 1 && lurkd_workers_asleep())
         return false;
     int64_t start = now_ns();
     if (!(job->cost == LURKD_COST_SHORT ? lurkd_workers_run_here(job)
                                         : lurkd_workers_run_oldest(job)))
         return false;
-    loop->inline_ns += now_ns() - start;
+    loop->inline_ns[long_one] += now_ns() - start;
     return true;
 }
 
