@@ -446,8 +446,8 @@ static void *keep_16_in_flight(void *arg)
 /*
  * Fairness (docs/performance.md, "Batched writes"): one I/O thread, one
  * connection keeping 16 P-256 signatures in flight (answered inline by the
- * I/O thread, 16 per epoll batch at most, and written in one send per read),
- * and a second connection making 50 requests one at a time. The second
+ * I/O thread within its time budget per epoll batch, and written in one send
+ * per read), and a second connection making 50 requests one at a time. The second
  * must be served while the flood goes on, not after it: it finishes long
  * before the flood's 20,000 requests are answered. Over unix and tls.
  */
