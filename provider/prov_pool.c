@@ -82,8 +82,16 @@ struct cred_stamp {
 struct lurk_prov_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    unsigned long gen; /* fork generation the connections belong to */
-    pid_t pid;
+    /*
+     * Fork generation the connections belong to. Written under mu
+     * (fork_check), read under mu and, by the fleet under its own lock, in
+     * lurk_prov_pool_take_abandoned, which must not take mu: atomic, so that
+     * read is defined without a lock on the request path. fork_check stores
+     * it after resetting abandoned_at (sequentially consistent), so a reader
+     * that sees the new generation sees the reset counts.
+     */
+    atomic_ulong gen;
+    pid_t pid; /* under mu */
     struct lurk_conn *idle[MAX_IDLE];
     int idle_slot[MAX_IDLE];
     size_t n_idle;
@@ -157,7 +165,7 @@ struct lurk_prov_pool *lurk_prov_pool_new(void)
         return NULL;
     pthread_mutex_init(&pool->mu, NULL);
     lurk_prov_cond_init(&pool->cv);
-    pool->gen = atomic_load(&fork_gen);
+    atomic_init(&pool->gen, atomic_load(&fork_gen));
     pool->pid = getpid();
     pool->free_efd = -1;
     pool->serial = atomic_fetch_add(&pool_serial, 1) + 1;
@@ -174,7 +182,7 @@ static void fork_check(struct lurk_prov_pool *pool)
     unsigned long gen = atomic_load(&fork_gen);
     pid_t pid = getpid();
 
-    if (pool->gen == gen && pool->pid == pid)
+    if (atomic_load(&pool->gen) == gen && pool->pid == pid)
         return;
     for (size_t i = 0; i < pool->n_idle; i++)
         lurk_conn_abandon(pool->idle[i]);
@@ -188,7 +196,7 @@ static void fork_check(struct lurk_prov_pool *pool)
     for (size_t i = 0; i < LURK_PROV_MAX_TARGETS; i++)
         atomic_store(&pool->abandoned_at[i], 0); /* the parent's, taken off its own counts */
     atomic_store(&pool->abandoned_any, false);
-    pool->gen = gen;
+    atomic_store(&pool->gen, gen); /* last: see struct lurk_prov_pool */
     pool->pid = pid;
 }
 
@@ -437,7 +445,7 @@ static uint8_t *slurp(const char *path, size_t *len)
 unsigned lurk_prov_pool_take_abandoned(struct lurk_prov_pool *pool, int slot)
 {
     /* A child that has not dropped its parent's state yet (fork_check) has none of its own. */
-    if (pool->gen != atomic_load(&fork_gen))
+    if (atomic_load(&pool->gen) != atomic_load(&fork_gen))
         return 0;
     return atomic_exchange(&pool->abandoned_at[slot], 0);
 }
@@ -565,15 +573,15 @@ static void release_held(const struct lurk_prov_async_hold *hold)
     if (p != NULL) {
         pthread_mutex_lock(&p->mu);
         fork_check(p);
-        if (p->gen == hold->gen && hold->conn != NULL) {
+        if (atomic_load(&p->gen) == hold->gen && hold->conn != NULL) {
             if (p->n_busy_at[hold->slot] > 0)
                 p->n_busy_at[hold->slot]--;
             notify_free(p);
-        } else if (p->gen == hold->gen && p->async_waiters > 0) {
+        } else if (atomic_load(&p->gen) == hold->gen && p->async_waiters > 0) {
             p->async_waiters--;
         }
         /* Either way the attempt never ends in the fleet: it is abandoned. */
-        if (p->gen == hold->gen) {
+        if (atomic_load(&p->gen) == hold->gen) {
             atomic_fetch_add(&p->abandoned_at[hold->slot], 1);
             atomic_store(&p->abandoned_any, true);
         }
@@ -608,7 +616,7 @@ static bool pause_for_checkin(struct lurk_prov_pool *pool, struct lurk_prov_asyn
     struct lurk_prov_async_hold hold = {.release = release_held,
                                         .pool = pool,
                                         .pool_serial = pool->serial,
-                                        .gen = pool->gen,
+                                        .gen = atomic_load(&pool->gen),
                                         .slot = slot};
     bool paused;
 
@@ -623,7 +631,7 @@ static bool pause_for_checkin(struct lurk_prov_pool *pool, struct lurk_prov_asyn
     paused = pause_job(w, efd, true, deadline, &hold);
     lurk_prov_async_done(w);
     pthread_mutex_lock(&pool->mu);
-    if (pool->gen == hold.gen && pool->async_waiters > 0)
+    if (atomic_load(&pool->gen) == hold.gen && pool->async_waiters > 0)
         pool->async_waiters--;
     return paused;
 }
@@ -671,7 +679,7 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_prov_target *t, bool f
                 pool->idle[i] = pool->idle[--pool->n_idle];
                 pool->idle_slot[i] = pool->idle_slot[pool->n_idle];
                 pool->n_busy_at[t->slot]++;
-                b->gen = pool->gen;
+                b->gen = atomic_load(&pool->gen);
                 b->pid = pool->pid;
                 b->reused = true;
                 pthread_mutex_unlock(&pool->mu);
@@ -704,7 +712,7 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_prov_target *t, bool f
         }
     }
     pool->n_busy_at[t->slot]++;
-    b->gen = pool->gen;
+    b->gen = atomic_load(&pool->gen);
     b->pid = pool->pid;
     /* Referenced: the health thread may swap in rotated credentials meanwhile. */
     if (addr->kind == LURK_ADDRESS_TLS && (ssl_ctx = tls_ctx(pc, pool, err, errlen)) != NULL &&
@@ -721,7 +729,7 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_prov_target *t, bool f
     if (b->conn != NULL)
         return true;
     pthread_mutex_lock(&pool->mu);
-    if (pool->gen == b->gen && pool->n_busy_at[b->slot] > 0)
+    if (atomic_load(&pool->gen) == b->gen && pool->n_busy_at[b->slot] > 0)
         pool->n_busy_at[b->slot]--;
     notify_free(pool);
     pthread_mutex_unlock(&pool->mu);
@@ -731,7 +739,7 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_prov_target *t, bool f
 static void checkin(struct lurk_prov_pool *pool, struct borrowed *b, bool healthy)
 {
     pthread_mutex_lock(&pool->mu);
-    if (pool->gen != b->gen) {
+    if (atomic_load(&pool->gen) != b->gen) {
         /* Borrowed before a fork this process is the child of: not ours to use. */
         pthread_mutex_unlock(&pool->mu);
         lurk_conn_abandon(b->conn);

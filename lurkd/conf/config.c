@@ -377,6 +377,15 @@ static bool parse_rules(struct parse *p, struct lurkd_client_conf *c, const char
     return true;
 }
 
+/* Whether the client is named by its certificate's CA and names (identity = ca). */
+static bool by_ca(const struct lurkd_client_conf *c)
+{
+    for (size_t k = 0; k < c->n_ids; k++)
+        if (c->ids[k].kind == LURKD_IDENTITY_CA)
+            return true;
+    return false;
+}
+
 static bool parse_client(struct parse *p, struct lurkd_config *cfg, const char *section,
                          const char *name)
 {
@@ -390,6 +399,7 @@ static bool parse_client(struct parse *p, struct lurkd_config *cfg, const char *
     c = &cfg->clients[cfg->n_clients++];
     memset(c, 0, sizeof(*c));
     c->name = strdup(name);
+    c->where = where(p, section, NULL);
     for (int i = 0; i < sk_CONF_VALUE_num(values); i++) {
         CONF_VALUE *v = sk_CONF_VALUE_value(values, i);
         if (strcmp(v->name, "match") == 0) {
@@ -401,9 +411,12 @@ static bool parse_client(struct parse *p, struct lurkd_config *cfg, const char *
             char why[600], *path = resolve_path(p, v->value);
             bool ok = path != NULL &&
                       lurkd_cert_file_digests(path, &c->ca_sha256, &c->n_ca, why, sizeof(why));
-            free(path);
-            if (!ok)
+            if (!ok) {
+                free(path);
                 return failf(p, section, v->name, "ca: %s", path ? why : "out of memory");
+            }
+            c->ca_file = path;
+            c->ca_where = where(p, section, v->name);
             continue;
         }
         if (strcmp(v->name, "identity") != 0)
@@ -431,13 +444,10 @@ static bool parse_client(struct parse *p, struct lurkd_config *cfg, const char *
     }
     if (c->n_ids == 0)
         return failf(p, section, NULL, "client \"%s\" has no identity", name);
-    bool by_ca = false;
-    for (size_t k = 0; k < c->n_ids; k++)
-        by_ca |= c->ids[k].kind == LURKD_IDENTITY_CA;
-    if (by_ca && c->n_rules == 0)
+    if (by_ca(c) && c->n_rules == 0)
         return failf(p, section, "identity",
                      "identity = ca needs match = RULE, ... (cn:PATTERN, san:PATTERN, uri:URI)");
-    if (!by_ca && (c->n_rules > 0 || c->n_ca > 0))
+    if (!by_ca(c) && (c->n_rules > 0 || c->n_ca > 0))
         return failf(p, section, c->n_rules > 0 ? "match" : "ca",
                      "%s applies to identity = ca only", c->n_rules > 0 ? "match" : "ca");
     return true;
@@ -1270,6 +1280,70 @@ static bool add_crls(struct lurkd_config *cfg, const struct lurkd_listener_conf 
     return true;
 }
 
+/*
+ * identity = ca (docs/deploy.md §2): any CA of client_ca can write the
+ * names a rule matches. With more than one CA trusted, by any listener,
+ * a rule without ca = would let each of them name the client (another
+ * tenant's CA issuing cn:fe1), so the client must say which CA with ca =
+ * (docs/security.md, "Controls in lurkd"); and a ca = must name a CA a
+ * listener trusts, or the client matches nothing.
+ */
+static bool check_ca_clients(const struct lurkd_config *cfg, char *err, size_t errlen)
+{
+    STACK_OF(X509) *cas = NULL;
+    char why[600], names[512];
+    bool ok = false, any = false;
+    size_t n;
+
+    for (size_t i = 0; i < cfg->n_clients; i++)
+        any |= by_ca(&cfg->clients[i]);
+    if (!any)
+        return true;
+    if ((cas = sk_X509_new_null()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const struct lurkd_listener_conf *l = &cfg->listeners[i];
+        if (l->addr.kind != LURK_ADDRESS_TLS || l->client_ca == NULL)
+            continue;
+        if (!lurkd_trusted_cas_add_file(cas, l->client_ca, why, sizeof(why))) {
+            snprintf(err, errlen, "%s: client_ca %s", l->where, why);
+            goto out;
+        }
+    }
+    n = lurkd_trusted_cas_count(cas);
+    lurkd_trusted_cas_names(cas, names, sizeof(names));
+    for (size_t i = 0; i < cfg->n_clients; i++) {
+        const struct lurkd_client_conf *c = &cfg->clients[i];
+        bool held = false;
+        if (!by_ca(c))
+            continue;
+        if (c->n_ca == 0 && n > 1) {
+            snprintf(err, errlen,
+                     "%s: [client.%s]: identity = ca without ca = would accept a certificate "
+                     "with a matching name from any of the %zu CAs of client_ca: %s; say which "
+                     "CA issues this client's certificates with ca = FILE",
+                     c->where, c->name, n, names);
+            goto out;
+        }
+        for (size_t k = 0; !held && k < c->n_ca; k++)
+            held = lurkd_trusted_cas_hold(cas, c->ca_sha256[k]);
+        if (c->n_ca > 0 && !held) {
+            snprintf(err, errlen,
+                     "%s: [client.%s]: ca %s: no certificate in it is a CA of a listener's "
+                     "client_ca (%s%s), so this client could never match",
+                     c->ca_where, c->name, c->ca_file, n > 0 ? "they hold " : "no tls:// listener",
+                     n > 0 ? names : "");
+            goto out;
+        }
+    }
+    ok = true;
+out:
+    sk_X509_pop_free(cas, X509_free);
+    return ok;
+}
+
 bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
 {
     if (cfg->max_connections_per_peer == 0)
@@ -1326,7 +1400,7 @@ bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
             }
         }
     }
-    return true;
+    return check_ca_clients(cfg, err, errlen);
 }
 
 const struct lurkd_tls13_conf *lurkd_tls13_conf(const struct lurkd_config *cfg)
@@ -1371,6 +1445,9 @@ void lurkd_config_free(struct lurkd_config *cfg)
             free(cfg->clients[i].rules[k].pattern);
         free(cfg->clients[i].rules);
         free(cfg->clients[i].ca_sha256);
+        free(cfg->clients[i].ca_file);
+        free(cfg->clients[i].where);
+        free(cfg->clients[i].ca_where);
     }
     lurkd_config_tls13_free(cfg->tls13);
     lurkd_config_metrics_free(cfg->metrics);

@@ -69,6 +69,9 @@ struct lurkd_client_conf {
     /* ca = FILE: when set, the verified chain must hold one of these certificates */
     uint8_t (*ca_sha256)[32];
     size_t n_ca;
+    char *ca_file;  /* the ca = file, for messages */
+    char *where;    /* "file:line" of the section */
+    char *ca_where; /* ... of its ca setting */
 };
 
 struct lurkd_listener_conf {

@@ -269,3 +269,98 @@ bool lurkd_cert_file_digests(const char *path, uint8_t (**out)[32], size_t *n, c
     }
     return true;
 }
+
+bool lurkd_trusted_cas_add_file(STACK_OF(X509) * cas, const char *path, char *why, size_t whylen)
+{
+    X509_STORE *store = X509_STORE_new();
+    STACK_OF(X509) *certs = NULL;
+    int added = 0;
+
+    /* The same reader as SSL_CTX_load_verify_file (net/listener.c): the same certificates. */
+    if (store != NULL && X509_STORE_load_file(store, path) == 1)
+        certs = X509_STORE_get1_all_certs(store);
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+        X509 *cert = sk_X509_value(certs, i);
+        bool known = false;
+        for (int k = 0; !known && k < sk_X509_num(cas); k++)
+            known = X509_cmp(sk_X509_value(cas, k), cert) == 0;
+        if (!known) {
+            if (X509_up_ref(cert) != 1)
+                continue;
+            if (sk_X509_push(cas, cert) <= 0) {
+                X509_free(cert);
+                continue;
+            }
+        }
+        added++;
+    }
+    sk_X509_pop_free(certs, X509_free);
+    X509_STORE_free(store);
+    ERR_clear_error();
+    if (added == 0) {
+        snprintf(why, whylen, "no certificate could be read from %s", path);
+        return false;
+    }
+    return true;
+}
+
+/* Whether the CA of cas[i] already came earlier in cas (same subject, same key). */
+static bool same_ca_earlier(STACK_OF(X509) * cas, int i)
+{
+    X509 *cert = sk_X509_value(cas, i);
+
+    for (int k = 0; k < i; k++) {
+        X509 *other = sk_X509_value(cas, k);
+        if (X509_NAME_cmp(X509_get_subject_name(other), X509_get_subject_name(cert)) == 0 &&
+            EVP_PKEY_eq(X509_get0_pubkey(other), X509_get0_pubkey(cert)) == 1)
+            return true;
+    }
+    return false;
+}
+
+size_t lurkd_trusted_cas_count(STACK_OF(X509) * cas)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < sk_X509_num(cas); i++)
+        n += !same_ca_earlier(cas, i);
+    ERR_clear_error();
+    return n;
+}
+
+bool lurkd_trusted_cas_hold(STACK_OF(X509) * cas, const uint8_t sha256[32])
+{
+    for (int i = 0; i < sk_X509_num(cas); i++) {
+        uint8_t md[32];
+        unsigned int len = 0;
+        if (X509_digest(sk_X509_value(cas, i), EVP_sha256(), md, &len) == 1 && len == 32 &&
+            memcmp(md, sha256, 32) == 0)
+            return true;
+    }
+    ERR_clear_error();
+    return false;
+}
+
+void lurkd_trusted_cas_names(STACK_OF(X509) * cas, char *buf, size_t len)
+{
+    size_t used = 0;
+
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    for (int i = 0; i < sk_X509_num(cas); i++) {
+        char subject[256];
+        if (same_ca_earlier(cas, i))
+            continue;
+        X509_NAME_oneline(X509_get_subject_name(sk_X509_value(cas, i)), subject, sizeof(subject));
+        int n = snprintf(buf + used, len - used, "%s\"%s\"", used > 0 ? ", " : "", subject);
+        if (n < 0 || (size_t)n >= len - used) {
+            /* Cut: end with "..." where it still fits. */
+            if (len > 4)
+                memcpy(buf + len - 4, "...", 4);
+            break;
+        }
+        used += (size_t)n;
+    }
+    ERR_clear_error();
+}

@@ -82,6 +82,26 @@ bool lurkd_crl_file_load(const char *path, STACK_OF(X509_CRL) * *out, char *why,
  * or its intermediate CA, is refused. No chain kept: revoked (fail closed).
  */
 bool lurkd_crls_revoked(STACK_OF(X509_CRL) * crls, const struct lurkd_cert_identity *id);
+/*
+ * The CAs lurkd trusts for client certificates (docs/deploy.md §2): every
+ * certificate of the listeners' client_ca files, read as the listeners'
+ * stores read them (X509_STORE_load_file). A name rule without ca = is
+ * only meaningful when one CA can have written the name (docs/security.md,
+ * "Controls in lurkd"); conf/config.c counts them with these.
+ *
+ * Adds the certificates of one client_ca file to cas, each once; false
+ * with a message in why when the file holds none.
+ */
+bool lurkd_trusted_cas_add_file(STACK_OF(X509) * cas, const char *path, char *why, size_t whylen);
+/*
+ * How many CAs cas holds: certificates with one subject and one public key
+ * are one CA (a CA certificate renewed with its key, both in client_ca).
+ */
+size_t lurkd_trusted_cas_count(STACK_OF(X509) * cas);
+/* Whether cas holds the certificate whose DER has this SHA-256 (a ca = certificate). */
+bool lurkd_trusted_cas_hold(STACK_OF(X509) * cas, const uint8_t sha256[32]);
+/* The CAs' subjects, quoted and comma-separated, each CA once, for messages; cut with "...". */
+void lurkd_trusted_cas_names(STACK_OF(X509) * cas, char *buf, size_t len);
 /* SHA-256 of each certificate in a PEM file; false with a message in why. */
 bool lurkd_cert_file_digests(const char *path, uint8_t (**out)[32], size_t *n, char *why,
                              size_t whylen);

@@ -279,30 +279,35 @@ const struct lurkd_key *lurkd_request_key(struct lurkd_request *req,
     return key;
 }
 
-bool lurkd_dispatch_is_quick(const struct lurkd_runtime *rt, struct lurkd_dispatch_msg *m)
+enum lurkd_dispatch_cost lurkd_dispatch_cost(const struct lurkd_runtime *rt,
+                                             struct lurkd_dispatch_msg *m)
 {
     const struct lurk_header *hdr = &m->msg.hdr;
     lurk_cbs in = m->msg.payload;
     const struct lurkd_key *key;
 
     if (hdr->status != LURK_STATUS_REQUEST)
-        return false;
+        return LURKD_COST_WORKER;
     if (hdr->type == LURK_TYPE_PING) /* the same number in every designation */
-        return true;
+        return LURKD_COST_SHORT;
     if (hdr->designation != LURK_DESIGNATION_TLS13 ||
         hdr->type != LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY ||
         lurk_tls13_sign_cv_request_decode(&in, &m->sign_cv) != LURK_STATUS_SUCCESS)
-        return false;
+        return LURKD_COST_WORKER;
     /* Trailing bytes: the handler decodes again and says so. */
     m->sign_cv_decoded = lurk_cbs_len(&in) == 0;
     if ((key = lurkd_keystore_find(rt->keys, m->sign_cv.key_id.id)) == NULL)
-        return false;
+        return LURKD_COST_WORKER;
     /*
-     * ECDSA and EdDSA sign in tens of microseconds; RSA takes hundreds, and
-     * a key in an HSM as long as the token takes.
+     * A key in memory signs in tens (ECDSA, EdDSA) or hundreds (RSA) of
+     * microseconds, which the I/O thread's time budget bounds; a key in an
+     * HSM takes as long as the token takes (docs/performance.md, "Signing
+     * in the loops").
      */
-    return key->engine == NULL && (key->kind == LURKD_KEY_EC || key->kind == LURKD_KEY_ED25519 ||
-                                   key->kind == LURKD_KEY_ED448);
+    if (key->engine != NULL)
+        return LURKD_COST_WORKER;
+    return key->kind == LURKD_KEY_RSA || key->kind == LURKD_KEY_RSA_PSS ? LURKD_COST_LONG
+                                                                        : LURKD_COST_SHORT;
 }
 
 uint8_t lurkd_ex_ping(struct lurkd_request *req, lurk_cbb *out)

@@ -19,7 +19,7 @@
 /*
  * A request message as the I/O thread parsed it (net/request.c), once: the
  * header and payload view, and the payload of a quick sign_certificate_verify
- * as lurkd_dispatch_is_quick decoded it, so that its handler does not decode
+ * as lurkd_dispatch_cost decoded it, so that its handler does not decode
  * it again. Views point into the frame, which must outlive this.
  */
 struct lurkd_dispatch_msg {
@@ -37,12 +37,21 @@ void lurkd_dispatch_msg(const struct lurkd_runtime *rt, const struct lurkd_peer 
 void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *peer,
                     const uint8_t *frame, size_t len, lurk_cbb *out);
 /*
- * A request that costs about as little as handing it to a worker (a ping, an
- * ECDSA or EdDSA CertificateVerify of a key in memory): the I/O thread may
- * answer it itself (net/request.c). Only a hint: dispatch checks all.
- * Keeps the payload it decodes in m.
+ * What a request costs, for who answers it (net/request.c): a ping or a
+ * CertificateVerify of a key in memory has a bounded, known cost, which the
+ * I/O thread may take on itself within its time budget: tens of
+ * microseconds for ECDSA and EdDSA (short), hundreds for RSA (long). A key
+ * in an HSM takes as long as the token takes, and the other exchanges go to
+ * a worker too. Only a hint: dispatch checks all. Keeps the payload it
+ * decodes in m.
  */
-bool lurkd_dispatch_is_quick(const struct lurkd_runtime *rt, struct lurkd_dispatch_msg *m);
+enum lurkd_dispatch_cost {
+    LURKD_COST_WORKER,
+    LURKD_COST_SHORT,
+    LURKD_COST_LONG,
+};
+enum lurkd_dispatch_cost lurkd_dispatch_cost(const struct lurkd_runtime *rt,
+                                             struct lurkd_dispatch_msg *m);
 /*
  * An answer decided before the payload is looked at (e.g. temporary_failure
  * when the queues are full): designation lurk, the request's type and id.

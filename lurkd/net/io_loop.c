@@ -103,7 +103,6 @@ static bool conn_flush(struct lurkd_conn *c, int64_t now)
 
 struct feed {
     struct lurkd_conn *conn;
-    bool lone;   /* the only event of its epoll batch */
     bool framed; /* a whole message arrived */
 };
 
@@ -111,8 +110,9 @@ static void on_frame(void *arg, const uint8_t *frame, size_t len, bool last)
 {
     struct feed *f = arg;
 
+    (void)last;
     f->framed = true;
-    lurkd_request_submit(f->conn, frame, len, last, f->lone);
+    lurkd_request_submit(f->conn, frame, len);
 }
 
 /* A framing error: the stream cannot go on, nobody else is affected. */
@@ -152,11 +152,11 @@ static bool conn_handshake(struct lurkd_conn *c, int64_t now)
     return true;
 }
 
-static void read_frames(struct lurkd_conn *c, bool lone)
+static void read_frames(struct lurkd_conn *c)
 {
     struct lurkd_loop *loop = c->loop;
     int64_t now = lurk_clock_ms();
-    struct feed f = {c, lone, false};
+    struct feed f = {c, false};
 
     if (!c->handshake_done && (!conn_handshake(c, now) || !c->handshake_done))
         goto deadline;
@@ -207,10 +207,10 @@ static void maybe_resume(struct lurkd_conn *c);
  * on TLS), instead of one per response and, on TLS, a wake-up of this loop
  * per response (docs/performance.md, "Batched writes").
  */
-static void conn_readable(struct lurkd_conn *c, bool lone)
+static void conn_readable(struct lurkd_conn *c)
 {
     lurkd_conn_cork(c);
-    read_frames(c, lone);
+    read_frames(c);
     if (lurkd_conn_uncork(c) && !atomic_load(&c->closed) && conn_flush(c, lurk_clock_ms()))
         maybe_resume(c);
 }
@@ -224,7 +224,7 @@ static void maybe_resume(struct lurkd_conn *c)
     c->read_paused = false;
     lurkd_loop_update_events(c);
     /* TLS may hold records that were received before the pause. */
-    conn_readable(c, false);
+    conn_readable(c);
 }
 
 static void run_flushes(struct lurkd_loop *loop)
@@ -314,12 +314,12 @@ static void read_all(struct lurkd_loop *loop)
     for (struct lurkd_conn *c = loop->conns, *next; c != NULL; c = next) {
         next = c->next;
         if (!atomic_load(&c->closed) && !c->read_paused)
-            conn_readable(c, false);
+            conn_readable(c);
     }
     atomic_store(&loop->read_epoch, epoch);
 }
 
-static void conn_event(struct lurkd_conn *c, uint32_t events, bool lone)
+static void conn_event(struct lurkd_conn *c, uint32_t events)
 {
     if (atomic_load(&c->closed))
         return;
@@ -331,7 +331,7 @@ static void conn_event(struct lurkd_conn *c, uint32_t events, bool lone)
     /* A TLS handshake blocked on writing resumes when the socket is writable. */
     if (!atomic_load(&c->closed) &&
         ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || (!c->handshake_done && (events & EPOLLOUT))))
-        conn_readable(c, lone);
+        conn_readable(c);
 }
 
 static void *loop_main(void *arg)
@@ -342,7 +342,8 @@ static void *loop_main(void *arg)
     while (!atomic_load(&loop->stop)) {
         int n = lurkd_idle_poll_wait(loop->epfd, events, 64, wait_ms(loop, lurk_clock_ms()),
                                      &loop->stop);
-        loop->inline_left = LURKD_INLINE_BUDGET;
+        loop->inline_ns[0] = loop->inline_ns[1] = 0;
+        loop->batch_events = n;
         for (int i = 0; i < n; i++) {
             int kind = *(int *)events[i].data.ptr;
             if (kind == LURKD_EV_WAKE)
@@ -351,7 +352,7 @@ static void *loop_main(void *arg)
                 lurkd_accept(loop, ((struct lurkd_ev_listener *)events[i].data.ptr)->listener,
                              false);
             else
-                conn_event(events[i].data.ptr, events[i].events, n == 1);
+                conn_event(events[i].data.ptr, events[i].events);
         }
         read_all(loop);
         int64_t now = lurk_clock_ms();

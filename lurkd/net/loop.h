@@ -49,17 +49,22 @@ struct lurkd_loop {
     struct lurkd_conn *closed;
     atomic_bool stop;
     atomic_uint read_epoch; /* the last io.read_epoch this loop has read for */
-    unsigned inline_left;   /* quick requests this epoll batch may still answer (net/request.c) */
+    int64_t inline_ns[2];   /* time spent answering short, long requests inline in this batch */
+    int batch_events;       /* events in this epoll batch */
     atomic_uint n_conns;    /* its open connections (read by the other loops: net/accept.c) */
     bool balanced_out;      /* not listening while it has more connections than another loop */
 };
 
 /*
- * Quick requests (exchange/dispatch.h) of plain sockets an I/O thread answers
- * itself per epoll batch, about 25 µs each for P-256: the other connections
- * of the batch wait at most about 0.4 ms for it; the rest go to the workers.
+ * The time an I/O thread may spend per epoll batch answering short requests
+ * (exchange/dispatch.h) itself, and as much for long ones, measured around
+ * each answer: the other connections of the batch wait at most twice this
+ * plus one signature; the rest go to the workers (docs/performance.md,
+ * "Signing in the loops").
  */
-#define LURKD_INLINE_BUDGET 16
+#ifndef LURKD_INLINE_BUDGET_US
+#define LURKD_INLINE_BUDGET_US 1000
+#endif
 
 /* Bytes read from a socket at a time. */
 #define LURKD_SCRATCH_LEN 16384

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "exchange/dispatch.h"
 #include "lurk/lurk.h"
@@ -34,37 +35,65 @@ static void reject_frame(struct lurkd_conn *c, const uint8_t *frame, size_t len,
         reject(c, &m.msg.hdr, status);
 }
 
-/* A quick request (dispatch.h) that the I/O thread may answer itself. */
-static bool quick(struct lurkd_dispatch_msg *m)
+/* What the request costs (dispatch.h): who may answer it. */
+static enum lurkd_dispatch_cost cost(struct lurkd_dispatch_msg *m)
 {
     struct lurkd_runtime *rt = lurkd_runtime_acquire();
-    bool q = lurkd_dispatch_is_quick(rt, m);
+    enum lurkd_dispatch_cost q = lurkd_dispatch_cost(rt, m);
 
     lurkd_runtime_unref(rt);
     return q;
 }
 
-/*
- * Answered by the I/O thread itself, a quick request costs no thread
- * hand-off (futex calls and context switches: more kernel time than a P-256
- * signature takes in user time). On a plain socket it is, while the batch's
- * budget lasts. On TLS the I/O thread already encrypts and decrypts every
- * record, and signing there too made it the bottleneck: there only when
- * nobody waits for this thread (alone in its batch, nothing pipelined behind
- * it) and the workers have nothing to do. RSA and HSM keys go to a worker.
- */
-static bool answered_here(struct lurkd_conn *c, struct lurkd_job *job, bool last, bool lone)
+static int64_t now_ns(void)
 {
-    if (!c->transport->worker_may_send)
-        return last && lone && quick(&job->msg) && lurkd_workers_run_if_idle(job);
-    if (c->loop->inline_left == 0 || !quick(&job->msg) || !lurkd_workers_run_here(job))
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Answered by the I/O thread itself, a request costs no thread hand-off
+ * (futex calls, context switches and a second wake-up: more kernel time
+ * than a P-256 signature takes in user time). With one loop per CPU and the
+ * connections balanced across them, a loop signs its own connections'
+ * requests, on plain sockets and TLS alike, while the time it has spent
+ * answering requests of the same kind (short or long) inline in this epoll
+ * batch is under LURKD_INLINE_BUDGET_US; what comes after goes to the
+ * workers, so that the other connections of the batch wait at most the two
+ * budgets and one signature, and RSA cannot spend the time of a P-256
+ * signature or a ping behind it. A short request (a ping, ECDSA, EdDSA) is
+ * answered at once, ahead of the workers' queue; a long one (RSA) only in
+ * its turn: when the workers have a queue, the loop signs the oldest job of
+ * it and queues this one behind the others, so that RSA is served in the
+ * order of arrival even under a deep queue. HSM keys never (dispatch.h).
+ * docs/performance.md, "Signing in the loops".
+ */
+static bool answered_here(struct lurkd_conn *c, struct lurkd_job *job)
+{
+    struct lurkd_loop *loop = c->loop;
+    bool long_one = job->cost == LURKD_COST_LONG;
+
+    if (job->cost == LURKD_COST_WORKER ||
+        loop->inline_ns[long_one] >= (int64_t)LURKD_INLINE_BUDGET_US * 1000)
         return false;
-    c->loop->inline_left--;
+    /*
+     * A long request with a worker asleep and other events in the batch:
+     * two RSA signatures on one loop would run one after the other while a
+     * CPU idles (a loop's connections are not the machine's).
+     */
+    if (long_one && loop->batch_events > 1 && lurkd_workers_asleep())
+        return false;
+    int64_t start = now_ns();
+    if (!(job->cost == LURKD_COST_SHORT ? lurkd_workers_run_here(job)
+                                        : lurkd_workers_run_oldest(job)))
+        return false;
+    loop->inline_ns[long_one] += now_ns() - start;
     return true;
 }
 
-void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len, bool last,
-                          bool lone)
+void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len)
 {
     struct lurkd_job *job;
 
@@ -90,10 +119,11 @@ void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len
         lurkd_job_free(job);
         return;
     }
+    job->cost = cost(&job->msg);
     job->conn = c;
     lurkd_conn_ref(c);
     atomic_fetch_add(&c->inflight, 1);
-    if (answered_here(c, job, last, lone))
+    if (answered_here(c, job))
         return;
     if (!lurkd_workers_submit(job)) {
         atomic_fetch_sub(&c->inflight, 1);

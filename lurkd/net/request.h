@@ -2,8 +2,7 @@
  * From a whole request message read on a connection to its answer: the
  * per-connection and global queue limits (temporary_failure when full), and
  * the choice between a crypto worker and the I/O thread itself (a quick
- * request on a plain socket while the I/O thread's budget for its epoll
- * batch lasts, on TLS when nothing else waits for either).
+ * request while the I/O thread's time budget for its epoll batch lasts).
  */
 #ifndef LURKD_NET_REQUEST_H
 #define LURKD_NET_REQUEST_H
@@ -14,12 +13,7 @@
 
 #include "net/conn.h"
 
-/*
- * lurkd_request_submit hands one message of c to be answered. last is true
- * when no pipelined request follows it in what was read; lone is true when
- * the I/O thread has no other event to handle in this batch.
- */
-void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len, bool last,
-                          bool lone);
+/* lurkd_request_submit hands one message of c to be answered. */
+void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len);
 
 #endif

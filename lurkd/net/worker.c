@@ -3,8 +3,10 @@
 
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -30,6 +32,9 @@ struct worker {
     sem_t wake;
     struct worker *next_sleeper;
 };
+
+/* pool.queued, and the workers asleep, for readers that do not take pool.lock. */
+static atomic_uint queued_now, sleeping_now;
 
 static struct {
     pthread_mutex_t lock;
@@ -102,8 +107,10 @@ static struct worker *take_sleeper_locked(void)
 {
     struct worker *w = pool.sleepers;
 
-    if (w != NULL)
+    if (w != NULL) {
         pool.sleepers = w->next_sleeper;
+        atomic_fetch_sub_explicit(&sleeping_now, 1, memory_order_relaxed);
+    }
     return w;
 }
 
@@ -116,6 +123,7 @@ static void *worker_main(void *arg)
         while (pool.head == NULL && !pool.stopping) {
             self->next_sleeper = pool.sleepers;
             pool.sleepers = self;
+            atomic_fetch_add_explicit(&sleeping_now, 1, memory_order_relaxed);
             pthread_mutex_unlock(&pool.lock);
             /* Posted once per time on the stack: whoever took it off. */
             while (sem_wait(&self->wake) != 0)
@@ -129,6 +137,7 @@ static void *worker_main(void *arg)
         if (pool.head == NULL)
             pool.tail = NULL;
         pool.queued--;
+        atomic_store_explicit(&queued_now, pool.queued, memory_order_relaxed);
         pool.running++;
         pthread_mutex_unlock(&pool.lock);
         process(job);
@@ -165,32 +174,72 @@ void lurkd_workers_set_limit(unsigned queue_limit)
     pthread_mutex_unlock(&pool.lock);
 }
 
-/* Runs job on the calling thread unless lurkd is stopping (or, only_if_idle, a worker is busy). */
-static bool run_on_caller(struct lurkd_job *job, bool only_if_idle)
-{
-    pthread_mutex_lock(&pool.lock);
-    bool ok = !pool.stopping && (!only_if_idle || (pool.queued == 0 && pool.running == 0));
-    /* Counted as running, so that a drain (lurkd_workers_stop) waits for it. */
-    if (ok)
-        pool.running++;
-    pthread_mutex_unlock(&pool.lock);
-    if (!ok)
-        return false;
-    process(job);
-    pthread_mutex_lock(&pool.lock);
-    finished_locked();
-    pthread_mutex_unlock(&pool.lock);
-    return true;
-}
+/*
+ * An I/O thread's inline answer touches no lock the workers share: with
+ * RSA and TLS inline every request would otherwise take pool.lock twice
+ * (docs/performance.md, "Signing in the loops"). inline_running is counted
+ * before stopping is read, and lurkd_workers_stop sets stopping before it
+ * reads inline_running (both sequentially consistent): either the answer
+ * is refused or the drain waits for it.
+ */
+static atomic_uint inline_running;
+static atomic_bool inline_stopping;
 
 bool lurkd_workers_run_here(struct lurkd_job *job)
 {
-    return run_on_caller(job, false);
+    atomic_fetch_add(&inline_running, 1);
+    if (atomic_load(&inline_stopping)) {
+        atomic_fetch_sub(&inline_running, 1);
+        return false;
+    }
+    process(job);
+    atomic_fetch_sub(&inline_running, 1);
+    return true;
 }
 
-bool lurkd_workers_run_if_idle(struct lurkd_job *job)
+/* Appends job to the queue (pool.lock held); the caller posts the sleeper it returns. */
+static struct worker *push_locked(struct lurkd_job *job)
 {
-    return run_on_caller(job, true);
+    job->next = NULL;
+    if (pool.tail != NULL)
+        pool.tail->next = job;
+    else
+        pool.head = job;
+    pool.tail = job;
+    pool.queued++;
+    atomic_store_explicit(&queued_now, pool.queued, memory_order_relaxed);
+    return take_sleeper_locked();
+}
+
+bool lurkd_workers_run_oldest(struct lurkd_job *job)
+{
+    /* Most of the time nothing waits: no lock at all then. */
+    if (atomic_load_explicit(&queued_now, memory_order_relaxed) == 0)
+        return lurkd_workers_run_here(job);
+    /* Counted first, as in lurkd_workers_run_here, so that a drain waits for it. */
+    atomic_fetch_add(&inline_running, 1);
+    if (atomic_load(&inline_stopping)) {
+        atomic_fetch_sub(&inline_running, 1);
+        return false;
+    }
+    struct worker *w = NULL;
+    pthread_mutex_lock(&pool.lock);
+    struct lurkd_job *head = pool.head;
+    if (head != NULL && head->cost != LURKD_COST_WORKER && !pool.stopping &&
+        pool.queued < pool.limit) {
+        pool.head = head->next;
+        if (pool.head == NULL)
+            pool.tail = NULL;
+        pool.queued--;
+        w = push_locked(job);
+        job = head;
+    }
+    pthread_mutex_unlock(&pool.lock);
+    if (w != NULL)
+        sem_post(&w->wake);
+    process(job);
+    atomic_fetch_sub(&inline_running, 1);
+    return true;
 }
 
 bool lurkd_workers_submit(struct lurkd_job *job)
@@ -200,28 +249,21 @@ bool lurkd_workers_submit(struct lurkd_job *job)
         pthread_mutex_unlock(&pool.lock);
         return false;
     }
-    job->next = NULL;
-    if (pool.tail != NULL)
-        pool.tail->next = job;
-    else
-        pool.head = job;
-    pool.tail = job;
-    pool.queued++;
-    struct worker *w = take_sleeper_locked();
+    struct worker *w = push_locked(job);
     pthread_mutex_unlock(&pool.lock);
     if (w != NULL)
         sem_post(&w->wake);
     return true;
 }
 
+bool lurkd_workers_asleep(void)
+{
+    return atomic_load_explicit(&sleeping_now, memory_order_relaxed) > 0;
+}
+
 unsigned lurkd_workers_queued(void)
 {
-    unsigned n;
-
-    pthread_mutex_lock(&pool.lock);
-    n = pool.queued;
-    pthread_mutex_unlock(&pool.lock);
-    return n;
+    return atomic_load_explicit(&queued_now, memory_order_relaxed);
 }
 
 bool lurkd_workers_idle(void)
@@ -231,11 +273,16 @@ bool lurkd_workers_idle(void)
     pthread_mutex_lock(&pool.lock);
     idle = pool.queued == 0 && pool.running == 0;
     pthread_mutex_unlock(&pool.lock);
-    return idle;
+    return idle && atomic_load(&inline_running) == 0;
 }
 
 void lurkd_workers_stop(void)
 {
+    atomic_store(&inline_stopping, true);
+    while (atomic_load(&inline_running) != 0) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     pthread_mutex_lock(&pool.lock);
     pool.stopping = true;
     for (struct worker *w; (w = take_sleeper_locked()) != NULL;)

@@ -19,6 +19,7 @@ struct lurkd_job {
     uint8_t *frame;          /* the whole request message, freed by the worker */
     size_t len;
     struct lurkd_dispatch_msg msg; /* frame, parsed once (views into frame) */
+    enum lurkd_dispatch_cost cost; /* who may run it (exchange/dispatch.h) */
     struct lurkd_job *next;
 };
 
@@ -32,13 +33,21 @@ bool lurkd_workers_submit(struct lurkd_job *job);
 /*
  * Runs the job in the calling thread (the I/O thread, for a quick request),
  * sparing a thread hand-off; false (job untouched) when the pool is stopping.
+ * lurkd_workers_idle and lurkd_workers_stop count these runs too.
  */
 bool lurkd_workers_run_here(struct lurkd_job *job);
-/* The same, only when no worker has anything to do; false (job untouched) otherwise. */
-bool lurkd_workers_run_if_idle(struct lurkd_job *job);
-/* Requests waiting for a worker (metrics). */
+/*
+ * Runs the oldest job in the calling thread, so that the I/O thread's
+ * inline answers keep the order of arrival: job itself when nothing waits
+ * for a worker, else the queue's head (when an I/O thread may run it), with
+ * job queued behind the others. Takes job unless the pool is stopping (false, job untouched).
+ */
+bool lurkd_workers_run_oldest(struct lurkd_job *job);
+/* True when a worker sleeps, waiting for work (read without the pool's lock). */
+bool lurkd_workers_asleep(void);
+/* Requests waiting for a worker (metrics), read without the pool's lock. */
 unsigned lurkd_workers_queued(void);
-/* True when nothing is queued or running. */
+/* True when nothing is queued or running, inline runs included. */
 bool lurkd_workers_idle(void);
 /*
  * Finishes what is queued, then joins the threads. Before lurkd_io_stop:

@@ -7,7 +7,8 @@
  * match, expired certificate, expired CRL) happens at the handshake with
  * its alert, an audit line and a lurkctl message saying why. A malformed
  * CRL is a file-named error at start and on SIGHUP, which keeps the old state;
- * a CRL loaded by SIGHUP also cuts off connections opened before it.
+ * a CRL loaded by SIGHUP also cuts off connections opened before it. A name
+ * rule that CAs of two tenants could satisfy must say which CA (ca =).
  */
 #include <check.h>
 #include <fcntl.h>
@@ -51,7 +52,7 @@ static void teardown(void)
 /*
  * The config: a tls:// listener trusting client_ca (and client_crl when not
  * NULL); [client.fleet] by CA (fe-ca or chain-root) and SAN, [client.pinned] the test PKI's
- * client1 by SPKI pin, [client.spiffe] by URI; one key for fleet and pinned.
+ * client1 by SPKI pin, [client.spiffe] by the same CAs and URI; one key for fleet and pinned.
  */
 static void write_config(const char *client_ca, const char *client_crl)
 {
@@ -81,6 +82,7 @@ static void write_config(const char *client_ca, const char *client_crl)
                        "identity = spki-sha256:%s\n"
                        "[client.spiffe]\n"
                        "identity = ca\n"
+                       "ca = %s\n"
                        "match = uri:spiffe://example.net/fe/1, cn:fe-never\n"
                        "[client.local]\nidentity = uid:%u\n"
                        "[key.k]\n"
@@ -89,8 +91,8 @@ static void write_config(const char *client_ca, const char *client_crl)
                        geteuid() == 0 ? "run_as_root = yes\n" : "", lurkd.unix_addr,
                        lurk_test_pki("lurkd.crt"), lurk_test_pki("lurkd.key"), client_ca,
                        client_crl ? "client_crl = " : "", client_crl ? client_crl : "",
-                       client_crl ? "\n" : "", ip("fleet-ca.crt"), spki, (unsigned)getuid(),
-                       lurk_test_pki("server-p256.key")) > 0);
+                       client_crl ? "\n" : "", ip("fleet-ca.crt"), spki, ip("fleet-ca.crt"),
+                       (unsigned)getuid(), lurk_test_pki("server-p256.key")) > 0);
     ck_assert(lurk_test_write_file(&lurkd, "lurkd.conf", text));
     free(text);
     free(spki);
@@ -419,6 +421,139 @@ START_TEST(malformed_crl_is_a_named_error_at_start_and_on_reload)
 }
 END_TEST
 
+/*
+ * Two tenants, two tls:// listeners: tenant_a (127.0.0.1) trusts fe-ca,
+ * tenant_b (::1: lurkd.crt names both addresses) trusts other-ca (both_ca:
+ * one tls:// listener trusting both-ca.crt instead).
+ * [client.fe1] names fe-ca's front end fe1 by cn:fe1, with ca = ca_file
+ * (none when NULL). Returns the line of the [client.fe1] header (of its ca
+ * setting when ca_file is set).
+ */
+static int write_tenants_config(bool both_ca, const char *ca_file)
+{
+    char *text = NULL, listeners[2000];
+
+    if (both_ca)
+        snprintf(listeners, sizeof(listeners),
+                 "[listener.tenants]\naddress = tls://127.0.0.1:0\ncertificate = %s\n"
+                 "private_key = %s\nclient_ca = %s\n",
+                 lurk_test_pki("lurkd.crt"), lurk_test_pki("lurkd.key"), ip("both-ca.crt"));
+    else
+        snprintf(listeners, sizeof(listeners),
+                 "[listener.tenant_a]\naddress = tls://127.0.0.1:0\ncertificate = %s\n"
+                 "private_key = %s\nclient_ca = %s\n"
+                 "[listener.tenant_b]\naddress = tls://[::1]:0\ncertificate = %s\n"
+                 "private_key = %s\nclient_ca = %s\n",
+                 lurk_test_pki("lurkd.crt"), lurk_test_pki("lurkd.key"), ip("fe-ca.crt"),
+                 lurk_test_pki("lurkd.crt"), lurk_test_pki("lurkd.key"), ip("other-ca.crt"));
+    ck_assert(asprintf(&text,
+                       "[lurkd]\n"
+                       "workers = 1\n"
+                       "audit_log = audit.log\n"
+                       "audit_repeat_interval = 0\n"
+                       "log_level = info\n"
+                       "stats_clients = fe1\n"
+                       "%s"
+                       "[listener.local]\naddress = %s\n"
+                       "%s"
+                       "[client.fe1]\n"
+                       "identity = ca\n"
+                       "%s%s%s"
+                       "match = cn:fe1\n"
+                       "[client.local]\nidentity = uid:%u\n"
+                       "[key.k]\n"
+                       "source = %s\n"
+                       "clients = fe1, local\n",
+                       geteuid() == 0 ? "run_as_root = yes\n" : "", lurkd.unix_addr, listeners,
+                       ca_file ? "ca = " : "", ca_file ? ca_file : "", ca_file ? "\n" : "",
+                       (unsigned)getuid(), lurk_test_pki("server-p256.key")) > 0);
+    ck_assert(lurk_test_write_file(&lurkd, "lurkd.conf", text));
+    const char *at = strstr(text, ca_file ? "\nca = " : "\n[client.fe1]") + 1;
+    int line = 1;
+    for (const char *c = text; c < at; c++)
+        line += *c == '\n';
+    free(text);
+    return line;
+}
+
+/* The n-th tls:// address lurkd logged (listeners in file order), into tls_addr. */
+static void use_tls_listener(int n)
+{
+    char *log = lurk_test_read_file(lurkd.log, NULL);
+    const char *at = log;
+
+    ck_assert_ptr_nonnull(log);
+    for (int i = 0; i <= n; i++) {
+        at = strstr(at, "listening on tls://");
+        ck_assert_msg(at != NULL, "no tls:// listener %d in the log", n);
+        at += strlen("listening on ");
+    }
+    size_t len = strcspn(at, " \n");
+    ck_assert_uint_lt(len, sizeof(tls_addr));
+    memcpy(tls_addr, at, len);
+    tls_addr[len] = '\0';
+    free(log);
+}
+
+/*
+ * The attack: another tenant's CA (other-ca) issues a certificate named
+ * fe1, and [client.fe1] names its front end by cn:fe1 alone. Before, lurkd
+ * started and served it as fe1 on the listener trusting other-ca (ping,
+ * stats, the key). Now a name rule that CAs of more than one listener (or
+ * of one client_ca) could satisfy is a configuration error, at start and
+ * at --check, naming the client and the CAs; a ca = no client_ca holds is
+ * one too. With ca = fe-ca.crt, the impostor is refused at the handshake
+ * with an audit line, fe1 served; a SIGHUP back to the ambiguous file
+ * fails and keeps that state.
+ */
+START_TEST(name_rule_across_cas_must_say_which_ca)
+{
+    const char *const check[] = {"--check", "-c", lurkd.conf, NULL};
+    const char *const run[] = {"-f", "-c", lurkd.conf, NULL};
+    char out[4096], want[200];
+
+    for (int both = 0; both < 2; both++) {
+        int line = write_tenants_config(both, NULL);
+        snprintf(want, sizeof(want),
+                 "lurkd.conf:%d: [client.fe1]: identity = ca without ca =", line);
+        ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), DC_EXIT_CONFIG);
+        ck_assert_msg(strstr(out, want) && strstr(out, "any of the 2 CAs of client_ca") &&
+                          strstr(out, "\"/CN=lurk test front-end CA\"") &&
+                          strstr(out, "\"/CN=lurk test other CA\""),
+                      "%s", out);
+        /* Not started: refused with the same words (were it served, this would time out). */
+        ck_assert_int_eq(dc_run(&lurkd, run, out, sizeof(out), 20000), DC_EXIT_CONFIG);
+        ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+    }
+    /* A ca = that no listener trusts: fe1 could never match. */
+    int line = write_tenants_config(false, ip("chain-root.crt"));
+    snprintf(want, sizeof(want), "lurkd.conf:%d: [client.fe1]: ca %s: no certificate in it is a CA",
+             line, ip("chain-root.crt"));
+    ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), DC_EXIT_CONFIG);
+    ck_assert_msg(strstr(out, want) != NULL, "%s", out);
+
+    /* ca = fe-ca.crt: the impostor is refused where other-ca is trusted, fe1 served. */
+    write_tenants_config(false, ip("fe-ca.crt"));
+    ck_assert_msg(lurk_test_lurkd_start(&lurkd, NULL), "lurkd did not start");
+    use_tls_listener(1); /* tenant_b: other-ca */
+    refused("impostor", "handshake_failure", "not allowed", "subject /CN=fe1");
+    use_tls_listener(0); /* tenant_a: fe-ca */
+    served("fe1");
+    refused("impostor", "unknown_ca", "not from a CA in lurkd's client_ca", NULL);
+
+    /* SIGHUP to the ambiguous file: refused, named, and the state in force stays. */
+    write_tenants_config(false, NULL);
+    ck_assert_int_eq(lurk_test_lurkd_signal(&lurkd, SIGHUP), 0);
+    ck_assert(dc_wait_count(lurkd.log, "reload failed, still serving the previous configuration", 1,
+                            10000));
+    ck_assert(dc_count(lurkd.log, "[client.fe1]: identity = ca without ca =") >= 1);
+    use_tls_listener(1);
+    refused("impostor", "handshake_failure", "not allowed", "subject /CN=fe1");
+    use_tls_listener(0);
+    served("fe1");
+}
+END_TEST
+
 /* The "suppressed":N counts of the audit file, summed. */
 static long suppressed_total(void)
 {
@@ -536,6 +671,7 @@ int main(void)
     tcase_add_test(tc, malformed_crl_is_a_named_error_at_start_and_on_reload);
     tcase_add_test(tc, no_session_resumption_around_the_crl);
     tcase_add_test(tc, refused_handshake_flood_is_bounded_in_the_audit_log);
+    tcase_add_test(tc, name_rule_across_cas_must_say_which_ca);
     suite_add_tcase(s, tc);
     int rc = lurk_test_run(s, CK_FORK_GETENV);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ipki);

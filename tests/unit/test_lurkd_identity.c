@@ -2,16 +2,23 @@
  * lurkd/conf/identity.c on its own: the match rules' syntax, the wildcard's
  * one-label semantics (RFC 6125 §6.4.3), and the names, issuers and serial
  * taken from a certificate built here with OpenSSL (a SAN with a "*" or a
- * NUL byte is no name at all), and CRL lookups by issuer and serial.
+ * NUL byte is no name at all), and CRL lookups by issuer and serial; the
+ * CAs of client_ca files counted, and the check that a name rule several
+ * CAs could satisfy says which (conf/config.c, through lurkd_config_finish).
  */
 #include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "check_run.h"
+#include "conf/config.h"
 #include "conf/identity.h"
 
 START_TEST(rules_parse_or_say_why)
@@ -253,6 +260,199 @@ START_TEST(names_from_a_certificate)
 }
 END_TEST
 
+static char tmpdir[64];
+
+/* tmpdir/name holding the certificates in PEM (none: an empty file); its path. */
+static const char *write_pem(const char *name, X509 *const *certs, size_t n)
+{
+    static char path[4][128];
+    static int next;
+    char *p = path[next = (next + 1) % 4];
+    FILE *f;
+
+    snprintf(p, sizeof(path[0]), "%s/%s", tmpdir, name);
+    f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 0; i < n; i++)
+        ck_assert(PEM_write_X509(f, certs[i]) == 1);
+    fclose(f);
+    return p;
+}
+
+static void sha256_of(X509 *x, uint8_t md[32])
+{
+    unsigned int len = 0;
+    ck_assert(X509_digest(x, EVP_sha256(), md, &len) == 1 && len == 32);
+}
+
+/*
+ * Two tenants' CAs, A (and A renewed: same name, same key) and B: one CA
+ * per subject and key, each certificate once, named in messages.
+ */
+START_TEST(trusted_cas_are_counted_once_each)
+{
+    EVP_PKEY *ka = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *kb = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *a = make_cert(ka, "tenant A CA", NULL, 1), *a2 = make_cert(ka, "tenant A CA", NULL, 2);
+    X509 *b = make_cert(kb, "tenant B CA", NULL, 3),
+         *b_as_a = make_cert(kb, "tenant A CA", NULL, 4);
+    STACK_OF(X509) *cas = sk_X509_new_null();
+    char why[300], names[200], small[24];
+    uint8_t md[32];
+
+    ck_assert_ptr_nonnull(mkdtemp(strcpy(tmpdir, "/tmp/lurk-unit-cas-XXXXXX")));
+    ck_assert(lurkd_trusted_cas_add_file(cas, write_pem("a.pem", &a, 1), why, sizeof(why)));
+    ck_assert(lurkd_trusted_cas_add_file(cas, write_pem("a.pem", &a, 1), why, sizeof(why)));
+    ck_assert_int_eq(sk_X509_num(cas), 1);
+    ck_assert_uint_eq(lurkd_trusted_cas_count(cas), 1);
+    X509 *a_and_renewed[] = {a, a2};
+    ck_assert(
+        lurkd_trusted_cas_add_file(cas, write_pem("a2.pem", a_and_renewed, 2), why, sizeof(why)));
+    ck_assert_int_eq(sk_X509_num(cas), 2);
+    ck_assert_uint_eq(lurkd_trusted_cas_count(cas), 1); /* renewed with its key: one CA */
+    lurkd_trusted_cas_names(cas, names, sizeof(names));
+    ck_assert_str_eq(names, "\"/CN=tenant A CA\"");
+    sha256_of(b, md);
+    ck_assert(!lurkd_trusted_cas_hold(cas, md));
+
+    X509 *both[] = {b, b_as_a};
+    ck_assert(lurkd_trusted_cas_add_file(cas, write_pem("b.pem", both, 2), why, sizeof(why)));
+    /* B, and B's key under A's name: another CA, whatever its name says. */
+    ck_assert_uint_eq(lurkd_trusted_cas_count(cas), 3);
+    ck_assert(lurkd_trusted_cas_hold(cas, md));
+    sha256_of(a2, md);
+    ck_assert(lurkd_trusted_cas_hold(cas, md));
+    lurkd_trusted_cas_names(cas, names, sizeof(names));
+    ck_assert_str_eq(names, "\"/CN=tenant A CA\", \"/CN=tenant B CA\", \"/CN=tenant A CA\"");
+    lurkd_trusted_cas_names(cas, small, sizeof(small));
+    ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
+    ck_assert_str_eq(small + sizeof(small) - 4, "...");
+
+    why[0] = '\0';
+    ck_assert(!lurkd_trusted_cas_add_file(cas, write_pem("none.pem", NULL, 0), why, sizeof(why)));
+    ck_assert_msg(strstr(why, "none.pem") != NULL, "%s", why);
+    ck_assert(!lurkd_trusted_cas_add_file(cas, "/nonexistent/ca.pem", why, sizeof(why)));
+    ck_assert_uint_eq(lurkd_trusted_cas_count(cas), 3);
+
+    sk_X509_pop_free(cas, X509_free);
+    X509 *all[] = {a, a2, b, b_as_a};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        X509_free(all[i]);
+    EVP_PKEY_free(ka);
+    EVP_PKEY_free(kb);
+}
+END_TEST
+
+/*
+ * lurkd_config_load then lurkd_config_finish of a config with the given
+ * listeners and client sections; true when both pass, else the error in err.
+ */
+static bool config_ok(const char *listeners, const char *clients, char *err, size_t errlen)
+{
+    char path[128];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/lurkd.conf", tmpdir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "[lurkd]\n%s%s", listeners, clients);
+    fclose(f);
+    err[0] = '\0';
+    struct lurkd_config *cfg = lurkd_config_load(path, err, errlen);
+    bool ok = cfg != NULL && lurkd_config_finish(cfg, err, errlen);
+    lurkd_config_free(cfg);
+    return ok;
+}
+
+/* A tls:// listener on port PORT trusting CA_FILE (certificate and key are not read here). */
+static char *listener(int port, const char *ca_file)
+{
+    char *text = NULL;
+    ck_assert(asprintf(&text,
+                       "[listener.l%d]\naddress = tls://127.0.0.1:%d\ncertificate = x.crt\n"
+                       "private_key = x.key\nclient_ca = %s\n",
+                       port, port, ca_file) > 0);
+    return text;
+}
+
+/*
+ * The configuration check: a name rule without ca = is refused when the
+ * listeners trust more than one CA (two listeners, or one client_ca with
+ * two), with file:line and the CAs; a ca = no client_ca holds is refused;
+ * with one CA trusted anywhere, nothing changes.
+ */
+START_TEST(name_rule_of_several_cas_needs_ca)
+{
+    EVP_PKEY *ka = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *kb = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *a = make_cert(ka, "tenant A CA", NULL, 1), *a2 = make_cert(ka, "tenant A CA", NULL, 2);
+    X509 *b = make_cert(kb, "tenant B CA", NULL, 3);
+    X509 *ab[] = {a, b}, *renewed[] = {a, a2};
+    char err[1024], pa[128], pb[128], pab[128], pren[128], clients[600];
+
+    ck_assert_ptr_nonnull(mkdtemp(strcpy(tmpdir, "/tmp/lurk-unit-cas-XXXXXX")));
+    snprintf(pa, sizeof(pa), "%s", write_pem("a.pem", &a, 1));
+    snprintf(pb, sizeof(pb), "%s", write_pem("b.pem", &b, 1));
+    snprintf(pab, sizeof(pab), "%s", write_pem("ab.pem", ab, 2));
+    snprintf(pren, sizeof(pren), "%s", write_pem("renewed.pem", renewed, 2));
+    char *la = listener(9401, pa), *lb = listener(9402, pb), *lab = listener(9403, pab);
+    char *lren = listener(9404, pren), *two = NULL;
+    ck_assert(asprintf(&two, "%s%s", la, lb) > 0);
+    const char *fe1 = "[client.fe1]\nidentity = ca\nmatch = cn:fe1\n";
+
+    /* Two listeners, two CAs: line 12 is [client.fe1]. */
+    ck_assert(!config_ok(two, fe1, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "lurkd.conf:12: [client.fe1]: identity = ca without ca =") &&
+                      strstr(err, "any of the 2 CAs of client_ca: \"/CN=tenant A CA\", "
+                                  "\"/CN=tenant B CA\""),
+                  "%s", err);
+    /* One client_ca holding both. */
+    ck_assert(!config_ok(lab, fe1, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "lurkd.conf:7: [client.fe1]: identity = ca without ca ="), "%s", err);
+    /* ca = A: accepted; a pin or uid client needs nothing. */
+    snprintf(clients, sizeof(clients), "%sca = %s\n[client.pinned]\nidentity = uid:0\n", fe1, pa);
+    ck_assert_msg(config_ok(two, clients, err, sizeof(err)), "%s", err);
+    ck_assert_msg(config_ok(lab, clients, err, sizeof(err)), "%s", err);
+    /* One CA anywhere (a renewed CA certificate too): no ca = needed, as before. */
+    ck_assert_msg(config_ok(la, fe1, err, sizeof(err)), "%s", err);
+    ck_assert_msg(config_ok(lren, fe1, err, sizeof(err)), "%s", err);
+    /* ca = B where only A is trusted: never matches, refused at its line (10). */
+    snprintf(clients, sizeof(clients), "%sca = %s\n", fe1, pb);
+    ck_assert(!config_ok(la, clients, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "lurkd.conf:10: [client.fe1]: ca ") &&
+                      strstr(err, "b.pem: no certificate in it is a CA of a listener's client_ca "
+                                  "(they hold \"/CN=tenant A CA\")"),
+                  "%s", err);
+    /* No tls:// listener at all: a ca = is refused, a rule alone is not (it matches nothing). */
+    ck_assert(!config_ok("[listener.u]\naddress = unix:/tmp/lurk-unit.sock\n", clients, err,
+                         sizeof(err)));
+    ck_assert_msg(strstr(err, "(no tls:// listener)"), "%s", err);
+    ck_assert_msg(
+        config_ok("[listener.u]\naddress = unix:/tmp/lurk-unit.sock\n", fe1, err, sizeof(err)),
+        "%s", err);
+    /* A client_ca without a certificate, with identity = ca in use: named. */
+    char *lnone = listener(9405, write_pem("none.pem", NULL, 0));
+    ck_assert(!config_ok(lnone, fe1, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "lurkd.conf:2: client_ca no certificate could be read from"), "%s",
+                  err);
+
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(la);
+    free(lb);
+    free(lab);
+    free(lren);
+    free(lnone);
+    free(two);
+    X509_free(a);
+    X509_free(a2);
+    X509_free(b);
+    EVP_PKEY_free(ka);
+    EVP_PKEY_free(kb);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lurkd_identity");
@@ -260,6 +460,8 @@ int main(void)
     tcase_add_test(tc, rules_parse_or_say_why);
     tcase_add_test(tc, wildcard_is_exactly_one_left_most_label);
     tcase_add_test(tc, names_from_a_certificate);
+    tcase_add_test(tc, trusted_cas_are_counted_once_each);
+    tcase_add_test(tc, name_rule_of_several_cas_needs_ca);
     suite_add_tcase(s, tc);
     return lurk_test_run(s, CK_FORK_GETENV);
 }
