@@ -21,6 +21,7 @@
 #include "ops/audit.h"
 #include "conf/config.h"
 #include "net/io_loop.h"
+#include "net/idle_poll.h"
 #include "net/listener.h"
 #include "ops/privileges.h"
 #include "ops/log.h"
@@ -237,6 +238,7 @@ static void apply_settings(const struct lurkd_config *cfg)
     lurkd_log_set_level(cfg->log_level);
     lurkd_audit_set_repeat_interval(cfg->audit_repeat_interval);
     lurkd_io_set_limits(&lim);
+    lurkd_idle_poll_set_cap(cfg->idle_poll_us);
     lurkd_workers_set_limit(cfg->queue_limit);
 }
 

@@ -2,14 +2,19 @@
  * lurk-bench: closed-loop LURK load against lurkd, for scripts/bench.
  *
  *   lurk-bench -s ADDR [--ca F --cert F --key F] --key-id HEX --scheme 0x0804
- *              [-c CONNECTIONS] [-d DEPTH] [-t SECONDS]
+ *              [-c CONNECTIONS] [-d DEPTH] [-t SECONDS] [--interval-us N]
  *   lurk-bench -s ADDR ... --idle N      open N idle connections, print, wait for stdin EOF
  *   lurk-bench -s ADDR ... --flood N     pipeline N signs on one connection, read all
  *   lurk-bench --local KEYFILE --scheme 0x0804 [-c THREADS] [-t SECONDS]
  *
  * Each connection has its own thread that keeps DEPTH sign_certificate_verify
  * requests in flight. The output is one line of key=value pairs: operations
- * per second and latency percentiles in microseconds.
+ * per second and latency percentiles in microseconds. --interval-us N makes
+ * the load sparse: each connection waits N µs after an answer before it
+ * sends its next request (a sleep, with the thread's timer slack at 1 ns so
+ * that short intervals are kept), which measures what a server spends per
+ * request when requests are far apart (docs/performance.md, "Polling before
+ * sleeping").
  *
  * --local is the same-operation baseline: in this process, THREADS threads
  * build the TLS 1.3 CertificateVerify content (RFC 8446 §4.4.3: 64 spaces,
@@ -34,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <time.h>
@@ -56,6 +62,7 @@ struct bench {
     uint8_t request_payload[64];
     size_t request_len;
     int depth;
+    int64_t interval_ns; /* --interval-us: pause between an answer and the next request */
     int64_t deadline_ns;
     uint64_t per_conn; /* requests per connection or thread; 0: until the deadline */
     pthread_barrier_t ready, go;
@@ -74,6 +81,14 @@ static int64_t now_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_until(int64_t t_ns)
+{
+    struct timespec ts = {(time_t)(t_ns / 1000000000), (long)(t_ns % 1000000000)};
+
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
 }
 
 static size_t build_request(const struct bench *b, uint64_t id, uint8_t *out, size_t cap)
@@ -145,6 +160,9 @@ static void *worker(void *arg)
         !lurk_conn_recv(c, &resp0, &resp0_len, 30000, err, sizeof(err)))
         goto fail;
     free(resp0);
+    /* The default 50 µs slack would stretch short intervals. */
+    if (b->interval_ns > 0)
+        prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     pthread_barrier_wait(&b->ready);
     pthread_barrier_wait(&b->go);
     /* Fill the pipeline; the id's low bits say which slot a response belongs to. */
@@ -171,6 +189,8 @@ static void *worker(void *arg)
         free(resp);
         if (b->per_conn > 0 && next_id >= b->per_conn)
             continue;
+        if (b->interval_ns > 0)
+            sleep_until(t + b->interval_ns);
         size_t len = build_request(b, next_id, msg, sizeof(msg));
         sent_at[next_id % MAX_DEPTH] = now_ns();
         next_id++;
@@ -423,14 +443,6 @@ static void print_usage_delta(const char *prefix, const struct usage *a, const s
            (double)(z->vcsw - a->vcsw) / n, prefix, (double)(z->ivcsw - a->ivcsw) / n);
 }
 
-static void sleep_until(int64_t t_ns)
-{
-    struct timespec ts = {(time_t)(t_ns / 1000000000), (long)(t_ns % 1000000000)};
-
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -521,13 +533,13 @@ struct options {
     const char *server, *ca, *cert, *key, *key_id, *local;
     long count, server_pid;
     unsigned scheme;
-    int connections, seconds, idle, flood;
+    int connections, seconds, idle, flood, interval_us;
 };
 
 static void usage(void)
 {
     fprintf(stderr, "usage: lurk-bench -s ADDR --key-id HEX [--scheme N] [-c N] [-d N] "
-                    "[-t S | -n COUNT] [--server-pid PID] [--idle N | --flood N] "
+                    "[-t S | -n COUNT] [--interval-us N] [--server-pid PID] [--idle N | --flood N] "
                     "[--ca F --cert F --key F]\n"
                     "       lurk-bench --local KEYFILE [--scheme N] [-c THREADS] "
                     "[-t S | -n COUNT]\n");
@@ -551,6 +563,7 @@ static bool parse_args(int argc, char **argv, struct options *o, struct bench *b
         {"local", required_argument, NULL, 'L'},
         {"count", required_argument, NULL, 'n'},
         {"server-pid", required_argument, NULL, 'P'},
+        {"interval-us", required_argument, NULL, 'W'}, /* sparse loads */
         {NULL, 0, NULL, 0},
     };
     long scheme;
@@ -603,10 +616,18 @@ static bool parse_args(int argc, char **argv, struct options *o, struct bench *b
         case 'P':
             ok = tool_arg_long("lurk-bench", "--server-pid", optarg, 1, 0x7fffffff, &o->server_pid);
             break;
+        case 'W':
+            ok = tool_arg_int("lurk-bench", "--interval-us", optarg, 0, 10000000, &o->interval_us);
+            b->interval_ns = (int64_t)o->interval_us * 1000;
+            break;
         default:
             usage();
             return false;
         }
+    }
+    if (ok && o->interval_us > 0 && (o->local != NULL || o->idle > 0 || o->flood > 0)) {
+        fprintf(stderr, "lurk-bench: --interval-us applies to closed-loop runs against a server\n");
+        return false;
     }
     if (ok && o->count > 0 && o->count < o->connections) {
         fprintf(stderr, "lurk-bench: -n must be at least -c\n");

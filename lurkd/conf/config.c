@@ -41,6 +41,8 @@
 #define DEFAULT_PER_PEER_SHARE 8
 #define DEFAULT_DRAIN_TIMEOUT  10
 #define DEFAULT_TIME_WINDOW    300
+/* The cap of an idle I/O loop's polling (docs/performance.md, "Polling before sleeping"). */
+#define DEFAULT_IDLE_POLL_US 50
 
 static const struct {
     const char *name;
@@ -244,6 +246,7 @@ struct lurkd_config *lurkd_config_new(void)
      * kernel out of the hand-off").
      */
     cfg->io_threads = cpus > 64 ? 64 : cfg->workers;
+    cfg->idle_poll_us = DEFAULT_IDLE_POLL_US;
     cfg->max_frame = DEFAULT_MAX_FRAME;
     cfg->queue_limit = DEFAULT_QUEUE_LIMIT;
     cfg->connection_limit = DEFAULT_CONNECTION_LIMIT;
@@ -902,6 +905,10 @@ static bool parse_main(struct parse *p, struct lurkd_config *cfg)
                     return failf(p, "lurkd", n, "io_threads must be auto or 1..64");
                 cfg->io_threads = (unsigned)u;
             }
+        } else if (strcmp(n, "idle_poll_us") == 0) {
+            if (!parse_uint(v->value, 0, 1000, false, &u))
+                return failf(p, "lurkd", n, "idle_poll_us must be 0..1000");
+            cfg->idle_poll_us = (unsigned)u;
         } else if (strcmp(n, "max_frame_size") == 0) {
             /* The largest request is a tls13 handshake_context: 1 MiB is plenty. */
             if (!parse_uint(v->value, 1024, 16 * 1024 * 1024, false, &u))

@@ -114,6 +114,7 @@ struct lurkd_config {
     char *path; /* NULL when everything came from the command line */
     unsigned workers;
     unsigned io_threads;
+    unsigned idle_poll_us; /* an idle I/O loop polls up to this long before sleeping */
     size_t max_frame;
     unsigned queue_limit;      /* requests queued for the workers, all connections */
     unsigned connection_limit; /* requests in flight per connection */

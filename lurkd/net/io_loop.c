@@ -17,6 +17,7 @@
 #include "lurk/clock.h"
 #include "ops/metrics.h"
 #include "net/accept.h"
+#include "net/idle_poll.h"
 #include "net/request.h"
 
 /* Stop reading a client that does not read its answers; resume below half of it. */
@@ -339,7 +340,8 @@ static void *loop_main(void *arg)
     struct epoll_event events[64];
 
     while (!atomic_load(&loop->stop)) {
-        int n = epoll_wait(loop->epfd, events, 64, wait_ms(loop, lurk_clock_ms()));
+        int n = lurkd_idle_poll_wait(loop->epfd, events, 64, wait_ms(loop, lurk_clock_ms()),
+                                     &loop->stop);
         loop->inline_ns[0] = loop->inline_ns[1] = 0;
         loop->batch_events = n;
         for (int i = 0; i < n; i++) {

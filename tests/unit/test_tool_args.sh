@@ -25,6 +25,11 @@ expect_usage_error "--scheme wants a number" "$bench" -s unix:/nonexistent --key
 expect_usage_error "-n wants a number" "$bench" -s unix:/nonexistent --key-id 01020304 -n 0
 expect_usage_error "-n must be at least -c" "$bench" -s unix:/nonexistent --key-id 01020304 -c 4 -n 2
 expect_usage_error "--server-pid wants a number" "$bench" -s unix:/nonexistent --key-id 01020304 --server-pid me
+for bad in -5 1ms 10000001; do
+    expect_usage_error "--interval-us wants a number" "$bench" -s unix:/nonexistent --key-id 01020304 --interval-us "$bad"
+done
+expect_usage_error "--interval-us applies to closed-loop runs" "$bench" --local /dev/null --interval-us 50
+expect_usage_error "--interval-us applies to closed-loop runs" "$bench" -s unix:/nonexistent --key-id 01020304 --flood 10 --interval-us 50
 expect_usage_error "--tls is 1.2 or 1.3" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --tls 1.1
 expect_usage_error "--parallel wants a number" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --parallel 0
 expect_usage_error "--requests wants a number" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --requests 10k
