@@ -106,11 +106,10 @@ struct feed {
     bool framed; /* a whole message arrived */
 };
 
-static void on_frame(void *arg, const uint8_t *frame, size_t len, bool last)
+static void on_frame(void *arg, const uint8_t *frame, size_t len)
 {
     struct feed *f = arg;
 
-    (void)last;
     f->framed = true;
     lurkd_request_submit(f->conn, frame, len);
 }
@@ -405,11 +404,18 @@ bool lurkd_io_start(unsigned n, struct lurkd_listener *listeners, size_t n_liste
             return false;
         }
         lurkd_io.n_loops = i + 1;
-        if (pthread_create(&loop->thread, NULL, loop_main, loop) != 0) {
-            lurkd_io.n_loops = i;
+    }
+    /*
+     * Every loop exists before the first thread starts: the loops read each
+     * other's connection counts (lurkd_accept_balance), and n_loops stays
+     * fixed while they run.
+     */
+    for (unsigned i = 0; i < n; i++) {
+        if (pthread_create(&lurkd_io.loops[i].thread, NULL, loop_main, &lurkd_io.loops[i]) != 0) {
             snprintf(err, errlen, "cannot start I/O thread");
             return false;
         }
+        lurkd_io.n_threads = i + 1;
     }
     return true;
 }
@@ -458,7 +464,8 @@ void lurkd_io_stop(void)
     }
     for (unsigned i = 0; i < lurkd_io.n_loops; i++) {
         struct lurkd_loop *loop = &lurkd_io.loops[i];
-        pthread_join(loop->thread, NULL);
+        if (i < lurkd_io.n_threads)
+            pthread_join(loop->thread, NULL);
         /* Flush requests queued after the loop ended hold references. */
         for (struct lurkd_conn *c = lurkd_flush_queue_take(&loop->flushq), *next; c != NULL;
              c = next) {
@@ -475,4 +482,5 @@ void lurkd_io_stop(void)
     free(lurkd_io.loops);
     lurkd_io.loops = NULL;
     lurkd_io.n_loops = 0;
+    lurkd_io.n_threads = 0;
 }

@@ -82,7 +82,8 @@ struct lurkd_io_limits {
 /* What every loop shares (net/loop.c). */
 struct lurkd_io {
     struct lurkd_loop *loops;
-    unsigned n_loops;
+    unsigned n_loops;   /* fixed while the loops run (lurkd_io_start) */
+    unsigned n_threads; /* loops whose thread started: lurkd_io_stop joins them */
     struct lurkd_listener *listeners;
     size_t n_listeners;
     pthread_mutex_t tls_lock; /* listeners' SSL_CTX, swapped by SIGHUP */

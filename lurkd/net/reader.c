@@ -94,7 +94,7 @@ static enum lurkd_reader_status feed_fresh(struct lurkd_reader *r, const uint8_t
             return st;
         if (*length == 0 || n - off < *length)
             break;
-        on_frame(arg, data + off, *length, off + *length == n);
+        on_frame(arg, data + off, *length);
         off += *length;
     }
     if (off < n && !keep(r, data + off, n - off, *length))
@@ -130,7 +130,7 @@ enum lurkd_reader_status lurkd_reader_feed(struct lurkd_reader *r, const uint8_t
     n -= take;
     if (r->len < *length)
         return LURKD_READER_OK;
-    on_frame(arg, r->buf, r->len, n == 0);
+    on_frame(arg, r->buf, r->len);
     lurkd_reader_clear(r);
     return feed_fresh(r, data, n, max_frame, on_frame, arg, length);
 }

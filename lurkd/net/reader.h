@@ -26,12 +26,8 @@ enum lurkd_reader_status {
     LURKD_READER_NOMEM,
 };
 
-/*
- * lurkd_reader_frame_fn receives each whole message, in order; last is true
- * for the final whole message of this call when no bytes follow it (no
- * pipelined request waits behind it).
- */
-typedef void (*lurkd_reader_frame_fn)(void *arg, const uint8_t *frame, size_t len, bool last);
+/* lurkd_reader_frame_fn receives each whole message, in order. */
+typedef void (*lurkd_reader_frame_fn)(void *arg, const uint8_t *frame, size_t len);
 
 /*
  * lurkd_reader_feed frames the data received after what the reader holds,

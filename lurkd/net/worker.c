@@ -38,7 +38,6 @@ static atomic_uint queued_now, sleeping_now;
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t idle;
     struct lurkd_job *head, *tail;
     unsigned queued, running, limit;
     struct worker *sleepers; /* waiting on their semaphore, not yet posted */
@@ -47,7 +46,6 @@ static struct {
     unsigned n_threads;
 } pool = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .idle = PTHREAD_COND_INITIALIZER,
 };
 
 void lurkd_job_free(struct lurkd_job *job)
@@ -85,14 +83,6 @@ static void process(struct lurkd_job *job)
     atomic_fetch_sub(&c->inflight, 1);
     lurkd_conn_unref(c);
     lurkd_job_free(job);
-}
-
-/* A job ended (pool.lock held): a drain waiting for idle may go on. */
-static void finished_locked(void)
-{
-    pool.running--;
-    if (pool.queued == 0 && pool.running == 0)
-        pthread_cond_broadcast(&pool.idle);
 }
 
 /*
@@ -142,7 +132,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&pool.lock);
         process(job);
         pthread_mutex_lock(&pool.lock);
-        finished_locked();
+        pool.running--;
     }
     pthread_mutex_unlock(&pool.lock);
     return NULL;

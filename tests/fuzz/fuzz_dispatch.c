@@ -115,14 +115,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void on_frame(void *arg, const uint8_t *frame, size_t len, bool last)
+static void on_frame(void *arg, const uint8_t *frame, size_t len)
 {
     struct lurk_message req, resp;
     lurk_cbb out;
     lurk_cbs cbs;
 
     (void)arg;
-    (void)last;
     lurk_cbs_init(&cbs, frame, len);
     if (!lurk_header_parse(&cbs, &req.hdr) || !lurk_cbb_init(&out, 512, 1 << 21))
         abort();
