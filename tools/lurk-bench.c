@@ -307,6 +307,7 @@ static bool local_setup(struct bench *b, const char *key_file, unsigned scheme)
 
 struct task_usage {
     long tid;
+    char comm[16];                   /* the thread's name (/proc/PID/task/TID/comm) */
     unsigned long long utime, stime; /* clock ticks */
     uint64_t csw;                    /* voluntary + involuntary */
 };
@@ -397,6 +398,12 @@ static bool proc_usage(pid_t pid, struct usage *u)
                 t->csw += v;
         }
         fclose(f);
+        snprintf(status, sizeof(status), "/proc/%ld/task/%s/comm", (long)pid, e->d_name);
+        if (t != NULL && (f = fopen(status, "r")) != NULL) {
+            if (fgets(t->comm, sizeof(t->comm), f) != NULL)
+                t->comm[strcspn(t->comm, "\n:,")] = '\0';
+            fclose(f);
+        }
         snprintf(status, sizeof(status), "/proc/%ld/task/%s/stat", (long)pid, e->d_name);
         if (t != NULL && stat_times(status, &t->utime, &t->stime))
             u->n_tasks++;
@@ -407,8 +414,9 @@ static bool proc_usage(pid_t pid, struct usage *u)
 }
 
 /*
- * srv_threads=TID:CPU:SYS:CSW,... per operation (microseconds, switches),
- * in thread id order, for the threads present at both ends of the window.
+ * srv_threads=TID:NAME:CPU:SYS:CSW,... per operation (microseconds, switches),
+ * in thread id order, for the threads present at both ends of the window
+ * (NAME: the thread's name, "lurkd-io" or "lurkd-worker" for lurkd's).
  */
 static void print_threads_delta(const struct usage *a, const struct usage *z, uint64_t ops)
 {
@@ -425,7 +433,7 @@ static void print_threads_delta(const struct usage *a, const struct usage *z, ui
             continue;
         double cpu = (double)(t1->utime + t1->stime - t0->utime - t0->stime) / tck;
         double sys = (double)(t1->stime - t0->stime) / tck;
-        printf("%s%ld:%.2f:%.2f:%.3f", sep, t1->tid, cpu * 1e6 / n, sys * 1e6 / n,
+        printf("%s%ld:%s:%.2f:%.2f:%.3f", sep, t1->tid, t1->comm, cpu * 1e6 / n, sys * 1e6 / n,
                (double)(t1->csw - t0->csw) / n);
         sep = ",";
     }

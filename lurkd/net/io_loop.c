@@ -338,6 +338,9 @@ static void *loop_main(void *arg)
     struct lurkd_loop *loop = arg;
     struct epoll_event events[64];
 
+    /* Named for ps, top and scripts/bench's per-thread CPU split. */
+    pthread_setname_np(pthread_self(), "lurkd-io");
+
     while (!atomic_load(&loop->stop)) {
         int n = lurkd_idle_poll_wait(loop->epfd, events, 64, wait_ms(loop, lurk_clock_ms()),
                                      &loop->stop);

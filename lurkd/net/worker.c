@@ -108,6 +108,9 @@ static void *worker_main(void *arg)
 {
     struct worker *self = arg;
 
+    /* Named for ps, top and scripts/bench's per-thread CPU split. */
+    pthread_setname_np(pthread_self(), "lurkd-worker");
+
     pthread_mutex_lock(&pool.lock);
     for (;;) {
         while (pool.head == NULL && !pool.stopping) {
