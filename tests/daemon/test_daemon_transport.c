@@ -419,6 +419,7 @@ struct depth_flood {
     size_t frame, n;
     atomic_bool stop;
     atomic_size_t answered;
+    pthread_t thread;
 };
 
 /* Keeps 16 requests in flight on one connection until n are answered or stop. */
@@ -444,6 +445,46 @@ static void *keep_16_in_flight(void *arg)
 }
 
 /*
+ * Starts lurkd with one I/O thread and 2 workers, and a flood of n requests
+ * of one kind kept 16 in flight on a connection over transport t; returns
+ * once the flood has had `warm` answers (30 s at most).
+ */
+static void depth_flood_start(struct depth_flood *f, int t, enum req_kind kind, size_t n,
+                              size_t warm)
+{
+    struct request *reqs = calloc(n, sizeof(*reqs));
+    size_t len;
+
+    start("workers = 2\nio_threads = 1\n");
+    for (size_t i = 0; i < n; i++)
+        reqs[i].kind = kind;
+    f->n = n;
+    f->buf = frames(reqs, n, &len);
+    free(reqs);
+    f->frame = len / n;
+    ck_assert_uint_eq(f->frame * n, len);
+    f->conn = dc_connect(transport(t), 1);
+    ck_assert_int_eq(pthread_create(&f->thread, NULL, keep_16_in_flight, f), 0);
+    for (int ms = 0; atomic_load(&f->answered) < warm; ms++) {
+        ck_assert_msg(ms < 30000, "the flood got no answers");
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Stops the flood; returns how many of its requests were answered until now. */
+static size_t depth_flood_stop(struct depth_flood *f)
+{
+    size_t answered = atomic_load(&f->answered);
+
+    atomic_store(&f->stop, true);
+    pthread_join(f->thread, NULL);
+    lurk_conn_close(f->conn);
+    free((void *)f->buf);
+    return answered;
+}
+
+/*
  * Fairness (docs/performance.md, "Batched writes"): one I/O thread, one
  * connection keeping 16 P-256 signatures in flight (answered inline by the
  * I/O thread within its time budget per epoll batch, and written in one send
@@ -454,26 +495,11 @@ static void *keep_16_in_flight(void *arg)
 START_TEST(a_depth_16_flood_does_not_starve_another_connection)
 {
     enum { N = 20000, PROBES = 50 };
-    struct request *reqs = calloc(N, sizeof(*reqs));
-    struct depth_flood f = {.n = N};
-    pthread_t flooder;
-    size_t len;
+    struct depth_flood f = {0};
 
-    start("workers = 2\nio_threads = 1\n");
-    for (size_t i = 0; i < N; i++)
-        reqs[i].kind = REQ_ECDSA;
-    f.buf = frames(reqs, N, &len);
-    f.frame = len / N;
-    ck_assert_uint_eq(f.frame * N, len);
-    f.conn = dc_connect(transport(_i), 1);
+    /* The flood is under way before the probe starts. */
+    depth_flood_start(&f, _i, REQ_ECDSA, N, 64);
     struct lurk_conn *probe = dc_connect(transport(_i), 1);
-    ck_assert_int_eq(pthread_create(&flooder, NULL, keep_16_in_flight, &f), 0);
-    /* The flood is under way before the probe starts (30 s at most). */
-    for (int ms = 0; atomic_load(&f.answered) < 64; ms++) {
-        ck_assert_msg(ms < 30000, "the flood got no answers");
-        struct timespec ts = {0, 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
     for (int i = 0; i < PROBES; i++) {
         uint8_t payload[64], hash[32] = {(uint8_t)i};
         struct lurk_response resp;
@@ -484,17 +510,12 @@ START_TEST(a_depth_16_flood_does_not_starve_another_connection)
                           LURK_STATUS_SUCCESS);
         lurk_response_free(&resp);
     }
-    size_t answered = atomic_load(&f.answered);
-    atomic_store(&f.stop, true);
-    pthread_join(flooder, NULL);
+    size_t answered = depth_flood_stop(&f);
     fprintf(stderr, "%s: flood answered %zu of %d when the probe's %d were done\n", transport(_i),
             answered, N, PROBES);
     ck_assert_msg(answered < N, "the probe was served only after the flood (%zu answered)",
                   answered);
     lurk_conn_close(probe);
-    lurk_conn_close(f.conn);
-    free((void *)f.buf);
-    free(reqs);
 }
 END_TEST
 
@@ -512,26 +533,11 @@ END_TEST
 START_TEST(an_rsa_flood_does_not_hold_up_another_connection)
 {
     enum { N = 4000, PROBES = 50 };
-    struct request *reqs = calloc(N, sizeof(*reqs));
-    struct depth_flood f = {.n = N};
-    pthread_t flooder;
-    size_t len;
+    struct depth_flood f = {0};
 
-    start("workers = 2\nio_threads = 1\n");
-    for (size_t i = 0; i < N; i++)
-        reqs[i].kind = REQ_RSA;
-    f.buf = frames(reqs, N, &len);
-    f.frame = len / N;
-    ck_assert_uint_eq(f.frame * N, len);
-    f.conn = dc_connect(transport(_i), 1);
+    /* The flood is under way, its window full, before the probe starts. */
+    depth_flood_start(&f, _i, REQ_RSA, N, 32);
     struct lurk_conn *probe = dc_connect(transport(_i), 1);
-    ck_assert_int_eq(pthread_create(&flooder, NULL, keep_16_in_flight, &f), 0);
-    /* The flood is under way, its window full, before the probe starts (30 s at most). */
-    for (int ms = 0; atomic_load(&f.answered) < 32; ms++) {
-        ck_assert_msg(ms < 30000, "the flood got no answers");
-        struct timespec ts = {0, 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
     size_t before = atomic_load(&f.answered);
     for (int i = 0; i < PROBES; i++) {
         uint8_t payload[64], hash[32] = {(uint8_t)i};
@@ -548,9 +554,7 @@ START_TEST(an_rsa_flood_does_not_hold_up_another_connection)
         }
         lurk_response_free(&resp);
     }
-    size_t during = atomic_load(&f.answered) - before;
-    atomic_store(&f.stop, true);
-    pthread_join(flooder, NULL);
+    size_t during = depth_flood_stop(&f) - before;
     fprintf(stderr, "%s: the RSA flood got %zu answers while the probe's %d were answered\n",
             transport(_i), during, PROBES);
     ck_assert_msg(during < PROBES * 16,
@@ -558,9 +562,6 @@ START_TEST(an_rsa_flood_does_not_hold_up_another_connection)
                   during);
     ck_assert_msg(before + during < N, "the probe was served only after the flood");
     lurk_conn_close(probe);
-    lurk_conn_close(f.conn);
-    free((void *)f.buf);
-    free(reqs);
 }
 END_TEST
 
