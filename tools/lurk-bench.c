@@ -2,7 +2,7 @@
  * lurk-bench: closed-loop LURK load against lurkd, for scripts/bench.
  *
  *   lurk-bench -s ADDR [--ca F --cert F --key F] --key-id HEX --scheme 0x0804
- *              [-c CONNECTIONS] [-d DEPTH] [-t SECONDS] [--interval-us N]
+ *              [-c CONNECTIONS] [-d DEPTH] [-t SECONDS] [--interval-us N] [--busy-poll]
  *   lurk-bench -s ADDR ... --idle N      open N idle connections, print, wait for stdin EOF
  *   lurk-bench -s ADDR ... --flood N     pipeline N signs on one connection, read all
  *   lurk-bench --local KEYFILE --scheme 0x0804 [-c THREADS] [-t SECONDS]
@@ -14,7 +14,10 @@
  * sends its next request (a sleep, with the thread's timer slack at 1 ns so
  * that short intervals are kept), which measures what a server spends per
  * request when requests are far apart (docs/performance.md, "Polling before
- * sleeping").
+ * sleeping"). --busy-poll (unix: and tcp:// only) makes each connection
+ * spin on its socket instead of sleeping until its answer comes: the
+ * latency is then the server's and the link's, without the wake-up of this
+ * client's idle CPU (docs/performance.md, "The tree of 19:00").
  *
  * --local is the same-operation baseline: in this process, THREADS threads
  * build the TLS 1.3 CertificateVerify content (RFC 8446 §4.4.3: 64 spaces,
@@ -35,6 +38,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +67,7 @@ struct bench {
     size_t request_len;
     int depth;
     int64_t interval_ns; /* --interval-us: pause between an answer and the next request */
+    bool busy_poll;      /* --busy-poll: spin until the answer is readable */
     int64_t deadline_ns;
     uint64_t per_conn; /* requests per connection or thread; 0: until the deadline */
     pthread_barrier_t ready, go;
@@ -138,6 +143,15 @@ static void merge(struct bench *b, uint64_t ops, uint64_t errors, const uint64_t
     pthread_mutex_unlock(&b->lock);
 }
 
+/* --busy-poll: returns when the connection has bytes to read (or at the deadline). */
+static void spin_until_readable(const struct bench *b, const struct lurk_conn *c)
+{
+    struct pollfd p = {.fd = lurk_conn_fd(c), .events = POLLIN};
+
+    while (poll(&p, 1, 0) == 0 && (b->per_conn > 0 || now_ns() < b->deadline_ns))
+        ;
+}
+
 static void *worker(void *arg)
 {
     struct bench *b = arg;
@@ -176,6 +190,8 @@ static void *worker(void *arg)
         uint8_t *resp;
         size_t resp_len;
         struct lurk_message m;
+        if (b->busy_poll)
+            spin_until_readable(b, c);
         if (!lurk_conn_recv(c, &resp, &resp_len, 10000, err, sizeof(err)))
             goto fail;
         int64_t t = now_ns();
@@ -547,7 +563,8 @@ struct options {
 static void usage(void)
 {
     fprintf(stderr, "usage: lurk-bench -s ADDR --key-id HEX [--scheme N] [-c N] [-d N] "
-                    "[-t S | -n COUNT] [--interval-us N] [--server-pid PID] [--idle N | --flood N] "
+                    "[-t S | -n COUNT] [--interval-us N] [--busy-poll] [--server-pid PID] "
+                    "[--idle N | --flood N] "
                     "[--ca F --cert F --key F]\n"
                     "       lurk-bench --local KEYFILE [--scheme N] [-c THREADS] "
                     "[-t S | -n COUNT]\n");
@@ -557,22 +574,15 @@ static void usage(void)
 static bool parse_args(int argc, char **argv, struct options *o, struct bench *b)
 {
     static const struct option opts[] = {
-        {"server", required_argument, NULL, 's'},
-        {"ca", required_argument, NULL, 'a'},
-        {"cert", required_argument, NULL, 'C'},
-        {"key", required_argument, NULL, 'k'},
-        {"key-id", required_argument, NULL, 'i'},
-        {"scheme", required_argument, NULL, 'S'},
-        {"connections", required_argument, NULL, 'c'},
-        {"depth", required_argument, NULL, 'd'},
-        {"time", required_argument, NULL, 't'},
-        {"idle", required_argument, NULL, 'I'},
-        {"flood", required_argument, NULL, 'F'},
-        {"local", required_argument, NULL, 'L'},
-        {"count", required_argument, NULL, 'n'},
-        {"server-pid", required_argument, NULL, 'P'},
+        {"server", required_argument, NULL, 's'},      {"ca", required_argument, NULL, 'a'},
+        {"cert", required_argument, NULL, 'C'},        {"key", required_argument, NULL, 'k'},
+        {"key-id", required_argument, NULL, 'i'},      {"scheme", required_argument, NULL, 'S'},
+        {"connections", required_argument, NULL, 'c'}, {"depth", required_argument, NULL, 'd'},
+        {"time", required_argument, NULL, 't'},        {"idle", required_argument, NULL, 'I'},
+        {"flood", required_argument, NULL, 'F'},       {"local", required_argument, NULL, 'L'},
+        {"count", required_argument, NULL, 'n'},       {"server-pid", required_argument, NULL, 'P'},
         {"interval-us", required_argument, NULL, 'W'}, /* sparse loads */
-        {NULL, 0, NULL, 0},
+        {"busy-poll", no_argument, NULL, 'B'},         {NULL, 0, NULL, 0},
     };
     long scheme;
     int ch;
@@ -624,6 +634,9 @@ static bool parse_args(int argc, char **argv, struct options *o, struct bench *b
         case 'P':
             ok = tool_arg_long("lurk-bench", "--server-pid", optarg, 1, 0x7fffffff, &o->server_pid);
             break;
+        case 'B':
+            b->busy_poll = true;
+            break;
         case 'W':
             ok = tool_arg_int("lurk-bench", "--interval-us", optarg, 0, 10000000, &o->interval_us);
             b->interval_ns = (int64_t)o->interval_us * 1000;
@@ -635,6 +648,10 @@ static bool parse_args(int argc, char **argv, struct options *o, struct bench *b
     }
     if (ok && o->interval_us > 0 && (o->local != NULL || o->idle > 0 || o->flood > 0)) {
         fprintf(stderr, "lurk-bench: --interval-us applies to closed-loop runs against a server\n");
+        return false;
+    }
+    if (ok && b->busy_poll && (o->local != NULL || o->idle > 0 || o->flood > 0)) {
+        fprintf(stderr, "lurk-bench: --busy-poll applies to closed-loop runs against a server\n");
         return false;
     }
     if (ok && o->count > 0 && o->count < o->connections) {
@@ -657,6 +674,11 @@ static int remote_setup(const struct options *o, struct bench *b)
 
     if (o->server == NULL || !lurk_address_parse(o->server, &b->addr, err, sizeof(err))) {
         fprintf(stderr, "lurk-bench: -s ADDR is required and must be unix:, tcp:// or tls://\n");
+        return 2;
+    }
+    /* A TLS answer may already wait in OpenSSL's buffer, where poll does not see it. */
+    if (b->busy_poll && b->addr.kind == LURK_ADDRESS_TLS) {
+        fprintf(stderr, "lurk-bench: --busy-poll needs a unix: or tcp:// address\n");
         return 2;
     }
     /* Idle connections send nothing; every other mode signs with the key. */

@@ -30,6 +30,8 @@ for bad in -5 1ms 10000001; do
 done
 expect_usage_error "--interval-us applies to closed-loop runs" "$bench" --local /dev/null --interval-us 50
 expect_usage_error "--interval-us applies to closed-loop runs" "$bench" -s unix:/nonexistent --key-id 01020304 --flood 10 --interval-us 50
+expect_usage_error "--busy-poll applies to closed-loop runs" "$bench" --local /dev/null --busy-poll
+expect_usage_error "--busy-poll needs a unix: or tcp:// address" "$bench" -s tls://127.0.0.1:1 --key-id 01020304 --busy-poll
 expect_usage_error "--tls is 1.2 or 1.3" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --tls 1.1
 expect_usage_error "--parallel wants a number" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --parallel 0
 expect_usage_error "--requests wants a number" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --requests 10k
