@@ -1280,13 +1280,30 @@ static bool add_crls(struct lurkd_config *cfg, const struct lurkd_listener_conf 
     return true;
 }
 
+/* Whether a CA certificate of the ca = file chains up to one of cas (an intermediate). */
+static bool ca_certified(STACK_OF(X509) * cas, const char *ca_file)
+{
+    STACK_OF(X509) *mine = sk_X509_new_null();
+    char why[300];
+    bool ok = false;
+
+    if (mine != NULL && lurkd_trusted_cas_add_file(mine, ca_file, why, sizeof(why)))
+        for (int i = 0; !ok && i < sk_X509_num(mine); i++)
+            ok = lurkd_trusted_cas_certify(cas, sk_X509_value(mine, i));
+    sk_X509_pop_free(mine, X509_free);
+    return ok;
+}
+
 /*
  * identity = ca (docs/deploy.md §2): any CA of client_ca can write the
  * names a rule matches. With more than one CA trusted, by any listener,
  * a rule without ca = would let each of them name the client (another
  * tenant's CA issuing cn:fe1), so the client must say which CA with ca =
  * (docs/security.md, "Controls in lurkd"); and a ca = must name a CA a
- * listener trusts, or the client matches nothing.
+ * listener trusts or one under it (an intermediate the clients send in
+ * their chain), or the client matches nothing. A CA counts once however
+ * many intermediates it has signed: who may issue under a root is the
+ * root's business, and a ca = naming the root trusts all of them.
  */
 static bool check_ca_clients(const struct lurkd_config *cfg, char *err, size_t errlen)
 {
@@ -1329,10 +1346,12 @@ static bool check_ca_clients(const struct lurkd_config *cfg, char *err, size_t e
         }
         for (size_t k = 0; !held && k < c->n_ca; k++)
             held = lurkd_trusted_cas_hold(cas, c->ca_sha256[k]);
+        if (c->n_ca > 0 && !held)
+            held = ca_certified(cas, c->ca_file);
         if (c->n_ca > 0 && !held) {
             snprintf(err, errlen,
                      "%s: [client.%s]: ca %s: no certificate in it is a CA of a listener's "
-                     "client_ca (%s%s), so this client could never match",
+                     "client_ca or a CA under one (%s%s), so this client could never match",
                      c->ca_where, c->name, c->ca_file, n > 0 ? "they hold " : "no tls:// listener",
                      n > 0 ? names : "");
             goto out;

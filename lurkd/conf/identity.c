@@ -341,6 +341,24 @@ bool lurkd_trusted_cas_hold(STACK_OF(X509) * cas, const uint8_t sha256[32])
     return false;
 }
 
+bool lurkd_trusted_cas_certify(STACK_OF(X509) * cas, X509 *ca)
+{
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    bool ok = false;
+
+    if (store != NULL && ctx != NULL && X509_check_ca(ca) == 1 &&
+        X509_STORE_CTX_init(ctx, store, ca, NULL) == 1) {
+        X509_STORE_CTX_set0_trusted_stack(ctx, cas);
+        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
+        ok = X509_verify_cert(ctx) == 1;
+    }
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    ERR_clear_error();
+    return ok;
+}
+
 void lurkd_trusted_cas_names(STACK_OF(X509) * cas, char *buf, size_t len)
 {
     size_t used = 0;

@@ -100,6 +100,13 @@ bool lurkd_trusted_cas_add_file(STACK_OF(X509) * cas, const char *path, char *wh
 size_t lurkd_trusted_cas_count(STACK_OF(X509) * cas);
 /* Whether cas holds the certificate whose DER has this SHA-256 (a ca = certificate). */
 bool lurkd_trusted_cas_hold(STACK_OF(X509) * cas, const uint8_t sha256[32]);
+/*
+ * Whether ca is a CA certificate (basicConstraints CA) that chains up to one
+ * of cas: an intermediate that clients send in their chain (a per-tenant CA
+ * under a shared root), which a ca = may name although client_ca holds only
+ * the root. Validity dates are not checked here: the handshake checks them.
+ */
+bool lurkd_trusted_cas_certify(STACK_OF(X509) * cas, X509 *ca);
 /* The CAs' subjects, quoted and comma-separated, each CA once, for messages; cut with "...". */
 void lurkd_trusted_cas_names(STACK_OF(X509) * cas, char *buf, size_t len);
 /* SHA-256 of each certificate in a PEM file; false with a message in why. */

@@ -299,15 +299,18 @@ enum lurkd_dispatch_cost lurkd_dispatch_cost(const struct lurkd_runtime *rt,
     if ((key = lurkd_keystore_find(rt->keys, m->sign_cv.key_id.id)) == NULL)
         return LURKD_COST_WORKER;
     /*
-     * A key in memory signs in tens (ECDSA, EdDSA) or hundreds (RSA) of
-     * microseconds, which the I/O thread's time budget bounds; a key in an
-     * HSM takes as long as the token takes (docs/performance.md, "Signing
-     * in the loops").
+     * A key in memory signs in tens (ECDSA, EdDSA) or hundreds (RSA up to
+     * 3072 bits) of microseconds, which the I/O thread's time budget bounds
+     * (checked before each answer, so one answer may overrun it); larger
+     * RSA keys take milliseconds, and a key in a token (an engine, pkcs11:
+     * or another provider) as long as the token takes (docs/performance.md,
+     * "Signing in the loops").
      */
-    if (key->engine != NULL)
+    if (!key->in_memory)
         return LURKD_COST_WORKER;
-    return key->kind == LURKD_KEY_RSA || key->kind == LURKD_KEY_RSA_PSS ? LURKD_COST_LONG
-                                                                        : LURKD_COST_SHORT;
+    if (key->kind == LURKD_KEY_RSA || key->kind == LURKD_KEY_RSA_PSS)
+        return key->bits <= LURKD_INLINE_RSA_MAX_BITS ? LURKD_COST_LONG : LURKD_COST_WORKER;
+    return LURKD_COST_SHORT;
 }
 
 uint8_t lurkd_ex_ping(struct lurkd_request *req, lurk_cbb *out)

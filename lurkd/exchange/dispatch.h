@@ -40,11 +40,13 @@ void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *pee
  * What a request costs, for who answers it (net/request.c): a ping or a
  * CertificateVerify of a key in memory has a bounded, known cost, which the
  * I/O thread may take on itself within its time budget: tens of
- * microseconds for ECDSA and EdDSA (short), hundreds for RSA (long). A key
- * in an HSM takes as long as the token takes, and the other exchanges go to
- * a worker too. Only a hint: dispatch checks all. Keeps the payload it
- * decodes in m.
+ * microseconds for ECDSA and EdDSA (short), hundreds for RSA of up to
+ * LURKD_INLINE_RSA_MAX_BITS (long). Larger RSA keys, keys in a token (an
+ * engine, pkcs11: or another provider: lurkd_key.in_memory false) and the
+ * other exchanges go to a worker. Only a hint: dispatch checks all. Keeps
+ * the payload it decodes in m.
  */
+#define LURKD_INLINE_RSA_MAX_BITS 3072
 enum lurkd_dispatch_cost {
     LURKD_COST_WORKER,
     LURKD_COST_SHORT,

@@ -10,6 +10,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 #include <openssl/store.h>
 #include <openssl/ui.h>
 
@@ -182,13 +183,17 @@ static bool load_one(const struct lurkd_config *cfg, const struct lurkd_key_conf
         return false;
     }
     k->spki_der_len = (size_t)spki_len;
+    const OSSL_PROVIDER *prov = EVP_PKEY_get0_provider(k->pkey);
+    const char *prov_name = prov != NULL ? OSSL_PROVIDER_get0_name(prov) : NULL;
+    k->in_memory = k->engine == NULL && prov_name != NULL &&
+                   (strcmp(prov_name, "default") == 0 || strcmp(prov_name, "fips") == 0);
     /*
      * OpenSSL checks every RSA-CRT result of a key in memory before it
-     * leaves libcrypto; a token behind an engine is on its own, so lurkd
-     * checks its signatures with the public key (a faulty one reveals the
-     * key's factors to whoever verifies it).
+     * leaves libcrypto; a token behind an engine or another provider is on
+     * its own, so lurkd checks its signatures with the public key (a faulty
+     * one reveals the key's factors to whoever verifies it).
      */
-    if (k->engine != NULL && (k->kind == LURKD_KEY_RSA || k->kind == LURKD_KEY_RSA_PSS)) {
+    if (!k->in_memory && (k->kind == LURKD_KEY_RSA || k->kind == LURKD_KEY_RSA_PSS)) {
         const uint8_t *p = k->spki_der;
         if ((k->check_key = d2i_PUBKEY(NULL, &p, spki_len)) == NULL) {
             openssl_reason(why, whylen);

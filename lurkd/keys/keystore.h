@@ -32,6 +32,13 @@ struct lurkd_key {
     char id_hex[2 * LURK_KEY_ID_LEN + 1];
     EVP_PKEY *pkey;
     ENGINE *engine; /* an engine key: the engine holding it, NULL otherwise */
+    /*
+     * The private key is in lurkd's memory (OpenSSL's default or FIPS
+     * provider), not in a token behind an engine or another provider
+     * (pkcs11:, a TPM): only such keys are signed on the I/O threads, and
+     * only their RSA-CRT results are checked inside libcrypto.
+     */
+    bool in_memory;
     enum lurkd_key_kind kind;
     uint32_t exchanges; /* the section's exchanges that this kind of key can do */
     uint16_t ec_group;  /* TLS NamedGroup of an EC key: 23, 24 or 25 */
@@ -41,7 +48,7 @@ struct lurkd_key {
     size_t cert_der_len;
     uint8_t *spki_der; /* SubjectPublicKeyInfo DER: the key id input, the raw public key */
     size_t spki_der_len;
-    /* An RSA key in an HSM: its public key, which checks every signature (keys/sign.h). */
+    /* An RSA key not in memory: its public key, which checks every signature (keys/sign.h). */
     EVP_PKEY *check_key;
     struct lurkd_sign_cache *sign_cache; /* keys/sign_cache.h */
     struct lurkd_rsa_kx *rsa_kx;         /* RSA key transport enabled: rsa_premaster.h; else NULL */

@@ -86,7 +86,7 @@ int lurkd_idle_poll_wait(int epfd, struct epoll_event *events, int max, int time
      * poll only when the pool is idle, which is also when this loop has
      * just answered everything itself or written the workers' answers.
      */
-    if (cap == 0 || timeout_ms == 0 || !lurkd_workers_idle()) {
+    if (cap == 0 || timeout_ms == 0 || !lurkd_workers_seem_idle()) {
         n = epoll_wait(epfd, events, max, timeout_ms);
         return n < 0 ? 0 : n;
     }

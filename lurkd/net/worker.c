@@ -33,8 +33,8 @@ struct worker {
     struct worker *next_sleeper;
 };
 
-/* pool.queued, and the workers asleep, for readers that do not take pool.lock. */
-static atomic_uint queued_now, sleeping_now;
+/* pool.queued, pool.running and the workers asleep, for readers that do not take pool.lock. */
+static atomic_uint queued_now, running_now, sleeping_now;
 
 static struct {
     pthread_mutex_t lock;
@@ -132,10 +132,12 @@ static void *worker_main(void *arg)
         pool.queued--;
         atomic_store_explicit(&queued_now, pool.queued, memory_order_relaxed);
         pool.running++;
+        atomic_store_explicit(&running_now, pool.running, memory_order_relaxed);
         pthread_mutex_unlock(&pool.lock);
         process(job);
         pthread_mutex_lock(&pool.lock);
         pool.running--;
+        atomic_store_explicit(&running_now, pool.running, memory_order_relaxed);
     }
     pthread_mutex_unlock(&pool.lock);
     return NULL;
@@ -267,6 +269,13 @@ bool lurkd_workers_idle(void)
     idle = pool.queued == 0 && pool.running == 0;
     pthread_mutex_unlock(&pool.lock);
     return idle && atomic_load(&inline_running) == 0;
+}
+
+bool lurkd_workers_seem_idle(void)
+{
+    return atomic_load_explicit(&queued_now, memory_order_relaxed) == 0 &&
+           atomic_load_explicit(&running_now, memory_order_relaxed) == 0 &&
+           atomic_load_explicit(&inline_running, memory_order_relaxed) == 0;
 }
 
 void lurkd_workers_stop(void)

@@ -50,6 +50,11 @@ unsigned lurkd_workers_queued(void);
 /* True when nothing is queued or running, inline runs included. */
 bool lurkd_workers_idle(void);
 /*
+ * The same from counters read without the pool's lock (a hint, for the I/O
+ * loops' idle polling: net/idle_poll.h); a drain uses lurkd_workers_idle.
+ */
+bool lurkd_workers_seem_idle(void);
+/*
  * Finishes what is queued, then joins the threads. Before lurkd_io_stop:
  * responses go through the connections' I/O loops.
  */

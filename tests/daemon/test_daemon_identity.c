@@ -39,8 +39,12 @@ static const char *ip(const char *file)
     return path[next];
 }
 
+/* [client.fleet]'s ca file; NULL: fleet-ca.crt (fe-ca and chain-root). */
+static const char *fleet_ca;
+
 static void setup(void)
 {
+    fleet_ca = NULL;
     ck_assert(lurk_test_lurkd_init(&lurkd));
 }
 
@@ -91,8 +95,9 @@ static void write_config(const char *client_ca, const char *client_crl)
                        geteuid() == 0 ? "run_as_root = yes\n" : "", lurkd.unix_addr,
                        lurk_test_pki("lurkd.crt"), lurk_test_pki("lurkd.key"), client_ca,
                        client_crl ? "client_crl = " : "", client_crl ? client_crl : "",
-                       client_crl ? "\n" : "", ip("fleet-ca.crt"), spki, ip("fleet-ca.crt"),
-                       (unsigned)getuid(), lurk_test_pki("server-p256.key")) > 0);
+                       client_crl ? "\n" : "", fleet_ca ? fleet_ca : ip("fleet-ca.crt"), spki,
+                       ip("fleet-ca.crt"), (unsigned)getuid(),
+                       lurk_test_pki("server-p256.key")) > 0);
     ck_assert(lurk_test_write_file(&lurkd, "lurkd.conf", text));
     free(text);
     free(spki);
@@ -350,6 +355,23 @@ START_TEST(revoked_intermediate_ca_refuses_its_leaves)
     SSL_CTX_free(tls);
     refused("midbad1", "certificate_revoked", "revoked", "subject /CN=lurk test intermediate");
     served("midok1");
+}
+END_TEST
+
+/*
+ * Tenants' intermediates under one shared root, client_ca holding only the
+ * root (docs/deploy.md §2): a client's ca = names its own intermediate,
+ * which its certificates bring in their chain. lurkd accepts that ca =
+ * (it refused to start on it on the tree of 2026-12-07 19:00), serves that
+ * intermediate's leaf and refuses the other intermediate's, whose name
+ * matches the same rule.
+ */
+START_TEST(ca_may_name_an_intermediate_under_the_root)
+{
+    fleet_ca = ip("mid-ok.crt");
+    start(ip("chain-root.crt"), NULL);
+    served("midok1");
+    refused("midbad1", "handshake_failure", "not allowed", "subject /CN=midbad1");
 }
 END_TEST
 
@@ -672,6 +694,7 @@ int main(void)
     tcase_add_test(tc, no_session_resumption_around_the_crl);
     tcase_add_test(tc, refused_handshake_flood_is_bounded_in_the_audit_log);
     tcase_add_test(tc, name_rule_across_cas_must_say_which_ca);
+    tcase_add_test(tc, ca_may_name_an_intermediate_under_the_root);
     suite_add_tcase(s, tc);
     int rc = lurk_test_run(s, CK_FORK_GETENV);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ipki);

@@ -86,6 +86,31 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *san, long seri
     return x;
 }
 
+/* A CA certificate (basicConstraints CA) named cn, signed by issuer (self-signed when NULL). */
+static X509 *make_ca(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key)
+{
+    X509 *x = X509_new();
+    X509V3_CTX ctx;
+
+    ck_assert_ptr_nonnull(x);
+    X509_set_version(x, X509_VERSION_3);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(issuer != NULL ? issuer : x));
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, key);
+    X509V3_set_ctx(&ctx, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
+    X509_EXTENSION *ext =
+        X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+    ck_assert_ptr_nonnull(ext);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    ck_assert(X509_sign(x, issuer_key != NULL ? issuer_key : key, EVP_sha256()) > 0);
+    return x;
+}
+
 /* A DNS SAN whose bytes hold a NUL: "a1.fe.example.net\0.evil.example". */
 static void add_nul_san(X509 *x, EVP_PKEY *key)
 {
@@ -421,7 +446,7 @@ START_TEST(name_rule_of_several_cas_needs_ca)
     ck_assert(!config_ok(la, clients, err, sizeof(err)));
     ck_assert_msg(strstr(err, "lurkd.conf:10: [client.fe1]: ca ") &&
                       strstr(err, "b.pem: no certificate in it is a CA of a listener's client_ca "
-                                  "(they hold \"/CN=tenant A CA\")"),
+                                  "or a CA under one (they hold \"/CN=tenant A CA\")"),
                   "%s", err);
     /* No tls:// listener at all: a ca = is refused, a rule alone is not (it matches nothing). */
     ck_assert(!config_ok("[listener.u]\naddress = unix:/tmp/lurk-unit.sock\n", clients, err,
@@ -430,6 +455,29 @@ START_TEST(name_rule_of_several_cas_needs_ca)
     ck_assert_msg(
         config_ok("[listener.u]\naddress = unix:/tmp/lurk-unit.sock\n", fe1, err, sizeof(err)),
         "%s", err);
+    /*
+     * client_ca holding only a root: a ca = naming a tenant's intermediate
+     * under it is accepted (the clients send it in their chain), a CA not
+     * under the root is not.
+     */
+    EVP_PKEY *kr = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *ki = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *root = make_ca(kr, "shared root", NULL, NULL);
+    X509 *mid = make_ca(ki, "tenant A intermediate", root, kr);
+    X509 *stray = make_ca(ki, "stray intermediate", NULL, NULL);
+    char *lroot = listener(9406, write_pem("root.pem", &root, 1));
+    snprintf(clients, sizeof(clients), "%sca = %s\n", fe1, write_pem("mid.pem", &mid, 1));
+    ck_assert_msg(config_ok(lroot, clients, err, sizeof(err)), "%s", err);
+    snprintf(clients, sizeof(clients), "%sca = %s\n", fe1, write_pem("stray.pem", &stray, 1));
+    ck_assert(!config_ok(lroot, clients, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "stray.pem: no certificate in it is a CA"), "%s", err);
+    free(lroot);
+    X509_free(root);
+    X509_free(mid);
+    X509_free(stray);
+    EVP_PKEY_free(kr);
+    EVP_PKEY_free(ki);
+
     /* A client_ca without a certificate, with identity = ca in use: named. */
     char *lnone = listener(9405, write_pem("none.pem", NULL, 0));
     ck_assert(!config_ok(lnone, fe1, err, sizeof(err)));
