@@ -348,7 +348,11 @@ START_TEST(trusted_cas_are_counted_once_each)
     sha256_of(a2, md);
     ck_assert(lurkd_trusted_cas_hold(cas, md));
     lurkd_trusted_cas_names(cas, names, sizeof(names));
-    ck_assert_str_eq(names, "\"/CN=tenant A CA\", \"/CN=tenant B CA\", \"/CN=tenant A CA\"");
+    /* A file's certificates come out of an X509_STORE in its order, which OpenSSL 3.5 changed. */
+    ck_assert_msg(
+        strcmp(names, "\"/CN=tenant A CA\", \"/CN=tenant B CA\", \"/CN=tenant A CA\"") == 0 ||
+            strcmp(names, "\"/CN=tenant A CA\", \"/CN=tenant A CA\", \"/CN=tenant B CA\"") == 0,
+        "%s", names);
     lurkd_trusted_cas_names(cas, small, sizeof(small));
     ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
     ck_assert_str_eq(small + sizeof(small) - 4, "...");
