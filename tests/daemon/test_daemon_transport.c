@@ -472,6 +472,20 @@ static void depth_flood_start(struct depth_flood *f, int t, enum req_kind kind, 
     }
 }
 
+/* One P-256 CertificateVerify on the probe connection, which must succeed. */
+static void probe_p256(struct lurk_conn *probe, int i)
+{
+    uint8_t payload[64], hash[32] = {(uint8_t)i};
+    struct lurk_response resp;
+    size_t n =
+        dc_sign_cv_payload(payload, 0, p256_id, 0x0403, LURK_TLS13_ROLE_SERVER, hash, sizeof(hash));
+
+    ck_assert_uint_eq(dc_call(probe, LURK_DESIGNATION_TLS13,
+                              LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY, payload, n, &resp),
+                      LURK_STATUS_SUCCESS);
+    lurk_response_free(&resp);
+}
+
 /* Stops the flood; returns how many of its requests were answered until now. */
 static size_t depth_flood_stop(struct depth_flood *f)
 {
@@ -500,16 +514,8 @@ START_TEST(a_depth_16_flood_does_not_starve_another_connection)
     /* The flood is under way before the probe starts. */
     depth_flood_start(&f, _i, REQ_ECDSA, N, 64);
     struct lurk_conn *probe = dc_connect(transport(_i), 1);
-    for (int i = 0; i < PROBES; i++) {
-        uint8_t payload[64], hash[32] = {(uint8_t)i};
-        struct lurk_response resp;
-        size_t n = dc_sign_cv_payload(payload, 0, p256_id, 0x0403, LURK_TLS13_ROLE_SERVER, hash,
-                                      sizeof(hash));
-        ck_assert_uint_eq(dc_call(probe, LURK_DESIGNATION_TLS13,
-                                  LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY, payload, n, &resp),
-                          LURK_STATUS_SUCCESS);
-        lurk_response_free(&resp);
-    }
+    for (int i = 0; i < PROBES; i++)
+        probe_p256(probe, i);
     size_t answered = depth_flood_stop(&f);
     fprintf(stderr, "%s: flood answered %zu of %d when the probe's %d were done\n", transport(_i),
             answered, N, PROBES);
@@ -540,19 +546,14 @@ START_TEST(an_rsa_flood_does_not_hold_up_another_connection)
     struct lurk_conn *probe = dc_connect(transport(_i), 1);
     size_t before = atomic_load(&f.answered);
     for (int i = 0; i < PROBES; i++) {
-        uint8_t payload[64], hash[32] = {(uint8_t)i};
-        struct lurk_response resp;
         if (i % 2) {
+            struct lurk_response resp;
             ck_assert_uint_eq(dc_call(probe, 0, LURK_TYPE_PING, NULL, 0, &resp),
                               LURK_STATUS_SUCCESS);
+            lurk_response_free(&resp);
         } else {
-            size_t n = dc_sign_cv_payload(payload, 0, p256_id, 0x0403, LURK_TLS13_ROLE_SERVER, hash,
-                                          sizeof(hash));
-            ck_assert_uint_eq(dc_call(probe, LURK_DESIGNATION_TLS13,
-                                      LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY, payload, n, &resp),
-                              LURK_STATUS_SUCCESS);
+            probe_p256(probe, i);
         }
-        lurk_response_free(&resp);
     }
     size_t during = depth_flood_stop(&f) - before;
     fprintf(stderr, "%s: the RSA flood got %zu answers while the probe's %d were answered\n",
