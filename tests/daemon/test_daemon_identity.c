@@ -222,6 +222,38 @@ static void refused(const char *who, const char *alert, const char *words, const
     }
 }
 
+/* A client TLS context with the identity PKI's NAME.crt and NAME.key. */
+static SSL_CTX *client_tls(const char *name)
+{
+    char crt[200], key[200], err[512];
+
+    snprintf(crt, sizeof(crt), "%s.crt", name);
+    snprintf(key, sizeof(key), "%s.key", name);
+    /* ip() keeps its last four paths: both stay valid for the call. */
+    SSL_CTX *tls =
+        lurk_client_tls_ctx_new(NULL, lurk_test_pki("ca.crt"), ip(crt), ip(key), err, sizeof(err));
+    ck_assert_msg(tls != NULL, "%s", err);
+    return tls;
+}
+
+/* The status of a stats request on an open connection. */
+static uint8_t stats_status(struct lurk_conn *c)
+{
+    struct lurk_response resp;
+    uint8_t status = dc_call(c, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp);
+
+    lurk_response_free(&resp);
+    return status;
+}
+
+/* Rewrites the config with client_ca and client_crl, and waits for the SIGHUP to take it. */
+static void reload_with(const char *client_ca, const char *client_crl)
+{
+    write_config(client_ca, client_crl);
+    ck_assert_int_eq(lurk_test_lurkd_signal(&lurkd, SIGHUP), 0);
+    ck_assert(dc_wait_count(lurkd.log, "configuration reloaded", 1, 10000));
+}
+
 /* A front end's certificate matched by CA and SAN; its renewal too; pins as before. */
 START_TEST(ca_identity_matches_renewed_certificates_and_pins_keep_working)
 {
@@ -296,9 +328,7 @@ START_TEST(forged_certificate_naming_a_ca_is_not_audited)
     start(ip("fe-ca.crt"), ip("crl.pem"));
     ck_assert_int_eq(ctl("forged.crt", "forged.key", "ping", out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "(decrypt_error)") != NULL, "%s", out);
-    SSL_CTX *tls = lurk_client_tls_ctx_new(NULL, lurk_test_pki("ca.crt"), ip("forged.crt"),
-                                           ip("forged.key"), err, sizeof(err));
-    ck_assert_msg(tls != NULL, "%s", err);
+    SSL_CTX *tls = client_tls("forged");
     for (int i = 0; i < N; i++) {
         struct lurk_address addr;
         ck_assert(lurk_address_parse(tls_addr, &addr, err, sizeof(err)));
@@ -326,7 +356,6 @@ END_TEST
  */
 START_TEST(revoked_intermediate_ca_refuses_its_leaves)
 {
-    struct lurk_response resp;
     char err[512];
 
     start(ip("chain-cas.crt"), ip("crl-chain.pem"));
@@ -338,19 +367,11 @@ START_TEST(revoked_intermediate_ca_refuses_its_leaves)
     ck_assert(lurk_test_lurkd_init(&lurkd));
     start(ip("chain-cas.crt"), ip("crl-chain0.pem"));
     served("midbad1");
-    SSL_CTX *tls = lurk_client_tls_ctx_new(NULL, lurk_test_pki("ca.crt"), ip("midbad1.crt"),
-                                           ip("midbad1.key"), err, sizeof(err));
-    ck_assert_msg(tls != NULL, "%s", err);
+    SSL_CTX *tls = client_tls("midbad1");
     struct lurk_conn *open_conn = lurk_conn_open_str(tls, err, sizeof(err));
-    ck_assert_uint_eq(dc_call(open_conn, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp),
-                      LURK_STATUS_SUCCESS);
-    lurk_response_free(&resp);
-    write_config(ip("chain-cas.crt"), ip("crl-chain.pem"));
-    ck_assert_int_eq(lurk_test_lurkd_signal(&lurkd, SIGHUP), 0);
-    ck_assert(dc_wait_count(lurkd.log, "configuration reloaded", 1, 10000));
-    ck_assert_uint_eq(dc_call(open_conn, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp),
-                      LURK_STATUS_NOT_ALLOWED);
-    lurk_response_free(&resp);
+    ck_assert_uint_eq(stats_status(open_conn), LURK_STATUS_SUCCESS);
+    reload_with(ip("chain-cas.crt"), ip("crl-chain.pem"));
+    ck_assert_uint_eq(stats_status(open_conn), LURK_STATUS_NOT_ALLOWED);
     lurk_conn_close(open_conn);
     SSL_CTX_free(tls);
     refused("midbad1", "certificate_revoked", "revoked", "subject /CN=lurk test intermediate");
@@ -414,22 +435,13 @@ START_TEST(malformed_crl_is_a_named_error_at_start_and_on_reload)
      */
     start(ip("fe-ca.crt"), NULL);
     served("fe2");
-    struct lurk_response resp;
     char err[512];
-    SSL_CTX *tls = lurk_client_tls_ctx_new(NULL, lurk_test_pki("ca.crt"), ip("fe2.crt"),
-                                           ip("fe2.key"), err, sizeof(err));
-    ck_assert_msg(tls != NULL, "%s", err);
+    SSL_CTX *tls = client_tls("fe2");
     struct lurk_conn *open_conn = lurk_conn_open_str(tls, err, sizeof(err));
-    ck_assert_uint_eq(dc_call(open_conn, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp),
-                      LURK_STATUS_SUCCESS);
-    lurk_response_free(&resp);
-    write_config(ip("fe-ca.crt"), ip("crl.pem"));
-    ck_assert_int_eq(lurk_test_lurkd_signal(&lurkd, SIGHUP), 0);
-    ck_assert(dc_wait_count(lurkd.log, "configuration reloaded", 1, 10000));
+    ck_assert_uint_eq(stats_status(open_conn), LURK_STATUS_SUCCESS);
+    reload_with(ip("fe-ca.crt"), ip("crl.pem"));
     refused("fe2", "certificate_revoked", "revoked", "subject /CN=fe2");
-    ck_assert_uint_eq(dc_call(open_conn, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp),
-                      LURK_STATUS_NOT_ALLOWED);
-    lurk_response_free(&resp);
+    ck_assert_uint_eq(stats_status(open_conn), LURK_STATUS_NOT_ALLOWED);
     lurk_conn_close(open_conn);
     SSL_CTX_free(tls);
     /* A damaged CRL on reload: named, and the CRL in force stays. */
@@ -601,9 +613,7 @@ START_TEST(refused_handshake_flood_is_bounded_in_the_audit_log)
     struct timespec t0, t1;
 
     start(ip("fe-ca.crt"), ip("crl.pem"));
-    SSL_CTX *tls = lurk_client_tls_ctx_new(NULL, lurk_test_pki("ca.crt"), ip("fe2.crt"),
-                                           ip("fe2.key"), err, sizeof(err));
-    ck_assert_msg(tls != NULL, "%s", err);
+    SSL_CTX *tls = client_tls("fe2");
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i <= N; i++) {
         if (i == N)
