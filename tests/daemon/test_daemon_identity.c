@@ -236,6 +236,25 @@ static SSL_CTX *client_tls(const char *name)
     return tls;
 }
 
+/*
+ * One connection with tls that lurkd must refuse: the handshake fails, or
+ * (TLS 1.3: the client may finish before lurkd's alert) the first request
+ * does; err says why.
+ */
+static void attempt_refused(SSL_CTX *tls, char *err, size_t errlen)
+{
+    struct lurk_address addr;
+    struct lurk_response resp;
+
+    ck_assert(lurk_address_parse(tls_addr, &addr, err, errlen));
+    struct lurk_conn *c = lurk_conn_open(&addr, tls, 10000, err, errlen);
+    if (c != NULL) {
+        ck_assert(!lurk_conn_call(c, LURK_DESIGNATION_LURK, LURK_TYPE_PING, NULL, 0, &resp, 10000,
+                                  err, errlen));
+        lurk_conn_abandon(c);
+    }
+}
+
 /* The status of a stats request on an open connection. */
 static uint8_t stats_status(struct lurk_conn *c)
 {
@@ -323,21 +342,13 @@ START_TEST(forged_certificate_naming_a_ca_is_not_audited)
 {
     enum { N = 30 };
     char err[512], out[2048];
-    struct lurk_response resp;
 
     start(ip("fe-ca.crt"), ip("crl.pem"));
     ck_assert_int_eq(ctl("forged.crt", "forged.key", "ping", out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "(decrypt_error)") != NULL, "%s", out);
     SSL_CTX *tls = client_tls("forged");
     for (int i = 0; i < N; i++) {
-        struct lurk_address addr;
-        ck_assert(lurk_address_parse(tls_addr, &addr, err, sizeof(err)));
-        struct lurk_conn *c = lurk_conn_open(&addr, tls, 10000, err, sizeof(err));
-        if (c != NULL) {
-            ck_assert(!lurk_conn_call(c, LURK_DESIGNATION_LURK, LURK_TYPE_PING, NULL, 0, &resp,
-                                      10000, err, sizeof(err)));
-            lurk_conn_abandon(c);
-        }
+        attempt_refused(tls, err, sizeof(err));
         ck_assert_msg(strstr(err, "revoked") == NULL, "%d: %s", i, err);
     }
     SSL_CTX_free(tls);
@@ -609,7 +620,6 @@ START_TEST(refused_handshake_flood_is_bounded_in_the_audit_log)
 {
     enum { N = 100 };
     char err[512];
-    struct lurk_response resp;
     struct timespec t0, t1;
 
     start(ip("fe-ca.crt"), ip("crl.pem"));
@@ -618,15 +628,7 @@ START_TEST(refused_handshake_flood_is_bounded_in_the_audit_log)
     for (int i = 0; i <= N; i++) {
         if (i == N)
             sleep_ms(1100); /* a new second: the last line carries the count */
-        struct lurk_address addr;
-        ck_assert(lurk_address_parse(tls_addr, &addr, err, sizeof(err)));
-        struct lurk_conn *c = lurk_conn_open(&addr, tls, 10000, err, sizeof(err));
-        /* TLS 1.3: the client may finish before lurkd's alert; the request then fails. */
-        if (c != NULL) {
-            ck_assert(!lurk_conn_call(c, LURK_DESIGNATION_LURK, LURK_TYPE_PING, NULL, 0, &resp,
-                                      10000, err, sizeof(err)));
-            lurk_conn_abandon(c);
-        }
+        attempt_refused(tls, err, sizeof(err));
         ck_assert_msg(strstr(err, "certificate revoked") != NULL, "%d: %s", i, err);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
