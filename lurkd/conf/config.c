@@ -1356,6 +1356,13 @@ static bool check_ca_clients(const struct lurkd_config *cfg, char *err, size_t e
                      n > 0 ? names : "");
             goto out;
         }
+        /* Right while a CA is replaced by another; otherwise the tenants are not kept apart. */
+        if (n > 1 && lurkd_trusted_cas_covered(cas, c->ca_sha256, c->n_ca) == n)
+            lurkd_warn("%s: [client.%s]: ca %s holds every one of the %zu CAs of client_ca (%s): "
+                       "a certificate with a matching name from any of them is this client; "
+                       "unless a CA rollover is under way, keep only the CA that issues its "
+                       "certificates",
+                       c->ca_where, c->name, c->ca_file, n, names);
     }
     ok = true;
 out:

@@ -101,6 +101,11 @@ size_t lurkd_trusted_cas_count(STACK_OF(X509) * cas);
 /* Whether cas holds the certificate whose DER has this SHA-256 (a ca = certificate). */
 bool lurkd_trusted_cas_hold(STACK_OF(X509) * cas, const uint8_t sha256[32]);
 /*
+ * How many CAs of cas (counted as lurkd_trusted_cas_count does) have a
+ * certificate among the n SHA-256 digests (a ca = file's certificates).
+ */
+size_t lurkd_trusted_cas_covered(STACK_OF(X509) * cas, const uint8_t (*sha256)[32], size_t n);
+/*
  * Whether ca is a CA certificate (basicConstraints CA) that chains up to one
  * of cas: an intermediate that clients send in their chain (a per-tenant CA
  * under a shared root), which a ca = may name although client_ca holds only

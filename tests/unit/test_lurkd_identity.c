@@ -355,6 +355,16 @@ START_TEST(trusted_cas_are_counted_once_each)
         "%s", names);
     lurkd_trusted_cas_names(cas, small, sizeof(small));
     ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
+    /* Covered: A by its renewal alone, B, and B's key under A's name only by itself. */
+    uint8_t some[3][32];
+    sha256_of(a2, some[0]);
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, some, 1), 1);
+    sha256_of(b, some[1]);
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, some, 2), 2);
+    sha256_of(b_as_a, some[2]);
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, some, 3), 3);
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, some + 1, 1), 1);
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, some, 0), 0);
     ck_assert_str_eq(small + sizeof(small) - 4, "...");
 
     why[0] = '\0';
