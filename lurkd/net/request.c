@@ -35,16 +35,6 @@ static void reject_frame(struct lurkd_conn *c, const uint8_t *frame, size_t len,
         reject(c, &m.msg.hdr, status);
 }
 
-/* What the request costs (dispatch.h): who may answer it. */
-static enum lurkd_dispatch_cost cost(struct lurkd_dispatch_msg *m)
-{
-    struct lurkd_runtime *rt = lurkd_runtime_acquire();
-    enum lurkd_dispatch_cost q = lurkd_dispatch_cost(rt, m);
-
-    lurkd_runtime_unref(rt);
-    return q;
-}
-
 static int64_t now_ns(void)
 {
     struct timespec ts;
@@ -70,7 +60,8 @@ static int64_t now_ns(void)
  * order of arrival even under a deep queue. HSM keys never (dispatch.h).
  * docs/performance.md, "Signing in the loops".
  */
-static bool answered_here(struct lurkd_conn *c, struct lurkd_job *job)
+static bool answered_here(struct lurkd_conn *c, struct lurkd_job *job,
+                          const struct lurkd_runtime *rt)
 {
     struct lurkd_loop *loop = c->loop;
     bool long_one = job->cost == LURKD_COST_LONG;
@@ -86,8 +77,8 @@ static bool answered_here(struct lurkd_conn *c, struct lurkd_job *job)
     if (long_one && loop->batch_events > 1 && lurkd_workers_asleep())
         return false;
     int64_t start = now_ns();
-    if (!(job->cost == LURKD_COST_SHORT ? lurkd_workers_run_here(job)
-                                        : lurkd_workers_run_oldest(job)))
+    if (!(job->cost == LURKD_COST_SHORT ? lurkd_workers_run_here(job, rt)
+                                        : lurkd_workers_run_oldest(job, rt)))
         return false;
     loop->inline_ns[long_one] += now_ns() - start;
     return true;
@@ -119,11 +110,15 @@ void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len
         lurkd_job_free(job);
         return;
     }
-    job->cost = cost(&job->msg);
+    /* Who may answer it (dispatch.h), and the answer if here: one snapshot for both. */
+    struct lurkd_runtime *rt = lurkd_runtime_acquire();
+    job->cost = lurkd_dispatch_cost(rt, &job->msg);
     job->conn = c;
     lurkd_conn_ref(c);
     atomic_fetch_add(&c->inflight, 1);
-    if (answered_here(c, job))
+    bool here = answered_here(c, job, rt);
+    lurkd_runtime_unref(rt);
+    if (here)
         return;
     if (!lurkd_workers_submit(job)) {
         atomic_fetch_sub(&c->inflight, 1);

@@ -56,21 +56,23 @@ void lurkd_job_free(struct lurkd_job *job)
     free(job);
 }
 
-static void process(struct lurkd_job *job)
+/* Answers job under rt (NULL: the snapshot in force now, for a worker). */
+static void process(struct lurkd_job *job, const struct lurkd_runtime *rt)
 {
     struct lurkd_conn *c = job->conn;
 
     /* Work for a connection that has gone is dropped (docs/architecture.md §5). */
     if (!atomic_load(&c->closed)) {
-        struct lurkd_runtime *rt = lurkd_runtime_acquire();
+        struct lurkd_runtime *now = rt == NULL ? lurkd_runtime_acquire() : NULL;
         lurk_cbb out;
         if (lurk_cbb_init(&out, 512, RESPONSE_MAX)) {
-            lurkd_dispatch_msg(rt, &c->peer, &job->msg, &out);
+            lurkd_dispatch_msg(rt != NULL ? rt : now, &c->peer, &job->msg, &out);
             if (lurk_cbb_ok(&out))
                 lurkd_conn_send(c, lurk_cbb_data(&out), lurk_cbb_len(&out));
         }
         lurk_cbb_cleanup(&out);
-        lurkd_runtime_unref(rt);
+        if (now != NULL)
+            lurkd_runtime_unref(now);
         /*
          * What a refused request left in this thread's OpenSSL error queue
          * (a point off its curve, a ciphertext above the modulus) is not
@@ -134,7 +136,7 @@ static void *worker_main(void *arg)
         pool.running++;
         atomic_store_explicit(&running_now, pool.running, memory_order_relaxed);
         pthread_mutex_unlock(&pool.lock);
-        process(job);
+        process(job, NULL);
         pthread_mutex_lock(&pool.lock);
         pool.running--;
         atomic_store_explicit(&running_now, pool.running, memory_order_relaxed);
@@ -180,14 +182,14 @@ void lurkd_workers_set_limit(unsigned queue_limit)
 static atomic_uint inline_running;
 static atomic_bool inline_stopping;
 
-bool lurkd_workers_run_here(struct lurkd_job *job)
+bool lurkd_workers_run_here(struct lurkd_job *job, const struct lurkd_runtime *rt)
 {
     atomic_fetch_add(&inline_running, 1);
     if (atomic_load(&inline_stopping)) {
         atomic_fetch_sub(&inline_running, 1);
         return false;
     }
-    process(job);
+    process(job, rt);
     atomic_fetch_sub(&inline_running, 1);
     return true;
 }
@@ -206,11 +208,11 @@ static struct worker *push_locked(struct lurkd_job *job)
     return take_sleeper_locked();
 }
 
-bool lurkd_workers_run_oldest(struct lurkd_job *job)
+bool lurkd_workers_run_oldest(struct lurkd_job *job, const struct lurkd_runtime *rt)
 {
     /* Most of the time nothing waits: no lock at all then. */
     if (atomic_load_explicit(&queued_now, memory_order_relaxed) == 0)
-        return lurkd_workers_run_here(job);
+        return lurkd_workers_run_here(job, rt);
     /* Counted first, as in lurkd_workers_run_here, so that a drain waits for it. */
     atomic_fetch_add(&inline_running, 1);
     if (atomic_load(&inline_stopping)) {
@@ -221,7 +223,7 @@ bool lurkd_workers_run_oldest(struct lurkd_job *job)
     pthread_mutex_lock(&pool.lock);
     struct lurkd_job *head = pool.head;
     if (head != NULL && head->cost != LURKD_COST_WORKER && !pool.stopping &&
-        pool.queued < pool.limit) {
+        pool.queued < pool.limit && lurkd_dispatch_cost(rt, &head->msg) != LURKD_COST_WORKER) {
         pool.head = head->next;
         if (pool.head == NULL)
             pool.tail = NULL;
@@ -232,7 +234,7 @@ bool lurkd_workers_run_oldest(struct lurkd_job *job)
     pthread_mutex_unlock(&pool.lock);
     if (w != NULL)
         sem_post(&w->wake);
-    process(job);
+    process(job, rt);
     atomic_fetch_sub(&inline_running, 1);
     return true;
 }

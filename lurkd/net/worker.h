@@ -31,18 +31,22 @@ void lurkd_workers_set_limit(unsigned queue_limit);
 /* Takes the job; false (job untouched) when the queue is full. */
 bool lurkd_workers_submit(struct lurkd_job *job);
 /*
- * Runs the job in the calling thread (the I/O thread, for a quick request),
- * sparing a thread hand-off; false (job untouched) when the pool is stopping.
+ * Runs the job in the calling thread (the I/O thread, for a quick request)
+ * under rt, the snapshot its cost was computed under (so a reload cannot
+ * turn an in-memory key into a token's between the two), sparing a thread
+ * hand-off; false (job untouched) when the pool is stopping.
  * lurkd_workers_idle and lurkd_workers_stop count these runs too.
  */
-bool lurkd_workers_run_here(struct lurkd_job *job);
+bool lurkd_workers_run_here(struct lurkd_job *job, const struct lurkd_runtime *rt);
 /*
- * Runs the oldest job in the calling thread, so that the I/O thread's
- * inline answers keep the order of arrival: job itself when nothing waits
- * for a worker, else the queue's head (when an I/O thread may run it), with
- * job queued behind the others. Takes job unless the pool is stopping (false, job untouched).
+ * Runs the oldest job in the calling thread under rt, so that the I/O
+ * thread's inline answers keep the order of arrival: job itself when
+ * nothing waits for a worker, else the queue's head when rt still lets an
+ * I/O thread run it (its cost is computed again: a reload since it came may
+ * have moved its key to a token), with job queued behind the others. Takes
+ * job unless the pool is stopping (false, job untouched).
  */
-bool lurkd_workers_run_oldest(struct lurkd_job *job);
+bool lurkd_workers_run_oldest(struct lurkd_job *job, const struct lurkd_runtime *rt);
 /* True when a worker sleeps, waiting for work (read without the pool's lock). */
 bool lurkd_workers_asleep(void);
 /* Requests waiting for a worker (metrics), read without the pool's lock. */
