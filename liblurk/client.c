@@ -72,6 +72,9 @@ struct lurk_conn {
     uint32_t answer_ns; /* learned time from the start of a wait to its answer; 0: none yet */
     bool poll_sleep_first;
     bool answer_wait; /* the read in progress waits for an answer: it may poll */
+    bool polling;     /* the answer being received is polled for (poll_this_answer) */
+    uint32_t poll_est_ns, sleep_est_ns; /* recent answer times, polled for and slept for */
+    uint32_t answers;
     struct lurk_conn_poll_stats stats;
 };
 
@@ -142,6 +145,36 @@ static void learn_answer(struct lurk_conn *c, int64_t ns)
         c->answer_ns += (t - c->answer_ns) / 16;
 }
 
+/*
+ * Polling pays only when this thread's CPU would otherwise go idle and be
+ * slow to wake. On a busy machine the wake-up is cheap and the polling
+ * thread takes CPU from lurkd or the neighbours: answers come later, not
+ * sooner (docs/performance.md, "Polling for the answer"). So each
+ * connection keeps the recent answer time of both ways of waiting, waits
+ * the faster way, and every PROBE_EVERY answers waits the other way once
+ * to keep its figure current (fewer than 1 % of the answers, out of the
+ * p99).
+ */
+#define PROBE_EVERY 128
+/* Polling must beat sleeping by this much to be worth its CPU. */
+#define POLL_GAIN_MIN_NS 5000
+
+/* An average of recent answer times that moves an eighth of the way to each new one. */
+static void average_in(uint32_t *est, int64_t ns)
+{
+    int64_t t = ns > (int64_t)UINT32_MAX ? UINT32_MAX : (ns > 0 ? ns : 1);
+
+    *est = *est == 0 ? (uint32_t)t : (uint32_t)((int64_t)*est + (t - (int64_t)*est) / 8);
+}
+
+static bool poll_this_answer(struct lurk_conn *c)
+{
+    bool pays = c->poll_est_ns == 0 || c->sleep_est_ns == 0 ||
+                (int64_t)c->poll_est_ns + POLL_GAIN_MIN_NS < (int64_t)c->sleep_est_ns;
+
+    return ++c->answers % PROBE_EVERY == 0 ? !pays : pays;
+}
+
 /* A learned sleep shorter than this saves nothing over polling through it. */
 #define MIN_SLEEP_NS 20000
 
@@ -166,7 +199,8 @@ static int64_t learned_sleep_ns(const struct lurk_conn *c)
 
 /*
  * Waits for the answer's bytes as wait_fd does, polling first when the
- * connection polls (lurk_conn_set_poll): at the start of a response, a
+ * connection polls (lurk_conn_set_poll) and polling has paid lately
+ * (poll_this_answer): at the start of a response, a
  * learned sleep when its answers take longer than the cap; then polling
  * for the connection's window, until the answer, the deadline or a poll
  * that lost the CPU (lurk/poll_window.h); then a blocking poll. The window
@@ -185,6 +219,15 @@ static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t 
         return wait_fd(c->fd, POLLIN, deadline, err, errlen);
     start = now_ns();
     end = deadline * 1000000;
+    if (first)
+        c->polling = poll_this_answer(c);
+    if (!c->polling) {
+        c->stats.unpolled += first;
+        r = wait_fd(c->fd, POLLIN, deadline, err, errlen);
+        if (r > 0 && first)
+            average_in(&c->sleep_est_ns, now_ns() - start);
+        return r;
+    }
     sleep = first ? learned_sleep_ns(c) : 0;
     if (sleep > 0 && start + sleep < end) {
         struct timespec ts = {(time_t)(sleep / 1000000000), (long)(sleep % 1000000000)};
@@ -194,6 +237,7 @@ static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t 
             /* Here before the learned time: the next sleep is shorter. */
             c->stats.woken++;
             learn_answer(c, now_ns() - start);
+            average_in(&c->poll_est_ns, now_ns() - start);
             return 1;
         }
         if (r < 0 && errno != EINTR) {
@@ -212,8 +256,10 @@ static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t 
             c->poll_window_ns = lurk_poll_adapt(c->poll_window_ns, cap, (uint64_t)(t - spin_start),
                                                 LURK_POLL_POLLED);
             c->stats.polled++;
-            if (first)
+            if (first) {
                 learn_answer(c, t - start);
+                average_in(&c->poll_est_ns, t - start);
+            }
             return 1;
         }
         if (r < 0 && errno != EINTR) {
@@ -233,8 +279,10 @@ static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t 
                                         r > 0 && !preempted ? LURK_POLL_WOKEN : LURK_POLL_EMPTY);
     if (r > 0) {
         c->stats.woken++;
-        if (first)
+        if (first) {
             learn_answer(c, t - start);
+            average_in(&c->poll_est_ns, t - start);
+        }
     }
     return r;
 }

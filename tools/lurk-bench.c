@@ -24,7 +24,8 @@
  * default is the provider's lurk-poll-us default, 0 sleeps at once), with
  * a learned sleep first for answers longer than that unless --poll-sleep
  * off (docs/performance.md, "Polling for the answer"). The result line
- * then says how the waits ended (poll_polled, poll_woken, poll_slept).
+ * then says how the waits ended (poll_polled, poll_woken, poll_slept,
+ * poll_unpolled).
  *
  * --local is the same-operation baseline: in this process, THREADS threads
  * build the TLS 1.3 CertificateVerify content (RFC 8446 §4.4.3: 64 spaces,
@@ -87,7 +88,7 @@ struct bench {
     uint64_t *latencies; /* microseconds, all threads */
     size_t n_lat, cap_lat;
     uint64_t ops, errors;
-    uint64_t polled, woken, slept; /* lurk_conn_poll_stats, all connections */
+    uint64_t polled, woken, slept, unpolled; /* lurk_conn_poll_stats, all connections */
 };
 
 static int64_t now_ns(void)
@@ -147,6 +148,7 @@ static void merge(struct bench *b, uint64_t ops, uint64_t errors, const uint64_t
         b->polled += st->polled;
         b->woken += st->woken;
         b->slept += st->slept;
+        b->unpolled += st->unpolled;
     }
     b->ops += ops;
     b->errors += errors;
@@ -239,6 +241,7 @@ static void *worker(void *arg)
     st1.polled -= st0.polled;
     st1.woken -= st0.woken;
     st1.slept -= st0.slept;
+    st1.unpolled -= st0.unpolled;
     merge(b, ops, errors, lat, n_lat, &st1);
     lurk_conn_close(c);
     free(lat);
@@ -806,9 +809,9 @@ static int run_closed_loop(const struct options *o, struct bench *b)
     print_usage_delta("self", &self0, &self1, b->ops);
     if (o->local == NULL)
         printf(" poll_us=%d poll_sleep=%s poll_polled=%" PRIu64 " poll_woken=%" PRIu64
-               " poll_slept=%" PRIu64,
+               " poll_slept=%" PRIu64 " poll_unpolled=%" PRIu64,
                b->busy_poll ? -1 : b->poll_us, b->poll_sleep ? "on" : "off", b->polled, b->woken,
-               b->slept);
+               b->slept, b->unpolled);
     if (o->server_pid > 0 && srv_ok) {
         print_usage_delta("srv", &srv0, &srv1, b->ops);
         print_threads_delta(&srv0, &srv1, b->ops);

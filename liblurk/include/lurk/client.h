@@ -57,7 +57,10 @@ const struct lurk_address *lurk_conn_address(const struct lurk_conn *conn);
  * call's deadline. With sleep_first, an answer that usually takes longer
  * than the cap (an RSA signature) is first slept for, in a ppoll with a
  * timeout learned from the connection's recent answers, and polled for
- * only near its expected arrival. cap_us 0, the default of a new
+ * only near its expected arrival. A connection whose answers came no
+ * sooner when polled for than when slept for lately (a busy machine, a
+ * distant lurkd) sleeps, and polls again once a poll now and then shows
+ * it pays. cap_us 0, the default of a new
  * connection, never polls. Connecting, writing and lurk_conn_response
  * (the provider's ASYNC path, whose caller has an event loop to get back
  * to) never poll.
@@ -71,6 +74,7 @@ struct lurk_conn_poll_stats {
     uint64_t polled;               /* the answer came while polling */
     uint64_t woken;                /* it came after the thread blocked (or slept) */
     uint64_t slept;                /* waits that began with a learned sleep */
+    uint64_t unpolled;             /* answers slept for: polling did not pay lately, or a probe */
     uint32_t window_ns, answer_ns; /* the window in force; the learned answer time */
 };
 void lurk_conn_poll_stats(const struct lurk_conn *conn, struct lurk_conn_poll_stats *out);
