@@ -348,7 +348,7 @@ START_TEST(provider_call_that_is_never_answered_fails_in_time)
     test_errors_text(errs, sizeof(errs));
     ck_assert_msg(strstr(errs, "timed out") != NULL, "errors: %s", errs);
     ck_assert_int_ge(atomic_load(&srv.requests), 1);
-    /* One attempt and its one retry, each bounded by lurk-timeout-ms (docs/provider.md §3). */
+    /* One attempt and its one retry, each bounded by lurk-timeout-ms (docs/provider.md §4). */
     ck_assert_msg(wall < 2 * 300 * 1000000LL + 1500 * 1000000LL,
                   "failed %lld ms after two 300 ms timeouts", (long long)(wall / 1000000));
     ck_assert_msg(cpu < wall / 2, "%lld ms of CPU over %lld ms", (long long)(cpu / 1000000),
