@@ -150,21 +150,34 @@ static void learn_answer(struct lurk_conn *c, int64_t ns)
  * slow to wake. On a busy machine the wake-up is cheap and the polling
  * thread takes CPU from lurkd or the neighbours: answers come later, not
  * sooner (docs/performance.md, "Polling for the answer"). So each
- * connection keeps the recent answer time of both ways of waiting, waits
- * the faster way, and every PROBE_EVERY answers waits the other way once
- * to keep its figure current (fewer than 1 % of the answers, out of the
- * p99).
+ * connection keeps the recent answer time of both ways of waiting and
+ * waits the faster way; it waits the other way now and then to keep that
+ * figure current: one answer in PROBE_SLEEP while polling pays (fewer than
+ * 1 % of the answers, out of the p99), one in PROBE_POLL while it does not
+ * (so that polling comes back soon after the load goes).
  */
-#define PROBE_EVERY 128
+#define PROBE_SLEEP 128
+#define PROBE_POLL  16
 /* Polling must beat sleeping by this much to be worth its CPU. */
 #define POLL_GAIN_MIN_NS 5000
 
-/* An average of recent answer times that moves an eighth of the way to each new one. */
+/*
+ * An average of recent answer times that moves an eighth of the way to
+ * each new one, an outlier (a preemption, an RSA blinding refresh) counted
+ * as twice the average at most: a lasting change still doubles it within
+ * six answers.
+ */
 static void average_in(uint32_t *est, int64_t ns)
 {
     int64_t t = ns > (int64_t)UINT32_MAX ? UINT32_MAX : (ns > 0 ? ns : 1);
 
-    *est = *est == 0 ? (uint32_t)t : (uint32_t)((int64_t)*est + (t - (int64_t)*est) / 8);
+    if (*est == 0) {
+        *est = (uint32_t)t;
+        return;
+    }
+    if (t > 2 * (int64_t)*est)
+        t = 2 * (int64_t)*est;
+    *est = (uint32_t)((int64_t)*est + (t - (int64_t)*est) / 8);
 }
 
 static bool poll_this_answer(struct lurk_conn *c)
@@ -172,7 +185,8 @@ static bool poll_this_answer(struct lurk_conn *c)
     bool pays = c->poll_est_ns == 0 || c->sleep_est_ns == 0 ||
                 (int64_t)c->poll_est_ns + POLL_GAIN_MIN_NS < (int64_t)c->sleep_est_ns;
 
-    return ++c->answers % PROBE_EVERY == 0 ? !pays : pays;
+    c->answers++;
+    return pays ? c->answers % PROBE_SLEEP != 0 : c->answers % PROBE_POLL == 0;
 }
 
 /* A learned sleep shorter than this saves nothing over polling through it. */
