@@ -72,6 +72,7 @@ struct lurk_conn {
     uint32_t answer_ns; /* learned time from the start of a wait to its answer; 0: none yet */
     bool poll_sleep_first;
     bool answer_wait; /* the read in progress waits for an answer: it may poll */
+    bool answer_new;  /* ... and has not waited yet: its first wait decides and learns */
     bool polling;     /* the answer being received is polled for (poll_this_answer) */
     uint32_t poll_est_ns, sleep_est_ns; /* recent answer times, polled for and slept for */
     uint32_t answers;
@@ -223,7 +224,7 @@ static int64_t learned_sleep_ns(const struct lurk_conn *c)
 static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t errlen)
 {
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
-    bool first = c->hdr_got == 0;
+    bool first = c->answer_new;
     uint32_t cap = c->poll_cap_ns;
     int64_t start, end, spin_start, last, until, sleep, t;
     bool preempted = false;
@@ -233,6 +234,7 @@ static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t 
         return wait_fd(c->fd, POLLIN, deadline, err, errlen);
     start = now_ns();
     end = deadline * 1000000;
+    c->answer_new = false;
     if (first)
         c->polling = poll_this_answer(c);
     if (!c->polling) {
@@ -839,6 +841,7 @@ bool lurk_conn_recv(struct lurk_conn *c, uint8_t **msg, size_t *len, int timeout
 
     ERR_set_mark();
     c->answer_wait = true;
+    c->answer_new = c->hdr_got == 0;
     ok = conn_recv(c, msg, len, deadline, deadline, err, errlen) > 0;
     c->answer_wait = false;
     ERR_pop_to_mark();
@@ -912,6 +915,7 @@ static enum lurk_conn_status response(struct lurk_conn *c, const struct lurk_con
     ERR_set_mark();
     c->answer_wait = may_poll && wait;
     for (;;) {
+        c->answer_new = c->hdr_got == 0;
         int r = conn_recv(c, &resp->buf, &resp->len, req->deadline_ms,
                           wait ? req->deadline_ms : NO_WAIT, err, errlen);
         if (r == IO_AGAIN && !wait) {
