@@ -13,6 +13,9 @@
  * connection, so such a caller resumes a half-read frame where it stopped;
  * TLS keeps a partial record in its read BIO.
  *
+ * Waits for an answer (lurk_conn_call, lurk_conn_recv) may poll before
+ * they sleep, as lurk_conn_set_poll says; every other wait is a plain poll().
+ *
  * OpenSSL errors raised here are turned into the err string and removed
  * from the thread's error queue (mark/pop), so the host application's queue
  * is left as it was.
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -41,6 +45,7 @@
 #include "lurk/clock.h"
 #include "lurk/lurk.h"
 #include "lurk/names.h"
+#include "lurk/poll_window.h"
 
 /* Plain sockets read ahead into this buffer: one recv usually brings several responses. */
 #define READ_AHEAD 16384
@@ -62,6 +67,16 @@ struct lurk_conn {
     size_t hdr_got;
     uint8_t *frame; /* malloc'd once the header is in */
     size_t frame_len, frame_got;
+    /* Polling for the answer (lurk_conn_set_poll). */
+    uint32_t poll_cap_ns, poll_window_ns;
+    uint32_t answer_ns; /* learned time from the start of a wait to its answer; 0: none yet */
+    bool poll_sleep_first;
+    bool answer_wait; /* the read in progress waits for an answer: it may poll */
+    bool answer_new;  /* ... and has not waited yet: its first wait decides and learns */
+    bool polling;     /* the answer being received is polled for (poll_this_answer) */
+    uint32_t poll_est_ns, sleep_est_ns; /* recent answer times, polled for and slept for */
+    uint32_t answers;
+    struct lurk_conn_poll_stats stats;
 };
 
 static int remaining_ms(int64_t deadline)
@@ -107,6 +122,187 @@ static int wait_fd(int fd, short events, int64_t deadline, char *err, size_t err
     }
 }
 
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * The answer time the next wait expects: it follows a faster answer at once
+ * and a slower one by a sixteenth of the difference, so that one late
+ * answer does not move it much and a slower lurkd is learned in a few
+ * dozen answers.
+ */
+static void learn_answer(struct lurk_conn *c, int64_t ns)
+{
+    uint32_t t = ns > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)(ns > 0 ? ns : 1);
+
+    if (c->answer_ns == 0 || t < c->answer_ns)
+        c->answer_ns = t;
+    else
+        c->answer_ns += (t - c->answer_ns) / 16;
+}
+
+/*
+ * Polling pays only when this thread's CPU would otherwise go idle and be
+ * slow to wake. On a busy machine the wake-up is cheap and the polling
+ * thread takes CPU from lurkd or the neighbours: answers come later, not
+ * sooner (docs/performance.md, "Polling for the answer"). So each
+ * connection keeps the recent answer time of both ways of waiting and
+ * waits the faster way; it waits the other way now and then to keep that
+ * figure current: one answer in PROBE_SLEEP while polling pays (fewer than
+ * 1 % of the answers, out of the p99), one in PROBE_POLL while it does not
+ * (so that polling comes back soon after the load goes).
+ */
+#define PROBE_SLEEP 128
+#define PROBE_POLL  16
+/* Polling must beat sleeping by this much to be worth its CPU. */
+#define POLL_GAIN_MIN_NS 5000
+
+/*
+ * An average of recent answer times that moves an eighth of the way to
+ * each new one, an outlier (a preemption, an RSA blinding refresh) counted
+ * as twice the average at most: a lasting change still doubles it within
+ * six answers.
+ */
+static void average_in(uint32_t *est, int64_t ns)
+{
+    int64_t t = ns > (int64_t)UINT32_MAX ? UINT32_MAX : (ns > 0 ? ns : 1);
+
+    if (*est == 0) {
+        *est = (uint32_t)t;
+        return;
+    }
+    if (t > 2 * (int64_t)*est)
+        t = 2 * (int64_t)*est;
+    *est = (uint32_t)((int64_t)*est + (t - (int64_t)*est) / 8);
+}
+
+static bool poll_this_answer(struct lurk_conn *c)
+{
+    bool pays = c->poll_est_ns == 0 || c->sleep_est_ns == 0 ||
+                (int64_t)c->poll_est_ns + POLL_GAIN_MIN_NS < (int64_t)c->sleep_est_ns;
+
+    c->answers++;
+    return pays ? c->answers % PROBE_SLEEP != 0 : c->answers % PROBE_POLL == 0;
+}
+
+/* A learned sleep shorter than this saves nothing over polling through it. */
+#define MIN_SLEEP_NS 20000
+
+/*
+ * How long to sleep before polling for an answer expected after
+ * answer_ns: until half a cap before it, with the timer slack of this
+ * thread (50 µs unless the application changed it) taken off, since a
+ * timer fires up to that late (docs/performance.md, "Polling for the
+ * answer"). 0: poll at once.
+ */
+static int64_t learned_sleep_ns(const struct lurk_conn *c)
+{
+    int slack;
+    int64_t sleep;
+
+    if (!c->poll_sleep_first || c->answer_ns == 0 || c->answer_ns < c->poll_cap_ns)
+        return 0;
+    slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    sleep = (int64_t)c->answer_ns - c->poll_cap_ns / 2 - (slack > 0 ? slack : 0);
+    return sleep >= MIN_SLEEP_NS ? sleep : 0;
+}
+
+/*
+ * Waits for the answer's bytes as wait_fd does, polling first when the
+ * connection polls (lurk_conn_set_poll) and polling has paid lately
+ * (poll_this_answer): at the start of a response, a
+ * learned sleep when its answers take longer than the cap; then polling
+ * for the connection's window, until the answer, the deadline or a poll
+ * that lost the CPU (lurk/poll_window.h); then a blocking poll. The window
+ * adapts to how the wait ended.
+ */
+static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t errlen)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    bool first = c->answer_new;
+    uint32_t cap = c->poll_cap_ns;
+    int64_t start, end, spin_start, last, until, sleep, t;
+    bool preempted = false;
+    int r;
+
+    if (cap == 0)
+        return wait_fd(c->fd, POLLIN, deadline, err, errlen);
+    start = now_ns();
+    end = deadline * 1000000;
+    c->answer_new = false;
+    if (first)
+        c->polling = poll_this_answer(c);
+    if (!c->polling) {
+        c->stats.unpolled += first;
+        r = wait_fd(c->fd, POLLIN, deadline, err, errlen);
+        if (r > 0 && first)
+            average_in(&c->sleep_est_ns, now_ns() - start);
+        return r;
+    }
+    sleep = first ? learned_sleep_ns(c) : 0;
+    if (sleep > 0 && start + sleep < end) {
+        struct timespec ts = {(time_t)(sleep / 1000000000), (long)(sleep % 1000000000)};
+        c->stats.slept++;
+        r = ppoll(&p, 1, &ts, NULL);
+        if (r > 0) {
+            /* Here before the learned time: the next sleep is shorter. */
+            c->stats.woken++;
+            learn_answer(c, now_ns() - start);
+            average_in(&c->poll_est_ns, now_ns() - start);
+            return 1;
+        }
+        if (r < 0 && errno != EINTR) {
+            snprintf(err, errlen, "poll: %s", strerror(errno));
+            return -1;
+        }
+    }
+    spin_start = last = now_ns();
+    until = spin_start + (c->poll_window_ns < cap ? c->poll_window_ns : cap);
+    if (until > end)
+        until = end;
+    while (last < until) {
+        r = poll(&p, 1, 0);
+        if (r > 0) {
+            t = now_ns();
+            c->poll_window_ns = lurk_poll_adapt(c->poll_window_ns, cap, (uint64_t)(t - spin_start),
+                                                LURK_POLL_POLLED);
+            c->stats.polled++;
+            if (first) {
+                learn_answer(c, t - start);
+                average_in(&c->poll_est_ns, t - start);
+            }
+            return 1;
+        }
+        if (r < 0 && errno != EINTR) {
+            snprintf(err, errlen, "poll: %s", strerror(errno));
+            return -1;
+        }
+        lurk_poll_relax();
+        t = now_ns();
+        preempted = t - last > LURK_POLL_PREEMPTED_NS;
+        if (preempted)
+            break;
+        last = t;
+    }
+    r = wait_fd(c->fd, POLLIN, deadline, err, errlen);
+    t = now_ns();
+    c->poll_window_ns = lurk_poll_adapt(c->poll_window_ns, cap, (uint64_t)(t - spin_start),
+                                        r > 0 && !preempted ? LURK_POLL_WOKEN : LURK_POLL_EMPTY);
+    if (r > 0) {
+        c->stats.woken++;
+        if (first) {
+            learn_answer(c, t - start);
+            average_in(&c->poll_est_ns, t - start);
+        }
+    }
+    return r;
+}
+
 /* Socket I/O of exactly len bytes, or failure at the deadline. */
 static bool sock_write_all(int fd, const uint8_t *buf, size_t len, int64_t deadline, char *err,
                            size_t errlen)
@@ -130,11 +326,11 @@ static bool sock_write_all(int fd, const uint8_t *buf, size_t len, int64_t deadl
 }
 
 /* Reads what is available (at least one byte) within the deadline; -1 or IO_AGAIN. */
-static ssize_t sock_read_some(int fd, uint8_t *buf, size_t len, int64_t deadline, char *err,
-                              size_t errlen)
+static ssize_t sock_read_some(struct lurk_conn *c, uint8_t *buf, size_t len, int64_t deadline,
+                              char *err, size_t errlen)
 {
     for (;;) {
-        ssize_t n = recv(fd, buf, len, 0);
+        ssize_t n = recv(c->fd, buf, len, 0);
         if (n > 0)
             return n;
         if (n == 0) {
@@ -147,7 +343,9 @@ static ssize_t sock_read_some(int fd, uint8_t *buf, size_t len, int64_t deadline
             snprintf(err, errlen, "recv: %s", strerror(errno));
             return -1;
         }
-        int w = wait_fd(fd, POLLIN, deadline, err, errlen);
+        int w = c->answer_wait && deadline != NO_WAIT
+                    ? wait_answer(c, deadline, err, errlen)
+                    : wait_fd(c->fd, POLLIN, deadline, err, errlen);
         if (w <= 0)
             return w;
     }
@@ -170,7 +368,7 @@ static bool tls_flush(struct lurk_conn *c, int64_t deadline, char *err, size_t e
 static int tls_fill(struct lurk_conn *c, int64_t deadline, char *err, size_t errlen)
 {
     uint8_t buf[16384];
-    ssize_t n = sock_read_some(c->fd, buf, sizeof(buf), deadline, err, errlen);
+    ssize_t n = sock_read_some(c, buf, sizeof(buf), deadline, err, errlen);
 
     if (n < 0)
         return (int)n;
@@ -458,6 +656,23 @@ struct lurk_conn *lurk_conn_open(const struct lurk_address *addr, SSL_CTX *tls_c
     return c;
 }
 
+void lurk_conn_set_poll(struct lurk_conn *c, unsigned cap_us, bool sleep_first)
+{
+    if (cap_us > LURK_CLIENT_POLL_US_MAX)
+        cap_us = LURK_CLIENT_POLL_US_MAX;
+    c->poll_cap_ns = cap_us * 1000u;
+    c->poll_sleep_first = sleep_first;
+    if (c->poll_window_ns > c->poll_cap_ns)
+        c->poll_window_ns = c->poll_cap_ns;
+}
+
+void lurk_conn_poll_stats(const struct lurk_conn *c, struct lurk_conn_poll_stats *out)
+{
+    *out = c->stats;
+    out->window_ns = c->poll_window_ns;
+    out->answer_ns = c->answer_ns;
+}
+
 static void conn_free(struct lurk_conn *c)
 {
     SSL_free(c->ssl);
@@ -533,12 +748,12 @@ static ssize_t sock_read_buffered(struct lurk_conn *c, uint8_t *buf, size_t len,
         ssize_t n;
         /* A large remainder goes straight to the caller's buffer. */
         if (len >= READ_AHEAD)
-            return sock_read_some(c->fd, buf, len, deadline, err, errlen);
+            return sock_read_some(c, buf, len, deadline, err, errlen);
         if (c->rbuf == NULL && (c->rbuf = malloc(READ_AHEAD)) == NULL) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        n = sock_read_some(c->fd, c->rbuf, READ_AHEAD, deadline, err, errlen);
+        n = sock_read_some(c, c->rbuf, READ_AHEAD, deadline, err, errlen);
         if (n <= 0)
             return n;
         c->roff = 0;
@@ -625,7 +840,10 @@ bool lurk_conn_recv(struct lurk_conn *c, uint8_t **msg, size_t *len, int timeout
     int64_t deadline = lurk_clock_ms() + timeout_ms;
 
     ERR_set_mark();
+    c->answer_wait = true;
+    c->answer_new = c->hdr_got == 0;
     ok = conn_recv(c, msg, len, deadline, deadline, err, errlen) > 0;
+    c->answer_wait = false;
     ERR_pop_to_mark();
     return ok;
 }
@@ -686,15 +904,18 @@ out:
     return ok;
 }
 
-enum lurk_conn_status lurk_conn_response(struct lurk_conn *c, const struct lurk_conn_request *req,
-                                         struct lurk_response *resp, bool wait, char *err,
-                                         size_t errlen)
+/* lurk_conn_response; may_poll: the waits may poll before they sleep (lurk_conn_call's). */
+static enum lurk_conn_status response(struct lurk_conn *c, const struct lurk_conn_request *req,
+                                      struct lurk_response *resp, bool wait, bool may_poll,
+                                      char *err, size_t errlen)
 {
     enum lurk_conn_status st = LURK_CONN_FAILED;
 
     memset(resp, 0, sizeof(*resp));
     ERR_set_mark();
+    c->answer_wait = may_poll && wait;
     for (;;) {
+        c->answer_new = c->hdr_got == 0;
         int r = conn_recv(c, &resp->buf, &resp->len, req->deadline_ms,
                           wait ? req->deadline_ms : NO_WAIT, err, errlen);
         if (r == IO_AGAIN && !wait) {
@@ -721,8 +942,17 @@ enum lurk_conn_status lurk_conn_response(struct lurk_conn *c, const struct lurk_
     }
     st = LURK_CONN_DONE;
 out:
+    c->answer_wait = false;
     ERR_pop_to_mark();
     return st;
+}
+
+enum lurk_conn_status lurk_conn_response(struct lurk_conn *c, const struct lurk_conn_request *req,
+                                         struct lurk_response *resp, bool wait, char *err,
+                                         size_t errlen)
+{
+    /* The provider's ASYNC path: never polls (client.h). */
+    return response(c, req, resp, wait, false, err, errlen);
 }
 
 bool lurk_conn_call(struct lurk_conn *c, uint8_t designation, uint8_t type, const uint8_t *payload,
@@ -734,5 +964,5 @@ bool lurk_conn_call(struct lurk_conn *c, uint8_t designation, uint8_t type, cons
     memset(resp, 0, sizeof(*resp));
     return lurk_conn_request(c, designation, type, payload, payload_len, timeout_ms, &req, err,
                              errlen) &&
-           lurk_conn_response(c, &req, resp, true, err, errlen) == LURK_CONN_DONE;
+           response(c, &req, resp, true, true, err, errlen) == LURK_CONN_DONE;
 }

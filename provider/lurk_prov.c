@@ -24,6 +24,7 @@
 #include <openssl/params.h>
 #include <openssl/provider.h>
 
+#include "lurk/client.h"
 #include "provider.h"
 
 /*
@@ -219,9 +220,13 @@ static void parse_log(struct lurk_prov_config *cfg, const char *text)
  * at key load) and any other lurk-* name is an error.
  */
 static const char *const known_settings[] = {
-    "lurk-server",       "lurk-ca",         "lurk-cert",  "lurk-key",      "lurk-timeout-ms",
-    "lurk-connections",  "lurk-log",        "lurk-stats", "lurk-stats-ms", "lurk-probe-min-ms",
-    "lurk-probe-max-ms", "lurk-resolve-ms", NULL,
+    "lurk-server",       "lurk-ca",
+    "lurk-cert",         "lurk-key",
+    "lurk-timeout-ms",   "lurk-connections",
+    "lurk-log",          "lurk-stats",
+    "lurk-stats-ms",     "lurk-probe-min-ms",
+    "lurk-probe-max-ms", "lurk-resolve-ms",
+    "lurk-poll-us",      NULL,
 };
 
 /* The provider's section of the configuration file, read with NCONF; unknown lurk-* names. */
@@ -275,7 +280,7 @@ static void read_config(LURK_PROV_CTX *pc)
     struct lurk_prov_config *cfg = &pc->cfg;
     const char *server = NULL, *ca = NULL, *cert = NULL, *key = NULL, *timeout = NULL,
                *conns = NULL, *log = NULL, *stats = NULL, *stats_ms = NULL, *probe_min = NULL,
-               *probe_max = NULL, *resolve = NULL;
+               *probe_max = NULL, *resolve = NULL, *poll_us = NULL;
     OSSL_PARAM params[] = {
         OSSL_PARAM_utf8_ptr("lurk-server", (char **)&server, 0),
         OSSL_PARAM_utf8_ptr("lurk-ca", (char **)&ca, 0),
@@ -289,10 +294,12 @@ static void read_config(LURK_PROV_CTX *pc)
         OSSL_PARAM_utf8_ptr("lurk-probe-min-ms", (char **)&probe_min, 0),
         OSSL_PARAM_utf8_ptr("lurk-probe-max-ms", (char **)&probe_max, 0),
         OSSL_PARAM_utf8_ptr("lurk-resolve-ms", (char **)&resolve, 0),
+        OSSL_PARAM_utf8_ptr("lurk-poll-us", (char **)&poll_us, 0),
         OSSL_PARAM_END,
     };
 
     cfg->timeout_ms = LURK_PROV_DEFAULT_TIMEOUT_MS;
+    cfg->poll_us = LURK_CLIENT_POLL_US_DEFAULT;
     cfg->connections = LURK_PROV_DEFAULT_CONNECTIONS;
     cfg->probe_min_ms = LURK_PROV_DEFAULT_PROBE_MIN_MS;
     cfg->probe_max_ms = LURK_PROV_DEFAULT_PROBE_MAX_MS;
@@ -323,6 +330,9 @@ static void read_config(LURK_PROV_CTX *pc)
         parse_servers(cfg, server);
     cfg->timeout_ms =
         parse_int(cfg, "lurk-timeout-ms", timeout, 1, 600000, LURK_PROV_DEFAULT_TIMEOUT_MS);
+    /* docs/provider.md §1: the front end's CPU spent waiting for each answer. */
+    cfg->poll_us = parse_int(cfg, "lurk-poll-us", poll_us, 0, LURK_CLIENT_POLL_US_MAX,
+                             LURK_CLIENT_POLL_US_DEFAULT);
     cfg->connections = parse_int(cfg, "lurk-connections", conns, 1, LURK_PROV_MAX_CONNECTIONS,
                                  LURK_PROV_DEFAULT_CONNECTIONS);
     if (ca != NULL && (cfg->ca_path = OPENSSL_strdup(ca)) != NULL)

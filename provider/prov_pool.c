@@ -725,6 +725,9 @@ static bool checkout(LURK_PROV_CTX *pc, const struct lurk_prov_target *t, bool f
     lurk_conn_close(victim);
     if (addr->kind != LURK_ADDRESS_TLS || ssl_ctx != NULL)
         b->conn = lurk_conn_open(addr, ssl_ctx, pc->cfg.timeout_ms, err, errlen);
+    /* lurk-poll-us: blocking calls poll for the answer first; the ASYNC path never does. */
+    if (b->conn != NULL)
+        lurk_conn_set_poll(b->conn, (unsigned)pc->cfg.poll_us, true);
     SSL_CTX_free(ssl_ctx);
     if (b->conn != NULL)
         return true;

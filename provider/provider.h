@@ -114,6 +114,7 @@ struct lurk_prov_config {
     size_t ca_len, cert_len, key_len;
     struct lurk_prov_file_stamp ca_stamp, cert_stamp, key_stamp; /* as read at init */
     int timeout_ms;
+    int poll_us;                    /* lurk-poll-us: lurk_conn_set_poll's cap, 0: never poll */
     int connections;                /* per server */
     int probe_min_ms, probe_max_ms; /* back-off of the probes of a down server */
     int resolve_ms;                 /* re-resolution period of host names */

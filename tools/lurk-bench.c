@@ -2,7 +2,8 @@
  * lurk-bench: closed-loop LURK load against lurkd, for scripts/bench.
  *
  *   lurk-bench -s ADDR [--ca F --cert F --key F] --key-id HEX --scheme 0x0804
- *              [-c CONNECTIONS] [-d DEPTH] [-t SECONDS] [--interval-us N] [--busy-poll]
+ *              [-c CONNECTIONS] [-d DEPTH] [-t SECONDS] [--interval-us N]
+ *              [--busy-poll | --poll-us N [--poll-sleep on|off]]
  *   lurk-bench -s ADDR ... --idle N      open N idle connections, print, wait for stdin EOF
  *   lurk-bench -s ADDR ... --flood N     pipeline N signs on one connection, read all
  *   lurk-bench --local KEYFILE --scheme 0x0804 [-c THREADS] [-t SECONDS]
@@ -17,7 +18,14 @@
  * sleeping"). --busy-poll (unix: and tcp:// only) makes each connection
  * spin on its socket instead of sleeping until its answer comes: the
  * latency is then the server's and the link's, without the wake-up of this
- * client's idle CPU (docs/performance.md, "The tree of 19:00").
+ * client's idle CPU (docs/performance.md, "The tree of 19:00"). Without
+ * it, each connection waits for its answer as the provider does: it polls
+ * for up to --poll-us N µs before it sleeps (lurk_conn_set_poll; the
+ * default is the provider's lurk-poll-us default, 0 sleeps at once), with
+ * a learned sleep first for answers longer than that unless --poll-sleep
+ * off (docs/performance.md, "Polling for the answer"). The result line
+ * then says how the waits ended (poll_polled, poll_woken, poll_slept,
+ * poll_unpolled).
  *
  * --local is the same-operation baseline: in this process, THREADS threads
  * build the TLS 1.3 CertificateVerify content (RFC 8446 §4.4.3: 64 spaces,
@@ -68,6 +76,8 @@ struct bench {
     int depth;
     int64_t interval_ns; /* --interval-us: pause between an answer and the next request */
     bool busy_poll;      /* --busy-poll: spin until the answer is readable */
+    int poll_us;         /* --poll-us: lurk_conn_set_poll's cap */
+    bool poll_sleep;     /* --poll-sleep: its learned sleep */
     int64_t deadline_ns;
     uint64_t per_conn; /* requests per connection or thread; 0: until the deadline */
     pthread_barrier_t ready, go;
@@ -78,6 +88,7 @@ struct bench {
     uint64_t *latencies; /* microseconds, all threads */
     size_t n_lat, cap_lat;
     uint64_t ops, errors;
+    uint64_t polled, woken, slept, unpolled; /* lurk_conn_poll_stats, all connections */
 };
 
 static int64_t now_ns(void)
@@ -128,9 +139,17 @@ static bool more(const struct bench *b, uint64_t done)
     return b->per_conn > 0 ? done < b->per_conn : now_ns() < b->deadline_ns;
 }
 
-static void merge(struct bench *b, uint64_t ops, uint64_t errors, const uint64_t *lat, size_t n_lat)
+/* st: how the connection's waits ended during the window (NULL for --local). */
+static void merge(struct bench *b, uint64_t ops, uint64_t errors, const uint64_t *lat, size_t n_lat,
+                  const struct lurk_conn_poll_stats *st)
 {
     pthread_mutex_lock(&b->lock);
+    if (st != NULL) {
+        b->polled += st->polled;
+        b->woken += st->woken;
+        b->slept += st->slept;
+        b->unpolled += st->unpolled;
+    }
     b->ops += ops;
     b->errors += errors;
     if (b->n_lat + n_lat > b->cap_lat) {
@@ -157,6 +176,7 @@ static void *worker(void *arg)
     struct bench *b = arg;
     struct lurk_conn *c = connect_or_die(b);
     int64_t sent_at[MAX_DEPTH];
+    struct lurk_conn_poll_stats st0;
     uint64_t *lat = malloc(sizeof(uint64_t) * 1024 * 1024);
     size_t n_lat = 0;
     uint64_t ops = 0, errors = 0, next_id = 0;
@@ -174,11 +194,14 @@ static void *worker(void *arg)
         !lurk_conn_recv(c, &resp0, &resp0_len, 30000, err, sizeof(err)))
         goto fail;
     free(resp0);
+    if (!b->busy_poll)
+        lurk_conn_set_poll(c, (unsigned)b->poll_us, b->poll_sleep);
     /* The default 50 µs slack would stretch short intervals. */
     if (b->interval_ns > 0)
         prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     pthread_barrier_wait(&b->ready);
     pthread_barrier_wait(&b->go);
+    lurk_conn_poll_stats(c, &st0);
     /* Fill the pipeline; the id's low bits say which slot a response belongs to. */
     for (int i = 0; i < b->depth && (b->per_conn == 0 || next_id < b->per_conn); i++, next_id++) {
         size_t len = build_request(b, next_id, msg, sizeof(msg));
@@ -213,7 +236,13 @@ static void *worker(void *arg)
         if (!lurk_conn_send(c, msg, len, 10000, err, sizeof(err)))
             goto fail;
     }
-    merge(b, ops, errors, lat, n_lat);
+    struct lurk_conn_poll_stats st1;
+    lurk_conn_poll_stats(c, &st1);
+    st1.polled -= st0.polled;
+    st1.woken -= st0.woken;
+    st1.slept -= st0.slept;
+    st1.unpolled -= st0.unpolled;
+    merge(b, ops, errors, lat, n_lat, &st1);
     lurk_conn_close(c);
     free(lat);
     return NULL;
@@ -247,7 +276,7 @@ static void *local_worker(void *arg)
         if (n_lat < 1024 * 1024 && lat != NULL)
             lat[n_lat++] = (uint64_t)(now_ns() - t0) / 1000;
     }
-    merge(b, ops, errors, lat, n_lat);
+    merge(b, ops, errors, lat, n_lat, NULL);
     free(lat);
     return NULL;
 }
@@ -563,7 +592,8 @@ struct options {
 static void usage(void)
 {
     fprintf(stderr, "usage: lurk-bench -s ADDR --key-id HEX [--scheme N] [-c N] [-d N] "
-                    "[-t S | -n COUNT] [--interval-us N] [--busy-poll] [--server-pid PID] "
+                    "[-t S | -n COUNT] [--interval-us N] "
+                    "[--busy-poll | --poll-us N [--poll-sleep on|off]] [--server-pid PID] "
                     "[--idle N | --flood N] "
                     "[--ca F --cert F --key F]\n"
                     "       lurk-bench --local KEYFILE [--scheme N] [-c THREADS] "
@@ -582,11 +612,12 @@ static bool parse_args(int argc, char **argv, struct options *o, struct bench *b
         {"flood", required_argument, NULL, 'F'},       {"local", required_argument, NULL, 'L'},
         {"count", required_argument, NULL, 'n'},       {"server-pid", required_argument, NULL, 'P'},
         {"interval-us", required_argument, NULL, 'W'}, /* sparse loads */
-        {"busy-poll", no_argument, NULL, 'B'},         {NULL, 0, NULL, 0},
+        {"busy-poll", no_argument, NULL, 'B'},         {"poll-us", required_argument, NULL, 'U'},
+        {"poll-sleep", required_argument, NULL, 'Z'},  {NULL, 0, NULL, 0},
     };
     long scheme;
     int ch;
-    bool ok = true;
+    bool ok = true, poll_given = false;
 
     *o = (struct options){.scheme = 0x0804, .connections = 1, .seconds = 5};
     while (ok && (ch = getopt_long(argc, argv, "s:c:d:t:n:", opts, NULL)) != -1) {
@@ -637,6 +668,18 @@ static bool parse_args(int argc, char **argv, struct options *o, struct bench *b
         case 'B':
             b->busy_poll = true;
             break;
+        case 'U':
+            ok = tool_arg_int("lurk-bench", "--poll-us", optarg, 0, LURK_CLIENT_POLL_US_MAX,
+                              &b->poll_us);
+            poll_given = true;
+            break;
+        case 'Z':
+            ok = strcmp(optarg, "on") == 0 || strcmp(optarg, "off") == 0;
+            if (!ok)
+                fprintf(stderr, "lurk-bench: --poll-sleep is on or off, not \"%s\"\n", optarg);
+            b->poll_sleep = strcmp(optarg, "on") == 0;
+            poll_given = true;
+            break;
         case 'W':
             ok = tool_arg_int("lurk-bench", "--interval-us", optarg, 0, 10000000, &o->interval_us);
             b->interval_ns = (int64_t)o->interval_us * 1000;
@@ -652,6 +695,17 @@ static bool parse_args(int argc, char **argv, struct options *o, struct bench *b
     }
     if (ok && b->busy_poll && (o->local != NULL || o->idle > 0 || o->flood > 0)) {
         fprintf(stderr, "lurk-bench: --busy-poll applies to closed-loop runs against a server\n");
+        return false;
+    }
+    if (ok && poll_given && (o->local != NULL || o->idle > 0 || o->flood > 0)) {
+        fprintf(stderr,
+                "lurk-bench: --poll-us and --poll-sleep apply to closed-loop runs against a "
+                "server\n");
+        return false;
+    }
+    if (ok && poll_given && b->busy_poll) {
+        fprintf(stderr, "lurk-bench: --busy-poll spins until the answer: no --poll-us or "
+                        "--poll-sleep with it\n");
         return false;
     }
     if (ok && o->count > 0 && o->count < o->connections) {
@@ -753,6 +807,11 @@ static int run_closed_loop(const struct options *o, struct bench *b)
            b->ops, b->errors, elapsed, (double)b->ops / elapsed, percentile(b, 0.50),
            percentile(b, 0.99));
     print_usage_delta("self", &self0, &self1, b->ops);
+    if (o->local == NULL)
+        printf(" poll_us=%d poll_sleep=%s poll_polled=%" PRIu64 " poll_woken=%" PRIu64
+               " poll_slept=%" PRIu64 " poll_unpolled=%" PRIu64,
+               b->busy_poll ? -1 : b->poll_us, b->poll_sleep ? "on" : "off", b->polled, b->woken,
+               b->slept, b->unpolled);
     if (o->server_pid > 0 && srv_ok) {
         print_usage_delta("srv", &srv0, &srv1, b->ops);
         print_threads_delta(&srv0, &srv1, b->ops);
@@ -766,7 +825,10 @@ static int run_closed_loop(const struct options *o, struct bench *b)
 
 int main(int argc, char **argv)
 {
-    struct bench b = {.depth = 1, .lock = PTHREAD_MUTEX_INITIALIZER};
+    struct bench b = {.depth = 1,
+                      .lock = PTHREAD_MUTEX_INITIALIZER,
+                      .poll_us = LURK_CLIENT_POLL_US_DEFAULT,
+                      .poll_sleep = true};
     struct options o;
     int rc = -1;
 

@@ -8,7 +8,8 @@
  * caught the event), shrinks when the loop stayed idle past the cap, so a
  * loop with sparse or no traffic stops polling. A loop polls only while
  * the crypto workers are idle. `idle_poll_us` (the cap) is the setting; 0
- * never polls.
+ * never polls. The window adapts with lurk_poll_adapt (lurk/poll_window.h),
+ * which the client shares.
  */
 #ifndef LURKD_NET_IDLE_POLL_H
 #define LURKD_NET_IDLE_POLL_H
@@ -33,20 +34,5 @@ int lurkd_idle_poll_wait(int epfd, struct epoll_event *events, int max, int time
 
 /* The calling thread's window in ns (0: it blocks at once), for the tests. */
 uint32_t lurkd_idle_poll_window_ns(void);
-
-/* How the idle period ended, for lurkd_idle_poll_adapt. */
-enum lurkd_idle_end {
-    LURKD_IDLE_POLLED, /* an event came while polling */
-    LURKD_IDLE_WOKEN,  /* the loop blocked and an event woke it */
-    LURKD_IDLE_EMPTY,  /* nothing came: a timeout, or the poll gave up the CPU */
-};
-
-/*
- * lurkd_idle_poll_adapt returns the next window (ns) after an idle period
- * of idle_ns that ended as end, with window_ns in force and cap_ns the cap.
- * Pure, for the unit tests.
- */
-uint32_t lurkd_idle_poll_adapt(uint32_t window_ns, uint32_t cap_ns, uint64_t idle_ns,
-                               enum lurkd_idle_end end);
 
 #endif

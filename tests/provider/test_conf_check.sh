@@ -135,6 +135,7 @@ bad_case() { # LINES NEEDLE
 }
 bad_case "lurk-timeout = 500\n" "unknown setting lurk-timeout"
 bad_case "lurk-connections = lots\n" "lurk-connections = lots"
+bad_case "lurk-poll-us = fast\n" "lurk-poll-us = fast"
 bad_case "lurk-log = /nonexistent/dir/lurk.log\n" "lurk-log /nonexistent/dir/lurk.log"
 # client2's key behind client1's certificate.
 write_cnf "lurk-log = stderr\n"

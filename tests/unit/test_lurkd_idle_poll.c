@@ -1,6 +1,6 @@
 /*
- * lurkd/net/idle_poll.c alone: how the polling window adapts (the pure
- * function), and waits on a real epoll set with an eventfd: events are
+ * lurkd/net/idle_poll.c alone (how the window adapts is test_poll_window):
+ * waits on a real epoll set with an eventfd: events are
  * returned whether they were there before, come while polling or after
  * the loop blocked; a timeout returns 0; a loop that sees nothing stops
  * polling; the stop flag and a zero cap never poll. No timing assertions
@@ -20,47 +20,6 @@
 #include "check_run.h"
 
 #define US 1000u
-
-START_TEST(window_grows_when_woken_within_the_cap)
-{
-    uint32_t cap = 100 * US, w = 0;
-
-    /* Off, then woken 10 µs into the idle period: polling starts. */
-    w = lurkd_idle_poll_adapt(w, cap, 10 * US, LURKD_IDLE_WOKEN);
-    ck_assert_uint_gt(w, 0);
-    ck_assert_uint_le(w, cap);
-    /* Each wake-up within the cap doubles it, up to the cap. */
-    uint32_t before = w;
-    w = lurkd_idle_poll_adapt(w, cap, 90 * US, LURKD_IDLE_WOKEN);
-    ck_assert_uint_eq(w, before * 2 > cap ? cap : before * 2);
-    for (int i = 0; i < 10; i++)
-        w = lurkd_idle_poll_adapt(w, cap, 90 * US, LURKD_IDLE_WOKEN);
-    ck_assert_uint_eq(w, cap);
-    /* A poll that caught its event leaves it as it is. */
-    ck_assert_uint_eq(lurkd_idle_poll_adapt(w, cap, 5 * US, LURKD_IDLE_POLLED), cap);
-    /* ... but never above a cap lowered since (SIGHUP). */
-    ck_assert_uint_eq(lurkd_idle_poll_adapt(w, 20 * US, 5 * US, LURKD_IDLE_POLLED), 20 * US);
-    ck_assert_uint_le(lurkd_idle_poll_adapt(w, 20 * US, 5 * US, LURKD_IDLE_WOKEN), 20 * US);
-}
-END_TEST
-
-START_TEST(window_shrinks_to_zero_without_traffic)
-{
-    uint32_t cap = 1000 * US, w = cap;
-
-    /* Woken after the cap: polling could not have helped. */
-    w = lurkd_idle_poll_adapt(w, cap, 2000 * US, LURKD_IDLE_WOKEN);
-    ck_assert_uint_eq(w, cap / 2);
-    /* Timeouts (and polls that lost the CPU) halve it, then switch it off. */
-    for (int i = 0; i < 20 && w > 0; i++) {
-        uint32_t next = lurkd_idle_poll_adapt(w, cap, 1, LURKD_IDLE_EMPTY);
-        ck_assert_uint_lt(next, w);
-        w = next;
-    }
-    ck_assert_uint_eq(w, 0);
-    ck_assert_uint_eq(lurkd_idle_poll_adapt(0, cap, 5000 * US, LURKD_IDLE_EMPTY), 0);
-}
-END_TEST
 
 static int epfd, evfd;
 
@@ -187,8 +146,6 @@ int main(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, window_grows_when_woken_within_the_cap);
-    tcase_add_test(tc, window_shrinks_to_zero_without_traffic);
     tcase_add_test(tc, events_are_returned);
     tcase_add_test(tc, timeouts_return_zero_and_switch_polling_off);
     tcase_add_test(tc, zero_cap_and_stop_never_poll);

@@ -32,6 +32,13 @@ expect_usage_error "--interval-us applies to closed-loop runs" "$bench" --local 
 expect_usage_error "--interval-us applies to closed-loop runs" "$bench" -s unix:/nonexistent --key-id 01020304 --flood 10 --interval-us 50
 expect_usage_error "--busy-poll applies to closed-loop runs" "$bench" --local /dev/null --busy-poll
 expect_usage_error "--busy-poll needs a unix: or tcp:// address" "$bench" -s tls://127.0.0.1:1 --key-id 01020304 --busy-poll
+for bad in -1 50us 100001 ""; do
+    expect_usage_error "--poll-us wants a number" "$bench" -s unix:/nonexistent --key-id 01020304 --poll-us "$bad"
+done
+expect_usage_error "--poll-sleep is on or off" "$bench" -s unix:/nonexistent --key-id 01020304 --poll-sleep yes
+expect_usage_error "--poll-us and --poll-sleep apply to closed-loop runs" "$bench" --local /dev/null --poll-us 50
+expect_usage_error "--poll-us and --poll-sleep apply to closed-loop runs" "$bench" -s unix:/nonexistent --key-id 01020304 --flood 10 --poll-sleep off
+expect_usage_error "no --poll-us or --poll-sleep with it" "$bench" -s unix:/nonexistent --key-id 01020304 --busy-poll --poll-us 50
 expect_usage_error "--tls is 1.2 or 1.3" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --tls 1.1
 expect_usage_error "--parallel wants a number" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --parallel 0
 expect_usage_error "--requests wants a number" "$load" --url https://127.0.0.1:1/ --cacert /dev/null --requests 10k

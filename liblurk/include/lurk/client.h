@@ -47,6 +47,38 @@ void lurk_conn_abandon(struct lurk_conn *conn);
 int lurk_conn_fd(const struct lurk_conn *conn);
 const struct lurk_address *lurk_conn_address(const struct lurk_conn *conn);
 
+/*
+ * Polling for the answer (docs/performance.md, "Polling for the answer";
+ * docs/provider.md, lurk-poll-us): lurk_conn_call and lurk_conn_recv poll
+ * the socket for a while before they sleep in poll(), so that an answer
+ * coming soon finds this thread awake instead of paying the wake-up of an
+ * idle vCPU. How long adapts per connection (lurk/poll_window.h) up to
+ * cap_us; a poll that loses the CPU stops at once, and none goes past the
+ * call's deadline. With sleep_first, an answer that usually takes longer
+ * than the cap (an RSA signature) is first slept for, in a ppoll with a
+ * timeout learned from the connection's recent answers, and polled for
+ * only near its expected arrival. A connection whose answers came no
+ * sooner when polled for than when slept for lately (a busy machine, a
+ * distant lurkd) sleeps, and polls again once a poll now and then shows
+ * it pays. cap_us 0, the default of a new
+ * connection, never polls. Connecting, writing and lurk_conn_response
+ * (the provider's ASYNC path, whose caller has an event loop to get back
+ * to) never poll.
+ */
+#define LURK_CLIENT_POLL_US_DEFAULT 100
+#define LURK_CLIENT_POLL_US_MAX     100000
+void lurk_conn_set_poll(struct lurk_conn *conn, unsigned cap_us, bool sleep_first);
+
+/* How this connection's waits for an answer ended, for tests and lurk-bench. */
+struct lurk_conn_poll_stats {
+    uint64_t polled;               /* the answer came while polling */
+    uint64_t woken;                /* it came after the thread blocked (or slept) */
+    uint64_t slept;                /* waits that began with a learned sleep */
+    uint64_t unpolled;             /* answers slept for: polling did not pay lately, or a probe */
+    uint32_t window_ns, answer_ns; /* the window in force; the learned answer time */
+};
+void lurk_conn_poll_stats(const struct lurk_conn *conn, struct lurk_conn_poll_stats *out);
+
 /* Sends one whole message. */
 bool lurk_conn_send(struct lurk_conn *conn, const uint8_t *msg, size_t len, int timeout_ms,
                     char *err, size_t errlen);
