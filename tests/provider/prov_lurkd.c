@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
@@ -251,6 +252,27 @@ bool prov_signer_verify(const struct prov_signer *s, const uint8_t *tbs, size_t 
               EVP_DigestVerify(mctx, sig, sig_len, tbs, len) == 1;
 
     EVP_MD_CTX_free(mctx);
+    return ok;
+}
+
+bool prov_sign_one(const struct prov_signer *s, char *why, size_t why_len)
+{
+    uint8_t tbs[160], sig[512];
+    size_t len = prov_cv_content(tbs, 32), sig_len = sizeof(sig);
+    bool ok = false;
+
+    if (len == 0) {
+        snprintf(why, why_len, "no random bytes");
+    } else if (!prov_signer_sign(s, tbs, len, sig, &sig_len)) {
+        char errs[700];
+        test_errors_text(errs, sizeof(errs));
+        snprintf(why, why_len, "%s: signing failed: %s", s->kind->name, errs);
+    } else if (!prov_signer_verify(s, tbs, len, sig, sig_len)) {
+        snprintf(why, why_len, "%s: a %zu-byte signature does not verify", s->kind->name, sig_len);
+    } else {
+        ok = true;
+    }
+    ERR_clear_error();
     return ok;
 }
 

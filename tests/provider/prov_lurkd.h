@@ -84,6 +84,13 @@ bool prov_signer_sign(const struct prov_signer *s, const uint8_t *tbs, size_t le
 /* Verifies with the public key alone, in the default provider: lurk.so is not involved. */
 bool prov_signer_verify(const struct prov_signer *s, const uint8_t *tbs, size_t len,
                         const uint8_t *sig, size_t sig_len);
+/*
+ * One CertificateVerify signature of fresh content through lurk.so,
+ * verified with the public key; false with why (what failed, and
+ * OpenSSL's errors, which name the lurkd addresses tried). No Check
+ * assertion: it runs in threads and forked children too.
+ */
+bool prov_sign_one(const struct prov_signer *s, char *why, size_t why_len);
 
 /*
  * openssl s_server (the openssl binary, LURK_OPENSSL_BIN) as the

@@ -102,26 +102,6 @@ static int audited(int i)
     return prov_count(lurkd[i].proc.audit, prov_audit_needle("p256", EX_SIGN_CV, "success"));
 }
 
-/* One CertificateVerify signature through lurk.so, verified; no Check assertion (threads). */
-static bool sign_one(const struct prov_signer *s, char *why, size_t why_len)
-{
-    uint8_t tbs[160], sig[512];
-    size_t len = prov_cv_content(tbs, 32), sig_len = sizeof(sig);
-    bool ok = false;
-
-    if (len == 0) {
-        snprintf(why, why_len, "no random bytes");
-    } else if (!prov_signer_sign(s, tbs, len, sig, &sig_len)) {
-        test_errors_text(why, why_len);
-    } else if (!prov_signer_verify(s, tbs, len, sig, sig_len)) {
-        snprintf(why, why_len, "a %zu-byte signature does not verify", sig_len);
-    } else {
-        ok = true;
-    }
-    ERR_clear_error();
-    return ok;
-}
-
 struct worker {
     pthread_t thread;
     const struct prov_signer *s;
@@ -138,7 +118,7 @@ static void *work(void *arg)
 
     for (int i = 0; i < w->n && (w->stop == NULL || !atomic_load(w->stop)); i++) {
         char why[1024];
-        if (sign_one(w->s, why, sizeof(why))) {
+        if (prov_sign_one(w->s, why, sizeof(why))) {
             w->done++;
         } else {
             if (w->failed++ == 0)
@@ -341,12 +321,12 @@ START_TEST(backup_only_when_the_others_are_down)
     write_conf(list, NULL, NULL, NULL);
     prov_signer_open(&s, &p256, conf, false);
     for (int i = 0; i < 40; i++)
-        ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+        ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "%s", why);
     ck_assert_int_eq(audited(2), b0);
     kill9(&lurkd[0]);
     kill9(&lurkd[1]);
     for (int i = 0; i < 10; i++)
-        ck_assert_msg(sign_one(&s, why, sizeof(why)), "with both primaries down: %s", why);
+        ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "with both primaries down: %s", why);
     ck_assert(prov_wait_count(lurkd[2].proc.audit, prov_audit_needle("p256", EX_SIGN_CV, "success"),
                               b0 + 10, 10000));
     prov_signer_close(&s);
@@ -394,7 +374,7 @@ START_TEST(killed_server_costs_no_operation)
     restart(&lurkd[1]);
     back0 = audited(1);
     for (int i = 0; i < 100 && audited(1) == back0; i++) {
-        ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+        ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "%s", why);
         sleep_ms(100);
     }
     ck_assert_msg(audited(1) > back0, "the restarted lurkd got no traffic within 10 s");
@@ -415,7 +395,7 @@ START_TEST(each_process_logs_the_change_once)
 
     write_conf(servers3(), NULL, NULL, NULL);
     prov_signer_open(&s, &p256, conf, false);
-    ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+    ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "%s", why);
     kill9(&lurkd[2]);
     for (int c = 0; c < 2; c++) {
         pids[c] = fork();
@@ -423,12 +403,12 @@ START_TEST(each_process_logs_the_change_once)
         if (pids[c] == 0) {
             bool ok = true;
             for (int i = 0; i < 60 && ok; i++)
-                ok = sign_one(&s, why, sizeof(why));
+                ok = prov_sign_one(&s, why, sizeof(why));
             _exit(ok ? 0 : 1);
         }
     }
     for (int i = 0; i < 60; i++)
-        ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+        ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "%s", why);
     for (int c = 0; c < 2; c++) {
         int st;
         ck_assert_int_eq(waitpid(pids[c], &st, 0), pids[c]);
@@ -464,7 +444,7 @@ START_TEST(stalled_server_costs_one_timeout)
     write_conf(list, NULL, NULL, NULL);
     prov_signer_open(&s, &p256, conf, false);
     for (int i = 0; i < 60; i++)
-        ck_assert_msg(sign_one(&s, why, sizeof(why)), "operation %d: %s", i, why);
+        ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "operation %d: %s", i, why);
     /* Chosen once, timed out once, then left to the probes (which keep failing). */
     ck_assert_int_le(wait_counter(stalled, "requests", 1), 1);
     ck_assert_int_le(counter(stalled, "failures"), 1);
@@ -484,11 +464,11 @@ START_TEST(all_down_then_recovery)
     snprintf(list, sizeof(list), "%s, %s", lurkd[0].tls_addr, lurkd[1].tls_addr);
     write_conf(list, NULL, NULL, NULL);
     prov_signer_open(&s, &p256, conf, false);
-    ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+    ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "%s", why);
     kill9(&lurkd[0]);
     kill9(&lurkd[1]);
     for (int i = 0; i < 3; i++) {
-        ck_assert(!sign_one(&s, why, sizeof(why)));
+        ck_assert(!prov_sign_one(&s, why, sizeof(why)));
         ck_assert_msg(strstr(why, "cannot reach lurkd") != NULL, "%s", why);
         ck_assert_msg(strstr(why, lurkd[0].tls_addr) != NULL && strstr(why, lurkd[1].tls_addr),
                       "both servers are not named: %s", why);
@@ -497,7 +477,7 @@ START_TEST(all_down_then_recovery)
     restart(&lurkd[0]);
     /* The same key object, no reload: back within the probe back-off. */
     for (int i = 0; i < 100 && !ok; i++) {
-        ok = sign_one(&s, why, sizeof(why));
+        ok = prov_sign_one(&s, why, sizeof(why));
         if (!ok)
             sleep_ms(100);
     }
@@ -537,7 +517,7 @@ START_TEST(link_credentials_rotate_without_restart)
     put("link.key", "client1.key");
     write_conf(lurkd[0].tls_addr, cert, key, NULL);
     prov_signer_open(&s, &p256, conf, false);
-    ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+    ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "%s", why);
 
     /* A bad new pair (certificate and key of different clients): logged, the old one kept. */
     put("link.crt", "client2.crt");
@@ -545,7 +525,8 @@ START_TEST(link_credentials_rotate_without_restart)
                   "the bad pair was not noticed");
     kill9(&lurkd[0]);
     restart(&lurkd[0]); /* new connections from now on */
-    ck_assert_msg(sign_one(&s, why, sizeof(why)), "the old credentials were not kept: %s", why);
+    ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "the old credentials were not kept: %s",
+                  why);
 
     /* A good new pair, another identity (client2, not allowed to use the key). */
     put("link.key", "client2.key");
@@ -554,7 +535,7 @@ START_TEST(link_credentials_rotate_without_restart)
     kill9(&lurkd[0]);
     restart(&lurkd[0]);
     for (int i = 0; i < 50 && !refused; i++) {
-        refused = !sign_one(&s, why, sizeof(why)) && strstr(why, "cannot reach") == NULL;
+        refused = !prov_sign_one(&s, why, sizeof(why)) && strstr(why, "cannot reach") == NULL;
         if (!refused)
             sleep_ms(100);
     }
@@ -566,7 +547,8 @@ START_TEST(link_credentials_rotate_without_restart)
     ck_assert(prov_wait_count(log_path, "link credentials reloaded", 2, 10000));
     kill9(&lurkd[0]);
     restart(&lurkd[0]);
-    ck_assert_msg(sign_one(&s, why, sizeof(why)) || sign_one(&s, why, sizeof(why)), "%s", why);
+    ck_assert_msg(prov_sign_one(&s, why, sizeof(why)) || prov_sign_one(&s, why, sizeof(why)), "%s",
+                  why);
     prov_signer_close(&s);
 }
 END_TEST
@@ -599,7 +581,7 @@ static void threadless_worker(const struct prov_signer *s, const struct passwd *
     if (pthread_create(&t, NULL, nothing, NULL) == 0)
         _exit(2);
     for (int i = 0; i < 600 && read(stop_fd, &byte, 1) != 1; i++) {
-        if (!sign_one(s, why, sizeof(why))) {
+        if (!prov_sign_one(s, why, sizeof(why))) {
             failed++;
             fprintf(stderr, "threadless worker: %s\n", why);
         }
@@ -736,7 +718,7 @@ START_TEST(forked_workers_probe_apart)
     prov_signer_open(&s, &p256, conf, false);
     /* The master process finds the server down before it forks its workers. */
     for (int i = 0; i < 60 && log_lines(addr, "down") == 0; i++)
-        ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+        ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "%s", why);
     ck_assert_int_eq(log_lines(addr, "down"), 1);
     forked = mono_ms();
     for (int c = 0; c < HERD; c++) {
@@ -744,7 +726,7 @@ START_TEST(forked_workers_probe_apart)
         ck_assert_int_ge(pids[c], 0);
         if (pids[c] == 0) {
             /* One operation starts the worker's health thread; it probes meanwhile. */
-            bool ok = sign_one(&s, why, sizeof(why));
+            bool ok = prov_sign_one(&s, why, sizeof(why));
             sleep_ms(1500);
             _exit(ok ? 0 : 1);
         }
@@ -790,7 +772,7 @@ START_TEST(weights_share_the_load)
         before[i] = audited(i);
     prov_signer_open(&s, &p256, conf, false);
     for (int i = 0; i < 400; i++)
-        ck_assert_msg(sign_one(&s, why, sizeof(why)), "operation %d: %s", i, why);
+        ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "operation %d: %s", i, why);
     for (int tries = 0; tries < 100 && total < 400; tries++) {
         if (tries > 0)
             sleep_ms(100);

@@ -75,36 +75,10 @@ static void stop(void)
 
 /* ---- a process's view: the key through lurk.so, its public key through the default provider */
 
-/*
- * One CertificateVerify signature through lurk.so, verified. No Check
- * assertion here: it runs in forked children and threads, which report
- * through why.
- */
-static bool sign_one(const struct prov_signer *s, char *why, size_t why_len)
-{
-    uint8_t tbs[160], sig[512];
-    size_t len = prov_cv_content(tbs, 32), sig_len = sizeof(sig);
-    bool ok = false;
-
-    if (len == 0) {
-        snprintf(why, why_len, "no random bytes");
-    } else if (!prov_signer_sign(s, tbs, len, sig, &sig_len)) {
-        char errs[700];
-        test_errors_text(errs, sizeof(errs));
-        snprintf(why, why_len, "%s: signing failed: %s", s->kind->name, errs);
-    } else if (!prov_signer_verify(s, tbs, len, sig, sig_len)) {
-        snprintf(why, why_len, "%s: a %zu-byte signature does not verify", s->kind->name, sig_len);
-    } else {
-        ok = true;
-    }
-    ERR_clear_error();
-    return ok;
-}
-
 static bool sign_many(const struct prov_signer *s, int n, char *why, size_t why_len)
 {
     for (int i = 0; i < n; i++)
-        if (!sign_one(s, why, why_len))
+        if (!prov_sign_one(s, why, why_len))
             return false;
     return true;
 }
@@ -134,7 +108,7 @@ static void fork_test(const struct prov_kind *kind, bool default_ctx)
 
     prov_signer_open(&s, kind, lurkd.provider_conf, default_ctx);
     /* The parent's connection exists before the fork: the children inherit it. */
-    ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+    ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "%s", why);
     ck_assert(prov_wait_count(lurkd.proc.log, TLS_CONN, 1, 5000));
     conns = prov_count(lurkd.proc.log, TLS_CONN);
 
@@ -314,7 +288,7 @@ START_TEST(generic_signing_refused)
      * Nothing reached lurkd: one real signature now, and its audit line is
      * the only new one (lurkd writes them in order).
      */
-    ck_assert_msg(sign_one(&s, why, sizeof(why)), "%s", why);
+    ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "%s", why);
     ck_assert(prov_wait_count(lurkd.proc.audit, "\n", lines0 + 1, 10000));
     ck_assert_int_eq(prov_count(lurkd.proc.audit, "\n"), lines0 + 1);
 

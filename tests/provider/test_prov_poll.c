@@ -31,27 +31,6 @@ static const struct prov_kind kinds[] = {
 /* lurk-poll-us of each run: never, the default, the largest. */
 static const int caps[] = {0, LURK_CLIENT_POLL_US_DEFAULT, LURK_CLIENT_POLL_US_MAX};
 
-static bool sign_one(const struct prov_signer *s, char *why, size_t why_len)
-{
-    uint8_t tbs[160], sig[512];
-    size_t len = prov_cv_content(tbs, 32), sig_len = sizeof(sig);
-    bool ok = false;
-
-    if (len == 0) {
-        snprintf(why, why_len, "no random bytes");
-    } else if (!prov_signer_sign(s, tbs, len, sig, &sig_len)) {
-        char errs[700];
-        test_errors_text(errs, sizeof(errs));
-        snprintf(why, why_len, "%s: signing failed: %s", s->kind->name, errs);
-    } else if (!prov_signer_verify(s, tbs, len, sig, sig_len)) {
-        snprintf(why, why_len, "%s: a %zu-byte signature does not verify", s->kind->name, sig_len);
-    } else {
-        ok = true;
-    }
-    ERR_clear_error();
-    return ok;
-}
-
 struct job {
     const struct prov_signer *s;
     bool ok;
@@ -64,7 +43,7 @@ static void *signer_thread(void *arg)
 
     j->ok = true;
     for (int i = 0; i < PER_THR && j->ok; i++)
-        j->ok = sign_one(j->s, j->why, sizeof(j->why));
+        j->ok = prov_sign_one(j->s, j->why, sizeof(j->why));
     return NULL;
 }
 
@@ -85,8 +64,8 @@ START_TEST(signatures_verify_with_polling_off_and_on)
 
         prov_signer_open(&s, &kinds[k], lurkd.provider_conf, false);
         for (int i = 0; i < SERIAL; i++)
-            ck_assert_msg(sign_one(&s, why, sizeof(why)), "lurk-poll-us %d, signature %d: %s", cap,
-                          i, why);
+            ck_assert_msg(prov_sign_one(&s, why, sizeof(why)), "lurk-poll-us %d, signature %d: %s",
+                          cap, i, why);
         for (int i = 0; i < THREADS; i++) {
             jobs[i] = (struct job){.s = &s};
             ck_assert_int_eq(pthread_create(&t[i], NULL, signer_thread, &jobs[i]), 0);
