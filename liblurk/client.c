@@ -72,8 +72,7 @@ struct lurk_conn {
     uint32_t answer_ns; /* learned time from the start of a wait to its answer; 0: none yet */
     bool poll_sleep_first;
     bool answer_wait; /* the read in progress waits for an answer: it may poll */
-    bool answer_new;  /* ... and has not waited yet: its first wait decides and learns */
-    bool polling;     /* the answer being received is polled for (poll_this_answer) */
+    bool answer_new;  /* ... and has not waited yet: only its first wait polls and learns */
     uint32_t poll_est_ns, sleep_est_ns; /* recent answer times, polled for and slept for */
     uint32_t answers;
     struct lurk_conn_poll_stats stats;
@@ -224,27 +223,30 @@ static int64_t learned_sleep_ns(const struct lurk_conn *c)
 static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t errlen)
 {
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
-    bool first = c->answer_new;
     uint32_t cap = c->poll_cap_ns;
     int64_t start, end, spin_start, last, until, sleep, t;
     bool preempted = false;
     int r;
 
-    if (cap == 0)
+    /*
+     * Only the first wait of an answer polls. The rest of an answer that
+     * came in pieces (a large frame, a stream cut small on its way, as
+     * anyone on the path can) is waited for asleep, so that an answer costs
+     * one window of polling at most however many pieces it comes in.
+     */
+    if (cap == 0 || !c->answer_new)
         return wait_fd(c->fd, POLLIN, deadline, err, errlen);
     start = now_ns();
     end = deadline * 1000000;
     c->answer_new = false;
-    if (first)
-        c->polling = poll_this_answer(c);
-    if (!c->polling) {
-        c->stats.unpolled += first;
+    if (!poll_this_answer(c)) {
+        c->stats.unpolled++;
         r = wait_fd(c->fd, POLLIN, deadline, err, errlen);
-        if (r > 0 && first)
+        if (r > 0)
             average_in(&c->sleep_est_ns, now_ns() - start);
         return r;
     }
-    sleep = first ? learned_sleep_ns(c) : 0;
+    sleep = learned_sleep_ns(c);
     if (sleep > 0 && start + sleep < end) {
         struct timespec ts = {(time_t)(sleep / 1000000000), (long)(sleep % 1000000000)};
         c->stats.slept++;
@@ -272,10 +274,8 @@ static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t 
             c->poll_window_ns = lurk_poll_adapt(c->poll_window_ns, cap, (uint64_t)(t - spin_start),
                                                 LURK_POLL_POLLED);
             c->stats.polled++;
-            if (first) {
-                learn_answer(c, t - start);
-                average_in(&c->poll_est_ns, t - start);
-            }
+            learn_answer(c, t - start);
+            average_in(&c->poll_est_ns, t - start);
             return 1;
         }
         if (r < 0 && errno != EINTR) {
@@ -295,10 +295,8 @@ static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t 
                                         r > 0 && !preempted ? LURK_POLL_WOKEN : LURK_POLL_EMPTY);
     if (r > 0) {
         c->stats.woken++;
-        if (first) {
-            learn_answer(c, t - start);
-            average_in(&c->poll_est_ns, t - start);
-        }
+        learn_answer(c, t - start);
+        average_in(&c->poll_est_ns, t - start);
     }
     return r;
 }

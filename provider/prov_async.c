@@ -78,6 +78,11 @@ bool lurk_prov_async_begin(struct lurk_prov_async_job *job)
     return job->wctx != NULL;
 }
 
+bool lurk_prov_async_in_job(void)
+{
+    return ASYNC_get_current_job() != NULL;
+}
+
 /*
  * The wait ctx's waiter, made and registered now if it has none. Only right
  * before a pause: haproxy adds a wait fd to its poller when a pause reports

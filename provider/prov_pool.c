@@ -785,12 +785,16 @@ static bool call(LURK_PROV_CTX *pc, struct lurk_prov_async_job *w, struct borrow
     struct lurk_conn_request req;
     enum lurk_conn_status st;
 
-    if (w == NULL)
+    /* Outside ASYNC jobs the thread is the caller's to block, polling first (lurk-poll-us). */
+    if (w == NULL && !lurk_prov_async_in_job())
         return lurk_conn_call(b->conn, designation, type, payload, payload_len, resp,
                               pc->cfg.timeout_ms, err, errlen);
     if (!lurk_conn_request(b->conn, designation, type, payload, payload_len, pc->cfg.timeout_ms,
                            &req, err, errlen))
         return false;
+    /* A job that cannot pause (no wait ctx) blocks, but never polls (docs/provider.md §4). */
+    if (w == NULL)
+        return lurk_conn_response(b->conn, &req, resp, true, err, errlen) == LURK_CONN_DONE;
     /* Read what arrived before pausing again: a resume may come late, after the deadline. */
     while ((st = lurk_conn_response(b->conn, &req, resp, false, err, errlen)) == LURK_CONN_AGAIN) {
         bool paused;

@@ -390,6 +390,8 @@ struct lurk_prov_async_job {
  * wait below fails) the caller blocks as usual.
  */
 bool lurk_prov_async_begin(struct lurk_prov_async_job *job);
+/* True inside any ASYNC job, with a wait ctx or not (its thread runs the application's loop). */
+bool lurk_prov_async_in_job(void);
 /*
  * Pauses the job until fd is readable (edge: only a new event on it counts)
  * or deadline_ms (CLOCK_MONOTONIC) passes; the application polls one wait

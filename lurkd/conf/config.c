@@ -1280,17 +1280,13 @@ static bool add_crls(struct lurkd_config *cfg, const struct lurkd_listener_conf 
     return true;
 }
 
-/* Whether a CA certificate of the ca = file chains up to one of cas (an intermediate). */
-static bool ca_certified(STACK_OF(X509) * cas, const char *ca_file)
+/* Whether a CA certificate of the ca = file (mine) chains up to one of cas (an intermediate). */
+static bool ca_certified(STACK_OF(X509) * cas, STACK_OF(X509) * mine)
 {
-    STACK_OF(X509) *mine = sk_X509_new_null();
-    char why[300];
     bool ok = false;
 
-    if (mine != NULL && lurkd_trusted_cas_add_file(mine, ca_file, why, sizeof(why)))
-        for (int i = 0; !ok && i < sk_X509_num(mine); i++)
-            ok = lurkd_trusted_cas_certify(cas, sk_X509_value(mine, i));
-    sk_X509_pop_free(mine, X509_free);
+    for (int i = 0; !ok && i < sk_X509_num(mine); i++)
+        ok = lurkd_trusted_cas_certify(cas, sk_X509_value(mine, i));
     return ok;
 }
 
@@ -1344,11 +1340,24 @@ static bool check_ca_clients(const struct lurkd_config *cfg, char *err, size_t e
                      c->where, c->name, n, names);
             goto out;
         }
+        if (c->n_ca == 0)
+            continue;
+        /* The ca = certificates themselves (read as digests at load): empty if unreadable now. */
+        STACK_OF(X509) *mine = sk_X509_new_null();
+        if (mine == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        if (!lurkd_trusted_cas_add_file(mine, c->ca_file, why, sizeof(why)))
+            ERR_clear_error();
         for (size_t k = 0; !held && k < c->n_ca; k++)
             held = lurkd_trusted_cas_hold(cas, c->ca_sha256[k]);
-        if (c->n_ca > 0 && !held)
-            held = ca_certified(cas, c->ca_file);
-        if (c->n_ca > 0 && !held) {
+        if (!held)
+            held = ca_certified(cas, mine);
+        /* Right while a CA is replaced by another; otherwise the tenants are not kept apart. */
+        size_t let_in = held && n > 1 ? lurkd_trusted_cas_covered(cas, mine) : 0;
+        sk_X509_pop_free(mine, X509_free);
+        if (!held) {
             snprintf(err, errlen,
                      "%s: [client.%s]: ca %s: no certificate in it is a CA of a listener's "
                      "client_ca or a CA under one (%s%s), so this client could never match",
@@ -1356,9 +1365,8 @@ static bool check_ca_clients(const struct lurkd_config *cfg, char *err, size_t e
                      n > 0 ? names : "");
             goto out;
         }
-        /* Right while a CA is replaced by another; otherwise the tenants are not kept apart. */
-        if (n > 1 && lurkd_trusted_cas_covered(cas, c->ca_sha256, c->n_ca) == n)
-            lurkd_warn("%s: [client.%s]: ca %s holds every one of the %zu CAs of client_ca (%s): "
+        if (let_in == n && n > 1)
+            lurkd_warn("%s: [client.%s]: ca %s lets in every one of the %zu CAs of client_ca (%s): "
                        "a certificate with a matching name from any of them is this client; "
                        "unless a CA rollover is under way, keep only the CA that issues its "
                        "certificates",

@@ -328,49 +328,54 @@ size_t lurkd_trusted_cas_count(STACK_OF(X509) * cas)
     return n;
 }
 
-/* Whether the certificate's DER has one of the n SHA-256 digests. */
-static bool digest_among(X509 *cert, const uint8_t (*sha256)[32], size_t n)
+bool lurkd_trusted_cas_hold(STACK_OF(X509) * cas, const uint8_t sha256[32])
 {
-    uint8_t md[32];
-    unsigned int len = 0;
-
-    if (X509_digest(cert, EVP_sha256(), md, &len) != 1 || len != 32)
-        return false;
-    for (size_t k = 0; k < n; k++)
-        if (memcmp(md, sha256[k], 32) == 0)
+    for (int i = 0; i < sk_X509_num(cas); i++) {
+        uint8_t md[32];
+        unsigned int len = 0;
+        if (X509_digest(sk_X509_value(cas, i), EVP_sha256(), md, &len) == 1 && len == 32 &&
+            memcmp(md, sha256, 32) == 0)
             return true;
+    }
+    ERR_clear_error();
     return false;
 }
 
-bool lurkd_trusted_cas_hold(STACK_OF(X509) * cas, const uint8_t sha256[32])
+/* Whether cert is one of mine or chains up to one through cas (dates not checked). */
+static bool under_one_of(STACK_OF(X509) * mine, STACK_OF(X509) * cas, X509 *cert)
 {
-    const uint8_t(*one)[32] = (const uint8_t(*)[32])sha256;
-    bool held = false;
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    bool ok = false;
 
-    for (int i = 0; !held && i < sk_X509_num(cas); i++)
-        held = digest_among(sk_X509_value(cas, i), one, 1);
-    ERR_clear_error();
-    return held;
+    if (store != NULL && ctx != NULL && X509_STORE_CTX_init(ctx, store, cert, cas) == 1) {
+        X509_STORE_CTX_set0_trusted_stack(ctx, mine);
+        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME);
+        ok = X509_verify_cert(ctx) == 1;
+    }
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    return ok;
 }
 
-size_t lurkd_trusted_cas_covered(STACK_OF(X509) * cas, const uint8_t (*sha256)[32], size_t n)
+size_t lurkd_trusted_cas_covered(STACK_OF(X509) * cas, STACK_OF(X509) * mine)
 {
     size_t covered = 0;
 
-    /* Each CA once (its first certificate), covered by any certificate of it. */
+    /* Each CA once (its first certificate), let in through any certificate of it. */
     for (int i = 0; i < sk_X509_num(cas); i++) {
         if (same_ca_earlier(cas, i))
             continue;
         X509 *ca = sk_X509_value(cas, i);
-        bool hit = false;
-        for (int k = i; !hit && k < sk_X509_num(cas); k++) {
+        bool in = false;
+        for (int k = i; !in && k < sk_X509_num(cas); k++) {
             X509 *cert = sk_X509_value(cas, k);
-            hit = (k == i ||
-                   (X509_NAME_cmp(X509_get_subject_name(cert), X509_get_subject_name(ca)) == 0 &&
-                    EVP_PKEY_eq(X509_get0_pubkey(cert), X509_get0_pubkey(ca)) == 1)) &&
-                  digest_among(cert, sha256, n);
+            in = (k == i ||
+                  (X509_NAME_cmp(X509_get_subject_name(cert), X509_get_subject_name(ca)) == 0 &&
+                   EVP_PKEY_eq(X509_get0_pubkey(cert), X509_get0_pubkey(ca)) == 1)) &&
+                 under_one_of(mine, cas, cert);
         }
-        covered += hit;
+        covered += in;
     }
     ERR_clear_error();
     return covered;

@@ -101,10 +101,12 @@ size_t lurkd_trusted_cas_count(STACK_OF(X509) * cas);
 /* Whether cas holds the certificate whose DER has this SHA-256 (a ca = certificate). */
 bool lurkd_trusted_cas_hold(STACK_OF(X509) * cas, const uint8_t sha256[32]);
 /*
- * How many CAs of cas (counted as lurkd_trusted_cas_count does) have a
- * certificate among the n SHA-256 digests (a ca = file's certificates).
+ * How many CAs of cas (counted as lurkd_trusted_cas_count does) a ca =
+ * file's certificates (mine) let in: those that are one of mine, or chain
+ * up to one (through the others of cas), since the handshake accepts a
+ * chain holding any ca = certificate (conf/policy.c).
  */
-size_t lurkd_trusted_cas_covered(STACK_OF(X509) * cas, const uint8_t (*sha256)[32], size_t n);
+size_t lurkd_trusted_cas_covered(STACK_OF(X509) * cas, STACK_OF(X509) * mine);
 /*
  * Whether ca is a CA certificate (basicConstraints CA) that chains up to one
  * of cas: an intermediate that clients send in their chain (a per-tenant CA

@@ -219,22 +219,33 @@ bool lurkd_workers_run_oldest(struct lurkd_job *job, const struct lurkd_runtime 
         atomic_fetch_sub(&inline_running, 1);
         return false;
     }
+    /*
+     * The head may have come after rt was taken (another loop's, after a
+     * SIGHUP): it is answered under the snapshot in force now, as a worker
+     * would answer it, never an older one.
+     */
+    struct lurkd_runtime *now = lurkd_runtime_acquire();
     struct worker *w = NULL;
     pthread_mutex_lock(&pool.lock);
     struct lurkd_job *head = pool.head;
-    if (head != NULL && head->cost != LURKD_COST_WORKER && !pool.stopping &&
-        pool.queued < pool.limit && lurkd_dispatch_cost(rt, &head->msg) != LURKD_COST_WORKER) {
+    bool take = now != NULL && head != NULL && head->cost != LURKD_COST_WORKER && !pool.stopping &&
+                pool.queued < pool.limit &&
+                lurkd_dispatch_cost(now, &head->msg) != LURKD_COST_WORKER;
+    if (take) {
         pool.head = head->next;
         if (pool.head == NULL)
             pool.tail = NULL;
         pool.queued--;
         w = push_locked(job);
-        job = head;
     }
     pthread_mutex_unlock(&pool.lock);
     if (w != NULL)
         sem_post(&w->wake);
-    process(job, rt);
+    if (take)
+        process(head, now);
+    else
+        process(job, rt);
+    lurkd_runtime_unref(now);
     atomic_fetch_sub(&inline_running, 1);
     return true;
 }

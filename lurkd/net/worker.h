@@ -39,12 +39,13 @@ bool lurkd_workers_submit(struct lurkd_job *job);
  */
 bool lurkd_workers_run_here(struct lurkd_job *job, const struct lurkd_runtime *rt);
 /*
- * Runs the oldest job in the calling thread under rt, so that the I/O
- * thread's inline answers keep the order of arrival: job itself when
- * nothing waits for a worker, else the queue's head when rt still lets an
- * I/O thread run it (its cost is computed again: a reload since it came may
- * have moved its key to a token), with job queued behind the others. Takes
- * job unless the pool is stopping (false, job untouched).
+ * Runs the oldest job in the calling thread, so that the I/O thread's
+ * inline answers keep the order of arrival: job itself (under rt) when
+ * nothing waits for a worker, else the queue's head, under the snapshot in
+ * force now, when that snapshot still lets an I/O thread run it (its cost
+ * is computed again: a reload since it came may have moved its key to a
+ * token), with job queued behind the others. Takes job unless the pool is
+ * stopping (false, job untouched).
  */
 bool lurkd_workers_run_oldest(struct lurkd_job *job, const struct lurkd_runtime *rt);
 /* True when a worker sleeps, waiting for work (read without the pool's lock). */

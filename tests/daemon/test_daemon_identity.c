@@ -579,7 +579,7 @@ START_TEST(name_rule_across_cas_must_say_which_ca)
 
     /* A ca = holding both CAs: a rollover's setting, allowed, but lurkd says what it means. */
     line = write_tenants_config(false, ip("both-ca.crt"));
-    snprintf(want, sizeof(want), "lurkd.conf:%d: [client.fe1]: ca %s holds every one of the 2 CAs",
+    snprintf(want, sizeof(want), "lurkd.conf:%d: [client.fe1]: ca %s lets in every one of the 2 CAs",
              line, ip("both-ca.crt"));
     ck_assert_int_eq(dc_run(&lurkd, check, out, sizeof(out), 10000), 0);
     ck_assert_msg(strstr(out, want) != NULL, "%s", out);

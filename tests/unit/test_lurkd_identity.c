@@ -355,16 +355,19 @@ START_TEST(trusted_cas_are_counted_once_each)
         "%s", names);
     lurkd_trusted_cas_names(cas, small, sizeof(small));
     ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
-    /* Covered: A by its renewal alone, B, and B's key under A's name only by itself. */
-    uint8_t some[3][32];
-    sha256_of(a2, some[0]);
-    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, some, 1), 1);
-    sha256_of(b, some[1]);
-    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, some, 2), 2);
-    sha256_of(b_as_a, some[2]);
-    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, some, 3), 3);
-    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, some + 1, 1), 1);
-    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, some, 0), 0);
+    /* Let in: A by its renewal alone, B, and B's key under A's name only by itself. */
+    STACK_OF(X509) *mine = sk_X509_new_null();
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, mine), 0);
+    sk_X509_push(mine, a2);
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, mine), 1);
+    sk_X509_push(mine, b);
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, mine), 2);
+    sk_X509_push(mine, b_as_a);
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, mine), 3);
+    (void)sk_X509_shift(mine);
+    (void)sk_X509_shift(mine);
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(cas, mine), 1);
+    sk_X509_free(mine);
     ck_assert_str_eq(small + sizeof(small) - 4, "...");
 
     why[0] = '\0';
@@ -485,6 +488,29 @@ START_TEST(name_rule_of_several_cas_needs_ca)
     snprintf(clients, sizeof(clients), "%sca = %s\n", fe1, write_pem("stray.pem", &stray, 1));
     ck_assert(!config_ok(lroot, clients, err, sizeof(err)));
     ck_assert_msg(strstr(err, "stray.pem: no certificate in it is a CA"), "%s", err);
+    /* With both tenants' intermediates in client_ca, a ca = naming the root lets all three in. */
+    EVP_PKEY *kb2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *mid_b = make_ca(kb2, "tenant B intermediate", root, kr);
+    STACK_OF(X509) *three = sk_X509_new_null(), *mine = sk_X509_new_null();
+    sk_X509_push(three, root);
+    sk_X509_push(three, mid);
+    sk_X509_push(three, mid_b);
+    ck_assert_uint_eq(lurkd_trusted_cas_count(three), 3);
+    sk_X509_push(mine, mid);
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(three, mine), 1);
+    sk_X509_push(mine, mid_b);
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(three, mine), 2);
+    (void)sk_X509_pop(mine);
+    (void)sk_X509_pop(mine);
+    sk_X509_push(mine, root);
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(three, mine), 3);
+    (void)sk_X509_pop(mine);
+    sk_X509_push(mine, stray);
+    ck_assert_uint_eq(lurkd_trusted_cas_covered(three, mine), 0);
+    sk_X509_free(mine);
+    sk_X509_free(three);
+    X509_free(mid_b);
+    EVP_PKEY_free(kb2);
     free(lroot);
     X509_free(root);
     X509_free(mid);

@@ -53,7 +53,8 @@ const struct lurk_address *lurk_conn_address(const struct lurk_conn *conn);
  * the socket for a while before they sleep in poll(), so that an answer
  * coming soon finds this thread awake instead of paying the wake-up of an
  * idle vCPU. How long adapts per connection (lurk/poll_window.h) up to
- * cap_us; a poll that loses the CPU stops at once, and none goes past the
+ * cap_us, once per answer (the rest of an answer that comes in pieces is
+ * slept for); a poll that loses the CPU stops at once, and none goes past the
  * call's deadline. With sleep_first, an answer that usually takes longer
  * than the cap (an RSA signature) is first slept for, in a ppoll with a
  * timeout learned from the connection's recent answers, and polled for
