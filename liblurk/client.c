@@ -29,6 +29,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,30 @@ static void average_in(uint32_t *est, int64_t ns)
     *est = (uint32_t)((int64_t)*est + (t - (int64_t)*est) / 8);
 }
 
+/*
+ * Never more threads of this process polling at once than CPUs: more take
+ * the CPUs from each other, from lurkd and from the application's other
+ * threads, and answers come later (docs/performance.md, "Polling for the
+ * answer": 64 connections at depth 1). A thread that finds every slot taken
+ * sleeps at once.
+ */
+static atomic_int pollers, poll_slots;
+
+static bool poll_slot_take(void)
+{
+    int slots = atomic_load_explicit(&poll_slots, memory_order_relaxed);
+
+    if (slots == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        slots = n > 0 ? (int)n : 1;
+        atomic_store_explicit(&poll_slots, slots, memory_order_relaxed);
+    }
+    if (atomic_fetch_add(&pollers, 1) < slots)
+        return true;
+    atomic_fetch_sub(&pollers, 1);
+    return false;
+}
+
 static bool poll_this_answer(struct lurk_conn *c)
 {
     bool pays = c->poll_est_ns == 0 || c->sleep_est_ns == 0 ||
@@ -211,41 +236,16 @@ static int64_t learned_sleep_ns(const struct lurk_conn *c)
     return sleep >= MIN_SLEEP_NS ? sleep : 0;
 }
 
-/*
- * Waits for the answer's bytes as wait_fd does, polling first when the
- * connection polls (lurk_conn_set_poll) and polling has paid lately
- * (poll_this_answer): at the start of a response, a
- * learned sleep when its answers take longer than the cap; then polling
- * for the connection's window, until the answer, the deadline or a poll
- * that lost the CPU (lurk/poll_window.h); then a blocking poll. The window
- * adapts to how the wait ended.
- */
-static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t errlen)
+/* wait_answer's polling part, with a polling slot taken. */
+static int poll_for_answer(struct lurk_conn *c, int64_t start, int64_t end, int64_t deadline,
+                           char *err, size_t errlen)
 {
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
     uint32_t cap = c->poll_cap_ns;
-    int64_t start, end, spin_start, last, until, sleep, t;
+    int64_t spin_start, last, until, sleep, t;
     bool preempted = false;
     int r;
 
-    /*
-     * Only the first wait of an answer polls. The rest of an answer that
-     * came in pieces (a large frame, a stream cut small on its way, as
-     * anyone on the path can) is waited for asleep, so that an answer costs
-     * one window of polling at most however many pieces it comes in.
-     */
-    if (cap == 0 || !c->answer_new)
-        return wait_fd(c->fd, POLLIN, deadline, err, errlen);
-    start = now_ns();
-    end = deadline * 1000000;
-    c->answer_new = false;
-    if (!poll_this_answer(c)) {
-        c->stats.unpolled++;
-        r = wait_fd(c->fd, POLLIN, deadline, err, errlen);
-        if (r > 0)
-            average_in(&c->sleep_est_ns, now_ns() - start);
-        return r;
-    }
     sleep = learned_sleep_ns(c);
     if (sleep > 0 && start + sleep < end) {
         struct timespec ts = {(time_t)(sleep / 1000000000), (long)(sleep % 1000000000)};
@@ -267,27 +267,30 @@ static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t 
     until = spin_start + (c->poll_window_ns < cap ? c->poll_window_ns : cap);
     if (until > end)
         until = end;
+    r = 0;
     while (last < until) {
         r = poll(&p, 1, 0);
-        if (r > 0) {
-            t = now_ns();
-            c->poll_window_ns = lurk_poll_adapt(c->poll_window_ns, cap, (uint64_t)(t - spin_start),
-                                                LURK_POLL_POLLED);
-            c->stats.polled++;
-            learn_answer(c, t - start);
-            average_in(&c->poll_est_ns, t - start);
-            return 1;
-        }
-        if (r < 0 && errno != EINTR) {
-            snprintf(err, errlen, "poll: %s", strerror(errno));
-            return -1;
-        }
+        if (r != 0 && !(r < 0 && errno == EINTR))
+            break;
         lurk_poll_relax();
         t = now_ns();
         preempted = t - last > LURK_POLL_PREEMPTED_NS;
         if (preempted)
             break;
         last = t;
+    }
+    if (r > 0) {
+        t = now_ns();
+        c->poll_window_ns =
+            lurk_poll_adapt(c->poll_window_ns, cap, (uint64_t)(t - spin_start), LURK_POLL_POLLED);
+        c->stats.polled++;
+        learn_answer(c, t - start);
+        average_in(&c->poll_est_ns, t - start);
+        return 1;
+    }
+    if (r < 0 && errno != EINTR) {
+        snprintf(err, errlen, "poll: %s", strerror(errno));
+        return -1;
     }
     r = wait_fd(c->fd, POLLIN, deadline, err, errlen);
     t = now_ns();
@@ -298,6 +301,48 @@ static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t 
         learn_answer(c, t - start);
         average_in(&c->poll_est_ns, t - start);
     }
+    return r;
+}
+
+/*
+ * Waits for the answer's bytes as wait_fd does, polling first when the
+ * connection polls (lurk_conn_set_poll), polling has paid lately
+ * (poll_this_answer) and a polling slot is free (poll_slot_take): a
+ * learned sleep when its answers take longer than the cap; then polling
+ * for the connection's window, until the answer, the deadline or a poll
+ * that lost the CPU (lurk/poll_window.h); then a blocking poll. The window
+ * adapts to how the wait ended.
+ */
+static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t errlen)
+{
+    int64_t start, end;
+    int r;
+
+    /*
+     * Only the first wait of an answer polls. The rest of an answer that
+     * came in pieces (a large frame, a stream cut small on its way, as
+     * anyone on the path can) is waited for asleep, so that an answer costs
+     * one window of polling at most however many pieces it comes in.
+     */
+    if (c->poll_cap_ns == 0 || !c->answer_new)
+        return wait_fd(c->fd, POLLIN, deadline, err, errlen);
+    start = now_ns();
+    end = deadline * 1000000;
+    c->answer_new = false;
+    if (!poll_this_answer(c)) {
+        c->stats.unpolled++;
+        r = wait_fd(c->fd, POLLIN, deadline, err, errlen);
+        if (r > 0)
+            average_in(&c->sleep_est_ns, now_ns() - start);
+        return r;
+    }
+    /* Every slot taken: a plain sleep, which says nothing about polling's worth. */
+    if (!poll_slot_take()) {
+        c->stats.unpolled++;
+        return wait_fd(c->fd, POLLIN, deadline, err, errlen);
+    }
+    r = poll_for_answer(c, start, end, deadline, err, errlen);
+    atomic_fetch_sub(&pollers, 1);
     return r;
 }
 

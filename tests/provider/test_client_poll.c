@@ -354,6 +354,62 @@ START_TEST(zero_cap_never_polls)
 }
 END_TEST
 
+struct waiter {
+    pthread_barrier_t *go;
+    struct lurk_conn *c;
+    bool ok;
+};
+
+static void *wait_one(void *arg)
+{
+    struct waiter *w = arg;
+    char err[256];
+
+    pthread_barrier_wait(w->go);
+    w->ok = ping(w->c, 5000, err, sizeof(err));
+    return NULL;
+}
+
+/*
+ * More threads waiting at once than CPUs: no more of them poll than the
+ * CPUs, the others sleep at once (docs/performance.md, "Polling slots").
+ * Each thread's first answer, whose polling has not been judged yet, would
+ * be polled for otherwise.
+ */
+START_TEST(no_more_threads_poll_than_cpus)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    struct waiter w[MAX_CONNS];
+    pthread_t t[MAX_CONNS];
+    pthread_barrier_t go;
+    uint64_t polling = 0, unpolled = 0;
+
+    if (cpus >= MAX_CONNS)
+        return; /* this host has more CPUs than the test server takes connections */
+    ck_assert_int_eq(pthread_barrier_init(&go, NULL, MAX_CONNS), 0);
+    atomic_store(&srv.delay_us, 20000); /* answered one after the other: 160 ms for all */
+    atomic_store(&srv.answers, MAX_CONNS);
+    for (int i = 0; i < MAX_CONNS; i++) {
+        w[i] = (struct waiter){.go = &go, .c = open_conn()};
+        lurk_conn_set_poll(w[i].c, LURK_CLIENT_POLL_US_MAX, true);
+        ck_assert_int_eq(pthread_create(&t[i], NULL, wait_one, &w[i]), 0);
+    }
+    for (int i = 0; i < MAX_CONNS; i++) {
+        struct lurk_conn_poll_stats st;
+        pthread_join(t[i], NULL);
+        ck_assert(w[i].ok);
+        lurk_conn_poll_stats(w[i].c, &st);
+        polling += st.polled + st.woken;
+        unpolled += st.unpolled;
+        lurk_conn_close(w[i].c);
+    }
+    pthread_barrier_destroy(&go);
+    ck_assert_uint_ge(polling, 1);
+    ck_assert_msg(unpolled >= 1, "%d threads waited at once, all polling, on %ld CPUs", MAX_CONNS,
+                  cpus);
+}
+END_TEST
+
 /* RFC 8446 §4.4.3: the server CertificateVerify content over a made-up transcript hash. */
 static size_t cv_content(uint8_t *out)
 {
@@ -427,6 +483,7 @@ int main(void)
     tcase_add_test(tc, answer_in_pieces_is_polled_for_one_window_at_most);
     tcase_add_test(tc, response_without_call_never_polls);
     tcase_add_test(tc, zero_cap_never_polls);
+    tcase_add_test(tc, no_more_threads_poll_than_cpus);
     tcase_add_test(tc, provider_call_that_is_never_answered_fails_in_time);
     suite_add_tcase(s, tc);
     return lurk_test_run(s, CK_FORK_GETENV);
