@@ -204,6 +204,18 @@ static bool ping(struct lurk_conn *c, int timeout_ms, char *err, size_t errlen)
     return ok;
 }
 
+/* ping, with the wall and this thread's CPU time it took (ns). */
+static bool timed_ping(struct lurk_conn *c, int timeout_ms, char *err, size_t errlen, int64_t *wall,
+                       int64_t *cpu)
+{
+    int64_t t0 = mono_ns(CLOCK_MONOTONIC), c0 = mono_ns(CLOCK_THREAD_CPUTIME_ID);
+    bool ok = ping(c, timeout_ms, err, errlen);
+
+    *wall = mono_ns(CLOCK_MONOTONIC) - t0;
+    *cpu = mono_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    return ok;
+}
+
 /*
  * Answers after delay_us until the window reaches want_ns (at most n
  * answers): every wake-up within the cap doubles it (lurk/poll_window.h),
@@ -231,16 +243,12 @@ START_TEST(unanswered_call_sleeps_after_the_window_and_fails_at_the_deadline)
 {
     struct lurk_conn *c = open_conn();
     char err[256];
-    int64_t t0, c0, wall, cpu;
+    int64_t wall, cpu;
 
     /* A 20 ms cap, grown towards by answers 2 ms late. */
     lurk_conn_set_poll(c, 20000, true);
     grow_window(c, 2000, 100, 20000000);
-    t0 = mono_ns(CLOCK_MONOTONIC);
-    c0 = mono_ns(CLOCK_THREAD_CPUTIME_ID);
-    ck_assert(!ping(c, 400, err, sizeof(err)));
-    wall = mono_ns(CLOCK_MONOTONIC) - t0;
-    cpu = mono_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    ck_assert(!timed_ping(c, 400, err, sizeof(err), &wall, &cpu));
     ck_assert_str_eq(err, "timed out");
     ck_assert_int_ge(wall, 390 * 1000000LL);
     ck_assert_msg(wall < 2400 * 1000000LL, "failed %lld ms after a 400 ms timeout",
@@ -262,7 +270,7 @@ START_TEST(answer_in_pieces_is_polled_for_one_window_at_most)
 {
     struct lurk_conn *c = open_conn();
     char err[256];
-    int64_t t0, c0, wall, cpu;
+    int64_t wall, cpu;
 
     lurk_conn_set_poll(c, LURK_CLIENT_POLL_US_DEFAULT, true);
     /* Polling on: answers 30 us late open the window (a preemption may close it again). */
@@ -277,11 +285,7 @@ START_TEST(answer_in_pieces_is_polled_for_one_window_at_most)
     atomic_store(&srv.delay_us, 0);
     atomic_store(&srv.drip_us, 30);
     atomic_store(&srv.answers, 1);
-    t0 = mono_ns(CLOCK_MONOTONIC);
-    c0 = mono_ns(CLOCK_THREAD_CPUTIME_ID);
-    ck_assert_msg(ping(c, 10000, err, sizeof(err)), "%s", err);
-    wall = mono_ns(CLOCK_MONOTONIC) - t0;
-    cpu = mono_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    ck_assert_msg(timed_ping(c, 10000, err, sizeof(err), &wall, &cpu), "%s", err);
     ck_assert_int_ge(wall, 30 * 1000000LL); /* 1,012 bytes at least 30 us apart */
     ck_assert_msg(cpu < wall / 2, "%lld ms of CPU over an answer of %lld ms",
                   (long long)(cpu / 1000000), (long long)(wall / 1000000));
