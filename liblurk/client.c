@@ -122,14 +122,6 @@ static int wait_fd(int fd, short events, int64_t deadline, char *err, size_t err
     }
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /*
  * The answer time the next wait expects: it follows a faster answer at once
  * and a slower one by a sixteenth of the difference, so that one late
@@ -254,8 +246,8 @@ static int poll_for_answer(struct lurk_conn *c, int64_t start, int64_t end, int6
         if (r > 0) {
             /* Here before the learned time: the next sleep is shorter. */
             c->stats.woken++;
-            learn_answer(c, now_ns() - start);
-            average_in(&c->poll_est_ns, now_ns() - start);
+            learn_answer(c, lurk_clock_ns() - start);
+            average_in(&c->poll_est_ns, lurk_clock_ns() - start);
             return 1;
         }
         if (r < 0 && errno != EINTR) {
@@ -263,7 +255,7 @@ static int poll_for_answer(struct lurk_conn *c, int64_t start, int64_t end, int6
             return -1;
         }
     }
-    spin_start = last = now_ns();
+    spin_start = last = lurk_clock_ns();
     until = spin_start + (c->poll_window_ns < cap ? c->poll_window_ns : cap);
     if (until > end)
         until = end;
@@ -273,14 +265,14 @@ static int poll_for_answer(struct lurk_conn *c, int64_t start, int64_t end, int6
         if (r != 0 && !(r < 0 && errno == EINTR))
             break;
         lurk_poll_relax();
-        t = now_ns();
+        t = lurk_clock_ns();
         preempted = t - last > LURK_POLL_PREEMPTED_NS;
         if (preempted)
             break;
         last = t;
     }
     if (r > 0) {
-        t = now_ns();
+        t = lurk_clock_ns();
         c->poll_window_ns =
             lurk_poll_adapt(c->poll_window_ns, cap, (uint64_t)(t - spin_start), LURK_POLL_POLLED);
         c->stats.polled++;
@@ -293,7 +285,7 @@ static int poll_for_answer(struct lurk_conn *c, int64_t start, int64_t end, int6
         return -1;
     }
     r = wait_fd(c->fd, POLLIN, deadline, err, errlen);
-    t = now_ns();
+    t = lurk_clock_ns();
     c->poll_window_ns = lurk_poll_adapt(c->poll_window_ns, cap, (uint64_t)(t - spin_start),
                                         r > 0 && !preempted ? LURK_POLL_WOKEN : LURK_POLL_EMPTY);
     if (r > 0) {
@@ -326,14 +318,14 @@ static int wait_answer(struct lurk_conn *c, int64_t deadline, char *err, size_t 
      */
     if (c->poll_cap_ns == 0 || !c->answer_new)
         return wait_fd(c->fd, POLLIN, deadline, err, errlen);
-    start = now_ns();
+    start = lurk_clock_ns();
     end = deadline * 1000000;
     c->answer_new = false;
     if (!poll_this_answer(c)) {
         c->stats.unpolled++;
         r = wait_fd(c->fd, POLLIN, deadline, err, errlen);
         if (r > 0)
-            average_in(&c->sleep_est_ns, now_ns() - start);
+            average_in(&c->sleep_est_ns, lurk_clock_ns() - start);
         return r;
     }
     /* Every slot taken: a plain sleep, which says nothing about polling's worth. */

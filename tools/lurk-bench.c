@@ -62,6 +62,7 @@
 #include <openssl/rsa.h>
 
 #include "args.h"
+#include "lurk/clock.h"
 #include "lurk/client.h"
 #include "lurk/hex.h"
 #include "lurk/tls13.h"
@@ -90,14 +91,6 @@ struct bench {
     uint64_t ops, errors;
     uint64_t polled, woken, slept, unpolled; /* lurk_conn_poll_stats, all connections */
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void sleep_until(int64_t t_ns)
 {
@@ -136,7 +129,7 @@ static struct lurk_conn *connect_or_die(struct bench *b)
 /* Timed runs stop at the deadline, counted runs after per_conn requests. */
 static bool more(const struct bench *b, uint64_t done)
 {
-    return b->per_conn > 0 ? done < b->per_conn : now_ns() < b->deadline_ns;
+    return b->per_conn > 0 ? done < b->per_conn : lurk_clock_ns() < b->deadline_ns;
 }
 
 /* st: how the connection's waits ended during the window (NULL for --local). */
@@ -167,7 +160,7 @@ static void spin_until_readable(const struct bench *b, const struct lurk_conn *c
 {
     struct pollfd p = {.fd = lurk_conn_fd(c), .events = POLLIN};
 
-    while (poll(&p, 1, 0) == 0 && (b->per_conn > 0 || now_ns() < b->deadline_ns))
+    while (poll(&p, 1, 0) == 0 && (b->per_conn > 0 || lurk_clock_ns() < b->deadline_ns))
         ;
 }
 
@@ -205,7 +198,7 @@ static void *worker(void *arg)
     /* Fill the pipeline; the id's low bits say which slot a response belongs to. */
     for (int i = 0; i < b->depth && (b->per_conn == 0 || next_id < b->per_conn); i++, next_id++) {
         size_t len = build_request(b, next_id, msg, sizeof(msg));
-        sent_at[next_id % MAX_DEPTH] = now_ns();
+        sent_at[next_id % MAX_DEPTH] = lurk_clock_ns();
         if (!lurk_conn_send(c, msg, len, 10000, err, sizeof(err)))
             goto fail;
     }
@@ -217,7 +210,7 @@ static void *worker(void *arg)
             spin_until_readable(b, c);
         if (!lurk_conn_recv(c, &resp, &resp_len, 10000, err, sizeof(err)))
             goto fail;
-        int64_t t = now_ns();
+        int64_t t = lurk_clock_ns();
         lurk_message_parse(resp, resp_len, &m);
         if (m.hdr.status == LURK_STATUS_SUCCESS)
             ops++;
@@ -231,7 +224,7 @@ static void *worker(void *arg)
         if (b->interval_ns > 0)
             sleep_until(t + b->interval_ns);
         size_t len = build_request(b, next_id, msg, sizeof(msg));
-        sent_at[next_id % MAX_DEPTH] = now_ns();
+        sent_at[next_id % MAX_DEPTH] = lurk_clock_ns();
         next_id++;
         if (!lurk_conn_send(c, msg, len, 10000, err, sizeof(err)))
             goto fail;
@@ -263,7 +256,7 @@ static void *local_worker(void *arg)
     pthread_barrier_wait(&b->ready);
     pthread_barrier_wait(&b->go);
     while (more(b, ops + errors)) {
-        int64_t t0 = now_ns();
+        int64_t t0 = lurk_clock_ns();
         EVP_MD_CTX *md = EVP_MD_CTX_new();
         size_t len = 0;
         if (md != NULL && EVP_MD_CTX_copy_ex(md, b->local_tmpl) == 1 &&
@@ -274,7 +267,7 @@ static void *local_worker(void *arg)
             errors++;
         EVP_MD_CTX_free(md);
         if (n_lat < 1024 * 1024 && lat != NULL)
-            lat[n_lat++] = (uint64_t)(now_ns() - t0) / 1000;
+            lat[n_lat++] = (uint64_t)(lurk_clock_ns() - t0) / 1000;
     }
     merge(b, ops, errors, lat, n_lat, NULL);
     free(lat);
@@ -784,7 +777,7 @@ static int run_closed_loop(const struct options *o, struct bench *b)
     if (o->server_pid > 0)
         srv_ok = proc_usage((pid_t)o->server_pid, &srv0);
     self_usage(&self0);
-    start = now_ns();
+    start = lurk_clock_ns();
     b->deadline_ns = start + (int64_t)o->seconds * 1000000000;
     pthread_barrier_wait(&b->go);
     /* A timed run is sampled at the deadline, before the connections close. */
@@ -793,7 +786,7 @@ static int run_closed_loop(const struct options *o, struct bench *b)
     else
         for (int i = 0; i < o->connections; i++)
             pthread_join(threads[i], NULL);
-    end = now_ns();
+    end = lurk_clock_ns();
     self_usage(&self1);
     if (o->server_pid > 0 && srv_ok)
         srv_ok = proc_usage((pid_t)o->server_pid, &srv1);

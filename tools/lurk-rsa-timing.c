@@ -29,13 +29,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "args.h"
+#include "lurk/clock.h"
 #include "lurk/client.h"
 #include "lurk/keyid.h"
 #include "lurk/tls12.h"
@@ -75,14 +75,6 @@ static EVP_PKEY *load_public_key(const char *path)
     }
     fclose(f);
     return pkey;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* The ciphertext of class c (k bytes). */
@@ -330,10 +322,10 @@ static bool measure(const struct options *o, struct lurk_conn *conn, EVP_PKEY *p
             if (!make_ciphertext(pub, c, ct))
                 return false;
             size_t len = make_payload(o->master, id, ct, k, payload, sizeof(payload));
-            int64_t t0 = now_ns();
+            int64_t t0 = lurk_clock_ns();
             bool ok = lurk_conn_call(conn, LURK_DESIGNATION_TLS12, type, payload, len, &resp, 10000,
                                      err, sizeof(err));
-            int64_t dt = now_ns() - t0;
+            int64_t dt = lurk_clock_ns() - t0;
             if (!ok) {
                 fprintf(stderr, TOOL ": %s\n", err);
                 return false;

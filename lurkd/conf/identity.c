@@ -304,17 +304,19 @@ bool lurkd_trusted_cas_add_file(STACK_OF(X509) * cas, const char *path, char *wh
     return true;
 }
 
-/* Whether the CA of cas[i] already came earlier in cas (same subject, same key). */
+/* One CA: the same subject and the same key (a CA certificate renewed with its key). */
+static bool same_ca(X509 *a, X509 *b)
+{
+    return X509_NAME_cmp(X509_get_subject_name(a), X509_get_subject_name(b)) == 0 &&
+           EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)) == 1;
+}
+
+/* Whether the CA of cas[i] already came earlier in cas. */
 static bool same_ca_earlier(STACK_OF(X509) * cas, int i)
 {
-    X509 *cert = sk_X509_value(cas, i);
-
-    for (int k = 0; k < i; k++) {
-        X509 *other = sk_X509_value(cas, k);
-        if (X509_NAME_cmp(X509_get_subject_name(other), X509_get_subject_name(cert)) == 0 &&
-            EVP_PKEY_eq(X509_get0_pubkey(other), X509_get0_pubkey(cert)) == 1)
+    for (int k = 0; k < i; k++)
+        if (same_ca(sk_X509_value(cas, k), sk_X509_value(cas, i)))
             return true;
-    }
     return false;
 }
 
@@ -341,16 +343,21 @@ bool lurkd_trusted_cas_hold(STACK_OF(X509) * cas, const uint8_t sha256[32])
     return false;
 }
 
-/* Whether cert is one of mine or chains up to one through cas (dates not checked). */
-static bool under_one_of(STACK_OF(X509) * mine, STACK_OF(X509) * cas, X509 *cert)
+/*
+ * Whether cert chains up to a certificate of trusted, through untrusted
+ * (may be NULL), dates not checked; flags add to that (PARTIAL_CHAIN: a
+ * trusted certificate that is not a root is an anchor too).
+ */
+static bool chains_to(X509 *cert, STACK_OF(X509) * untrusted, STACK_OF(X509) * trusted,
+                      unsigned long flags)
 {
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     bool ok = false;
 
-    if (store != NULL && ctx != NULL && X509_STORE_CTX_init(ctx, store, cert, cas) == 1) {
-        X509_STORE_CTX_set0_trusted_stack(ctx, mine);
-        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME);
+    if (store != NULL && ctx != NULL && X509_STORE_CTX_init(ctx, store, cert, untrusted) == 1) {
+        X509_STORE_CTX_set0_trusted_stack(ctx, trusted);
+        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME | flags);
         ok = X509_verify_cert(ctx) == 1;
     }
     X509_STORE_CTX_free(ctx);
@@ -370,10 +377,8 @@ size_t lurkd_trusted_cas_covered(STACK_OF(X509) * cas, STACK_OF(X509) * mine)
         bool in = false;
         for (int k = i; !in && k < sk_X509_num(cas); k++) {
             X509 *cert = sk_X509_value(cas, k);
-            in = (k == i ||
-                  (X509_NAME_cmp(X509_get_subject_name(cert), X509_get_subject_name(ca)) == 0 &&
-                   EVP_PKEY_eq(X509_get0_pubkey(cert), X509_get0_pubkey(ca)) == 1)) &&
-                 under_one_of(mine, cas, cert);
+            in = (k == i || same_ca(cert, ca)) &&
+                 chains_to(cert, cas, mine, X509_V_FLAG_PARTIAL_CHAIN);
         }
         covered += in;
     }
@@ -383,18 +388,8 @@ size_t lurkd_trusted_cas_covered(STACK_OF(X509) * cas, STACK_OF(X509) * mine)
 
 bool lurkd_trusted_cas_certify(STACK_OF(X509) * cas, X509 *ca)
 {
-    X509_STORE *store = X509_STORE_new();
-    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    bool ok = false;
+    bool ok = X509_check_ca(ca) == 1 && chains_to(ca, NULL, cas, 0);
 
-    if (store != NULL && ctx != NULL && X509_check_ca(ca) == 1 &&
-        X509_STORE_CTX_init(ctx, store, ca, NULL) == 1) {
-        X509_STORE_CTX_set0_trusted_stack(ctx, cas);
-        X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
-        ok = X509_verify_cert(ctx) == 1;
-    }
-    X509_STORE_CTX_free(ctx);
-    X509_STORE_free(store);
     ERR_clear_error();
     return ok;
 }

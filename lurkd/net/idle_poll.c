@@ -1,8 +1,8 @@
 /* Polling before sleeping; see idle_poll.h. */
 #include "net/idle_poll.h"
 
-#include <time.h>
 
+#include "lurk/clock.h"
 #include "lurk/poll_window.h"
 #include "net/worker.h"
 
@@ -18,14 +18,6 @@ void lurkd_idle_poll_set_cap(unsigned cap)
 uint32_t lurkd_idle_poll_window_ns(void)
 {
     return window_ns;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int lurkd_idle_poll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms,
@@ -46,7 +38,7 @@ int lurkd_idle_poll_wait(int epfd, struct epoll_event *events, int max, int time
         n = epoll_wait(epfd, events, max, timeout_ms);
         return n < 0 ? 0 : n;
     }
-    start = last = now_ns();
+    start = last = lurk_clock_ns();
     /* Never past the loop's next deadline. */
     until = start + (window_ns < cap ? window_ns : cap);
     if (timeout_ms > 0 && until > start + (int64_t)timeout_ms * 1000000)
@@ -55,12 +47,12 @@ int lurkd_idle_poll_wait(int epfd, struct epoll_event *events, int max, int time
     while (last < until && !atomic_load_explicit(stop, memory_order_relaxed)) {
         n = epoll_wait(epfd, events, max, 0);
         if (n > 0) {
-            window_ns =
-                lurk_poll_adapt(window_ns, cap, (uint64_t)(now_ns() - start), LURK_POLL_POLLED);
+            window_ns = lurk_poll_adapt(window_ns, cap, (uint64_t)(lurk_clock_ns() - start),
+                                        LURK_POLL_POLLED);
             return n;
         }
         lurk_poll_relax();
-        int64_t t = now_ns();
+        int64_t t = lurk_clock_ns();
         preempted = t - last > LURK_POLL_PREEMPTED_NS;
         if (preempted)
             break;
@@ -68,12 +60,12 @@ int lurkd_idle_poll_wait(int epfd, struct epoll_event *events, int max, int time
     }
     left = timeout_ms;
     if (timeout_ms > 0) {
-        int64_t polled_ms = (now_ns() - start) / 1000000;
+        int64_t polled_ms = (lurk_clock_ns() - start) / 1000000;
         left = polled_ms < timeout_ms ? timeout_ms - (int)polled_ms : 0;
     }
     n = epoll_wait(epfd, events, max, left);
     if (n > 0 && !preempted)
         end = LURK_POLL_WOKEN;
-    window_ns = lurk_poll_adapt(window_ns, cap, (uint64_t)(now_ns() - start), end);
+    window_ns = lurk_poll_adapt(window_ns, cap, (uint64_t)(lurk_clock_ns() - start), end);
     return n < 0 ? 0 : n;
 }

@@ -3,8 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "lurk/clock.h"
 #include "exchange/dispatch.h"
 #include "lurk/lurk.h"
 #include "net/loop.h"
@@ -33,14 +33,6 @@ static void reject_frame(struct lurkd_conn *c, const uint8_t *frame, size_t len,
 
     if (lurkd_dispatch_parse(frame, len, &m))
         reject(c, &m.msg.hdr, status);
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /*
@@ -76,11 +68,11 @@ static bool answered_here(struct lurkd_conn *c, struct lurkd_job *job,
      */
     if (long_one && loop->batch_events > 1 && lurkd_workers_asleep())
         return false;
-    int64_t start = now_ns();
+    int64_t start = lurk_clock_ns();
     if (!(job->cost == LURKD_COST_SHORT ? lurkd_workers_run_here(job, rt)
                                         : lurkd_workers_run_oldest(job, rt)))
         return false;
-    loop->inline_ns[long_one] += now_ns() - start;
+    loop->inline_ns[long_one] += lurk_clock_ns() - start;
     return true;
 }
 
