@@ -93,11 +93,16 @@ static bool synthetic_premaster(const struct lurkd_rsa_kx *kx, uint16_t client_v
 
 /*
  * RFC 5246 §7.4.7.1 on the decrypted block em (k bytes), in constant time:
- * 00 02, k - 51 nonzero padding bytes, 00, then 48 bytes whose first two are
- * client_version. Writes em's last 48 bytes where all of that holds, and
- * synthetic elsewhere, without a branch or an index that depends on em.
+ * where em is 00 02, k - 51 nonzero padding bytes, 00 and 48 bytes M, the
+ * premaster is client_version || M[2..47]; elsewhere it is synthetic (which
+ * starts with client_version too). M's own version bytes are never compared:
+ * the RFC's third case already makes a rolled-back version give another
+ * premaster, and an answer that changed with that comparison would tell a
+ * caller who chooses client_version (rsa_premaster's field, the ClientHello
+ * of the handshake_messages types) which blocks are well formed: the
+ * Klima-Pokorny-Rosa "bad version" oracle, here by asking twice.
  */
-static void select_premaster(const uint8_t *em, size_t k, uint16_t client_version,
+static void select_premaster(const uint8_t *em, size_t k,
                              const uint8_t synthetic[LURK_PREMASTER_LEN],
                              uint8_t out[LURK_PREMASTER_LEN])
 {
@@ -107,8 +112,9 @@ static void select_premaster(const uint8_t *em, size_t k, uint16_t client_versio
     for (size_t i = 2; i < k - LURK_PREMASTER_LEN - 1; i++)
         good &= ~lurk_ct_is_zero(em[i]);
     good &= lurk_ct_is_zero(em[k - LURK_PREMASTER_LEN - 1]);
-    good &= lurk_ct_eq(msg[0], client_version >> 8) & lurk_ct_eq(msg[1], client_version & 0xff);
-    for (size_t i = 0; i < LURK_PREMASTER_LEN; i++)
+    out[0] = synthetic[0];
+    out[1] = synthetic[1];
+    for (size_t i = 2; i < LURK_PREMASTER_LEN; i++)
         out[i] = lurk_ct_select_u8(good, msg[i], synthetic[i]);
 }
 
@@ -150,7 +156,7 @@ uint8_t lurkd_rsa_premaster_decrypt(EVP_PKEY *rsa, const struct lurkd_rsa_kx *kx
         *note = "RSA decryption failed";
         goto out;
     }
-    select_premaster(em, k, client_version, synthetic, premaster);
+    select_premaster(em, k, synthetic, premaster);
     st = LURK_STATUS_SUCCESS;
 out:
     ERR_clear_error();

@@ -4,13 +4,14 @@
  * rsa_premaster (docs/protocol.md). Raw RSA stays inside this module.
  *
  * Implicit rejection, deterministic (docs/protocol.md, "RSA key transport:
- * implicit rejection"): when the PKCS#1 v1.5 block is not well formed, or
- * does not hold 48 bytes starting with the client's version, the premaster
- * is a synthetic value derived from the ciphertext and a secret derived from
- * the private key itself, chosen in constant time. The same ciphertext thus
- * always gets the same answer, from every lurkd holding the key, and a
- * malformed block is answered exactly like a well-formed one: same status,
- * same length, same code path.
+ * implicit rejection"): the premaster is the client's version followed by
+ * the block's last 46 bytes when the PKCS#1 v1.5 block is well formed and
+ * holds 48 bytes, and otherwise the client's version followed by 46 bytes
+ * derived from the ciphertext and a secret derived from the private key
+ * itself, chosen in constant time. The same ciphertext thus always gets the
+ * same answer, from every lurkd holding the key, whatever client version it
+ * is asked with, and a malformed block is answered exactly like a
+ * well-formed one: same status, same length, same code path.
  */
 #ifndef LURKD_KEYS_RSA_PREMASTER_H
 #define LURKD_KEYS_RSA_PREMASTER_H
@@ -39,7 +40,8 @@ void lurkd_rsa_kx_free(struct lurkd_rsa_kx *kx);
 /*
  * Decrypts ciphertext (1 to k bytes, k the modulus length; a shorter one is
  * the left-padded integer, as OpenSSL reads it) into the 48-byte premaster,
- * checking the version against client_version. Returns success, or
+ * whose first two bytes are client_version (RFC 5246 §7.4.7.1, never the
+ * block's own). Returns success, or
  * invalid_payload_format for what is public: an empty or over-long
  * ciphertext, or an integer not below the modulus; *note says which.
  */

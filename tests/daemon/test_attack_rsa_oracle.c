@@ -207,6 +207,82 @@ START_TEST(repeated_ciphertexts_classify_no_better_than_chance)
 }
 END_TEST
 
+/* rsa_premaster of ciphertext ct asked with client_version version. */
+static void ask_premaster_as(struct lurk_conn *c, uint16_t version, const uint8_t *ct,
+                             size_t ct_len, struct answer *a)
+{
+    uint8_t payload[4096];
+    struct lurk_key_id id = {.type = LURK_KEY_ID_TYPE_SHA256_32};
+    struct lurk_tls12_rsa_premaster_request r = {.client_version = version};
+    struct lurk_response resp;
+    lurk_cbb cbb;
+
+    memcpy(id.id, key_id, 4);
+    r.key_id = id;
+    lurk_cbs_init(&r.encrypted_premaster, ct, ct_len);
+    lurk_cbb_init_fixed(&cbb, payload, sizeof(payload));
+    ck_assert(lurk_tls12_rsa_premaster_request_encode(&cbb, &r));
+    memset(a, 0, sizeof(*a));
+    a->status = dc_call(c, LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_PREMASTER, payload,
+                        lurk_cbb_len(&cbb), &resp);
+    a->len = lurk_cbs_len(&resp.msg.payload);
+    if (a->status == LURK_STATUS_SUCCESS && a->len == 48)
+        memcpy(a->secret, lurk_cbs_data(&resp.msg.payload), 48);
+    lurk_response_free(&resp);
+}
+
+/*
+ * The Klima-Pokorny-Rosa "bad version" oracle, by asking twice: rsa_premaster
+ * lets its caller choose client_version, so the same ciphertext asked with
+ * the block's own version and with another one must not answer a real
+ * premaster once and a synthetic one the other time (which compared the
+ * block's version, and classified 120 of 120 on the tree of 1f9f050). RFC
+ * 5246 §7.4.7.1's third case: the premaster is client_version || M[2..47].
+ * The other exchanges cannot be asked this way: rsa_master's version is
+ * 03 03, and the handshake_messages types hash the ClientHello into the
+ * master secret, so two versions always answer differently.
+ */
+START_TEST(premaster_asked_with_two_versions_classifies_no_better_than_chance)
+{
+    static const uint16_t other_versions[] = {0x0302, 0x0301, 0x0300};
+    struct lurk_conn *c = dc_connect(lurkd_a.unix_addr, 0);
+    size_t k = (size_t)EVP_PKEY_get_size(rsa);
+    unsigned right = 0;
+
+    for (int i = 0; i < N_GOOD + N_BAD; i++) {
+        bool good = i < N_GOOD;
+        enum lurk_rsa_probe_kind kind =
+            good ? LURK_RSA_PROBE_GOOD
+                 : (enum lurk_rsa_probe_kind)(1 + (i - N_GOOD) % (LURK_RSA_PROBE_COUNT - 1));
+        uint16_t other = other_versions[i % 3];
+        uint8_t ct[LURK_RSA_PROBE_MAX], premaster[48];
+        struct answer mine, theirs;
+
+        ck_assert(lurk_rsa_probe_make(rsa, kind, CLIENT_VERSION, ct, premaster));
+        ask_premaster_as(c, CLIENT_VERSION, ct, k, &mine);
+        ask_premaster_as(c, other, ct, k, &theirs);
+        ck_assert(mine.status == LURK_STATUS_SUCCESS && mine.len == 48);
+        ck_assert(theirs.status == LURK_STATUS_SUCCESS && theirs.len == 48);
+        /* The version bytes are always the asked version's. */
+        ck_assert(mine.secret[0] == CLIENT_VERSION >> 8 &&
+                  mine.secret[1] == (CLIENT_VERSION & 0xff));
+        ck_assert(theirs.secret[0] == other >> 8 && theirs.secret[1] == (other & 0xff));
+        if (good)
+            ck_assert_mem_eq(mine.secret, premaster, 48);
+        /* The attacker's rule: "well formed" when the 46 bytes differ. */
+        right += (memcmp(mine.secret + 2, theirs.secret + 2, 46) != 0) == good;
+    }
+    printf("figure: oracle: rsa_premaster asked with client_version 0x%04x and with another, "
+           "%d good and %d malformed ciphertexts: %u of %d classified right\n",
+           CLIENT_VERSION, N_GOOD, N_BAD, right, N_GOOD + N_BAD);
+    ck_assert_msg(right <= N_GOOD,
+                  "an oracle: %u of %d classified right by asking with two "
+                  "client versions",
+                  right, N_GOOD + N_BAD);
+    lurk_conn_close(c);
+}
+END_TEST
+
 /*
  * A ciphertext shorter than the modulus is a smaller integer, as OpenSSL
  * reads it (left-padded with zeros): the same answer as its padded form, and
@@ -259,6 +335,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, repeated_ciphertexts_classify_no_better_than_chance, 0, EX_COUNT);
     tcase_add_test(tc, short_ciphertext_is_the_left_padded_integer);
+    tcase_add_test(tc, premaster_asked_with_two_versions_classifies_no_better_than_chance);
     suite_add_tcase(s, tc);
     return lurk_test_run(s, CK_NOFORK);
 }
