@@ -280,11 +280,13 @@ const struct lurkd_key *lurkd_request_key(struct lurkd_request *req,
 }
 
 enum lurkd_dispatch_cost lurkd_dispatch_cost(const struct lurkd_runtime *rt,
+                                             const struct lurkd_peer *peer,
                                              struct lurkd_dispatch_msg *m)
 {
     const struct lurk_header *hdr = &m->msg.hdr;
     lurk_cbs in = m->msg.payload;
     const struct lurkd_key *key;
+    const char *reason;
 
     if (hdr->status != LURK_STATUS_REQUEST)
         return LURKD_COST_WORKER;
@@ -296,8 +298,15 @@ enum lurkd_dispatch_cost lurkd_dispatch_cost(const struct lurkd_runtime *rt,
         return LURKD_COST_WORKER;
     /* Trailing bytes: the handler decodes again and says so. */
     m->sign_cv_decoded = lurk_cbs_len(&in) == 0;
-    if ((key = lurkd_keystore_find(rt->keys, m->sign_cv.key_id.id)) == NULL)
-        return LURKD_COST_WORKER;
+    /*
+     * A refusal is answered at once, and the same way for a key lurkd does
+     * not have and for one this peer may not use: who answers, and when,
+     * must not tell a client which keys exist (docs/security.md, "Controls
+     * in lurkd": exactly like an unknown key).
+     */
+    if ((key = lurkd_keystore_find(rt->keys, m->sign_cv.key_id.id)) == NULL ||
+        !lurkd_policy_allows(rt->cfg, key, peer, LURKD_EX_SIGN_CERTIFICATE_VERIFY, &reason))
+        return LURKD_COST_SHORT;
     /*
      * A key in memory signs in tens (ECDSA, EdDSA) or hundreds (RSA up to
      * 3072 bits) of microseconds, which the I/O thread's time budget bounds

@@ -43,8 +43,9 @@ void lurkd_dispatch(const struct lurkd_runtime *rt, const struct lurkd_peer *pee
  * microseconds for ECDSA and EdDSA (short), hundreds for RSA of up to
  * LURKD_INLINE_RSA_MAX_BITS (long). Larger RSA keys, keys in a token (an
  * engine, pkcs11: or another provider: lurkd_key.in_memory false) and the
- * other exchanges go to a worker. Only a hint: dispatch checks all. Keeps
- * the payload it decodes in m.
+ * other exchanges go to a worker. A CertificateVerify that will be refused
+ * (an unknown key, or one peer may not use) is short, whatever the key.
+ * Only a hint: dispatch checks all. Keeps the payload it decodes in m.
  */
 #define LURKD_INLINE_RSA_MAX_BITS 3072
 enum lurkd_dispatch_cost {
@@ -53,6 +54,7 @@ enum lurkd_dispatch_cost {
     LURKD_COST_LONG,
 };
 enum lurkd_dispatch_cost lurkd_dispatch_cost(const struct lurkd_runtime *rt,
+                                             const struct lurkd_peer *peer,
                                              struct lurkd_dispatch_msg *m);
 /*
  * An answer decided before the payload is looked at (e.g. temporary_failure

@@ -104,7 +104,7 @@ void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len
     }
     /* Who may answer it (dispatch.h), and the answer if here: one snapshot for both. */
     struct lurkd_runtime *rt = lurkd_runtime_acquire();
-    job->cost = lurkd_dispatch_cost(rt, &job->msg);
+    job->cost = lurkd_dispatch_cost(rt, &c->peer, &job->msg);
     job->conn = c;
     lurkd_conn_ref(c);
     atomic_fetch_add(&c->inflight, 1);

@@ -230,7 +230,7 @@ bool lurkd_workers_run_oldest(struct lurkd_job *job, const struct lurkd_runtime 
     struct lurkd_job *head = pool.head;
     bool take = now != NULL && head != NULL && head->cost != LURKD_COST_WORKER && !pool.stopping &&
                 pool.queued < pool.limit &&
-                lurkd_dispatch_cost(now, &head->msg) != LURKD_COST_WORKER;
+                lurkd_dispatch_cost(now, &head->conn->peer, &head->msg) != LURKD_COST_WORKER;
     if (take) {
         pool.head = head->next;
         if (pool.head == NULL)
