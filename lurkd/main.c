@@ -239,7 +239,7 @@ static void apply_settings(const struct lurkd_config *cfg)
     lurkd_audit_set_repeat_interval(cfg->audit_repeat_interval);
     lurkd_io_set_limits(&lim);
     lurkd_idle_poll_set_cap(cfg->idle_poll_us);
-    lurkd_workers_set_limit(cfg->queue_limit);
+    lurkd_workers_set_limit(cfg->queue_limit, cfg->peer_queue_limit);
 }
 
 static bool open_logs(const struct lurkd_config *cfg, bool foreground, char *err, size_t errlen)
@@ -592,7 +592,9 @@ int main(int argc, char **argv)
     lurkd_runtime_install(rt);
     apply_settings(rt->cfg);
     warn_keys(rt);
-    if (sfd < 0 || !lurkd_workers_start(rt->cfg->workers, rt->cfg->queue_limit, err, sizeof(err)) ||
+    if (sfd < 0 ||
+        !lurkd_workers_start(rt->cfg->workers, rt->cfg->queue_limit, rt->cfg->peer_queue_limit, err,
+                             sizeof(err)) ||
         !lurkd_io_start(rt->cfg->io_threads, listeners, n_listeners, err, sizeof(err)) ||
         !start_metrics(rt->cfg->metrics, err, sizeof(err))) {
         lurkd_error("cannot start: %s", sfd < 0 ? strerror(errno) : err);

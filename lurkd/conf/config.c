@@ -37,7 +37,7 @@
 #define DEFAULT_IDLE_TIMEOUT          300
 #define DEFAULT_REQUEST_TIMEOUT       10
 #define DEFAULT_AUDIT_REPEAT_INTERVAL 10
-/* One peer may hold an eighth of max_connections unless set otherwise. */
+/* One peer may hold an eighth of max_connections, and of queue_limit, unless set otherwise. */
 #define DEFAULT_PER_PEER_SHARE 8
 #define DEFAULT_DRAIN_TIMEOUT  10
 #define DEFAULT_TIME_WINDOW    300
@@ -918,6 +918,10 @@ static bool parse_main(struct parse *p, struct lurkd_config *cfg)
             if (!parse_uint(v->value, 1, 1000000, false, &u))
                 return failf(p, "lurkd", n, "queue_limit must be 1..1000000");
             cfg->queue_limit = (unsigned)u;
+        } else if (strcmp(n, "peer_queue_limit") == 0) {
+            if (!parse_uint(v->value, 1, 1000000, false, &u))
+                return failf(p, "lurkd", n, "peer_queue_limit must be 1..1000000");
+            cfg->peer_queue_limit = (unsigned)u;
         } else if (strcmp(n, "connection_queue_limit") == 0) {
             if (!parse_uint(v->value, 1, 100000, false, &u))
                 return failf(p, "lurkd", n, "connection_queue_limit must be 1..100000");
@@ -1384,6 +1388,10 @@ bool lurkd_config_finish(struct lurkd_config *cfg, char *err, size_t errlen)
         cfg->max_connections_per_peer = cfg->max_connections / DEFAULT_PER_PEER_SHARE > 0
                                             ? cfg->max_connections / DEFAULT_PER_PEER_SHARE
                                             : 1;
+    if (cfg->peer_queue_limit == 0)
+        cfg->peer_queue_limit = cfg->queue_limit / DEFAULT_PER_PEER_SHARE > 0
+                                    ? cfg->queue_limit / DEFAULT_PER_PEER_SHARE
+                                    : 1;
     if (cfg->n_listeners == 0) {
         snprintf(err, errlen, "%s%sno listener (add a [listener.NAME] section or --listen)",
                  cfg->path ? cfg->path : "", cfg->path ? ": " : "");

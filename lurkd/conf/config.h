@@ -118,6 +118,7 @@ struct lurkd_config {
     size_t max_frame;
     unsigned queue_limit;      /* requests queued for the workers, all connections */
     unsigned connection_limit; /* requests in flight per connection */
+    unsigned peer_queue_limit; /* requests queued for the workers, per peer (net/peer_limit.h) */
     unsigned max_connections;
     unsigned max_connections_per_peer; /* per uid, address, or client identity (net/peer_limit.h) */
     unsigned idle_timeout;             /* seconds without a request before a connection is closed */

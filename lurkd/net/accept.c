@@ -142,7 +142,8 @@ void lurkd_accept(struct lurkd_loop *loop, struct lurkd_listener *l, bool all)
             lurkd_conn_unref(c);
             continue;
         }
-        if (!lurkd_peer_limit_acquire(&c->limit_key, lim.max_connections_per_peer)) {
+        if (!lurkd_peer_limit_acquire(LURKD_PEER_CONNECTIONS, &c->limit_key,
+                                      lim.max_connections_per_peer)) {
             atomic_fetch_sub(&lurkd_io.n_conns, 1);
             refuse(fd, l, LURKD_COUNTER_REFUSED_PER_PEER, "max_connections_per_peer reached",
                    c->peer.text);
@@ -164,7 +165,7 @@ void lurkd_accept(struct lurkd_loop *loop, struct lurkd_listener *l, bool all)
         c->accepted_ms = c->active_ms = lurk_clock_ms();
         if (!ok || !lurkd_loop_add_conn(loop, c)) {
             /* Not in the loop yet: undo by hand what accepting did. */
-            lurkd_peer_limit_release(&c->limit_key);
+            lurkd_peer_limit_release(LURKD_PEER_CONNECTIONS, &c->limit_key);
             atomic_fetch_sub(&lurkd_io.n_conns, 1);
             c->transport->free(c);
             close(fd);
@@ -222,14 +223,15 @@ bool lurkd_accept_authenticated(struct lurkd_conn *c)
     struct lurkd_peer_key identity;
 
     lurkd_peer_key_identity(&identity, c->peer.spki_sha256);
-    if (!lurkd_peer_limit_acquire(&identity, lurkd_io_limits_get().max_connections_per_peer)) {
+    if (!lurkd_peer_limit_acquire(LURKD_PEER_CONNECTIONS, &identity,
+                                  lurkd_io_limits_get().max_connections_per_peer)) {
         lurkd_metrics_count(LURKD_COUNTER_REFUSED_PER_PEER);
         lurkd_log_limited(&refused_log, LURKD_LOG_WARN,
                           "closing a connection from %s: max_connections_per_peer reached",
                           c->peer.text);
         return false;
     }
-    lurkd_peer_limit_release(&c->limit_key);
+    lurkd_peer_limit_release(LURKD_PEER_CONNECTIONS, &c->limit_key);
     c->limit_key = identity;
     return true;
 }

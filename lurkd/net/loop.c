@@ -98,7 +98,7 @@ void lurkd_loop_close(struct lurkd_conn *c)
     pthread_mutex_unlock(&c->out_lock);
     lurkd_timer_cancel(&loop->timers, &c->timer);
     lurkd_reader_clear(&c->reader);
-    lurkd_peer_limit_release(&c->limit_key);
+    lurkd_peer_limit_release(LURKD_PEER_CONNECTIONS, &c->limit_key);
     c->limit_key.kind = LURKD_PEER_KEY_NONE;
     if (c->prev != NULL)
         c->prev->next = c->next;

@@ -1,4 +1,4 @@
-/* Per-peer connection counts; see peer_limit.h. */
+/* Per-peer counts of connections and of queued requests; see peer_limit.h. */
 #include "peer_limit.h"
 
 #include <netinet/in.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 
 /*
- * A chained hash table of the peers that hold connections. An entry goes
- * when its count drops to zero, so the table never holds more entries than
- * there are connections.
+ * A chained hash table of the peers that hold connections (or queued
+ * requests). An entry goes when its count drops to zero, so a table never
+ * holds more entries than there are connections (or queued requests).
  */
 struct entry {
     struct lurkd_peer_key key;
@@ -19,11 +19,14 @@ struct entry {
 
 #define BUCKETS 1024
 
-static struct {
+static struct table {
     pthread_mutex_t lock;
     struct entry *buckets[BUCKETS];
     size_t peers;
-} table = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} tables[LURKD_PEER_COUNT_KINDS] = {
+    [LURKD_PEER_CONNECTIONS] = {.lock = PTHREAD_MUTEX_INITIALIZER},
+    [LURKD_PEER_QUEUED] = {.lock = PTHREAD_MUTEX_INITIALIZER},
+};
 
 void lurkd_peer_key_uid(struct lurkd_peer_key *key, uid_t uid)
 {
@@ -72,8 +75,10 @@ static bool same(const struct lurkd_peer_key *a, const struct lurkd_peer_key *b)
     return a->kind == b->kind && a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
-bool lurkd_peer_limit_acquire(const struct lurkd_peer_key *key, unsigned cap)
+bool lurkd_peer_limit_acquire(enum lurkd_peer_count what, const struct lurkd_peer_key *key,
+                              unsigned cap)
 {
+    struct table *table = &tables[what];
     struct entry **head, *e;
     bool ok = true;
 
@@ -81,48 +86,49 @@ bool lurkd_peer_limit_acquire(const struct lurkd_peer_key *key, unsigned cap)
         return true;
     if (cap == 0)
         return false;
-    head = &table.buckets[bucket(key)];
-    pthread_mutex_lock(&table.lock);
+    head = &table->buckets[bucket(key)];
+    pthread_mutex_lock(&table->lock);
     for (e = *head; e != NULL && !same(&e->key, key); e = e->next)
         ;
     if (e == NULL && (e = calloc(1, sizeof(*e))) != NULL) {
         e->key = *key;
         e->next = *head;
         *head = e;
-        table.peers++;
+        table->peers++;
     }
     if (e == NULL || e->count >= cap)
         ok = false;
     else
         e->count++;
-    pthread_mutex_unlock(&table.lock);
+    pthread_mutex_unlock(&table->lock);
     return ok;
 }
 
-void lurkd_peer_limit_release(const struct lurkd_peer_key *key)
+void lurkd_peer_limit_release(enum lurkd_peer_count what, const struct lurkd_peer_key *key)
 {
+    struct table *table = &tables[what];
     struct entry **p;
 
     if (key->kind == LURKD_PEER_KEY_NONE)
         return;
-    pthread_mutex_lock(&table.lock);
-    for (p = &table.buckets[bucket(key)]; *p != NULL && !same(&(*p)->key, key); p = &(*p)->next)
+    pthread_mutex_lock(&table->lock);
+    for (p = &table->buckets[bucket(key)]; *p != NULL && !same(&(*p)->key, key); p = &(*p)->next)
         ;
     if (*p != NULL && --(*p)->count == 0) {
         struct entry *gone = *p;
         *p = gone->next;
         free(gone);
-        table.peers--;
+        table->peers--;
     }
-    pthread_mutex_unlock(&table.lock);
+    pthread_mutex_unlock(&table->lock);
 }
 
-size_t lurkd_peer_limit_peers(void)
+size_t lurkd_peer_limit_peers(enum lurkd_peer_count what)
 {
     size_t n;
 
-    pthread_mutex_lock(&table.lock);
-    n = table.peers;
-    pthread_mutex_unlock(&table.lock);
+    pthread_mutex_lock(&tables[what].lock);
+    n = tables[what].peers;
+    pthread_mutex_unlock(&tables[what].lock);
     return n;
 }

@@ -112,10 +112,13 @@ void lurkd_request_submit(struct lurkd_conn *c, const uint8_t *frame, size_t len
     lurkd_runtime_unref(rt);
     if (here)
         return;
-    if (!lurkd_workers_submit(job)) {
+    enum lurkd_submit placed = lurkd_workers_submit(job);
+    if (placed != LURKD_SUBMIT_QUEUED) {
         atomic_fetch_sub(&c->inflight, 1);
         lurkd_conn_unref(c);
-        lurkd_metrics_count(LURKD_COUNTER_REFUSED_QUEUE_FULL);
+        lurkd_metrics_count(placed == LURKD_SUBMIT_PEER_QUEUE_FULL
+                                ? LURKD_COUNTER_REFUSED_PEER_QUEUE_LIMIT
+                                : LURKD_COUNTER_REFUSED_QUEUE_FULL);
         reject(c, &job->msg.msg.hdr, LURK_STATUS_TEMPORARY_FAILURE);
         lurkd_job_free(job);
     }

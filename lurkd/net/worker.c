@@ -1,6 +1,7 @@
 /* The crypto worker pool; see worker.h. */
 #include "net/worker.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -39,7 +40,7 @@ static atomic_uint queued_now, running_now, sleeping_now;
 static struct {
     pthread_mutex_t lock;
     struct lurkd_job *head, *tail;
-    unsigned queued, running, limit;
+    unsigned queued, running, limit, peer_limit;
     struct worker *sleepers; /* waiting on their semaphore, not yet posted */
     bool stopping;
     struct worker *workers;
@@ -106,6 +107,20 @@ static struct worker *take_sleeper_locked(void)
     return w;
 }
 
+/* Takes the queue's head, which must exist (pool.lock held). */
+static struct lurkd_job *pop_locked(void)
+{
+    struct lurkd_job *job = pool.head;
+
+    pool.head = job->next;
+    if (pool.head == NULL)
+        pool.tail = NULL;
+    pool.queued--;
+    atomic_store_explicit(&queued_now, pool.queued, memory_order_relaxed);
+    lurkd_peer_limit_release(LURKD_PEER_QUEUED, &job->queued_as);
+    return job;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *self = arg;
@@ -127,12 +142,7 @@ static void *worker_main(void *arg)
         }
         if (pool.head == NULL)
             break;
-        struct lurkd_job *job = pool.head;
-        pool.head = job->next;
-        if (pool.head == NULL)
-            pool.tail = NULL;
-        pool.queued--;
-        atomic_store_explicit(&queued_now, pool.queued, memory_order_relaxed);
+        struct lurkd_job *job = pop_locked();
         pool.running++;
         atomic_store_explicit(&running_now, pool.running, memory_order_relaxed);
         pthread_mutex_unlock(&pool.lock);
@@ -145,9 +155,11 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-bool lurkd_workers_start(unsigned n, unsigned queue_limit, char *err, size_t errlen)
+bool lurkd_workers_start(unsigned n, unsigned queue_limit, unsigned peer_queue_limit, char *err,
+                         size_t errlen)
 {
     pool.limit = queue_limit;
+    pool.peer_limit = peer_queue_limit;
     pool.workers = calloc(n, sizeof(*pool.workers));
     if (pool.workers == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -164,10 +176,11 @@ bool lurkd_workers_start(unsigned n, unsigned queue_limit, char *err, size_t err
     return true;
 }
 
-void lurkd_workers_set_limit(unsigned queue_limit)
+void lurkd_workers_set_limit(unsigned queue_limit, unsigned peer_queue_limit)
 {
     pthread_mutex_lock(&pool.lock);
     pool.limit = queue_limit;
+    pool.peer_limit = peer_queue_limit;
     pthread_mutex_unlock(&pool.lock);
 }
 
@@ -194,7 +207,25 @@ bool lurkd_workers_run_here(struct lurkd_job *job, const struct lurkd_runtime *r
     return true;
 }
 
-/* Appends job to the queue (pool.lock held); the caller posts the sleeper it returns. */
+/*
+ * Whether job has a place in the queue, which it then takes (pool.lock
+ * held): below queue_limit, and, once the queue is half full, its peer below
+ * peer_queue_limit. So a front end alone may use most of the queue, and
+ * when it has, the other half stays for the others (docs/security.md,
+ * "Connection limits").
+ */
+static enum lurkd_submit place_locked(struct lurkd_job *job)
+{
+    if (pool.queued >= pool.limit || pool.stopping)
+        return LURKD_SUBMIT_QUEUE_FULL;
+    job->queued_as = job->conn->limit_key;
+    unsigned cap = pool.queued < pool.limit / 2 ? UINT_MAX : pool.peer_limit;
+    if (!lurkd_peer_limit_acquire(LURKD_PEER_QUEUED, &job->queued_as, cap))
+        return LURKD_SUBMIT_PEER_QUEUE_FULL;
+    return LURKD_SUBMIT_QUEUED;
+}
+
+/* Appends job, placed, to the queue (pool.lock held); the caller posts the sleeper it returns. */
 static struct worker *push_locked(struct lurkd_job *job)
 {
     job->next = NULL;
@@ -228,14 +259,12 @@ bool lurkd_workers_run_oldest(struct lurkd_job *job, const struct lurkd_runtime 
     struct worker *w = NULL;
     pthread_mutex_lock(&pool.lock);
     struct lurkd_job *head = pool.head;
-    bool take = now != NULL && head != NULL && head->cost != LURKD_COST_WORKER && !pool.stopping &&
-                pool.queued < pool.limit &&
-                lurkd_dispatch_cost(now, &head->conn->peer, &head->msg) != LURKD_COST_WORKER;
+    /* job takes the head's place: the queue's length does not change, its peer's may. */
+    bool take = now != NULL && head != NULL && head->cost != LURKD_COST_WORKER &&
+                lurkd_dispatch_cost(now, &head->conn->peer, &head->msg) != LURKD_COST_WORKER &&
+                place_locked(job) == LURKD_SUBMIT_QUEUED;
     if (take) {
-        pool.head = head->next;
-        if (pool.head == NULL)
-            pool.tail = NULL;
-        pool.queued--;
+        pop_locked();
         w = push_locked(job);
     }
     pthread_mutex_unlock(&pool.lock);
@@ -250,18 +279,15 @@ bool lurkd_workers_run_oldest(struct lurkd_job *job, const struct lurkd_runtime 
     return true;
 }
 
-bool lurkd_workers_submit(struct lurkd_job *job)
+enum lurkd_submit lurkd_workers_submit(struct lurkd_job *job)
 {
     pthread_mutex_lock(&pool.lock);
-    if (pool.queued >= pool.limit || pool.stopping) {
-        pthread_mutex_unlock(&pool.lock);
-        return false;
-    }
-    struct worker *w = push_locked(job);
+    enum lurkd_submit placed = place_locked(job);
+    struct worker *w = placed == LURKD_SUBMIT_QUEUED ? push_locked(job) : NULL;
     pthread_mutex_unlock(&pool.lock);
     if (w != NULL)
         sem_post(&w->wake);
-    return true;
+    return placed;
 }
 
 bool lurkd_workers_asleep(void)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "exchange/dispatch.h"
+#include "net/peer_limit.h"
 
 struct lurkd_conn;
 
@@ -18,18 +19,32 @@ struct lurkd_job {
     struct lurkd_conn *conn; /* a reference, dropped by the worker */
     uint8_t *frame;          /* the whole request message, freed by the worker */
     size_t len;
-    struct lurkd_dispatch_msg msg; /* frame, parsed once (views into frame) */
-    enum lurkd_dispatch_cost cost; /* who may run it (exchange/dispatch.h) */
+    struct lurkd_dispatch_msg msg;   /* frame, parsed once (views into frame) */
+    enum lurkd_dispatch_cost cost;   /* who may run it (exchange/dispatch.h) */
+    struct lurkd_peer_key queued_as; /* the peer it counts against while queued */
     struct lurkd_job *next;
 };
 
 /* Wipes and frees the job's frame and the job (not its connection reference). */
 void lurkd_job_free(struct lurkd_job *job);
 
-bool lurkd_workers_start(unsigned n, unsigned queue_limit, char *err, size_t errlen);
-void lurkd_workers_set_limit(unsigned queue_limit);
-/* Takes the job; false (job untouched) when the queue is full. */
-bool lurkd_workers_submit(struct lurkd_job *job);
+/*
+ * queue_limit bounds the jobs waiting for a worker; once half of it is
+ * taken, peer_queue_limit bounds those of each peer (net/peer_limit.h), so
+ * that one peer cannot fill the queue and have every other peer's requests
+ * refused.
+ */
+bool lurkd_workers_start(unsigned n, unsigned queue_limit, unsigned peer_queue_limit, char *err,
+                         size_t errlen);
+void lurkd_workers_set_limit(unsigned queue_limit, unsigned peer_queue_limit);
+/* What lurkd_workers_submit did with a job. */
+enum lurkd_submit {
+    LURKD_SUBMIT_QUEUED,
+    LURKD_SUBMIT_QUEUE_FULL,      /* queue_limit reached, or stopping (job untouched) */
+    LURKD_SUBMIT_PEER_QUEUE_FULL, /* half full, and the job's peer has its share (job untouched) */
+};
+/* Queues the job for a worker, when there is room for it and for its peer. */
+enum lurkd_submit lurkd_workers_submit(struct lurkd_job *job);
 /*
  * Runs the job in the calling thread (the I/O thread, for a quick request)
  * under rt, the snapshot its cost was computed under (so a reload cannot

@@ -73,6 +73,7 @@ static const struct {
     {"lurkd_requests_refused_total", "reason=\"key_not_allowed\"", NULL},
     {"lurkd_requests_refused_total", "reason=\"connection_queue_limit\"", NULL},
     {"lurkd_requests_refused_total", "reason=\"queue_limit\"", NULL},
+    {"lurkd_requests_refused_total", "reason=\"peer_queue_limit\"", NULL},
 };
 
 static int type_slot(uint8_t type)

@@ -29,6 +29,7 @@ enum lurkd_counter {
     LURKD_COUNTER_REFUSED_KEY_NOT_ALLOWED,  /* this client, or this exchange, not allowed */
     LURKD_COUNTER_REFUSED_CONNECTION_LIMIT, /* connection_queue_limit reached */
     LURKD_COUNTER_REFUSED_QUEUE_FULL,       /* queue_limit reached (or out of memory) */
+    LURKD_COUNTER_REFUSED_PEER_QUEUE_LIMIT, /* peer_queue_limit reached */
     LURKD_COUNTER_COUNT,
 };
 

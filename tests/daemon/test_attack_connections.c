@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "daemon_client.h"
 #include "lurk/clock.h"
 #include "lurk/lurk.h"
+#include "lurk/tls13.h"
 
 static struct lurkd_proc lurkd;
 static char tcp_addr[128], tls_addr[128];
@@ -453,6 +455,133 @@ START_TEST(truncated_headers_give_their_memory_back)
 }
 END_TEST
 
+/* ---- one peer keeps the workers' queue full ---- */
+
+enum { QUEUE_ATTACK_CONNS = 12, QUEUE_ATTACK_DEPTH = 16, QUEUE_ATTACK_MS = 4000 };
+
+static uint8_t rsa4096_id[4];
+
+/* A sign_certificate_verify frame for the RSA-4096 key: a worker's, never an I/O thread's. */
+static size_t rsa4096_frame(uint8_t *out, size_t cap, uint64_t id)
+{
+    uint8_t payload[64], hash[32] = {5};
+    size_t n = dc_sign_cv_payload(payload, 0, rsa4096_id, 0x0804, 0, hash, sizeof(hash));
+
+    return dc_message(out, cap, LURK_DESIGNATION_TLS13, 1, LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY,
+                      0, id, payload, n);
+}
+
+struct queue_attacker {
+    struct lurk_conn *conn;
+    uint64_t next_id;
+    int64_t until_ns;
+    unsigned served, refused;
+    pthread_t thread;
+};
+
+/* Keeps QUEUE_ATTACK_DEPTH requests in flight on one connection until until_ns. */
+static void *keep_queue_full(void *arg)
+{
+    struct queue_attacker *a = arg;
+    uint8_t frames[QUEUE_ATTACK_DEPTH * 128], f[128];
+    size_t at = 0;
+    unsigned outstanding = QUEUE_ATTACK_DEPTH;
+
+    for (int j = 0; j < QUEUE_ATTACK_DEPTH; j++)
+        at += rsa4096_frame(frames + at, sizeof(frames) - at, a->next_id++);
+    dc_send(a->conn, frames, at);
+    while (outstanding > 0) {
+        struct lurk_response resp;
+        if (!dc_recv(a->conn, &resp, 30000))
+            break;
+        outstanding--;
+        if (resp.msg.hdr.status == LURK_STATUS_TEMPORARY_FAILURE) {
+            a->refused++;
+            sleep_ms(1); /* still faster than a worker signs; the machine is shared */
+        } else {
+            a->served++;
+        }
+        lurk_response_free(&resp);
+        if (lurk_clock_ns() < a->until_ns) {
+            dc_send(a->conn, f, rsa4096_frame(f, sizeof(f), a->next_id++));
+            outstanding++;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * A front end that pipelines more requests than the workers' queue holds
+ * (here 12 connections x 16 RSA-4096 CertificateVerify, each refilled as
+ * soon as it is answered, against queue_limit = 64) must not have every
+ * other front end's requests refused: once the queue is half full it may
+ * keep no more than peer_queue_limit (64 / 8) of them queued, and the rest
+ * of its requests get temporary_failure. On the tree of 1f9f050 (as with
+ * peer_queue_limit = 64), the other front end (client1 over tls://) got
+ * temporary_failure for 10 of its 10 requests.
+ */
+START_TEST(one_peer_cannot_fill_the_worker_queue)
+{
+    static struct queue_attacker atk[QUEUE_ATTACK_CONNS];
+    char path[600], cmd[1400], extra[800];
+    unsigned victim_refused = 0, victim_served = 0, atk_refused = 0, atk_served = 0;
+    int64_t slowest = 0;
+
+    ck_assert(lurk_test_lurkd_init(&lurkd));
+    snprintf(path, sizeof(path), "%s/rsa4096.key", lurkd.dir);
+    snprintf(cmd, sizeof(cmd),
+             "umask 077 && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out %s "
+             "2>/dev/null",
+             path);
+    ck_assert_int_eq(system(cmd), 0);
+    EVP_PKEY *rsa = dc_load_key(path);
+    dc_key_id(rsa, rsa4096_id);
+    EVP_PKEY_free(rsa);
+    snprintf(extra, sizeof(extra), "[key.rsa4096]\nsource = %s\nclients = client1, local\n", path);
+    dc_start(&lurkd, "workers = 1\nqueue_limit = 64\nconnection_queue_limit = 16\n", extra,
+             tcp_addr, tls_addr, sizeof(tcp_addr));
+    struct lurk_conn *victim = dc_connect(tls_addr, 1);
+    int64_t until = lurk_clock_ns() + (int64_t)QUEUE_ATTACK_MS * 1000000;
+    for (int i = 0; i < QUEUE_ATTACK_CONNS; i++) {
+        atk[i] = (struct queue_attacker){.conn = dc_connect(lurkd.unix_addr, 0),
+                                         .next_id = 1000000u * (uint64_t)(i + 1),
+                                         .until_ns = until};
+        ck_assert_int_eq(pthread_create(&atk[i].thread, NULL, keep_queue_full, &atk[i]), 0);
+    }
+    sleep_ms(500);
+    for (int k = 0; k < 10; k++) {
+        uint8_t f[128];
+        struct lurk_response resp;
+        int64_t t = lurk_clock_ns();
+        ck_assert(dc_raw(victim, f, rsa4096_frame(f, sizeof(f), 100 + (uint64_t)k), &resp));
+        t = lurk_clock_ns() - t;
+        slowest = t > slowest ? t : slowest;
+        victim_refused += resp.msg.hdr.status == LURK_STATUS_TEMPORARY_FAILURE;
+        victim_served += resp.msg.hdr.status == LURK_STATUS_SUCCESS;
+        lurk_response_free(&resp);
+        sleep_ms(200);
+    }
+    for (int i = 0; i < QUEUE_ATTACK_CONNS; i++) {
+        pthread_join(atk[i].thread, NULL);
+        atk_served += atk[i].served;
+        atk_refused += atk[i].refused;
+        lurk_conn_close(atk[i].conn);
+    }
+    lurk_conn_close(victim);
+    printf("figure: worker queue: one peer with %d x %d RSA-4096 requests in flight got %u "
+           "answered and %u temporary_failure; another front end %u of 10 answered, %u "
+           "temporary_failure, the slowest in %lld ms\n",
+           QUEUE_ATTACK_CONNS, QUEUE_ATTACK_DEPTH, atk_served, atk_refused, victim_served,
+           victim_refused, (long long)(slowest / 1000000));
+    ck_assert_msg(victim_refused == 0 && victim_served == 10,
+                  "one peer's pipelined requests had another front end refused: %u of 10 "
+                  "temporary_failure",
+                  victim_refused);
+    /* The attack did reach the cap: its requests beyond it were refused. */
+    ck_assert_uint_gt(atk_refused, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("attack_connections");
@@ -466,6 +595,7 @@ int main(void)
     tcase_add_test(tc, identities_and_uids_have_their_own_cap);
     tcase_add_test(tc, failed_handshakes_do_not_flood_the_log);
     tcase_add_test(tc, truncated_headers_give_their_memory_back);
+    tcase_add_test(tc, one_peer_cannot_fill_the_worker_queue);
     suite_add_tcase(s, tc);
     return lurk_test_run(s, CK_FORK_GETENV);
 }
