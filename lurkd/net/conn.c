@@ -182,9 +182,14 @@ void lurkd_conn_output_consumed(struct lurkd_conn *c, size_t n)
     atomic_fetch_sub(&pending_total, n);
     if (c->out_off < c->out_len)
         return;
+    /*
+     * Answers carry premasters, master secrets and traffic secrets: a kept
+     * buffer (every answer of a tls:// connection passes through it) holds
+     * none of them once written (docs/security.md, "Controls in lurkd").
+     */
+    OPENSSL_cleanse(c->out, c->out_len);
     c->out_off = c->out_len = 0;
     if (c->out_cap > OUT_KEEP) {
-        OPENSSL_cleanse(c->out, c->out_cap);
         free(c->out);
         c->out = NULL;
         c->out_cap = 0;
