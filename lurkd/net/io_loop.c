@@ -20,8 +20,13 @@
 #include "net/idle_poll.h"
 #include "net/request.h"
 
-/* Stop reading a client that does not read its answers; resume below half of it. */
-#define OUT_HIGH_WATER (1024 * 1024)
+/*
+ * Stop reading a client that does not read its answers; resume below half
+ * of it. Hundreds of answers: a client that reads is never held up by it,
+ * and one that does not holds about twice this (docs/security.md,
+ * "Connection limits"), where 1 MiB let it hold 1.2-2.2 MiB.
+ */
+#define OUT_HIGH_WATER (64 * 1024)
 /* The longest epoll wait, so that a SIGTERM drain request is seen promptly. */
 #define MAX_WAIT_MS 1000
 
