@@ -3,26 +3,49 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+
+/*
+ * The file OSSL_STORE's file loader opens for a file: URI (RFC 8089: the
+ * scheme in any case; no authority, an empty one or "localhost"), or NULL
+ * when it names no local file.
+ */
+static const char *file_uri_path(const char *uri)
+{
+    const char *rest = uri + strlen("file:");
+
+    if (strncmp(rest, "//", 2) != 0)
+        return rest;
+    if (rest[2] == '/')
+        return rest + 2;
+    if (strncasecmp(rest + 2, "localhost/", 10) == 0)
+        return rest + 2 + strlen("localhost");
+    return NULL;
+}
 
 bool lurkd_secret_file_private(const char *path, char *why, size_t whylen)
 {
+    const char *file = path;
     struct stat st;
 
-    /* OSSL_STORE file: URIs (file:/path or file:///path); other schemes are not files. */
-    if (strncmp(path, "file:", 5) == 0) {
-        path += 5;
-        if (strncmp(path, "//", 2) == 0)
-            path += 2;
-    } else if (strchr(path, ':') != NULL && path[0] != '/' && path[0] != '.') {
-        return true;
+    /*
+     * Whatever the spelling, the file that will be opened is checked: a
+     * name that is a file is one (colons and all: OSSL_STORE opens a name
+     * whose scheme no loader knows as a file), and so is a file: URI's
+     * path. Other URIs (pkcs11:, a provider's) name no file and pass.
+     */
+    if (stat(file, &st) != 0) {
+        if (strncasecmp(path, "file:", 5) != 0 || (file = file_uri_path(path)) == NULL ||
+            stat(file, &st) != 0)
+            return true;
     }
-    if (stat(path, &st) != 0 || (st.st_mode & 077) == 0)
+    if ((st.st_mode & 077) == 0)
         return true;
     snprintf(why, whylen,
              "%s may be %s by its group or others (mode %04o): make it private "
              "(chmod 600 %s)",
-             path, (st.st_mode & 066) ? "read or written" : "used", (unsigned)(st.st_mode & 07777),
-             path);
+             file, (st.st_mode & 066) ? "read or written" : "used", (unsigned)(st.st_mode & 07777),
+             file);
     return false;
 }

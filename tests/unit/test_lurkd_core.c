@@ -18,6 +18,7 @@
 #include "conf/policy.h"
 #include "conf/runtime.h"
 #include "exchange/dispatch.h"
+#include "keys/secret_file.h"
 #include "keys/sign.h"
 #include "keys/sign_cache.h"
 #include "lurk/header.h"
@@ -128,6 +129,47 @@ START_TEST(readable_key_file_is_refused)
     rt = cfg != NULL ? lurkd_runtime_build(cfg, err, sizeof(err)) : NULL;
     ck_assert_msg(rt == NULL && strstr(err, "lurkd.conf:3:") && strstr(err, "p256.key"), "%s", err);
     ck_assert(chmod(path, 0600) == 0);
+}
+END_TEST
+
+/*
+ * Every spelling OSSL_STORE opens as that file is checked as that file: a
+ * file: URI in any case, with an empty or "localhost" authority, and a name
+ * with a colon (no loader knows its "scheme", so the store opens it as a
+ * file). On the tree of 1f9f050 all but "file:/PATH" passed a 0644 key.
+ */
+START_TEST(readable_key_file_is_refused_however_named)
+{
+    static const char *const spellings[] = {"%s/p256.key",
+                                            "file:%s/p256.key",
+                                            "FILE:%s/p256.key",
+                                            "file://%s/p256.key",
+                                            "file://localhost%s/p256.key",
+                                            "File://LOCALHOST%s/p256.key"};
+    char err[1024], path[512], name[600], cwd[512];
+
+    snprintf(path, sizeof(path), "%s/p256.key", dir);
+    for (mode_t mode = 0600; mode <= 0644; mode += 044) {
+        ck_assert(chmod(path, mode) == 0);
+        for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+            snprintf(name, sizeof(name), spellings[i], dir);
+            bool private = lurkd_secret_file_private(name, err, sizeof(err));
+            ck_assert_msg(private == (mode == 0600), "%s (mode %o): %s", name, mode,
+                          private ? "passed" : err);
+            if (!private)
+                ck_assert_msg(strstr(err, path) != NULL, "%s: %s", name, err);
+        }
+    }
+    /* A relative name with a colon, from the directory it is in. */
+    ck_assert(getcwd(cwd, sizeof(cwd)) != NULL && chdir(dir) == 0);
+    ck_assert(link("p256.key", "x:p256.key") == 0);
+    ck_assert(!lurkd_secret_file_private("x:p256.key", err, sizeof(err)));
+    ck_assert(chmod(path, 0600) == 0);
+    ck_assert(lurkd_secret_file_private("x:p256.key", err, sizeof(err)));
+    /* Other URIs name no file. */
+    ck_assert(lurkd_secret_file_private("pkcs11:token=lurk;object=www", err, sizeof(err)));
+    ck_assert(lurkd_secret_file_private("file://otherhost/etc/passwd", err, sizeof(err)));
+    ck_assert(unlink("x:p256.key") == 0 && chdir(cwd) == 0);
 }
 END_TEST
 
@@ -288,6 +330,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, config_errors_name_file_and_line);
     tcase_add_test(tc, readable_key_file_is_refused);
+    tcase_add_test(tc, readable_key_file_is_refused_however_named);
     tcase_add_test(tc, policy_decides_per_peer_key_and_exchange);
     tcase_add_test(tc, dispatch_signs_only_what_policy_allows);
     tcase_add_test(tc, checked_signatures_that_fail_are_not_sent);
