@@ -549,14 +549,18 @@ static int closed_after(int fd, int limit_s)
     return -1;
 }
 
-static int connect_metrics(void)
+/* A connection to the metrics port from source (a loopback address: 127.0.0.N). */
+static int connect_metrics_from(const char *source)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET,
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                               .sin_port = htons((uint16_t)metrics_port)};
+    struct sockaddr_in src = {.sin_family = AF_INET};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-    ck_assert(fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+    ck_assert(fd >= 0 && inet_pton(AF_INET, source, &src.sin_addr) == 1 &&
+              bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0 &&
+              connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
     return fd;
 }
 
@@ -601,13 +605,14 @@ START_TEST(connections_are_bounded_in_number_and_time)
     char answer[1024];
     struct pollfd pfd;
 
+    /* From three addresses: one address may hold only a quarter (at least one) of them. */
     start("max_connections = 2\ntimeout = 2s\n");
-    held[0] = connect_metrics();
-    held[1] = connect_metrics();
+    held[0] = connect_metrics_from("127.0.0.1");
+    held[1] = connect_metrics_from("127.0.0.2");
     ck_assert(send(held[1], "GET /metr", 9, 0) == 9); /* half a request line */
     usleep(300 * 1000);
     long long t0 = now_ms();
-    extra = connect_metrics();
+    extra = connect_metrics_from("127.0.0.3");
     ck_assert(send(extra, request, strlen(request), 0) == (ssize_t)strlen(request));
     pfd = (struct pollfd){.fd = extra, .events = POLLIN};
     ck_assert_msg(poll(&pfd, 1, 1000) == 0, "served over max_connections");
@@ -626,6 +631,75 @@ START_TEST(connections_are_bounded_in_number_and_time)
            "both are held, answered %lld ms after it connected, once they timed out\n",
            answered);
     ck_assert_int_eq(http("GET", "/healthz", NULL, 0), 200);
+}
+END_TEST
+
+/*
+ * Trickled bytes: libmicrohttpd's timeout counts silence only, so a request
+ * line sent a byte a second (under timeout = 2s) holds its connection for
+ * as long as it comes. Four such connections from one address, against
+ * max_connections = 4: one is held (a quarter per address), the others are
+ * closed at once, and a scrape from another address is answered while the
+ * trickle goes on. On the tree of 1f9f050 the four held every connection
+ * and /healthz went unanswered for as long as they trickled.
+ */
+START_TEST(trickled_bytes_from_one_address_leave_the_rest)
+{
+    enum { TRICKLERS = 4 };
+    static const char request[] = "GET /healthz HTTP/1.0\r\n\r\n";
+    static const char line[] = "GET /metrics HTTP/1.0\r\n";
+    int fds[TRICKLERS], other = -1, held = 0;
+    char answer[1024] = "";
+    size_t got = 0;
+    long long asked = 0, answered = -1;
+
+    start("max_connections = 4\ntimeout = 2s\n");
+    for (int i = 0; i < TRICKLERS; i++)
+        fds[i] = connect_metrics_from("127.0.0.1");
+    /*
+     * A byte a second for 6 s, never silent as long as the timeout; after
+     * 3 s, a scrape from another address, which must be answered before
+     * the trickle stops (not because a trickler timed out).
+     */
+    for (int tick = 0; tick < 60; tick++) {
+        if (tick % 10 == 0)
+            for (int i = 0; i < TRICKLERS; i++)
+                if (fds[i] >= 0 && send(fds[i], &line[tick / 10], 1, MSG_NOSIGNAL) != 1) {
+                    close(fds[i]);
+                    fds[i] = -1;
+                }
+        if (tick == 30) {
+            other = connect_metrics_from("127.0.0.2");
+            ck_assert(send(other, request, strlen(request), 0) == (ssize_t)strlen(request));
+            asked = now_ms();
+        }
+        if (other >= 0 && answered < 0) {
+            struct pollfd pfd = {.fd = other, .events = POLLIN};
+            ssize_t n =
+                poll(&pfd, 1, 0) == 1 ? recv(other, answer + got, sizeof(answer) - 1 - got, 0) : -1;
+            if (n > 0)
+                got += (size_t)n;
+            if (strstr(answer, "\r\n") != NULL)
+                answered = now_ms() - asked;
+        }
+        usleep(100 * 1000);
+    }
+    if (other >= 0)
+        close(other);
+    for (int i = 0; i < TRICKLERS; i++)
+        if (fds[i] >= 0) {
+            held += send(fds[i], "\r", 1, MSG_NOSIGNAL) == 1;
+            close(fds[i]);
+        }
+    printf("metrics port, max_connections = 4, timeout = 2s: %d of %d connections trickling a "
+           "byte a second from one address held after 6 s; a scrape from another answered in "
+           "%lld ms (-1: not while they trickled)\n",
+           held, TRICKLERS, answered);
+    ck_assert_msg(answered >= 0 && strncmp(answer, "HTTP/1.", 7) == 0 && strstr(answer, " 200 "),
+                  "a scrape from another address was not answered while one address trickled: "
+                  "\"%s\"",
+                  answer);
+    ck_assert_int_le(held, 1);
 }
 END_TEST
 
@@ -804,6 +878,7 @@ int main(void)
     tcase_add_test(tc, health_ready_and_other_requests);
     tcase_add_test(tc, readyz_without_keys_is_503);
     tcase_add_test(tc, connections_are_bounded_in_number_and_time);
+    tcase_add_test(tc, trickled_bytes_from_one_address_leave_the_rest);
     tcase_add_test(tc, port_in_use_is_a_clear_error);
     tcase_add_loop_test(tc, bad_metrics_values_name_file_and_line, 0, sizeof(bad) / sizeof(bad[0]));
     tcase_add_test(tc, good_metrics_sections_pass_check);
