@@ -1064,6 +1064,15 @@ static void m_sig_ecdsa_on_rsa(struct t12 *q)
 {
     q->sig_and_hash = 0x0403;
 }
+/* RFC 5246 §7.4.1.4.1: rsa (1) with sha1 (2) and md5 (1); lurkd signs neither. */
+static void m_sig_rsa_sha1(struct t12 *q)
+{
+    q->sig_and_hash = 0x0201;
+}
+static void m_sig_rsa_md5(struct t12 *q)
+{
+    q->sig_and_hash = 0x0101;
+}
 static void m_hs_garbage(struct t12 *q)
 {
     static const uint8_t done[] = {14, 0, 0, 0, 14, 0, 0, 0};
@@ -1134,6 +1143,10 @@ static const struct status_case status_cases[] = {
      LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT, "encrypted premaster is longer than"},
     {"ECDSA sig_and_hash with an RSA key", EC, m_sig_ecdsa_on_rsa, 0,
      LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT, "sig_and_hash does not fit the key"},
+    {"RSA with SHA-1", EC, m_sig_rsa_sha1, 0, LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT,
+     "SHA-1 and MD5 signatures are refused"},
+    {"RSA with MD5", EC, m_sig_rsa_md5, 0, LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT,
+     "SHA-1 and MD5 signatures are refused"},
     {"handshake_messages not a handshake", HS, m_hs_garbage, 0,
      LURK_TLS12_STATUS_INVALID_PAYLOAD_FORMAT, "handshake_messages is not a TLS 1.2 RSA handshake"},
     {"extended type without EMS", REM | REMP, m_hs_classic, 0,
