@@ -7,11 +7,14 @@
  * SSL_OP_TLS_ROLLBACK_BUG), decrypts the ClientKeyExchange into a 48-byte
  * buffer and turns any failure into an immediate decrypt_error alert.
  *
- * This becomes the tls12 rsa_premaster exchange: lurkd decrypts with
- * OpenSSL's TLS padding check and implicit rejection (RFC 5246 §7.4.7.1:
- * bad padding or version -> a random premaster, same status, same timing),
- * so a bad ciphertext is indistinguishable from a good one here and the
- * handshake fails at Finished. Defence in depth: should lurkd ever answer
+ * This becomes the tls12 rsa_premaster exchange: lurkd checks the padding
+ * in constant time with implicit rejection (RFC 5246 §7.4.7.1: bad padding
+ * -> a synthetic premaster, same status, same timing; the premaster's
+ * version is always tls-client-version, so a rolled-back or wrong version
+ * gives another premaster), so a bad ciphertext is indistinguishable from a
+ * good one here and the handshake fails at Finished (docs/protocol.md, A24).
+ * tls-negotiated-version is kept but unused: a client with the rollback bug
+ * fails at Finished, as it did when lurkd compared the versions. Defence in depth: should lurkd ever answer
  * invalid_encrypted_premaster (a ciphertext-dependent status), this side
  * also substitutes a random premaster rather than failing early, so no
  * padding oracle can appear through the provider. Only failures that do

@@ -8,20 +8,22 @@
 
 /*
  * The file OSSL_STORE's file loader opens for a file: URI (RFC 8089: the
- * scheme in any case; no authority, an empty one or "localhost"), or NULL
- * when it names no local file.
+ * scheme in any case; no authority, an empty one or "localhost"; an
+ * absolute path, or the loader refuses it), or NULL when it names none.
  */
 static const char *file_uri_path(const char *uri)
 {
     const char *rest = uri + strlen("file:");
 
-    if (strncmp(rest, "//", 2) != 0)
-        return rest;
-    if (rest[2] == '/')
-        return rest + 2;
-    if (strncasecmp(rest + 2, "localhost/", 10) == 0)
-        return rest + 2 + strlen("localhost");
-    return NULL;
+    if (strncmp(rest, "//", 2) == 0) {
+        if (rest[2] == '/')
+            rest += 2;
+        else if (strncasecmp(rest + 2, "localhost/", 10) == 0)
+            rest += 2 + strlen("localhost");
+        else
+            return NULL;
+    }
+    return rest[0] == '/' ? rest : NULL;
 }
 
 bool lurkd_secret_file_private(const char *path, char *why, size_t whylen)
@@ -30,10 +32,11 @@ bool lurkd_secret_file_private(const char *path, char *why, size_t whylen)
     struct stat st;
 
     /*
-     * Whatever the spelling, the file that will be opened is checked: a
-     * name that is a file is one (colons and all: OSSL_STORE opens a name
-     * whose scheme no loader knows as a file), and so is a file: URI's
-     * path. Other URIs (pkcs11:, a provider's) name no file and pass.
+     * Whatever the spelling, the file that will be opened is checked, in
+     * the loader's order: the name itself when it is a file (colons and
+     * all: OSSL_STORE opens a name whose scheme no loader knows as a
+     * file), else a file: URI's path. Other URIs (pkcs11:, a provider's)
+     * name no file and pass.
      */
     if (stat(file, &st) != 0) {
         if (strncasecmp(path, "file:", 5) != 0 || (file = file_uri_path(path)) == NULL ||

@@ -210,9 +210,8 @@ bool lurkd_workers_run_here(struct lurkd_job *job, const struct lurkd_runtime *r
 /*
  * Whether job has a place in the queue, which it then takes (pool.lock
  * held): below queue_limit, and, once the queue is half full, its peer below
- * peer_queue_limit. So a front end alone may use most of the queue, and
- * when it has, the other half stays for the others (docs/security.md,
- * "Connection limits").
+ * peer_queue_limit. So a front end alone may use half the queue, and the
+ * other half stays for the others (docs/security.md, "Connection limits").
  */
 static enum lurkd_submit place_locked(struct lurkd_job *job)
 {
@@ -259,17 +258,28 @@ bool lurkd_workers_run_oldest(struct lurkd_job *job, const struct lurkd_runtime 
     struct worker *w = NULL;
     pthread_mutex_lock(&pool.lock);
     struct lurkd_job *head = pool.head;
-    /* job takes the head's place: the queue's length does not change, its peer's may. */
-    bool take = now != NULL && head != NULL && head->cost != LURKD_COST_WORKER &&
-                lurkd_dispatch_cost(now, &head->conn->peer, &head->msg) != LURKD_COST_WORKER &&
-                place_locked(job) == LURKD_SUBMIT_QUEUED;
+    /*
+     * A peer over its share of the queue is not answered here ahead of the
+     * others' older work: it is refused, as lurkd_workers_submit refuses it.
+     */
+    enum lurkd_submit placed = head != NULL ? place_locked(job) : LURKD_SUBMIT_QUEUE_FULL;
+    /* job takes the head's place: the queue's length does not change. */
+    bool take = placed == LURKD_SUBMIT_QUEUED && now != NULL && head->cost != LURKD_COST_WORKER &&
+                lurkd_dispatch_cost(now, &head->conn->peer, &head->msg) != LURKD_COST_WORKER;
     if (take) {
         pop_locked();
         w = push_locked(job);
+    } else if (placed == LURKD_SUBMIT_QUEUED) {
+        lurkd_peer_limit_release(LURKD_PEER_QUEUED, &job->queued_as);
     }
     pthread_mutex_unlock(&pool.lock);
     if (w != NULL)
         sem_post(&w->wake);
+    if (placed == LURKD_SUBMIT_PEER_QUEUE_FULL) {
+        lurkd_runtime_unref(now);
+        atomic_fetch_sub(&inline_running, 1);
+        return false;
+    }
     if (take)
         process(head, now);
     else

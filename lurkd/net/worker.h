@@ -60,7 +60,8 @@ bool lurkd_workers_run_here(struct lurkd_job *job, const struct lurkd_runtime *r
  * force now, when that snapshot still lets an I/O thread run it (its cost
  * is computed again: a reload since it came may have moved its key to a
  * token), with job queued behind the others. Takes job unless the pool is
- * stopping (false, job untouched).
+ * stopping, or the queue is half full and job's peer has its share of it
+ * (false, job untouched: lurkd_workers_submit then refuses it).
  */
 bool lurkd_workers_run_oldest(struct lurkd_job *job, const struct lurkd_runtime *rt);
 /* True when a worker sleeps, waiting for work (read without the pool's lock). */

@@ -23,12 +23,14 @@
 /* Request headers of a scraper fit in far less; more is refused by libmicrohttpd. */
 #define REQUEST_MEMORY (16 * 1024)
 /*
- * One address may hold this share of max_connections: the timeout counts
- * silence, not a request's whole time, so bytes trickled slower than it
- * hold a connection for as long as they come (libmicrohttpd has no
- * deadline per request); held from one address, they leave the rest.
+ * One address may hold this share of max_connections, and at least two (a
+ * scraper's kept-alive connection and a health check from one host): the
+ * timeout counts silence, not a request's whole time, so bytes trickled
+ * faster than it hold a connection for as long as they come (libmicrohttpd
+ * has no deadline per request); held from one address, they leave the rest.
  */
 #define PER_ADDRESS_SHARE 4
+#define PER_ADDRESS_MIN   2
 
 static struct MHD_Daemon *daemon_handle;
 
@@ -169,6 +171,9 @@ bool lurkd_metrics_http_start(int fd, const struct lurkd_metrics_conf *mc, char 
 {
     unsigned per_address = mc->max_connections / PER_ADDRESS_SHARE;
 
+    if (per_address < PER_ADDRESS_MIN)
+        per_address = PER_ADDRESS_MIN;
+
     /*
      * One internal thread polls every connection: scrapes are rare and
      * short. The connection limits and the timeout bound what a peer of
@@ -178,9 +183,9 @@ bool lurkd_metrics_http_start(int fd, const struct lurkd_metrics_conf *mc, char 
         MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)mc->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address > 0 ? per_address : 1u,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)mc->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)REQUEST_MEMORY, MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)mc->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REQUEST_MEMORY,
+        MHD_OPTION_END);
     if (daemon_handle == NULL) {
         snprintf(err, errlen, "%s: cannot start the metrics endpoint on %s:%s",
                  mc->address_where ? mc->address_where : "[metrics]", mc->addr.host, mc->addr.port);

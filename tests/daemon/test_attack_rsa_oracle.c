@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/rand.h>
 
 #include "check_run.h"
@@ -273,7 +275,13 @@ START_TEST(premaster_asked_with_two_versions_classifies_no_better_than_chance)
         if (good)
             ck_assert_mem_eq(mine.secret, premaster, 48);
         /* The attacker's rule: "well formed" when the 46 bytes differ. */
-        right += (memcmp(mine.secret + 2, theirs.secret + 2, 46) != 0) == good;
+        bool differ = memcmp(mine.secret + 2, theirs.secret + 2, 46) != 0;
+        right += differ == good;
+        /* Stronger than chance: no ciphertext, of any kind, answers two versions differently. */
+        ck_assert_msg(!differ,
+                      "%s ciphertext: 46 bytes differ between client_version 0x%04x and "
+                      "0x%04x",
+                      lurk_rsa_probe_kind_name(kind), CLIENT_VERSION, other);
     }
     printf("figure: oracle: rsa_premaster asked with client_version 0x%04x and with another, "
            "%d good and %d malformed ciphertexts: %u of %d classified right\n",
@@ -353,7 +361,7 @@ static size_t secrets_in_memory(pid_t pid, uint8_t (*needles)[46], size_t n)
             if (!found[k] && memmem(buf, (size_t)got, needles[k], 46) != NULL) {
                 found[k] = true;
                 hits++;
-                printf("  premaster %zu of %zu found in %s", k + 1, n, line);
+                printf("  %zu of %zu found in %s", k + 1, n, line);
             }
         free(buf);
     }
@@ -395,6 +403,16 @@ START_TEST(premasters_do_not_stay_in_memory)
         memcpy(secrets[i], premaster + 2, 46);
     }
     usleep(300 * 1000);
+    /* The control: 46 bytes of the public modulus, which lurkd holds, are found. */
+    static uint8_t modulus[1][46];
+    BIGNUM *n = NULL;
+    uint8_t n_bytes[512];
+    ck_assert(EVP_PKEY_get_bn_param(rsa, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+              BN_bn2binpad(n, n_bytes, (int)k) == (int)k);
+    BN_free(n);
+    memcpy(modulus[0], n_bytes + 100, 46);
+    ck_assert_msg(secrets_in_memory(lurkd_a.pid, modulus, 1) == 1,
+                  "the search does not find the modulus lurkd holds");
     size_t hits = secrets_in_memory(lurkd_a.pid, secrets, K);
     printf("figure: secrets: %zu of %d premasters answered over %s found in lurkd's memory (the "
            "last connection open)\n",

@@ -169,7 +169,12 @@ START_TEST(readable_key_file_is_refused_however_named)
     /* Other URIs name no file. */
     ck_assert(lurkd_secret_file_private("pkcs11:token=lurk;object=www", err, sizeof(err)));
     ck_assert(lurkd_secret_file_private("file://otherhost/etc/passwd", err, sizeof(err)));
+    /* Nor does a relative file: URI (the loader refuses it), however readable the file. */
+    ck_assert(chmod(path, 0644) == 0);
+    bool relative_uri = lurkd_secret_file_private("file:p256.key", err, sizeof(err));
+    ck_assert(chmod(path, 0600) == 0);
     ck_assert(unlink("x:p256.key") == 0 && chdir(cwd) == 0);
+    ck_assert(relative_uri);
 }
 END_TEST
 
