@@ -66,10 +66,12 @@ enum exchange { EX_PREMASTER, EX_MASTER, EX_EXTENDED_MASTER, EX_COUNT };
 static const char *const ex_names[EX_COUNT] = {"rsa_premaster", "rsa_master",
                                                "rsa_extended_master"};
 
-/* One request of exchange ex carrying ciphertext ct (fixed randoms: the answer depends on ct only).
+/*
+ * One request of exchange ex carrying ciphertext ct (fixed randoms: the
+ * answer depends on ct only); version is rsa_premaster's client_version.
  */
-static size_t request(enum exchange ex, const uint8_t *ct, size_t ct_len, uint8_t *out, size_t cap,
-                      uint8_t *type)
+static size_t request(enum exchange ex, uint16_t version, const uint8_t *ct, size_t ct_len,
+                      uint8_t *out, size_t cap, uint8_t *type)
 {
     static const uint8_t client_random[32] = {1}, s[32] = {2};
     struct lurk_key_id id = {.type = LURK_KEY_ID_TYPE_SHA256_32};
@@ -78,8 +80,7 @@ static size_t request(enum exchange ex, const uint8_t *ct, size_t ct_len, uint8_
     memcpy(id.id, key_id, 4);
     lurk_cbb_init_fixed(&cbb, out, cap);
     if (ex == EX_PREMASTER) {
-        struct lurk_tls12_rsa_premaster_request r = {.key_id = id,
-                                                     .client_version = CLIENT_VERSION};
+        struct lurk_tls12_rsa_premaster_request r = {.key_id = id, .client_version = version};
         lurk_cbs_init(&r.encrypted_premaster, ct, ct_len);
         ck_assert(lurk_tls12_rsa_premaster_request_encode(&cbb, &r));
         *type = LURK_TLS12_TYPE_RSA_PREMASTER;
@@ -112,11 +113,12 @@ struct answer {
     uint8_t secret[48];
 };
 
-static void ask(struct lurk_conn *c, enum exchange ex, const uint8_t *ct, size_t ct_len,
-                struct answer *a)
+/* Asks ex for ct, rsa_premaster with client_version version; the answer in a. */
+static void ask_as(struct lurk_conn *c, enum exchange ex, uint16_t version, const uint8_t *ct,
+                   size_t ct_len, struct answer *a)
 {
     uint8_t payload[4096], type;
-    size_t n = request(ex, ct, ct_len, payload, sizeof(payload), &type);
+    size_t n = request(ex, version, ct, ct_len, payload, sizeof(payload), &type);
     struct lurk_response resp;
 
     memset(a, 0, sizeof(*a));
@@ -125,6 +127,19 @@ static void ask(struct lurk_conn *c, enum exchange ex, const uint8_t *ct, size_t
     if (a->status == LURK_STATUS_SUCCESS && a->len == 48)
         memcpy(a->secret, lurk_cbs_data(&resp.msg.payload), 48);
     lurk_response_free(&resp);
+}
+
+static void ask(struct lurk_conn *c, enum exchange ex, const uint8_t *ct, size_t ct_len,
+                struct answer *a)
+{
+    ask_as(c, ex, CLIENT_VERSION, ct, ct_len, a);
+}
+
+/* The probe kind of the i-th ciphertext: N_GOOD good ones, then every malformed kind in turn. */
+static enum lurk_rsa_probe_kind probe_kind(int i)
+{
+    return i < N_GOOD ? LURK_RSA_PROBE_GOOD
+                      : (enum lurk_rsa_probe_kind)(1 + (i - N_GOOD) % (LURK_RSA_PROBE_COUNT - 1));
 }
 
 static bool same(const struct answer *x, const struct answer *y)
@@ -167,10 +182,7 @@ START_TEST(repeated_ciphertexts_classify_no_better_than_chance)
 
     for (int i = 0; i < N_GOOD + N_BAD; i++) {
         bool good = i < N_GOOD;
-        /* The bad ones cycle through every malformed kind. */
-        enum lurk_rsa_probe_kind kind =
-            good ? LURK_RSA_PROBE_GOOD
-                 : (enum lurk_rsa_probe_kind)(1 + (i - N_GOOD) % (LURK_RSA_PROBE_COUNT - 1));
+        enum lurk_rsa_probe_kind kind = probe_kind(i);
         uint8_t ct[LURK_RSA_PROBE_MAX], premaster[48];
         struct answer ans[3];
 
@@ -212,30 +224,6 @@ START_TEST(repeated_ciphertexts_classify_no_better_than_chance)
 }
 END_TEST
 
-/* rsa_premaster of ciphertext ct asked with client_version version. */
-static void ask_premaster_as(struct lurk_conn *c, uint16_t version, const uint8_t *ct,
-                             size_t ct_len, struct answer *a)
-{
-    uint8_t payload[4096];
-    struct lurk_key_id id = {.type = LURK_KEY_ID_TYPE_SHA256_32};
-    struct lurk_tls12_rsa_premaster_request r = {.client_version = version};
-    struct lurk_response resp;
-    lurk_cbb cbb;
-
-    memcpy(id.id, key_id, 4);
-    r.key_id = id;
-    lurk_cbs_init(&r.encrypted_premaster, ct, ct_len);
-    lurk_cbb_init_fixed(&cbb, payload, sizeof(payload));
-    ck_assert(lurk_tls12_rsa_premaster_request_encode(&cbb, &r));
-    memset(a, 0, sizeof(*a));
-    a->status = dc_call(c, LURK_DESIGNATION_TLS12, LURK_TLS12_TYPE_RSA_PREMASTER, payload,
-                        lurk_cbb_len(&cbb), &resp);
-    a->len = lurk_cbs_len(&resp.msg.payload);
-    if (a->status == LURK_STATUS_SUCCESS && a->len == 48)
-        memcpy(a->secret, lurk_cbs_data(&resp.msg.payload), 48);
-    lurk_response_free(&resp);
-}
-
 /*
  * The Klima-Pokorny-Rosa "bad version" oracle, by asking twice: rsa_premaster
  * lets its caller choose client_version, so the same ciphertext asked with
@@ -256,16 +244,14 @@ START_TEST(premaster_asked_with_two_versions_classifies_no_better_than_chance)
 
     for (int i = 0; i < N_GOOD + N_BAD; i++) {
         bool good = i < N_GOOD;
-        enum lurk_rsa_probe_kind kind =
-            good ? LURK_RSA_PROBE_GOOD
-                 : (enum lurk_rsa_probe_kind)(1 + (i - N_GOOD) % (LURK_RSA_PROBE_COUNT - 1));
+        enum lurk_rsa_probe_kind kind = probe_kind(i);
         uint16_t other = other_versions[i % 3];
         uint8_t ct[LURK_RSA_PROBE_MAX], premaster[48];
         struct answer mine, theirs;
 
         ck_assert(lurk_rsa_probe_make(rsa, kind, CLIENT_VERSION, ct, premaster));
-        ask_premaster_as(c, CLIENT_VERSION, ct, k, &mine);
-        ask_premaster_as(c, other, ct, k, &theirs);
+        ask(c, EX_PREMASTER, ct, k, &mine);
+        ask_as(c, EX_PREMASTER, other, ct, k, &theirs);
         ck_assert(mine.status == LURK_STATUS_SUCCESS && mine.len == 48);
         ck_assert(theirs.status == LURK_STATUS_SUCCESS && theirs.len == 48);
         /* The version bytes are always the asked version's. */
