@@ -336,6 +336,10 @@ bool lurkd_metrics_render(lurk_cbb *out, const struct lurkd_gauges *g)
         "# TYPE lurkd_queued_requests gauge\nlurkd_queued_requests %u\n",
         g->queued);
     add(out,
+        "# HELP lurkd_queued_peers Peers with requests waiting for a worker (peer_queue_limit).\n"
+        "# TYPE lurkd_queued_peers gauge\nlurkd_queued_peers %u\n",
+        g->queued_peers);
+    add(out,
         "# HELP lurkd_queue_limit Requests the workers' queue holds before temporary_failure.\n"
         "# TYPE lurkd_queue_limit gauge\nlurkd_queue_limit %u\n",
         g->queue_limit);

@@ -70,6 +70,7 @@ struct lurkd_listener_gauge {
 struct lurkd_gauges {
     unsigned connections;
     unsigned queued;
+    unsigned queued_peers; /* peers with requests in the queue (net/peer_limit.h) */
     unsigned queue_limit;
     unsigned keys;
     /* For key names and per-key certificate expiry; may be NULL. */

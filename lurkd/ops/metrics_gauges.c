@@ -7,6 +7,7 @@
 
 #include "net/io_loop.h"
 #include "net/loop.h"
+#include "net/peer_limit.h"
 #include "net/worker.h"
 
 void lurkd_metrics_gauges_read(struct lurkd_gauges *g, const struct lurkd_runtime *rt)
@@ -17,6 +18,7 @@ void lurkd_metrics_gauges_read(struct lurkd_gauges *g, const struct lurkd_runtim
     memset(g, 0, sizeof(*g));
     g->connections = lurkd_io_connections();
     g->queued = lurkd_workers_queued();
+    g->queued_peers = (unsigned)lurkd_peer_limit_peers(LURKD_PEER_QUEUED);
     if (rt != NULL) {
         g->queue_limit = rt->cfg->queue_limit;
         g->keys = (unsigned)rt->keys->n_keys;

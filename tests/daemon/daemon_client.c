@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "lurk/header.h"
+#include "lurk/lurk.h"
 #include "lurk/names.h"
 
 #ifndef LURKD_PATH
@@ -546,6 +547,26 @@ const char *dc_write_file(const struct lurkd_proc *p, const char *name, const ch
     ck_assert(lurk_test_write_file(p, name, text));
     snprintf(path, sizeof(path), "%s/%s", p->dir, name);
     return path;
+}
+
+long long dc_stat(struct lurk_conn *c, const char *series)
+{
+    struct lurk_response resp;
+    lurk_cbs text;
+    char needle[256], *copy, *at;
+    long long v = -1;
+
+    ck_assert_uint_eq(dc_call(c, LURK_DESIGNATION_LURK, LURK_TYPE_STATS, NULL, 0, &resp),
+                      LURK_STATUS_SUCCESS);
+    ck_assert_uint_eq(lurk_stats_response_decode(&resp.msg.payload, &text), LURK_STATUS_SUCCESS);
+    copy = strndup((const char *)lurk_cbs_data(&text), lurk_cbs_len(&text));
+    /* A sample line starts the line and is followed by a space and the value. */
+    snprintf(needle, sizeof(needle), "\n%s ", series);
+    if (copy != NULL && (at = strstr(copy, needle)) != NULL)
+        v = atoll(at + strlen(needle));
+    free(copy);
+    lurk_response_free(&resp);
+    return v;
 }
 
 /* ---- synthetic TLS 1.2 RSA handshakes ---- */

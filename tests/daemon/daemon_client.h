@@ -18,6 +18,8 @@ uint8_t dc_call(struct lurk_conn *c, uint8_t designation, uint8_t type, const ui
                 size_t len, struct lurk_response *resp);
 /* Sends raw bytes and reads one message back (false on transport error or close). */
 bool dc_raw(struct lurk_conn *c, const uint8_t *msg, size_t len, struct lurk_response *resp);
+/* One sample of lurk stats (the Prometheus text) asked on c, a stats client; -1 when absent. */
+long long dc_stat(struct lurk_conn *c, const char *series);
 /* Builds a whole request message (header with the given fields + payload). */
 size_t dc_message(uint8_t *out, size_t cap, uint8_t designation, uint8_t version, uint8_t type,
                   uint8_t status, uint64_t id, const uint8_t *payload, size_t len);

@@ -627,6 +627,14 @@ START_TEST(one_peer_cannot_fill_the_worker_queue)
         lurk_conn_close(atk[i].conn);
     }
     lurk_conn_close(victim);
+    /* Once the queue has drained, no peer counts against its share any more. */
+    struct lurk_conn *op = dc_connect(lurkd.unix_addr, 0);
+    for (int i = 0; i < 100 && dc_stat(op, "lurkd_queued_requests") != 0; i++)
+        sleep_ms(100);
+    long long queued_peers = dc_stat(op, "lurkd_queued_peers");
+    long long peer_refusals =
+        dc_stat(op, "lurkd_requests_refused_total{reason=\"peer_queue_limit\"}");
+    lurk_conn_close(op);
     printf("figure: worker queue: one peer with %d x %d RSA-4096 requests in flight got %u "
            "answered and %u temporary_failure; another front end %u of 10 answered, %u "
            "temporary_failure, the slowest in %lld ms\n",
@@ -636,11 +644,10 @@ START_TEST(one_peer_cannot_fill_the_worker_queue)
                   "one peer's pipelined requests had another front end refused: %u of 10 "
                   "temporary_failure",
                   victim_refused);
-    /*
-     * The attack did reach the cap: its requests beyond it were refused
-     * (not for the connection's limit: 16 in flight against 64).
-     */
+    /* The attack did reach the cap: its requests beyond it were refused for it. */
     ck_assert_uint_gt(atk_refused, 0);
+    ck_assert_int_eq(peer_refusals, atk_refused);
+    ck_assert_int_eq(queued_peers, 0);
 }
 END_TEST
 
