@@ -266,6 +266,11 @@ START_TEST(rsa_key_transport_only_when_named)
     ck_assert_uint_eq(rsa_premaster(c, id), LURK_TLS12_STATUS_INVALID_KEY_ID);
     ck_assert_uint_eq(rsa_premaster(c, id3072), LURK_STATUS_SUCCESS);
     lurk_conn_close(c);
+    /* The warning again at each reload that keeps it (security.md, "RSA key transport"). */
+    ck_assert_int_eq(kill(lurkd.pid, SIGHUP), 0);
+    ck_assert(dc_wait_count(lurkd.log, "configuration reloaded", 1, 5000));
+    ck_assert_int_eq(dc_count(lurkd.log, "key named enables RSA key transport"), 2);
+    ck_assert_int_eq(dc_count(lurkd.log, "key default enables"), 0);
     dc_stop(&lurkd);
     memset(&lurkd, 0, sizeof(lurkd));
     /* --key: the signing exchanges only. */
