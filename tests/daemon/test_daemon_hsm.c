@@ -376,6 +376,69 @@ START_TEST(reload_keeps_signing)
 }
 END_TEST
 
+/*
+ * A SIGHUP that moves a key from its file into the token and back (same
+ * public key, same key id), with requests in flight across each reload: a
+ * request is answered under one configuration snapshot, the one its cost
+ * was computed under or a later one, never a freed one and never an I/O
+ * thread waiting on the token (docs/performance.md, "Signing in the
+ * loops"). Every answer must be a signature that verifies.
+ */
+START_TEST(key_moved_between_file_and_token_in_flight)
+{
+    enum { ROUNDS = 8, DEPTH = 16 };
+    const struct key *k = &keys[K_P256];
+    struct lurk_conn *c = dc_connect(lurkd.unix_addr, 0);
+    char extra[2048], p256_file[900];
+
+    for (int r = 0; r < ROUNDS; r++) {
+        uint8_t frames[DEPTH * 128], hashes[DEPTH][32], payload[64];
+        size_t at = 0;
+
+        /* Even rounds: the file; odd rounds: the token, as the other tests have it. */
+        key_sections(extra, sizeof(extra), "client1, local");
+        if (r % 2 == 0) {
+            snprintf(p256_file, sizeof(p256_file),
+                     "[key.hsm-p256]\nsource = %s\nclients = client1, local\n"
+                     "null_freshness = yes\ncheck_time = no\n",
+                     lurk_test_pki(k->pki));
+            *strstr(extra, "[key.hsm-p256]") = '\0';
+            strncat(extra, p256_file, sizeof(extra) - strlen(extra) - 1);
+        }
+        ck_assert(dc_write_config(&lurkd, NULL, extra));
+        for (int j = 0; j < DEPTH; j++) {
+            ck_assert(RAND_bytes(hashes[j], 32) == 1);
+            size_t n = dc_sign_cv_payload(payload, 0, k->id, 0x0403, 0, hashes[j], 32);
+            at += dc_message(frames + at, sizeof(frames) - at, LURK_DESIGNATION_TLS13, 1,
+                             LURK_TLS13_TYPE_SIGN_CERTIFICATE_VERIFY, 0, (uint64_t)j, payload, n);
+        }
+        dc_send(c, frames, at);
+        ck_assert_int_eq(lurk_test_lurkd_signal(&lurkd, SIGHUP), 0);
+        for (int j = 0; j < DEPTH; j++) {
+            struct lurk_response resp;
+            uint8_t content[200];
+            lurk_cbs in, sig;
+            ck_assert(dc_recv(c, &resp, 10000));
+            ck_assert_msg(resp.msg.hdr.status == LURK_STATUS_SUCCESS, "round %d: status %u", r,
+                          resp.msg.hdr.status);
+            ck_assert_uint_lt(resp.msg.hdr.id, DEPTH);
+            in = resp.msg.payload;
+            ck_assert(lurk_cbs_get_u16_prefixed(&in, &sig) && lurk_cbs_len(&in) == 0);
+            size_t n = dc_cv_content(content, 0, hashes[resp.msg.hdr.id], 32);
+            ck_assert_msg(dc_verify(k->pkey, "SHA256", false, content, n, lurk_cbs_data(&sig),
+                                    lurk_cbs_len(&sig)),
+                          "round %d: request %u does not verify", r, (unsigned)resp.msg.hdr.id);
+            lurk_response_free(&resp);
+        }
+        ck_assert_msg(dc_wait_count(lurkd.log, "configuration reloaded: 2 keys", r + 1, 10000),
+                      "round %d: no reload in the log", r);
+        /* And after the reload, from where it now is. */
+        sign_and_verify(c, 3, 1);
+    }
+    lurk_conn_close(c);
+}
+END_TEST
+
 /* --check prints each key with the id of the file the token imported. */
 START_TEST(check_prints_key_ids)
 {
@@ -571,6 +634,7 @@ int main(void)
     tcase_add_loop_test(tc, tls12_ecdhe_signature_verifies, 0, 3);
     tcase_add_test(tc, rsa_key_transport_is_not_offered);
     tcase_add_test(tc, reload_keeps_signing);
+    tcase_add_test(tc, key_moved_between_file_and_token_in_flight);
     tcase_add_test(tc, check_prints_key_ids);
     tcase_add_test(tc, signs_after_dropping_root);
     suite_add_tcase(s, tc);
