@@ -206,6 +206,13 @@ static bool poll_this_answer(struct lurk_conn *c)
     return pays ? c->answers % PROBE_SLEEP != 0 : c->answers % PROBE_POLL == 0;
 }
 
+/* An answer that came while this wait polled (or slept its learned time). */
+static void answered_polling(struct lurk_conn *c, int64_t ns)
+{
+    learn_answer(c, ns);
+    average_in(&c->poll_est_ns, ns);
+}
+
 /* A learned sleep shorter than this saves nothing over polling through it. */
 #define MIN_SLEEP_NS 20000
 
@@ -246,8 +253,7 @@ static int poll_for_answer(struct lurk_conn *c, int64_t start, int64_t end, int6
         if (r > 0) {
             /* Here before the learned time: the next sleep is shorter. */
             c->stats.woken++;
-            learn_answer(c, lurk_clock_ns() - start);
-            average_in(&c->poll_est_ns, lurk_clock_ns() - start);
+            answered_polling(c, lurk_clock_ns() - start);
             return 1;
         }
         if (r < 0 && errno != EINTR) {
@@ -276,8 +282,7 @@ static int poll_for_answer(struct lurk_conn *c, int64_t start, int64_t end, int6
         c->poll_window_ns =
             lurk_poll_adapt(c->poll_window_ns, cap, (uint64_t)(t - spin_start), LURK_POLL_POLLED);
         c->stats.polled++;
-        learn_answer(c, t - start);
-        average_in(&c->poll_est_ns, t - start);
+        answered_polling(c, t - start);
         return 1;
     }
     if (r < 0 && errno != EINTR) {
@@ -290,8 +295,7 @@ static int poll_for_answer(struct lurk_conn *c, int64_t start, int64_t end, int6
                                         r > 0 && !preempted ? LURK_POLL_WOKEN : LURK_POLL_EMPTY);
     if (r > 0) {
         c->stats.woken++;
-        learn_answer(c, t - start);
-        average_in(&c->poll_est_ns, t - start);
+        answered_polling(c, t - start);
     }
     return r;
 }

@@ -1,7 +1,6 @@
 /* Polling before sleeping; see idle_poll.h. */
 #include "net/idle_poll.h"
 
-
 #include "lurk/clock.h"
 #include "lurk/poll_window.h"
 #include "net/worker.h"
